@@ -1,0 +1,169 @@
+"""The one entry point every caller uses: :func:`convert_source`.
+
+The CLI, the tests, the verifier and the benchmarks all go through it. It never
+imports tensorflow or torch.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from .engine.context import Context
+from .engine.formatting import BlackConfig, format_changed
+from .engine.imports import rewrite_imports
+from .engine.names import Resolver, candidate_names
+from .engine.scan import scan
+from .engine.spelling import Speller
+from .engine.transform import RuleTransformer
+from .frameworks import DIRECTION_TO, ROOTS, SOURCE_OF, TF, TORCH, framework_of
+from .report import FileReport, Finding
+from .rules import load_ruleset
+
+
+class InputError(Exception):
+    """The input cannot be converted (it does not parse, or the request is invalid)."""
+
+
+class InternalError(Exception):
+    """The conversion produced something that is not valid Python; nothing is written."""
+
+
+@dataclass
+class ConversionResult:
+    code: str
+    changed: bool
+    report: FileReport
+    source_framework: str | None = None
+    target_framework: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_frameworks(text: str) -> set[str]:
+    """Frameworks the text imports, from a cheap look at its import lines."""
+    _, roots = candidate_names(text, lambda module: ())
+    return {ROOTS[r] for r in roots}
+
+
+def _direction_hooks(direction: str):
+    return importlib.import_module(f"transpiler.hooks.{direction}")
+
+
+def convert_source(
+    text: str,
+    *,
+    to: str = "auto",
+    filename: str = "<stdin>",
+    source: str | None = None,
+    rules: tuple[str, ...] = (),
+    black_config: BlackConfig | None = None,
+    format: bool = True,
+) -> ConversionResult:
+    """Convert ``text`` to framework ``to`` ("torch", "tf" or "auto").
+
+    ``source`` overrides the detected source framework. Returns the new code and
+    a report; raises :class:`InputError` for input that cannot be parsed.
+    """
+    report = FileReport(path=filename)
+    if to not in (TORCH, TF, "auto"):
+        raise InputError(f"unknown target framework {to!r}: use 'torch' or 'tf'")
+    if not any(root in text for root in ROOTS):
+        return ConversionResult(text, False, report)
+    present = detect_frameworks(text)
+    if source is not None:
+        if source not in (TORCH, TF):
+            raise InputError(f"unknown source framework {source!r}: use 'tf' or 'torch'")
+        if to == "auto":
+            to = SOURCE_OF[source]
+    elif to == "auto":
+        if len(present) != 1:
+            if not present:
+                return ConversionResult(text, False, report)
+            raise InputError("the file imports both TensorFlow and PyTorch: say which way to convert (--to)")
+        to = SOURCE_OF[next(iter(present))]
+    source_fw = source or SOURCE_OF[to]
+    if source is None and source_fw not in present:
+        return ConversionResult(text, False, report, target_framework=to)
+    report.source_framework = source_fw
+    if source_fw == to:
+        raise InputError("source and target framework are the same")
+    direction = DIRECTION_TO[to]
+    ruleset = load_ruleset(direction, tuple(rules))
+    hooks = _direction_hooks(direction)
+
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise InputError(f"does not parse: line {exc.raw_line}, column {exc.raw_column + 1}: {exc.message}") from None
+    except RecursionError:
+        raise InputError("too deeply nested to parse") from None
+
+    names, _ = candidate_names(text, ruleset.leaf_names)
+    spelling_aliases = {s.alias for s in ruleset.spellings}
+    base = names | spelling_aliases | set(ruleset.methods) | set(hooks.TRIGGER_NAMES)
+    found = scan(module, text, frozenset(base))
+    resolver = Resolver(found, ruleset.leaf_names)
+    missing = set(resolver.bindings.aliases) - base
+    if missing:  # an import spelling the quick look missed: scan again with it
+        found = scan(module, text, frozenset(base | missing))
+        resolver = Resolver(found, ruleset.leaf_names)
+
+    existing = {
+        name: qual for name, qual in resolver.bindings.aliases.items() if framework_of(qual) == to
+    }
+    speller = Speller(ruleset.spellings, resolver.bindings.bound_values(), existing)
+    ctx = Context(
+        to=to,
+        source_framework=source_fw,
+        ruleset=ruleset,
+        resolver=resolver,
+        scan=found,
+        speller=speller,
+        module=module,
+        filename=filename,
+    )
+    for analyze in hooks.ANALYZERS:
+        analyze(ctx)
+    transformer = RuleTransformer(ctx, hooks.HANDLERS)
+    new_module = module.visit(transformer)
+    if ctx.changes or ctx.speller.needs:
+        new_module = rewrite_imports(new_module, ctx)
+    if format and (transformer.dirty or ctx.new_statements):
+        new_module = format_changed(
+            new_module, transformer.dirty, ctx.new_statements, black_config or BlackConfig()
+        )
+    code = new_module.code
+    for pending in ctx.findings:
+        line, col = found.position(pending.node)
+        report.findings.append(
+            Finding(line, col, pending.api, pending.kind, pending.message, pending.target)
+        )
+    changed = code != text
+    if changed:
+        _check_parses(code, text)
+    report.status = "converted" if changed else "unchanged"
+    return ConversionResult(code, changed, report, source_fw, to)
+
+
+def _check_parses(code: str, original: str) -> None:
+    """Output that does not parse must never be written."""
+    try:
+        ast.parse(code)
+        return
+    except SyntaxError as exc:
+        error = exc
+    try:
+        ast.parse(original)
+    except SyntaxError:
+        # syntax newer than this Python: LibCST's parser is the judge then
+        try:
+            cst.parse_module(code)
+            return
+        except cst.ParserSyntaxError:
+            pass
+    raise InternalError(
+        f"the converted code does not parse (line {error.lineno}: {error.msg}); the file is left as it was"
+    )

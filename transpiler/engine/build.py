@@ -1,0 +1,127 @@
+"""Building output expressions from the code snippets that rules contain.
+
+Rule snippets (targets, templates, defaults, value maps) are Python expressions
+written with full target names and ``{placeholders}`` for the source arguments:
+``"torch.nn.functional.one_hot({indices}, {depth})"``. Building one spells the
+framework names the way the output writes them and puts the (already converted)
+argument expressions in, parenthesised where precedence needs it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+import libcst as cst
+
+from ..frameworks import ROOTS
+from ..rules import PLACEHOLDER
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return _EMPTY_MODULE.code_for_node(node)
+
+
+@lru_cache(maxsize=4096)
+def _parse_template(text: str) -> cst.BaseExpression:
+    return cst.parse_expression(PLACEHOLDER.sub(r"__tp_\1__", text))
+
+
+_ATOMS = (
+    cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float,
+    cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
+    cst.List, cst.Dict, cst.Set, cst.ListComp, cst.SetComp, cst.DictComp,
+    cst.GeneratorExp, cst.Ellipsis,
+)
+
+
+def is_atom(node: cst.BaseExpression) -> bool:
+    if getattr(node, "lpar", None):
+        return True
+    return isinstance(node, _ATOMS)
+
+
+def parenthesize(node: cst.BaseExpression) -> cst.BaseExpression:
+    if is_atom(node):
+        return node
+    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+class _Fill(cst.CSTTransformer):
+    """Spell framework names, then replace ``__tp_x__`` placeholders."""
+
+    def __init__(self, subs: dict[str, cst.BaseExpression], spell: Callable[[str], str]):
+        self.subs = subs
+        self.spell = spell
+        self.parents: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.Attribute, cst.Name)):
+            dotted = _dotted(node)
+            if dotted and dotted.split(".")[0] in ROOTS:
+                return False  # replaced whole in on_leave
+        self.parents.append(node)
+        return True
+
+    def on_leave(self, original, updated):
+        if self.parents and self.parents[-1] is original:
+            self.parents.pop()
+        if isinstance(original, (cst.Attribute, cst.Name)):
+            dotted = _dotted(original)
+            if dotted and dotted.split(".")[0] in ROOTS:
+                return _name_expr(self.spell(dotted))
+            if isinstance(original, cst.Name) and original.value.startswith("__tp_"):
+                key = original.value[5:-2]
+                value = self.subs[key]
+                parent = self.parents[-1] if self.parents else None
+                if _needs_atom(parent, original):
+                    value = parenthesize(value)
+                return value
+        return updated
+
+
+def _needs_atom(parent: cst.CSTNode | None, child: cst.CSTNode) -> bool:
+    if parent is None or isinstance(parent, (cst.Arg, cst.Element, cst.DictElement, cst.Index)):
+        return False
+    if isinstance(parent, cst.Attribute):
+        return parent.value is child
+    if isinstance(parent, cst.Call):
+        return parent.func is child
+    if isinstance(parent, cst.Subscript):
+        return parent.value is child
+    return isinstance(
+        parent, (cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation, cst.Comparison, cst.Await)
+    ) or isinstance(parent, cst.ComparisonTarget)
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _name_expr(dotted: str) -> cst.BaseExpression:
+    parts = dotted.split(".")
+    node: cst.BaseExpression = cst.Name(parts[0])
+    for part in parts[1:]:
+        node = cst.Attribute(value=node, attr=cst.Name(part))
+    return node
+
+
+def name_expr(dotted: str) -> cst.BaseExpression:
+    return _name_expr(dotted)
+
+
+def build(text: str, spell: Callable[[str], str], **subs: cst.BaseExpression) -> cst.BaseExpression:
+    template = _parse_template(text)
+    missing = set(PLACEHOLDER.findall(text)) - subs.keys()
+    if missing:
+        raise KeyError(", ".join(sorted(missing)))
+    return template.visit(_Fill(subs, spell))

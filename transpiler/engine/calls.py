@@ -1,0 +1,144 @@
+"""Applying one rule to one call: arguments bound, renamed, dropped, mapped."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import libcst as cst
+
+from ..rules import Rule
+from .build import code_of
+
+
+class Unconvertible(Exception):
+    """Raised by rule application or a hook: leave the code as it is, say why."""
+
+
+@dataclass
+class BoundArg:
+    name: str
+    arg: cst.Arg  # after its own children were converted
+    positional: bool
+    original: cst.Arg | None = None  # as the source wrote it
+
+    @property
+    def value(self) -> cst.BaseExpression:
+        return self.arg.value
+
+    @property
+    def code(self) -> str:
+        return code_of(self.arg.value).strip()
+
+
+@dataclass
+class CallArgs:
+    """The arguments of a source call, bound to the source API's parameter names."""
+
+    rule: Rule
+    call: cst.Call
+    bound: list[BoundArg] = field(default_factory=list)
+
+    def get(self, name: str) -> BoundArg | None:
+        for b in self.bound:
+            if b.name == name:
+                return b
+        return None
+
+    def value(self, name: str) -> cst.BaseExpression | None:
+        b = self.get(name)
+        return b.value if b else None
+
+    def code(self, name: str) -> str | None:
+        b = self.get(name)
+        return b.code if b else None
+
+    def literal(self, name: str, default=None):
+        """The Python value of a literal argument; ``default`` when absent.
+
+        Raises Unconvertible when the argument is not a literal.
+        """
+        b = self.get(name)
+        if b is None:
+            return default
+        try:
+            return ast.literal_eval(b.code)
+        except (ValueError, SyntaxError):
+            raise Unconvertible(f"argument '{name}' is computed at run time ({b.code}); its value must be known to convert") from None
+
+    def has(self, name: str) -> bool:
+        return self.get(name) is not None
+
+
+def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> CallArgs:
+    out = CallArgs(rule, call)
+    if any(a.star for a in call.args):
+        raise Unconvertible("called with *args or **kwargs, so its arguments cannot be mapped")
+    originals = list(original.args) if original is not None and len(original.args) == len(call.args) else [None] * len(call.args)
+    position = 0
+    for arg, orig in zip(call.args, originals):
+        if arg.keyword is None:
+            if position >= len(rule.args):
+                raise Unconvertible(f"more positional arguments than {rule.source} takes")
+            out.bound.append(BoundArg(rule.args[position], arg, True, orig))
+            position += 1
+        else:
+            name = arg.keyword.value
+            if name not in rule.args:
+                raise Unconvertible(f"argument '{name}' has no mapping in the rules")
+            out.bound.append(BoundArg(name, arg, False, orig))
+    return out
+
+
+def literal_value(node: cst.BaseExpression):
+    """(True, value) for a Python literal, else (False, None)."""
+    if isinstance(node, (cst.Name, cst.Attribute, cst.Call)) and not (
+        isinstance(node, cst.Name) and node.value in ("True", "False", "None")
+    ):
+        return False, None
+    try:
+        return True, ast.literal_eval(code_of(node).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
+
+
+def fold_number(template: str, value: cst.BaseExpression) -> str | None:
+    """Evaluate ``1 - {}`` style transforms on numeric literals, exactly."""
+    ok, number = literal_value(value)
+    if not ok or isinstance(number, bool) or not isinstance(number, (int, float)):
+        return None
+    try:
+        d = Decimal(code_of(value).strip().replace("_", ""))
+    except InvalidOperation:
+        return None
+    expr = template.replace("{}", "__v__")
+    try:
+        tree = ast.parse(expr, mode="eval").body
+        result = _eval_decimal(tree, d)
+    except (ValueError, ZeroDivisionError, InvalidOperation):
+        return None
+    text = format(result.normalize(), "f")
+    if "." not in text and isinstance(number, float):
+        text += ".0"
+    return text
+
+
+def _eval_decimal(node: ast.AST, v: Decimal) -> Decimal:
+    if isinstance(node, ast.Name) and node.id == "__v__":
+        return v
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return Decimal(repr(node.value))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_eval_decimal(node.operand, v)
+    if isinstance(node, ast.BinOp):
+        a, b = _eval_decimal(node.left, v), _eval_decimal(node.right, v)
+        if isinstance(node.op, ast.Add):
+            return a + b
+        if isinstance(node.op, ast.Sub):
+            return a - b
+        if isinstance(node.op, ast.Mult):
+            return a * b
+        if isinstance(node.op, ast.Div):
+            return a / b
+    raise ValueError("not foldable")

@@ -1,0 +1,78 @@
+"""Everything one file's conversion shares: rules, names, report, output spelling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from ..report import CONVERTED, UNCONVERTED, WARNING
+from ..rules import RuleSet
+from .build import build, name_expr
+from .names import Resolver
+from .scan import Scan
+from .spelling import Speller
+
+
+@dataclass
+class PendingFinding:
+    kind: str
+    api: str
+    message: str
+    target: str
+    node: cst.CSTNode  # original node, for the position
+
+
+@dataclass
+class Context:
+    to: str  # "torch" or "tf"
+    source_framework: str
+    ruleset: RuleSet
+    resolver: Resolver
+    scan: Scan
+    speller: Speller
+    module: cst.Module
+    filename: str = "<stdin>"
+    findings: list[PendingFinding] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # analysis results for hooks
+    changes: int = 0
+    todos: dict[int, list[str]] = field(default_factory=dict)  # statement id -> comments
+    new_statements: set[int] = field(default_factory=set)  # ids: format whole
+    statement_stack: list[cst.CSTNode] = field(default_factory=list)
+    extra_statements: list[str] = field(default_factory=list)  # helper code for the output
+
+    @property
+    def direction(self) -> str:
+        return self.ruleset.direction
+
+    def spell(self, qualname: str) -> str:
+        return self.speller.spell(qualname)
+
+    def build(self, text: str, **subs: cst.BaseExpression) -> cst.BaseExpression:
+        return build(text, self.spell, **subs)
+
+    def name(self, qualname: str) -> cst.BaseExpression:
+        return name_expr(self.spell(qualname))
+
+    def converted(self, node: cst.CSTNode, api: str, target: str, message: str = "") -> None:
+        self.changes += 1
+        self.findings.append(PendingFinding(CONVERTED, api, message, target, node))
+
+    def warn(self, node: cst.CSTNode, api: str, message: str, target: str = "") -> None:
+        self.findings.append(PendingFinding(WARNING, api, message, target, node))
+
+    def unconverted(self, node: cst.CSTNode, api: str, reason: str) -> None:
+        self.findings.append(PendingFinding(UNCONVERTED, api, reason, "", node))
+        if self.statement_stack:
+            stmt = self.statement_stack[-1]
+            text = f"# TODO(transpiler): {api}: {reason}"
+            bucket = self.todos.setdefault(id(stmt), [])
+            if text not in bucket:
+                bucket.append(text)
+
+    def mark_new(self, node: cst.CSTNode) -> cst.CSTNode:
+        """Mark a statement the conversion created, to be formatted as a whole."""
+        self.new_statements.add(id(node))
+        self.changes += 1
+        return node

@@ -1,0 +1,204 @@
+"""Rewriting imports after conversion: drop what nothing uses, add what the output needs.
+
+Only imports of the *source* framework are removed, and only when no name they
+bind is still used (an unconverted use keeps its import). New imports go where
+the first removed framework import stood, or after the module's last import.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ..frameworks import ROOTS
+from .names import classify
+from .scan import scan
+from .spelling import render_imports
+
+
+def _bound_names(node: cst.Import | cst.ImportFrom) -> list[tuple[str, object]]:
+    """(bound name, alias node) pairs; the alias node is None for ``import *``."""
+    out = []
+    if isinstance(node, cst.Import):
+        for alias in node.names:
+            if alias.asname is not None:
+                out.append((alias.asname.name.value, alias))
+            else:
+                out.append((_dotted(alias.name).split(".")[0], alias))
+    elif not isinstance(node.names, cst.ImportStar):
+        for alias in node.names:
+            name = alias.asname.name.value if alias.asname is not None else alias.name.value
+            out.append((name, alias))
+    return out
+
+
+def _dotted(node) -> str:
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def _module_of(node: cst.Import | cst.ImportFrom, alias) -> str:
+    if isinstance(node, cst.Import) and alias is not None:
+        return _dotted(alias.name)
+    return _dotted(node.module) if node.module is not None else ""
+
+
+def used_names(module: cst.Module, names: set[str]) -> set[str]:
+    """Which of ``names`` the module still reads somewhere."""
+    if not names:
+        return set()
+    result = scan(module, "", frozenset(names))
+    return {hit.name.value for hit in result.hits if classify(hit) == "load"}
+
+
+def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
+    records = ctx.resolver.bindings.framework_imports
+    source = ctx.source_framework
+    candidates: set[str] = set()
+    stars = []
+    for rec in records:
+        node = rec.node
+        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+            if ROOTS.get(_module_of(node, None).split(".")[0]) == source:
+                stars.append(rec.node)
+            continue
+        for name, alias in _bound_names(node):
+            if ROOTS.get(_module_of(node, alias).split(".")[0]) == source:
+                candidates.add(name)
+    used = used_names(module, candidates)
+    removable: dict[int, set[str]] = {}
+    for rec in records:
+        drop = {name for name, _ in _bound_names(rec.node) if name in candidates and name not in used}
+        if drop:
+            removable[id(rec.node)] = drop
+    # a star import stays while anything it may provide is left unconverted
+    if stars and not any(f.kind == "unconverted" for f in ctx.findings):
+        for node in stars:
+            removable[id(node)] = {"*"}
+
+    state = _State()
+    body, pending = _rewrite_block(list(module.body), removable, state, top=True)
+    footer = [*pending, *module.footer]
+    new_imports = [cst.parse_statement(line + "\n") for line in render_imports(ctx.speller.needs)]
+    anchor = state.anchor if state.anchor is not None else _after_last_import(body)
+    if new_imports:
+        if state.anchor_lead:
+            new_imports[0] = new_imports[0].with_changes(leading_lines=state.anchor_lead)
+        body[anchor:anchor] = new_imports
+    elif state.anchor_lead:
+        if anchor < len(body):
+            body[anchor] = body[anchor].with_changes(
+                leading_lines=[*state.anchor_lead, *body[anchor].leading_lines]
+            )
+        else:
+            footer = [*state.anchor_lead, *footer]
+    return module.with_changes(body=body, footer=footer)
+
+
+class _State:
+    def __init__(self) -> None:
+        self.anchor: int | None = None  # where new imports go in the module body
+        self.anchor_lead: list = []  # comments/blank lines of the removed import there
+
+
+def _after_last_import(body: list) -> int:
+    index = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+        ):
+            index = i + 1
+        elif i == 0 and _is_docstring(stmt):
+            index = 1
+    return index
+
+
+def _is_docstring(stmt) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _rewrite_block(body: list, removable: dict[int, set[str]], state: _State, top: bool):
+    """New statement list; comments above a removed import move to what follows."""
+    out = []
+    pending: list = []
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            new = _rewrite_line(stmt, removable)
+            if new is None:
+                if top and state.anchor is None:
+                    state.anchor = len(out)
+                    state.anchor_lead = list(stmt.leading_lines)
+                else:
+                    pending.extend(stmt.leading_lines)
+                continue
+            if top and new is not stmt and state.anchor is None:
+                state.anchor = len(out) + 1
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            new = _rewrite_compound(stmt, removable, state)
+        else:
+            new = stmt
+        if pending:
+            new = new.with_changes(leading_lines=[*pending, *new.leading_lines])
+            pending = []
+        out.append(new)
+    return out, pending
+
+
+def _rewrite_block_in(block: cst.IndentedBlock, removable, state) -> cst.IndentedBlock:
+    new_body, pending = _rewrite_block(list(block.body), removable, state, top=False)
+    if not new_body:
+        new_body = [cst.SimpleStatementLine(body=[cst.Pass()])]
+    if pending or len(new_body) != len(block.body) or any(a is not b for a, b in zip(new_body, block.body)):
+        return block.with_changes(body=new_body, footer=[*pending, *block.footer])
+    return block
+
+
+def _rewrite_compound(stmt, removable, state):
+    changes = {}
+    body = getattr(stmt, "body", None)
+    if isinstance(body, cst.IndentedBlock):
+        new = _rewrite_block_in(body, removable, state)
+        if new is not body:
+            changes["body"] = new
+    for field in ("orelse", "finalbody"):
+        part = getattr(stmt, field, None)
+        if part is not None:
+            new = _rewrite_compound(part, removable, state)
+            if new is not part:
+                changes[field] = new
+    handlers = getattr(stmt, "handlers", None)
+    if handlers:
+        new_handlers = [_rewrite_compound(h, removable, state) for h in handlers]
+        if any(a is not b for a, b in zip(new_handlers, handlers)):
+            changes["handlers"] = new_handlers
+    return stmt.with_changes(**changes) if changes else stmt
+
+
+def _rewrite_line(stmt: cst.SimpleStatementLine, removable):
+    """The line without unused imports; None when nothing is left of it."""
+    if not any(id(s) in removable for s in stmt.body):
+        return stmt
+    kept = []
+    for small in stmt.body:
+        drop = removable.get(id(small))
+        if not drop:
+            kept.append(small)
+            continue
+        if "*" in drop:
+            continue
+        names = [a for name, a in _bound_names(small) if name not in drop]
+        if names:
+            names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            kept.append(small.with_changes(names=names))
+    if not kept:
+        return None
+    kept[-1] = kept[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+    return stmt.with_changes(body=kept)

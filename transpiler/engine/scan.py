@@ -1,0 +1,158 @@
+"""One pass over the parsed module that finds every place the conversion may touch.
+
+A LibCST transformer that walks the whole tree costs more than parsing it. Instead
+we run the code generator once with a recording state (about the cost of printing
+the module) and note every ``Name`` whose text is interesting (an import alias of
+a framework, or a method name some rule handles), with the chain of nodes above
+it. The transformer later descends only into those chains; everything else is
+left untouched, byte for byte. The same pass records where each node on a chain
+starts, which gives report positions without LibCST's position metadata.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+SCOPE_TYPES = (
+    cst.Module,
+    cst.FunctionDef,
+    cst.Lambda,
+    cst.ClassDef,
+    cst.ListComp,
+    cst.SetComp,
+    cst.DictComp,
+    cst.GeneratorExp,
+)
+_SCOPE_TYPES = frozenset(SCOPE_TYPES)
+_IMPORT_TYPES = frozenset((cst.Import, cst.ImportFrom))
+
+
+@dataclass
+class Hit:
+    name: cst.Name
+    stack: tuple[cst.CSTNode, ...]  # from the module down to the name itself
+
+    @property
+    def parent(self) -> cst.CSTNode:
+        return self.stack[-2]
+
+
+@dataclass
+class ImportRecord:
+    node: cst.Import | cst.ImportFrom
+    scope: cst.CSTNode
+    stack: tuple[cst.CSTNode, ...]
+    token: int
+
+
+@dataclass
+class Scan:
+    source: str
+    hits: list[Hit] = field(default_factory=list)
+    path_ids: set[int] = field(default_factory=set)
+    token_of: dict[int, int] = field(default_factory=dict)
+    imports: list[ImportRecord] = field(default_factory=list)
+    _token_offsets: list[int] = field(default_factory=list)
+    _line_starts: list[int] = field(default_factory=list)
+
+    def offset(self, node: cst.CSTNode) -> int | None:
+        token = self.token_of.get(id(node))
+        if token is None:
+            return None
+        return self._token_offsets[token]
+
+    def position(self, node: cst.CSTNode) -> tuple[int, int]:
+        """1-based line and column where ``node``'s code starts."""
+        offset = self.offset(node)
+        if offset is None:
+            return (0, 0)
+        offset = _skip_trivia(self.source, offset)
+        if not self._line_starts:
+            starts = [0]
+            find = self.source.find
+            i = find("\n")
+            while i != -1:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._line_starts = starts
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+
+def _skip_trivia(text: str, offset: int) -> int:
+    """Move past blank lines, comment lines and indentation to the first code character."""
+    n = len(text)
+    while offset < n:
+        ch = text[offset]
+        if ch in " \t\r\n\f\\":
+            offset += 1
+        elif ch == "#":
+            end = text.find("\n", offset)
+            offset = n if end == -1 else end + 1
+        else:
+            break
+    return offset
+
+
+class _RecordingState(CodegenState):
+    def __init__(self, module: cst.Module, names: frozenset[str]) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.names = names
+        self.stack: list[cst.CSTNode] = []
+        self.marks: list[int] = []
+        self.hits: list[Hit] = []
+        self.imports: list[ImportRecord] = []
+        self.scopes: list[cst.CSTNode] = []
+        self.token_of: dict[int, int] = {}
+        self.path_ids: set[int] = set()
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.stack.append(node)
+        self.marks.append(len(self.tokens))
+        kind = type(node)
+        if kind is cst.Name:
+            if node.value in self.names:
+                self._hit(node)
+        elif kind in _SCOPE_TYPES:
+            self.scopes.append(node)
+        elif kind in _IMPORT_TYPES:
+            stack = tuple(self.stack)
+            self.imports.append(ImportRecord(node, self.scopes[-1], stack, len(self.tokens)))
+            self._mark_path()
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        self.stack.pop()
+        self.marks.pop()
+        if type(node) in _SCOPE_TYPES:
+            self.scopes.pop()
+
+    def _mark_path(self) -> None:
+        path_ids = self.path_ids
+        token_of = self.token_of
+        for node, mark in zip(reversed(self.stack), reversed(self.marks)):
+            key = id(node)
+            if key in path_ids:
+                break
+            path_ids.add(key)
+            token_of[key] = mark
+
+    def _hit(self, node: cst.Name) -> None:
+        self.hits.append(Hit(node, tuple(self.stack)))
+        self._mark_path()
+
+
+def scan(module: cst.Module, source: str, names: frozenset[str]) -> Scan:
+    state = _RecordingState(module, names)
+    module._codegen(state)
+    result = Scan(source=source)
+    result.hits = state.hits
+    result.imports = state.imports
+    result.path_ids = state.path_ids
+    result.token_of = state.token_of
+    result._token_offsets = [0, *accumulate(map(len, state.tokens))]
+    return result

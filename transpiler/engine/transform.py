@@ -1,0 +1,425 @@
+"""The transformer that applies rules along the paths the scan found.
+
+It visits only nodes on a path from the module to an interesting name, so the
+rest of the tree is neither walked nor rebuilt. Structural rewrites (model
+classes, training loops...) are handlers that a direction registers for a node
+type; they run in the same walk, after the rules for the node's children.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+import libcst as cst
+
+from ..frameworks import canonical, framework_of
+from ..rules import Rule
+from .build import code_of, parenthesize
+from .calls import CallArgs, Unconvertible, bind_args, fold_number, literal_value
+from .context import Context
+
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+class RuleTransformer(cst.CSTTransformer):
+    def __init__(self, ctx: Context, handlers: dict[str, list[Callable]] | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.paths = ctx.scan.path_ids
+        self.stack: list[cst.CSTNode] = []
+        self.frames: list[list[int]] = []  # per statement: [changes at entry, nested changes]
+        self.skip: set[int] = set()
+        self.handlers = handlers or {}
+        self.dirty: set[int] = set()  # updated statements whose own code changed
+
+    # -- traversal ---------------------------------------------------------
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # imports are rewritten afterwards, from what the output still uses
+        if id(node) not in self.paths or isinstance(node, (cst.Import, cst.ImportFrom)):
+            return False
+        self.stack.append(node)
+        if isinstance(node, _STATEMENTS):
+            self.ctx.statement_stack.append(node)
+            self.frames.append([self.ctx.changes, 0])
+        return super().on_visit(node)
+
+    def on_leave(self, original, updated):
+        if not self.stack or self.stack[-1] is not original:
+            return updated
+        result = super().on_leave(original, updated)
+        self.stack.pop()
+        if isinstance(original, _STATEMENTS):
+            result = self._finish_statement(original, result)
+        return result
+
+    def _finish_statement(self, original, result):
+        entry, nested = self.frames.pop()
+        self.ctx.statement_stack.pop()
+        total = self.ctx.changes - entry
+        if self.frames:
+            self.frames[-1][1] += total
+        todos = self.ctx.todos.pop(id(original), None)
+        if todos and isinstance(result, _STATEMENTS):
+            result = add_comments(result, todos)
+        if total - nested > 0:
+            for node in _as_nodes(result):
+                self.dirty.add(id(node))
+        return result
+
+    def parent(self) -> cst.CSTNode | None:
+        return self.stack[-2] if len(self.stack) >= 2 else None
+
+    def _run_handlers(self, kind: str, original, updated):
+        for handler in self.handlers.get(kind, ()):
+            result = handler(self, original, updated)
+            if result is not None:
+                return result
+        return updated
+
+    # -- names and attributes ---------------------------------------------
+    def _reference(self, original, updated):
+        if id(original) in self.skip:
+            return updated
+        parent = self.parent()
+        if isinstance(parent, cst.Attribute) and (parent.value is original or parent.attr is original):
+            return updated
+        if isinstance(parent, cst.Call) and parent.func is original:
+            return updated
+        if isinstance(original, cst.Name) and self.ctx.resolver.kind(original) != "load":
+            return updated
+        qual = self.ctx.resolver.resolve_chain(original)
+        if qual is None or framework_of(qual) != self.ctx.source_framework:
+            return updated
+        return self.convert_reference(original, updated, qual)
+
+    def leave_Name(self, original, updated):
+        return self._reference(original, updated)
+
+    def leave_Attribute(self, original, updated):
+        result = self._reference(original, updated)
+        if result is updated:
+            return self._run_handlers("Attribute", original, updated)
+        return result
+
+    def convert_reference(self, original, updated, qual: str):
+        ctx = self.ctx
+        rule = ctx.ruleset.lookup(qual)
+        if rule is None:
+            ctx.unconverted(original, qual, _no_rule_reason(qual, ctx))
+            return updated
+        target = rule.value or (rule.target if rule.is_pure_rename else None)
+        if target is None:
+            ctx.unconverted(
+                original, qual,
+                f"used as a value, not called; {rule.target_display} needs its arguments mapped, so convert the call site by hand",
+            )
+            return updated
+        ctx.converted(original, qual, target)
+        if rule.warn:
+            ctx.warn(original, qual, rule.warn, target)
+        return ctx.name(target)
+
+    # -- calls -------------------------------------------------------------
+    def leave_Call(self, original, updated):
+        if id(original) in self.skip:
+            return updated
+        qual = None
+        if isinstance(original.func, (cst.Name, cst.Attribute)):
+            if not (isinstance(original.func, cst.Name) and self.ctx.resolver.kind(original.func) != "load"):
+                qual = self.ctx.resolver.resolve_chain(original.func)
+        if qual is not None and framework_of(qual) == self.ctx.source_framework:
+            return self.convert_call(original, updated, qual)
+        return self._run_handlers("Call", original, updated)
+
+    def convert_call(self, original, updated, qual: str):
+        ctx = self.ctx
+        rule = ctx.ruleset.lookup(qual)
+        if rule is None:
+            ctx.unconverted(original, qual, _no_rule_reason(qual, ctx))
+            return updated
+        try:
+            result = apply_rule(rule, updated, ctx, original)
+        except Unconvertible as exc:
+            ctx.unconverted(original, qual, str(exc))
+            return updated
+        target = _describe(result)
+        ctx.converted(original, qual, target)
+        if rule.warn:
+            ctx.warn(original, qual, rule.warn, target)
+        return result
+
+    # -- decorators and removed statements -------------------------------
+    def visit_Decorator(self, node: cst.Decorator) -> bool:
+        self.skip.add(id(node.decorator))
+        if isinstance(node.decorator, cst.Call):
+            self.skip.add(id(node.decorator.func))
+        return True
+
+    def leave_Decorator(self, original, updated):
+        expr = original.decorator
+        func = expr.func if isinstance(expr, cst.Call) else expr
+        qual = self.ctx.resolver.resolve_chain(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        if qual is None or framework_of(qual) != self.ctx.source_framework:
+            return updated
+        rule = self.ctx.ruleset.lookup(qual)
+        if rule is not None and rule.remove:
+            self.ctx.converted(original, qual, "(removed)", rule.note)
+            return cst.RemovalSentinel.REMOVE
+        if isinstance(expr, cst.Call):
+            new = self.convert_call(expr, updated.decorator, qual)
+        else:
+            new = self.convert_reference(expr, updated.decorator, qual)
+        return updated.with_changes(decorator=new)
+
+    def _removed_statement_rule(self, node: cst.Expr):
+        value = node.value
+        if isinstance(value, cst.Call) and isinstance(value.func, (cst.Name, cst.Attribute)):
+            qual = self.ctx.resolver.resolve_chain(value.func)
+            if qual and framework_of(qual) == self.ctx.source_framework:
+                rule = self.ctx.ruleset.lookup(qual)
+                if rule is not None and rule.remove:
+                    return qual, rule
+        return None
+
+    def visit_Expr(self, node: cst.Expr) -> bool:
+        if self._removed_statement_rule(node):
+            self.skip.add(id(node.value))
+        return True
+
+    def leave_Expr(self, original, updated):
+        found = self._removed_statement_rule(original)
+        if found:
+            qual, rule = found
+            self.ctx.converted(original.value, qual, "(removed)", rule.note)
+            return cst.RemovalSentinel.REMOVE
+        return self._run_handlers("Expr", original, updated)
+
+    def leave_ClassDef(self, original, updated):
+        return self._run_handlers("ClassDef", original, updated)
+
+    def leave_FunctionDef(self, original, updated):
+        return self._run_handlers("FunctionDef", original, updated)
+
+    def leave_With(self, original, updated):
+        return self._run_handlers("With", original, updated)
+
+    def leave_Assign(self, original, updated):
+        return self._run_handlers("Assign", original, updated)
+
+    def leave_SimpleStatementLine(self, original, updated):
+        return self._run_handlers("SimpleStatementLine", original, updated)
+
+    def leave_Module(self, original, updated):
+        return self._run_handlers("Module", original, updated)
+
+
+def _describe(result: cst.BaseExpression) -> str:
+    """A short name for what a call became, for the report."""
+    node = result
+    while True:
+        if isinstance(node, cst.Call):
+            node = node.func
+        elif isinstance(node, cst.Attribute) and isinstance(node.value, cst.Call):
+            return code_of(node.value.func).strip() + "(...)." + node.attr.value
+        else:
+            break
+    text = code_of(node).strip()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _no_rule_reason(qual: str, ctx: Context) -> str:
+    prefix = qual + "."
+    if any(key.startswith(prefix) for key in ctx.ruleset.rules):
+        return "a module used as a value; refer to its members directly"
+    return "no conversion rule for this API"
+
+
+def _as_nodes(result):
+    if isinstance(result, cst.FlattenSentinel):
+        return list(result.nodes)
+    if isinstance(result, cst.CSTNode):
+        return [result]
+    return []
+
+
+def add_comments(stmt, comments: list[str]):
+    existing = {line.comment.value for line in stmt.leading_lines if line.comment is not None}
+    new = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments if c not in existing]
+    if not new:
+        return stmt
+    return stmt.with_changes(leading_lines=[*stmt.leading_lines, *new])
+
+
+# -- rule application ------------------------------------------------------
+
+_HOOK_CACHE: dict[tuple[str, str], Callable] = {}
+
+
+def load_hook(direction: str, name: str) -> Callable:
+    key = (direction, name)
+    fn = _HOOK_CACHE.get(key)
+    if fn is None:
+        module_name, func_name = name.split(".")
+        module = importlib.import_module(f"transpiler.hooks.{direction}.{module_name}")
+        fn = getattr(module, func_name)
+        _HOOK_CACHE[key] = fn
+    return fn
+
+
+def apply_rule(rule: Rule, call: cst.Call, ctx: Context, original: cst.Call | None = None) -> cst.BaseExpression:
+    """The converted form of ``call`` (children already converted) under ``rule``."""
+    if rule.remove:
+        if len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star:
+            return call.args[0].value
+        raise Unconvertible("removed in the target framework, and this use of its result cannot be rewritten")
+    if rule.is_pure_rename:
+        return call.with_changes(func=ctx.name(rule.target))
+    args = bind_args(rule, call, original)
+    if rule.hook:
+        fn = load_hook(ctx.direction, rule.hook)
+        return fn(args, ctx, original or call)
+    return map_args(rule, args, ctx)
+
+
+def prepare(rule: Rule, args: CallArgs, ctx: Context) -> list[tuple[str, str, cst.Arg, bool]]:
+    """Apply unsupported/drop/values/transform; (source name, target name, arg, positional)."""
+    kept = []
+    node = args.call
+    for b in args.bound:
+        name = b.name
+        value = b.value
+        if name in rule.unsupported:
+            if b.code != "None":
+                raise Unconvertible(f"argument '{name}': {rule.unsupported[name]}")
+            continue
+        if name in rule.drop:
+            default = rule.drop[name]
+            if default != "*" and not is_default(b, default, ctx):
+                ctx.warn(node, rule.source, f"argument '{name}={b.code}' dropped: no equivalent in the target framework")
+            continue
+        if name in rule.values:
+            value = map_value(rule, name, value, ctx)
+        if name in rule.transform:
+            value = transform_value(rule.transform[name], value, ctx)
+        kept.append((name, rule.rename.get(name, name), b.arg.with_changes(value=value), b.positional))
+    return kept
+
+
+def map_args(rule: Rule, args: CallArgs, ctx: Context, *, target: str | None = None) -> cst.BaseExpression:
+    """Drop, map, transform and rename the bound arguments; build the target call."""
+    node = args.call
+    kept = [(tname, arg, positional) for _, tname, arg, positional in prepare(rule, args, ctx)]
+
+    if rule.template:
+        try:
+            return ctx.build(rule.template, **_template_subs(rule, args, kept, ctx))
+        except KeyError as exc:
+            raise Unconvertible(f"needs argument(s) {exc.args[0]} to be given explicitly") from None
+
+    target_args = list(rule.target_args) or [rule.rename.get(a, a) for a in rule.args]
+    out: list[cst.Arg] = []
+    keyword_started = False
+    present = set()
+    for tname, arg, positional in kept:
+        present.add(tname)
+        if (
+            positional
+            and not keyword_started
+            and len(out) < len(target_args)
+            and target_args[len(out)] == tname
+        ):
+            out.append(arg.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT))
+        else:
+            keyword_started = True
+            out.append(_as_keyword(arg, tname))
+    for kw, code in rule.defaults.items():
+        if kw not in present:
+            out.append(cst.Arg(keyword=cst.Name(kw), value=ctx.build(code), equal=_EQUAL))
+    out = _fix_commas(out)
+    func = ctx.name(target or rule.target)
+    return node.with_changes(func=func, args=out)
+
+
+def source_text(b, ctx: Context) -> str:
+    """How the source wrote an argument, with framework names in full."""
+    node = b.original.value if b.original is not None else b.value
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        qual = ctx.resolver.resolve_chain(node)
+        if qual is not None:
+            return canonical(qual)
+    return code_of(node).strip()
+
+
+def is_default(b, default: str, ctx: Context) -> bool:
+    return source_text(b, ctx).replace('"', "'") == default.replace('"', "'")
+
+
+def _template_subs(rule: Rule, args: CallArgs, kept, ctx: Context) -> dict:
+    """Template placeholders use source argument names; absent ones fall back to drop defaults."""
+    by_target = {tname: arg.value for tname, arg, _ in kept}
+    subs = {}
+    for src in rule.args:
+        tname = rule.rename.get(src, src)
+        if tname in by_target:
+            subs[src] = by_target[tname]
+        elif src in rule.defaults:
+            subs[src] = ctx.build(rule.defaults[src])
+    consumed = set(_placeholders(rule.template))
+    for src in rule.args:
+        tname = rule.rename.get(src, src)
+        if tname in by_target and src not in consumed:
+            raise Unconvertible(f"argument '{src}' has no place in {rule.template}")
+    return subs
+
+
+def _placeholders(text: str) -> list[str]:
+    from ..rules import PLACEHOLDER
+
+    return PLACEHOLDER.findall(text)
+
+
+_EQUAL = cst.AssignEqual(
+    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+)
+
+
+def _as_keyword(arg: cst.Arg, name: str) -> cst.Arg:
+    if arg.keyword is not None and arg.keyword.value == name:
+        return arg
+    return arg.with_changes(keyword=cst.Name(name), equal=_EQUAL)
+
+
+def _fix_commas(args: list[cst.Arg]) -> list[cst.Arg]:
+    fixed = []
+    for i, arg in enumerate(args):
+        last = i == len(args) - 1
+        if not last and not isinstance(arg.comma, cst.Comma):
+            arg = arg.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        fixed.append(arg)
+    return fixed
+
+
+def map_value(rule: Rule, name: str, value: cst.BaseExpression, ctx: Context) -> cst.BaseExpression:
+    table = rule.values[name]
+    ok, literal = literal_value(value)
+    if ok:
+        for key, out in table.items():
+            if key == "*":
+                continue
+            if (isinstance(literal, str) and literal == key) or (not isinstance(literal, str) and repr(literal) == key):
+                return ctx.build(out)
+        if isinstance(literal, str) and literal.lower() in table:
+            return ctx.build(table[literal.lower()])
+        choices = ", ".join(repr(k) for k in table if k != "*")
+        raise Unconvertible(f"argument '{name}={code_of(value).strip()}' has no equivalent (supported: {choices})")
+    if "*" in table:
+        return ctx.build(table["*"].replace("{}", "{value}"), value=value)
+    raise Unconvertible(f"argument '{name}' is computed at run time ({code_of(value).strip()}); its value must be known to convert")
+
+
+def transform_value(template: str, value: cst.BaseExpression, ctx: Context) -> cst.BaseExpression:
+    folded = fold_number(template, value)
+    if folded is not None:
+        return cst.parse_expression(folded)
+    return ctx.build(template.replace("{}", "{value}"), value=parenthesize(value))

@@ -1,0 +1,88 @@
+"""Helpers shared by hooks: the prepared arguments of a call, and literal checks."""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from ..engine.build import code_of
+from ..engine.calls import CallArgs, Unconvertible, literal_value
+from ..engine.transform import prepare
+
+__all__ = ["Args", "Unconvertible", "code_of", "literal_value", "int_literal"]
+
+
+class Args:
+    """A call's arguments after the rule's drop/values/transform, by source name."""
+
+    def __init__(self, args: CallArgs, ctx) -> None:
+        self.raw = args
+        self.ctx = ctx
+        self.values: dict[str, cst.BaseExpression] = {}
+        for src, _tname, arg, _positional in prepare(args.rule, args, ctx):
+            self.values[src] = arg.value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+    def __getitem__(self, name: str) -> cst.BaseExpression:
+        return self.values[name]
+
+    def get(self, name: str, default=None):
+        return self.values.get(name, default)
+
+    def literal(self, name: str, default=None):
+        """Python value of a literal argument (``default`` when absent); else Unconvertible."""
+        if name not in self.values:
+            return default
+        ok, value = literal_value(self.values[name])
+        if not ok:
+            raise Unconvertible(
+                f"argument '{name}' is computed at run time ({code_of(self.values[name]).strip()}); its value must be known to convert"
+            )
+        return value
+
+    def is_literal(self, name: str) -> bool:
+        return name in self.values and literal_value(self.values[name])[0]
+
+    def require(self, name: str) -> cst.BaseExpression:
+        if name not in self.values:
+            raise Unconvertible(f"needs argument '{name}'")
+        return self.values[name]
+
+    def unsupported_unless(self, name: str, *allowed) -> None:
+        if name in self.values:
+            ok, value = literal_value(self.values[name])
+            if not ok or value not in allowed:
+                raise Unconvertible(f"argument '{name}={code_of(self.values[name]).strip()}' is not supported")
+
+
+def int_literal(node: cst.BaseExpression) -> bool:
+    """True for a literal made only of ints/bools (nested lists and tuples included)."""
+    ok, value = literal_value(node)
+    if not ok:
+        return False
+
+    def ints(v) -> bool:
+        if isinstance(v, (list, tuple)):
+            return all(ints(x) for x in v)
+        return isinstance(v, (bool, int))
+
+    return ints(value)
+
+
+def expr(code: str) -> cst.BaseExpression:
+    return cst.parse_expression(code)
+
+
+def python_literal(value) -> cst.BaseExpression:
+    return cst.parse_expression(repr(value))
+
+
+def is_ast_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+        return True
+    except (ValueError, SyntaxError):
+        return False

@@ -1,0 +1,8 @@
+"""Structural rewrites and analyses for this direction (see transpiler/hooks/__init__.py)."""
+
+# names (method or attribute names) that make a use interesting to the scan
+TRIGGER_NAMES: set[str] = set()
+# functions run before the rewrite; they store facts in ctx.facts
+ANALYZERS: list = []
+# node type name -> handlers called as handler(transformer, original, updated)
+HANDLERS: dict[str, list] = {}

@@ -1,0 +1,75 @@
+"""Hooks for math functions (rules/tf_to_torch/math.toml)."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .._util import Args, Unconvertible, literal_value
+
+
+def matmul(args, ctx, original):
+    a = Args(args, ctx)
+    left, right = a.require("a"), a.require("b")
+    def side(x, t, adj):
+        if a.literal(t, False):
+            return ctx.build("{x}.mT", x=x)
+        if a.literal(adj, False):
+            return ctx.build("{x}.mH", x=x)
+        return x
+    return ctx.build(
+        "torch.matmul({a}, {b})",
+        a=side(left, "transpose_a", "adjoint_a"),
+        b=side(right, "transpose_b", "adjoint_b"),
+    )
+
+
+def _keepdim(a, text, subs):
+    if "keepdims" in a:
+        subs["keepdims"] = a["keepdims"]
+        return text + ", keepdim={keepdims}"
+    return text
+
+
+def reduce_prod(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"x": a.require("input_tensor")}
+    if "axis" not in a:
+        if a.literal("keepdims", False):
+            raise Unconvertible("reduce_prod over all axes with keepdims=True")
+        return ctx.build("torch.prod({x})", **subs)
+    ok, axis = literal_value(a["axis"])
+    if ok and isinstance(axis, (list, tuple)):
+        if len(axis) != 1:
+            raise Unconvertible("torch.prod reduces one dimension at a time; reduce each axis in turn")
+        subs["axis"] = cst.Integer(str(axis[0])) if axis[0] >= 0 else cst.parse_expression(str(axis[0]))
+    else:
+        subs["axis"] = a["axis"]
+    return ctx.build(_keepdim(a, "torch.prod({x}, {axis}", subs) + ")", **subs)
+
+
+def reduce_logsumexp(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"x": a.require("input_tensor")}
+    if "axis" not in a:
+        if a.literal("keepdims", False):
+            raise Unconvertible("reduce_logsumexp over all axes with keepdims=True")
+        return ctx.build("torch.logsumexp({x}.reshape(-1), dim=0)", **subs)
+    subs["axis"] = a["axis"]
+    return ctx.build(_keepdim(a, "torch.logsumexp({x}, dim={axis}", subs) + ")", **subs)
+
+
+def l2_normalize(args, ctx, original):
+    a = Args(args, ctx)
+    axis = a.get("axis") or a.get("dim")
+    if axis is None:
+        raise Unconvertible("l2_normalize over all axes: give axis= explicitly")
+    eps = a.literal("epsilon", 1e-12)
+    if not isinstance(eps, (int, float)):
+        raise Unconvertible("epsilon must be a number")
+    # TensorFlow clamps the squared norm at epsilon; F.normalize clamps the norm.
+    torch_eps = repr(float(eps) ** 0.5)
+    return ctx.build(
+        "torch.nn.functional.normalize({x}, dim={axis}, eps=" + torch_eps + ")",
+        x=a.require("x"),
+        axis=axis,
+    )

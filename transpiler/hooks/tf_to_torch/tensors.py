@@ -1,0 +1,192 @@
+"""Hooks for tensor creation and shape functions (rules/tf_to_torch/tensors.toml)."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ...frameworks import framework_of
+from .._util import Args, Unconvertible, code_of, int_literal, literal_value
+
+
+def constant(args, ctx, original):
+    a = Args(args, ctx)
+    value = a.require("value")
+    dtype = a.get("dtype")
+    if "shape" in a:
+        ok, scalar = literal_value(value)
+        if not ok or isinstance(scalar, (list, tuple)):
+            raise Unconvertible("tf.constant with shape= broadcasts its value; only a scalar literal value can be converted")
+        subs = {"shape": a["shape"], "value": value}
+        text = "torch.full({shape}, {value}" + (", dtype={dtype})" if dtype is not None else ")")
+        if dtype is not None:
+            subs["dtype"] = dtype
+        return ctx.build(text, **subs)
+    is_literal = literal_value(value)[0]
+    func = "torch.tensor" if is_literal else "torch.as_tensor"
+    if dtype is not None:
+        return ctx.build(func + "({value}, dtype={dtype})", value=value, dtype=dtype)
+    return ctx.build(func + "({value})", value=value)
+
+
+def _is_integer(value: cst.BaseExpression, dtype: cst.BaseExpression | None, ctx, original_value) -> bool:
+    if dtype is not None:
+        text = code_of(dtype)
+        return "int" in text or "bool" in text
+    if int_literal(value):
+        return True
+    if isinstance(original_value, cst.Name):
+        return original_value.value in ctx.facts.get("int_tensor_names", set())
+    return False
+
+
+def variable(args, ctx, original):
+    a = Args(args, ctx)
+    value = a.require("initial_value")
+    dtype = a.get("dtype")
+    trainable = a.literal("trainable", True) if "trainable" in a else True
+    original_value = args.get("initial_value").original.value if args.get("initial_value").original else None
+    literal = literal_value(value)[0]
+    produced_by_framework = (
+        isinstance(original_value, cst.Call)
+        and isinstance(original_value.func, (cst.Name, cst.Attribute))
+        and framework_of(ctx.resolver.resolve_chain(original_value.func) or "") == ctx.source_framework
+    )
+    if literal:
+        tensor = "torch.tensor({value}" + (", dtype={dtype})" if dtype is not None else ")")
+    elif produced_by_framework and dtype is None:
+        tensor = "{value}"
+    else:
+        tensor = "torch.as_tensor({value}" + (", dtype={dtype})" if dtype is not None else ")")
+    subs = {"value": value}
+    if dtype is not None:
+        subs["dtype"] = dtype
+    if trainable is False or _is_integer(value, dtype, ctx, original_value):
+        if not literal and isinstance(original_value, cst.Name) and dtype is None:
+            # tf.Variable copies its initial value
+            return ctx.build("{value}.clone()", value=value)
+        return ctx.build(tensor, **subs)
+    return ctx.build("torch.nn.Parameter(" + tensor + ")", **subs)
+
+
+def transpose(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("a")
+    if "perm" in a:
+        return ctx.build("torch.permute({a}, {perm})", a=x, perm=a["perm"])
+    return ctx.build("{a}.T", a=x)
+
+
+def where(args, ctx, original):
+    a = Args(args, ctx)
+    cond = a.require("condition")
+    if "x" in a and "y" in a:
+        return ctx.build("torch.where({c}, {x}, {y})", c=cond, x=a["x"], y=a["y"])
+    if "x" not in a and "y" not in a:
+        return ctx.build("torch.argwhere({c})", c=cond)
+    raise Unconvertible("tf.where needs both x and y, or neither")
+
+
+def one_hot(args, ctx, original):
+    a = Args(args, ctx)
+    indices, depth = a.require("indices"), a.require("depth")
+    on, off = a.literal("on_value", 1), a.literal("off_value", 0)
+    axis = a.literal("axis", -1)
+    if axis not in (-1, None):
+        raise Unconvertible("one_hot with axis other than -1: move the new axis with torch.movedim")
+    base = "torch.nn.functional.one_hot({indices}.long(), {depth})"
+    subs = {"indices": indices, "depth": depth}
+    if (on, off) != (1, 0):
+        base = f"({base} * {on - off!r} + {off!r})"
+    if "dtype" in a:
+        subs["dtype"] = a["dtype"]
+        return ctx.build(base + ".to({dtype})", **subs)
+    if isinstance(on, float) or isinstance(off, float) or (on, off) == (1, 0):
+        return ctx.build(base + ".float()", **subs)
+    return ctx.build(base, **subs)
+
+
+def split(args, ctx, original):
+    a = Args(args, ctx)
+    value, splits = a.require("value"), a.require("num_or_size_splits")
+    ok, literal = literal_value(splits)
+    subs = {"value": value, "splits": splits}
+    axis = ""
+    if "axis" in a:
+        subs["axis"] = a["axis"]
+        axis = ", dim={axis}"
+    if ok and isinstance(literal, int):
+        return ctx.build("torch.chunk({value}, {splits}" + axis + ")", **subs)
+    if ok and isinstance(literal, (list, tuple)):
+        return ctx.build("torch.split({value}, {splits}" + axis + ")", **subs)
+    raise Unconvertible("num_or_size_splits must be a literal: an int means that many pieces (torch.chunk), a list the piece sizes (torch.split)")
+
+
+def gather(args, ctx, original):
+    a = Args(args, ctx)
+    params, indices = a.require("params"), a.require("indices")
+    axis = a.literal("axis", 0)
+    if axis is None:
+        axis = 0
+    if a.literal("batch_dims", 0) != 0:
+        raise Unconvertible("batch_dims != 0 is not supported")
+    if not isinstance(axis, int):
+        raise Unconvertible("axis must be an integer literal")
+    if axis >= 0:
+        index = ":, " * axis + "{indices}"
+    elif axis == -1:
+        index = "..., {indices}"
+    else:
+        index = "..., {indices}" + ", :" * (-axis - 1)
+    return ctx.build("{params}[" + index + "]", params=params, indices=indices)
+
+
+def pad(args, ctx, original):
+    a = Args(args, ctx)
+    tensor = a.require("tensor")
+    paddings = a.literal("paddings")
+    mode = str(a.literal("mode", "CONSTANT")).upper()
+    value = a.literal("constant_values", 0)
+    try:
+        pairs = [tuple(int(v) for v in pair) for pair in paddings]
+        assert all(len(p) == 2 for p in pairs)
+    except (TypeError, ValueError, AssertionError):
+        raise Unconvertible("paddings must be a literal list of [before, after] pairs") from None
+    while pairs and pairs[0] == (0, 0):
+        pairs.pop(0)
+    flat = []
+    for before, after in reversed(pairs):
+        flat.extend([before, after])
+    torch_mode = {"CONSTANT": "constant", "REFLECT": "reflect"}.get(mode)
+    if torch_mode is None:
+        raise Unconvertible(f"padding mode {mode!r} has no torch equivalent (F.pad supports constant, reflect, replicate, circular)")
+    text = "torch.nn.functional.pad({tensor}, " + repr(tuple(flat)) + ")"
+    if torch_mode == "reflect":
+        text = text[:-1] + ", mode='reflect')"
+    elif value != 0:
+        text = text[:-1] + f", value={value!r})"
+    return ctx.build(text, tensor=tensor)
+
+
+def _direction(a) -> bool:
+    direction = str(a.literal("direction", "ASCENDING")).upper()
+    if direction not in ("ASCENDING", "DESCENDING"):
+        raise Unconvertible(f"unknown direction {direction!r}")
+    return direction == "DESCENDING"
+
+
+def sort(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"values": a.require("values"), "axis": a.get("axis") or cst.Integer("-1")}
+    text = "torch.sort({values}, dim={axis}" + (", descending=True" if _direction(a) else "") + ").values"
+    return ctx.build(text, **subs)
+
+
+def argsort(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"values": a.require("values"), "axis": a.get("axis") or cst.Integer("-1")}
+    text = "torch.argsort({values}, dim={axis}"
+    if _direction(a):
+        text += ", descending=True"
+    if a.literal("stable", False):
+        text += ", stable=True"
+    return ctx.build(text + ")", **subs)

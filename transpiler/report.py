@@ -1,0 +1,121 @@
+"""What a conversion did and did not do, per file and in total.
+
+Every source-framework use the engine meets ends up here: converted (with its
+target), unconverted (left in place, marked with a TODO comment, with a reason),
+or converted with a warning (an argument was dropped, a default differs...).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+CONVERTED = "converted"
+UNCONVERTED = "unconverted"
+WARNING = "warning"
+ERROR = "error"
+
+
+@dataclass
+class Finding:
+    line: int
+    col: int
+    api: str
+    kind: str
+    message: str = ""
+    target: str = ""
+
+    def location(self, path: str) -> str:
+        return f"{path}:{self.line}:{self.col}"
+
+
+@dataclass
+class FileReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    status: str = "unchanged"  # unchanged | converted | would-convert | error | skipped
+    error: str = ""
+    source_framework: str | None = None
+
+    @property
+    def converted(self) -> int:
+        return sum(1 for f in self.findings if f.kind in (CONVERTED, WARNING))
+
+    @property
+    def unconverted(self) -> int:
+        return sum(1 for f in self.findings if f.kind == UNCONVERTED)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.kind == WARNING)
+
+    def sorted_findings(self) -> list[Finding]:
+        return sorted(self.findings, key=lambda f: (f.line, f.col, f.kind))
+
+
+@dataclass
+class Report:
+    files: list[FileReport] = field(default_factory=list)
+    direction: str = ""
+
+    @property
+    def errors(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "error"]
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "files": len(self.files),
+            "changed": sum(1 for f in self.files if f.status in ("converted", "would-convert")),
+            "errors": len(self.errors),
+            "converted": sum(f.converted for f in self.files),
+            "unconverted": sum(f.unconverted for f in self.files),
+            "warnings": sum(f.warnings for f in self.files),
+        }
+
+    def to_json(self) -> str:
+        data = {
+            "version": 1,
+            "direction": self.direction,
+            "totals": self.totals(),
+            "files": [
+                {
+                    "path": f.path,
+                    "status": f.status,
+                    "source_framework": f.source_framework,
+                    "error": f.error or None,
+                    "converted": f.converted,
+                    "unconverted": f.unconverted,
+                    "findings": [asdict(x) for x in f.sorted_findings()],
+                }
+                for f in self.files
+            ],
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+    def to_text(self, *, verbose: bool = False) -> str:
+        lines = []
+        for f in self.files:
+            if f.status == "error":
+                lines.append(f"{f.path}: error: {f.error}")
+                continue
+            if not f.findings and f.status == "unchanged":
+                if verbose:
+                    lines.append(f"{f.path}: nothing to convert")
+                continue
+            lines.append(
+                f"{f.path}: {f.converted} converted, {f.unconverted} unconverted"
+                + (f", {f.warnings} warnings" if f.warnings else "")
+            )
+            for x in f.sorted_findings():
+                if x.kind == UNCONVERTED:
+                    lines.append(f"  {x.location(f.path)}: unconverted {x.api}: {x.message}")
+                elif x.kind == WARNING:
+                    lines.append(f"  {x.location(f.path)}: warning {x.api}: {x.message}")
+                elif verbose:
+                    lines.append(f"  {x.location(f.path)}: {x.api} -> {x.target}")
+        t = self.totals()
+        lines.append(
+            f"{t['files']} file(s): {t['changed']} changed, {t['converted']} uses converted, "
+            f"{t['unconverted']} unconverted, {t['errors']} error(s)"
+        )
+        return "\n".join(lines)
