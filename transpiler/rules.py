@@ -168,7 +168,7 @@ def _build_rule(
         raise _fail(file, where, "template", "give either 'target' or 'template', not both")
 
     args = tuple(raw.get("args", ()))
-    known_args = set(args)
+    known_args = {a.lstrip("*") for a in args}
     for key in ("rename", "drop", "unsupported", "transform"):
         for arg in raw.get(key, {}):
             if args and arg not in known_args:

@@ -119,9 +119,27 @@ def name_expr(dotted: str) -> cst.BaseExpression:
     return _name_expr(dotted)
 
 
+_SIMPLE = (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Imaginary)
+
+
+def is_simple(node: cst.BaseExpression) -> bool:
+    """An expression that can be written twice without changing what runs."""
+    while isinstance(node, (cst.Attribute, cst.UnaryOperation)):
+        node = node.value if isinstance(node, cst.Attribute) else node.expression
+    return isinstance(node, _SIMPLE)
+
+
+class DuplicatedArgument(ValueError):
+    """A template uses an argument twice and the argument is not a plain name."""
+
+
 def build(text: str, spell: Callable[[str], str], **subs: cst.BaseExpression) -> cst.BaseExpression:
     template = _parse_template(text)
-    missing = set(PLACEHOLDER.findall(text)) - subs.keys()
+    names = PLACEHOLDER.findall(text)
+    missing = set(names) - subs.keys()
     if missing:
         raise KeyError(", ".join(sorted(missing)))
+    for name in set(names):
+        if names.count(name) > 1 and not is_simple(subs[name]):
+            raise DuplicatedArgument(name)
     return template.visit(_Fill(subs, spell))

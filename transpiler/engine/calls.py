@@ -76,18 +76,29 @@ def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> C
     if any(a.star for a in call.args):
         raise Unconvertible("called with *args or **kwargs, so its arguments cannot be mapped")
     originals = list(original.args) if original is not None and len(original.args) == len(call.args) else [None] * len(call.args)
+    names = [a.lstrip("*") for a in rule.args]
     position = 0
+    variadic: list[cst.Arg] = []
     for arg, orig in zip(call.args, originals):
         if arg.keyword is None:
+            if position < len(rule.args) and rule.args[position].startswith("*"):
+                variadic.append(arg)  # e.g. torch.zeros(2, 3): the sizes, one by one
+                continue
             if position >= len(rule.args):
                 raise Unconvertible(f"more positional arguments than {rule.source} takes")
-            out.bound.append(BoundArg(rule.args[position], arg, True, orig))
+            out.bound.append(BoundArg(names[position], arg, True, orig))
             position += 1
         else:
             name = arg.keyword.value
-            if name not in rule.args:
+            if name not in names:
                 raise Unconvertible(f"argument '{name}' has no mapping in the rules")
             out.bound.append(BoundArg(name, arg, False, orig))
+    if variadic:
+        if len(variadic) == 1:
+            value = variadic[0].value
+        else:
+            value = cst.List([cst.Element(a.value) for a in variadic])
+        out.bound.insert(position, BoundArg(names[position], cst.Arg(value=value), True, None))
     return out
 
 

@@ -9,7 +9,7 @@ import libcst as cst
 
 from ..report import CONVERTED, UNCONVERTED, WARNING
 from ..rules import RuleSet
-from .build import build, name_expr
+from .build import DuplicatedArgument, build, name_expr
 from .names import Resolver
 from .scan import Scan
 from .spelling import Speller
@@ -50,7 +50,14 @@ class Context:
         return self.speller.spell(qualname)
 
     def build(self, text: str, **subs: cst.BaseExpression) -> cst.BaseExpression:
-        return build(text, self.spell, **subs)
+        try:
+            return build(text, self.spell, **subs)
+        except DuplicatedArgument as exc:
+            from .calls import Unconvertible
+
+            raise Unconvertible(
+                f"the conversion uses argument '{exc.args[0]}' twice; assign it to a variable first so it is computed once"
+            ) from None
 
     def name(self, qualname: str) -> cst.BaseExpression:
         return name_expr(self.spell(qualname))

@@ -317,7 +317,7 @@ def map_args(rule: Rule, args: CallArgs, ctx: Context, *, target: str | None = N
         except KeyError as exc:
             raise Unconvertible(f"needs argument(s) {exc.args[0]} to be given explicitly") from None
 
-    target_args = list(rule.target_args) or [rule.rename.get(a, a) for a in rule.args]
+    target_args = list(rule.target_args) or [rule.rename.get(a.lstrip("*"), a.lstrip("*")) for a in rule.args]
     out: list[cst.Arg] = []
     keyword_started = False
     present = set()
@@ -336,7 +336,7 @@ def map_args(rule: Rule, args: CallArgs, ctx: Context, *, target: str | None = N
     for kw, code in rule.defaults.items():
         if kw not in present:
             out.append(cst.Arg(keyword=cst.Name(kw), value=ctx.build(code), equal=_EQUAL))
-    out = _fix_commas(out)
+    out = _fix_commas(out, trailing=bool(node.args) and isinstance(node.args[-1].comma, cst.Comma))
     func = ctx.name(target or rule.target)
     return node.with_changes(func=func, args=out)
 
@@ -359,14 +359,14 @@ def _template_subs(rule: Rule, args: CallArgs, kept, ctx: Context) -> dict:
     """Template placeholders use source argument names; absent ones fall back to drop defaults."""
     by_target = {tname: arg.value for tname, arg, _ in kept}
     subs = {}
-    for src in rule.args:
+    for src in (a.lstrip("*") for a in rule.args):
         tname = rule.rename.get(src, src)
         if tname in by_target:
             subs[src] = by_target[tname]
         elif src in rule.defaults:
             subs[src] = ctx.build(rule.defaults[src])
     consumed = set(_placeholders(rule.template))
-    for src in rule.args:
+    for src in (a.lstrip("*") for a in rule.args):
         tname = rule.rename.get(src, src)
         if tname in by_target and src not in consumed:
             raise Unconvertible(f"argument '{src}' has no place in {rule.template}")
@@ -390,11 +390,17 @@ def _as_keyword(arg: cst.Arg, name: str) -> cst.Arg:
     return arg.with_changes(keyword=cst.Name(name), equal=_EQUAL)
 
 
-def _fix_commas(args: list[cst.Arg]) -> list[cst.Arg]:
+def _fix_commas(args: list[cst.Arg], *, trailing: bool) -> list[cst.Arg]:
+    """Commas between arguments; a trailing comma only where the source had one."""
     fixed = []
     for i, arg in enumerate(args):
         last = i == len(args) - 1
-        if not last and not isinstance(arg.comma, cst.Comma):
+        if last:
+            if trailing and not isinstance(arg.comma, cst.Comma):
+                arg = arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace("")))
+            elif not trailing:
+                arg = arg.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        elif not isinstance(arg.comma, cst.Comma):
             arg = arg.with_changes(comma=cst.MaybeSentinel.DEFAULT)
         fixed.append(arg)
     return fixed

@@ -2,7 +2,9 @@
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set()
+from .analysis import int_tensor_names
+
 # functions run before the rewrite; they store facts in ctx.facts
-ANALYZERS: list = []
+ANALYZERS: list = [int_tensor_names]
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {}

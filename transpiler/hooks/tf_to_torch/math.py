@@ -41,7 +41,7 @@ def reduce_prod(args, ctx, original):
     if ok and isinstance(axis, (list, tuple)):
         if len(axis) != 1:
             raise Unconvertible("torch.prod reduces one dimension at a time; reduce each axis in turn")
-        subs["axis"] = cst.Integer(str(axis[0])) if axis[0] >= 0 else cst.parse_expression(str(axis[0]))
+        subs["axis"] = cst.parse_expression(str(axis[0]))
     else:
         subs["axis"] = a["axis"]
     return ctx.build(_keepdim(a, "torch.prod({x}, {axis}", subs) + ")", **subs)

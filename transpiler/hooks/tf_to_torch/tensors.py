@@ -21,7 +21,7 @@ def constant(args, ctx, original):
         if dtype is not None:
             subs["dtype"] = dtype
         return ctx.build(text, **subs)
-    is_literal = literal_value(value)[0]
+    is_literal = literal_value(value)[0] or isinstance(value, (cst.List, cst.Tuple))
     func = "torch.tensor" if is_literal else "torch.as_tensor"
     if dtype is not None:
         return ctx.build(func + "({value}, dtype={dtype})", value=value, dtype=dtype)
@@ -94,6 +94,8 @@ def one_hot(args, ctx, original):
     if axis not in (-1, None):
         raise Unconvertible("one_hot with axis other than -1: move the new axis with torch.movedim")
     base = "torch.nn.functional.one_hot({indices}.long(), {depth})"
+    if isinstance(indices, (cst.List, cst.Tuple)):
+        base = "torch.nn.functional.one_hot(torch.tensor({indices}), {depth})"
     subs = {"indices": indices, "depth": depth}
     if (on, off) != (1, 0):
         base = f"({base} * {on - off!r} + {off!r})"
@@ -176,14 +178,14 @@ def _direction(a) -> bool:
 
 def sort(args, ctx, original):
     a = Args(args, ctx)
-    subs = {"values": a.require("values"), "axis": a.get("axis") or cst.Integer("-1")}
+    subs = {"values": a.require("values"), "axis": a.get("axis") or cst.parse_expression("-1")}
     text = "torch.sort({values}, dim={axis}" + (", descending=True" if _direction(a) else "") + ").values"
     return ctx.build(text, **subs)
 
 
 def argsort(args, ctx, original):
     a = Args(args, ctx)
-    subs = {"values": a.require("values"), "axis": a.get("axis") or cst.Integer("-1")}
+    subs = {"values": a.require("values"), "axis": a.get("axis") or cst.parse_expression("-1")}
     text = "torch.argsort({values}, dim={axis}"
     if _direction(a):
         text += ", descending=True"

@@ -1,0 +1,120 @@
+"""Hooks for tensor creation and shape functions (rules/torch_to_tf/tensors.toml)."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .._util import Args, Unconvertible, literal_value
+
+
+def tensor(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"value": a.require("data")}
+    dtype = ""
+    if "dtype" in a:
+        subs["dtype"] = a["dtype"]
+        dtype = ", dtype={dtype}"
+    if "requires_grad" in a:
+        requires = a.literal("requires_grad")
+        if requires:
+            return ctx.build("tensorflow.Variable({value}" + dtype + ")", **subs)
+    return ctx.build("tensorflow.constant({value}" + dtype + ")", **subs)
+
+
+def full(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"size": a.require("size"), "value": a.require("fill_value")}
+    if "dtype" in a:
+        subs["dtype"] = a["dtype"]
+        return ctx.build("tensorflow.fill({size}, tensorflow.cast({value}, {dtype}))", **subs)
+    return ctx.build("tensorflow.fill({size}, {value})", **subs)
+
+
+def flatten(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("input")
+    start = a.literal("start_dim", 0)
+    end = a.literal("end_dim", -1)
+    if end != -1:
+        raise Unconvertible("flatten with end_dim other than -1: reshape with the explicit shape")
+    if start == 0:
+        return ctx.build("tensorflow.reshape({x}, [-1])", x=x)
+    if start == 1:
+        return ctx.build("tensorflow.reshape({x}, [tensorflow.shape({x})[0], -1])", x=x)
+    if isinstance(start, int) and start > 1:
+        return ctx.build(
+            "tensorflow.reshape({x}, tensorflow.concat([tensorflow.shape({x})[:" + str(start) + "], [-1]], axis=0))", x=x
+        )
+    raise Unconvertible("flatten with a negative start_dim")
+
+
+def where(args, ctx, original):
+    a = Args(args, ctx)
+    cond = a.require("condition")
+    if "input" in a and "other" in a:
+        return ctx.build("tensorflow.where({c}, {x}, {y})", c=cond, x=a["input"], y=a["other"])
+    raise Unconvertible("torch.where(condition) returns a tuple of index tensors; tf.where(condition) returns one (N, rank) tensor: rewrite the caller")
+
+
+def clamp(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("input")
+    lo, hi = a.get("min"), a.get("max")
+    if lo is not None and hi is not None:
+        return ctx.build("tensorflow.clip_by_value({x}, {lo}, {hi})", x=x, lo=lo, hi=hi)
+    if lo is not None:
+        return ctx.build("tensorflow.maximum({x}, {lo})", x=x, lo=lo)
+    if hi is not None:
+        return ctx.build("tensorflow.minimum({x}, {hi})", x=x, hi=hi)
+    raise Unconvertible("clamp needs min or max")
+
+
+def split(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("tensor")
+    sizes = a.require("split_size_or_sections")
+    ok, literal = literal_value(sizes)
+    subs = {"x": x, "sizes": sizes}
+    axis = ""
+    if "dim" in a:
+        subs["dim"] = a["dim"]
+        axis = ", axis={dim}"
+    if ok and isinstance(literal, (list, tuple)):
+        return ctx.build("tensorflow.split({x}, {sizes}" + axis + ")", **subs)
+    raise Unconvertible("torch.split with an int gives pieces of that size (tf.split takes a number of pieces): give the sizes as a list")
+
+
+def topk(args, ctx, original):
+    a = Args(args, ctx)
+    if a.literal("dim", -1) != -1:
+        raise Unconvertible("tf.math.top_k works on the last dimension only")
+    if a.literal("largest", True) is not True:
+        raise Unconvertible("smallest-k: negate the input, take top_k, negate the values")
+    subs = {"x": a.require("input"), "k": a.require("k")}
+    text = "tensorflow.math.top_k({x}, k={k}"
+    if "sorted" in a:
+        subs["sorted"] = a["sorted"]
+        text += ", sorted={sorted}"
+    return ctx.build(text + ")", **subs)
+
+
+def _direction(a) -> str:
+    return "'DESCENDING'" if a.literal("descending", False) else "'ASCENDING'"
+
+
+def sort(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"x": a.require("input"), "dim": a.get("dim") or cst.parse_expression("-1")}
+    d = _direction(a)
+    stable = ", stable=True" if a.literal("stable", False) else ""
+    return ctx.build(
+        "(tensorflow.sort({x}, axis={dim}, direction=" + d + "), tensorflow.argsort({x}, axis={dim}, direction=" + d + stable + "))",
+        **subs,
+    )
+
+
+def argsort(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"x": a.require("input"), "dim": a.get("dim") or cst.parse_expression("-1")}
+    stable = ", stable=True" if a.literal("stable", False) else ""
+    return ctx.build("tensorflow.argsort({x}, axis={dim}, direction=" + _direction(a) + stable + ")", **subs)
