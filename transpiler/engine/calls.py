@@ -39,6 +39,7 @@ class CallArgs:
     rule: Rule
     call: cst.Call
     bound: list[BoundArg] = field(default_factory=list)
+    original: cst.Call | None = None  # the call as the source wrote it (for report positions)
 
     def get(self, name: str) -> BoundArg | None:
         for b in self.bound:
@@ -72,7 +73,7 @@ class CallArgs:
 
 
 def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> CallArgs:
-    out = CallArgs(rule, call)
+    out = CallArgs(rule, call, original=original)
     if any(a.star for a in call.args):
         raise Unconvertible("called with *args or **kwargs, so its arguments cannot be mapped")
     originals = list(original.args) if original is not None and len(original.args) == len(call.args) else [None] * len(call.args)

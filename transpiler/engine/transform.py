@@ -285,7 +285,7 @@ def apply_rule(rule: Rule, call: cst.Call, ctx: Context, original: cst.Call | No
 def prepare(rule: Rule, args: CallArgs, ctx: Context) -> list[tuple[str, str, cst.Arg, bool]]:
     """Apply unsupported/drop/values/transform; (source name, target name, arg, positional)."""
     kept = []
-    node = args.call
+    node = args.original or args.call
     for b in args.bound:
         name = b.name
         value = b.value

@@ -24,7 +24,7 @@ def div(args, ctx, original):
     a = Args(args, ctx)
     x, y = a.require("input"), a.require("other")
     mode = a.literal("rounding_mode", None)
-    func = {None: "divide", "floor": "floordiv", "trunc": "truncatediv"}.get(mode)
+    func = {None: "math.divide", "floor": "math.floordiv", "trunc": "truncatediv"}.get(mode)
     if func is None:
         raise Unconvertible(f"unknown rounding_mode {mode!r}")
-    return ctx.build("tensorflow.math." + func + "({x}, {y})", x=x, y=y)
+    return ctx.build("tensorflow." + func + "({x}, {y})", x=x, y=y)

@@ -4,20 +4,52 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .._util import Args, Unconvertible, literal_value
+from .._util import Args, Unconvertible, code_of, literal_value
+
+
+def _kind(text: str) -> str:
+    if "bool" in text:
+        return "bool"
+    if "int" in text:
+        return "int"
+    if "complex" in text:
+        return "complex"
+    return "float"
+
+
+def _literal_kind(value) -> str | None:
+    def walk(v):
+        if isinstance(v, (list, tuple)):
+            kinds = {walk(x) for x in v}
+            return "float" if "float" in kinds else ("int" if "int" in kinds else next(iter(kinds), "int"))
+        if isinstance(v, bool):
+            return "bool"
+        if isinstance(v, int):
+            return "int"
+        return "float"
+
+    return walk(value)
 
 
 def tensor(args, ctx, original):
     a = Args(args, ctx)
     subs = {"value": a.require("data")}
     dtype = ""
+    cast = False
     if "dtype" in a:
         subs["dtype"] = a["dtype"]
         dtype = ", dtype={dtype}"
-    if "requires_grad" in a:
-        requires = a.literal("requires_grad")
-        if requires:
-            return ctx.build("tensorflow.Variable({value}" + dtype + ")", **subs)
+        ok, literal = literal_value(a["data"])
+        if ok:
+            # torch.tensor converts between kinds (1.7 -> int 1, 3 -> True); tf.constant refuses
+            have, want = _literal_kind(literal), _kind(code_of(a["dtype"]))
+            cast = (have == "float" and want in ("int", "bool")) or (have == "int" and want == "bool")
+    if "requires_grad" in a and a.literal("requires_grad"):
+        if cast:
+            return ctx.build("tensorflow.Variable(tensorflow.cast({value}, {dtype}))", **subs)
+        return ctx.build("tensorflow.Variable({value}" + dtype + ")", **subs)
+    if cast:
+        return ctx.build("tensorflow.cast({value}, {dtype})", **subs)
     return ctx.build("tensorflow.constant({value}" + dtype + ")", **subs)
 
 

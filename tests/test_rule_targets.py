@@ -1,0 +1,80 @@
+"""Every name a rule writes exists in the installed target framework.
+
+The names come from targets, values, defaults, templates and hook outputs
+(collected from the converted fixtures), so a typo such as ``tf.math.truncatediv``
+fails here rather than in a user's program.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from fixtures_util import cases
+from numeric_util import needs_frameworks
+from transpiler.frameworks import ROOTS
+from transpiler.rules import PLACEHOLDER, load_ruleset
+
+pytestmark = [needs_frameworks()]
+
+_DOTTED = re.compile(r"\b(?:tensorflow|keras|torch)(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _names() -> set[str]:
+    names: set[str] = set()
+    for direction in ("tf_to_torch", "torch_to_tf"):
+        ruleset = load_ruleset(direction)
+        for rule in ruleset.all_rules():
+            texts = [rule.target or "", rule.value or "", rule.template or ""]
+            texts += list(rule.defaults.values()) + list(rule.transform.values())
+            for table in rule.values.values():
+                texts += list(table.values())
+            for text in texts:
+                names.update(_DOTTED.findall(PLACEHOLDER.sub("x", text)))
+        for spelling in ruleset.spellings:
+            if spelling.module.split(".")[0] in ROOTS:
+                names.add(spelling.module)
+    # names that hooks write, as the converted fixtures spell them
+    heads = {"F": "torch.nn.functional", "nn": "torch.nn", "torch": "torch", "tf": "tensorflow",
+             "layers": "keras.layers", "ops": "keras.ops", "keras": "keras"}
+    spelled = re.compile(r"(?<![\w.])(F|nn|torch|tf|layers|ops|keras)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+    for case in cases():
+        text = case.expected.read_text(encoding="utf-8")
+        for head, rest in spelled.findall(text):
+            names.add(heads[head] + rest)
+    return names
+
+
+CHECK = r"""
+import importlib, json, sys
+missing = []
+for name in json.load(sys.stdin):
+    parts = name.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, part in enumerate(parts[1:], start=1):
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+            continue
+        try:
+            obj = importlib.import_module(".".join(parts[: i + 1]))
+        except ImportError:
+            missing.append(name)
+            break
+print(json.dumps(missing))
+"""
+
+
+def test_rule_targets_exist():
+    names = sorted(_names())
+    assert len(names) > 50
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK], input=json.dumps(names), capture_output=True, text=True, timeout=600,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PATH": ""},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    missing = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert missing == [], f"rule targets that do not exist: {missing}"
