@@ -88,6 +88,9 @@ class RuleSet:
     spellings: list[Spelling] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     shared_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    # target parameters that must be tensors: a literal list passed there is wrapped
+    tensor_params: set[str] = field(default_factory=set)
+    tensor_wrapper: str = ""
 
     def lookup(self, qualname: str) -> Rule | None:
         return self.rules.get(canonical(qualname))
@@ -250,7 +253,7 @@ def load_file(
         raise RuleError(f"{file}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{file}: cannot read: {exc}") from None
-    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling"}
+    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling", "tensor_params", "tensor_wrapper"}
     for key in data:
         if key not in allowed:
             raise RuleError(f"{file}: unknown top-level key '{key}' (known: {', '.join(sorted(allowed))})")
@@ -280,10 +283,21 @@ def load_file(
             else:
                 ruleset.methods.setdefault(rule.source, []).append(rule)
     for index, raw in enumerate(data.get("spelling", [])):
+        extra = set(raw) - {"module", "alias", "import"} if isinstance(raw, dict) else set()
+        if extra:
+            raise RuleError(f"{file}: spelling {index + 1}: unknown field(s) {', '.join(sorted(extra))} (a top-level key placed after a [[table]] belongs to that table)")
         try:
             ruleset.spellings.append(Spelling(raw["module"], raw["alias"], raw["import"]))
         except (KeyError, TypeError):
             raise RuleError(f"{file}: spelling {index + 1}: needs 'module', 'alias' and 'import'") from None
+    if "tensor_params" in data:
+        if not isinstance(data["tensor_params"], list) or not all(isinstance(v, str) for v in data["tensor_params"]):
+            raise RuleError(f"{file}: field 'tensor_params': expected a list of strings")
+        ruleset.tensor_params.update(data["tensor_params"])
+    if "tensor_wrapper" in data:
+        if not isinstance(data["tensor_wrapper"], str) or "{}" not in data["tensor_wrapper"]:
+            raise RuleError(f"{file}: field 'tensor_wrapper': expected a string with '{{}}' for the value")
+        ruleset.tensor_wrapper = data["tensor_wrapper"]
     ruleset.files.append(file)
 
 

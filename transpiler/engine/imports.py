@@ -47,11 +47,21 @@ def _module_of(node: cst.Import | cst.ImportFrom, alias) -> str:
 
 
 def used_names(module: cst.Module, names: set[str]) -> set[str]:
-    """Which of ``names`` the module still reads somewhere."""
+    """Which of ``names`` the module still reads as the imported framework module.
+
+    A load that a local binding shadows (``def f(tf): tf.x``) does not count.
+    """
     if not names:
         return set()
-    result = scan(module, "", frozenset(names))
-    return {hit.name.value for hit in result.hits if classify(hit) == "load"}
+    from .names import Resolver
+
+    result = scan(module, module.code, frozenset(names))
+    resolver = Resolver(result, lambda module: ())
+    return {
+        hit.name.value
+        for hit in result.hits
+        if resolver.kind(hit.name) == "load" and resolver.resolve_name(hit.name) is not None
+    }
 
 
 def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
@@ -88,6 +98,9 @@ def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
         if state.anchor_lead:
             new_imports[0] = new_imports[0].with_changes(leading_lines=state.anchor_lead)
         body[anchor:anchor] = new_imports
+        after = anchor + len(new_imports)
+        if after < len(body) and not _is_import(body[after]):
+            body[after] = _separated(body[after])
     elif state.anchor_lead:
         if anchor < len(body):
             body[anchor] = body[anchor].with_changes(
@@ -102,6 +115,24 @@ class _State:
     def __init__(self) -> None:
         self.anchor: int | None = None  # where new imports go in the module body
         self.anchor_lead: list = []  # comments/blank lines of the removed import there
+
+
+def _is_import(stmt) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+    )
+
+
+def _separated(stmt):
+    """Code right after an import block starts after blank lines (two before a def or class)."""
+    want = 2 if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) else 1
+    lines = list(stmt.leading_lines)
+    blank = 0
+    while blank < len(lines) and lines[blank].comment is None:
+        blank += 1
+    if blank >= want:
+        return stmt
+    return stmt.with_changes(leading_lines=[cst.EmptyLine()] * (want - blank) + lines)
 
 
 def _after_last_import(body: list) -> int:
@@ -145,9 +176,14 @@ def _rewrite_block(body: list, removable: dict[int, set[str]], state: _State, to
             new = _rewrite_compound(stmt, removable, state)
         else:
             new = stmt
-        if pending:
-            new = new.with_changes(leading_lines=[*pending, *new.leading_lines])
-            pending = []
+        lines = [*pending, *new.leading_lines]
+        if not top and not out and stmt is not body[0]:
+            # the block no longer starts with the removed import: no blank line after its header
+            while lines and lines[0].comment is None:
+                lines.pop(0)
+        if lines != list(new.leading_lines):
+            new = new.with_changes(leading_lines=lines)
+        pending = []
         out.append(new)
     return out, pending
 

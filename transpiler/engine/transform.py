@@ -302,7 +302,12 @@ def prepare(rule: Rule, args: CallArgs, ctx: Context) -> list[tuple[str, str, cs
             value = map_value(rule, name, value, ctx)
         if name in rule.transform:
             value = transform_value(rule.transform[name], value, ctx)
-        kept.append((name, rule.rename.get(name, name), b.arg.with_changes(value=value), b.positional))
+        target_name = rule.rename.get(name, name)
+        ruleset = ctx.ruleset
+        if target_name in ruleset.tensor_params and isinstance(value, (cst.List, cst.Tuple)) and ruleset.tensor_wrapper:
+            # TensorFlow ops take Python lists; PyTorch ops need tensors
+            value = ctx.build(ruleset.tensor_wrapper.replace("{}", "{value}"), value=value)
+        kept.append((name, target_name, b.arg.with_changes(value=value), b.positional))
     return kept
 
 
