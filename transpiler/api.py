@@ -19,6 +19,7 @@ from .engine.names import Resolver, candidate_names
 from .engine.scan import scan
 from .engine.spelling import Speller
 from .engine.transform import RuleTransformer
+from .engine.types import Types, candidate_variables, value_names
 from .frameworks import DIRECTION_TO, ROOTS, SOURCE_OF, TF, TORCH, framework_of
 from .report import FileReport, Finding
 from .rules import load_ruleset
@@ -108,8 +109,22 @@ def convert_source(
     resolver = Resolver(found, ruleset.leaf_names)
     missing = set(resolver.bindings.aliases) - base
     if missing:  # an import spelling the quick look missed: scan again with it
-        found = scan(module, text, frozenset(base | missing))
+        base |= missing
+        found = scan(module, text, frozenset(base))
         resolver = Resolver(found, ruleset.leaf_names)
+    if ruleset.methods:
+        # method calls need the kinds of the variables they are called on: look at
+        # every binding of the candidate names (a second scan, only when needed)
+        for _ in range(3):
+            extra = candidate_variables(found, resolver, ruleset.methods)
+            if found.hits and extra:
+                extra |= value_names(Types(found, resolver, ruleset, SOURCE_OF[to] if source is None else source, {}))
+            extra -= base
+            if not extra:
+                break
+            base |= extra
+            found = scan(module, text, frozenset(base))
+            resolver = Resolver(found, ruleset.leaf_names)
 
     existing = {
         name: qual for name, qual in resolver.bindings.aliases.items() if framework_of(qual) == to
@@ -127,6 +142,7 @@ def convert_source(
     )
     for analyze in hooks.ANALYZERS:
         analyze(ctx)
+    ctx.types = Types(found, resolver, ruleset, source_fw, ctx.facts)
     transformer = RuleTransformer(ctx, hooks.HANDLERS)
     new_module = module.visit(transformer)
     if ctx.changes or ctx.speller.needs:

@@ -47,6 +47,15 @@ class Rule:
     warn: str = ""
     # method rules only: the kind of value the method is called on
     receiver: str | None = None
+    # the kind of value the call returns (tensor, module, optimizer...), for type inference
+    returns: str | None = None
+    # method rules only: an attribute read (x.data), not a call
+    attribute: bool = False
+    # method rules only: the name is also a method of NumPy arrays or Python objects,
+    # so a call on a value of unknown kind is left alone without a report
+    ambiguous: bool = False
+    # method rules only: the argument name the receiver takes in the target/template/hook
+    receiver_arg: str = "self"
     # free-form data for hooks (e.g. layer shape and weight layout), validated by them
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -91,6 +100,8 @@ class RuleSet:
     # target parameters that must be tensors: a literal list passed there is wrapped
     tensor_params: set[str] = field(default_factory=set)
     tensor_wrapper: str = ""
+    # attributes that mean the same in both frameworks, per kind of value (x.shape)
+    passthrough: dict[str, set[str]] = field(default_factory=dict)
 
     def lookup(self, qualname: str) -> Rule | None:
         return self.rules.get(canonical(qualname))
@@ -117,10 +128,11 @@ class RuleSet:
         return list(seen.values())
 
 
-_STR_FIELDS = {"source", "target", "template", "hook", "value", "note", "warn", "receiver", "name"}
+_STR_FIELDS = {"source", "target", "template", "hook", "value", "note", "warn", "receiver", "name", "returns", "receiver_arg"}
+_BOOL_FIELDS = {"remove", "attribute", "ambiguous"}
 _LIST_FIELDS = {"also", "args", "target_args"}
 _TABLE_FIELDS = {"rename", "drop", "unsupported", "defaults", "transform"}
-_KNOWN = _STR_FIELDS | _LIST_FIELDS | _TABLE_FIELDS | {"values", "remove", "data"}
+_KNOWN = _STR_FIELDS | _LIST_FIELDS | _TABLE_FIELDS | _BOOL_FIELDS | {"values", "data"}
 
 
 def _fail(file: str, where: str, fieldname: str | None, message: str) -> RuleError:
@@ -131,7 +143,8 @@ def _fail(file: str, where: str, fieldname: str | None, message: str) -> RuleErr
 
 
 def _build_rule(
-    raw: dict, *, file: str, family: str, index: int, kind: str, maps: dict[str, dict[str, str]]
+    raw: dict, *, file: str, family: str, index: int, kind: str, maps: dict[str, dict[str, str]],
+    returns: str | None = None,
 ) -> Rule:
     label = raw.get("source") or raw.get("name") or "?"
     where = f"{kind} {index + 1} ({label})"
@@ -150,8 +163,9 @@ def _build_rule(
         table = raw[key]
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
             raise _fail(file, where, key, "expected a table of strings")
-    if "remove" in raw and not isinstance(raw["remove"], bool):
-        raise _fail(file, where, "remove", "expected true or false")
+    for key in _BOOL_FIELDS & raw.keys():
+        if not isinstance(raw[key], bool):
+            raise _fail(file, where, key, "expected true or false")
     if "data" in raw and not isinstance(raw["data"], dict):
         raise _fail(file, where, "data", "expected a table")
 
@@ -172,6 +186,8 @@ def _build_rule(
 
     args = tuple(raw.get("args", ()))
     known_args = {a.lstrip("*") for a in args}
+    if kind == "method":
+        known_args.add(raw.get("receiver_arg", "self"))
     for key in ("rename", "drop", "unsupported", "transform"):
         for arg in raw.get(key, {}):
             if args and arg not in known_args:
@@ -230,6 +246,10 @@ def _build_rule(
         note=raw.get("note", ""),
         warn=raw.get("warn", ""),
         receiver=raw.get("receiver"),
+        returns=raw.get("returns", returns),
+        attribute=bool(raw.get("attribute", False)),
+        ambiguous=bool(raw.get("ambiguous", False)),
+        receiver_arg=raw.get("receiver_arg", "self"),
         data=dict(raw.get("data", {})),
     )
 
@@ -253,7 +273,7 @@ def load_file(
         raise RuleError(f"{file}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{file}: cannot read: {exc}") from None
-    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling", "tensor_params", "tensor_wrapper"}
+    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling", "tensor_params", "tensor_wrapper", "returns", "passthrough"}
     for key in data:
         if key not in allowed:
             raise RuleError(f"{file}: unknown top-level key '{key}' (known: {', '.join(sorted(allowed))})")
@@ -276,7 +296,10 @@ def load_file(
         if not isinstance(entries, list):
             raise RuleError(f"{file}: '{kind}' must be an array of tables ([[{kind}]])")
         for index, raw in enumerate(entries):
-            rule = _build_rule(raw, file=file, family=family, index=index, kind=kind, maps=ruleset.shared_maps)
+            rule = _build_rule(
+                raw, file=file, family=family, index=index, kind=kind, maps=ruleset.shared_maps,
+                returns=data.get("returns") if isinstance(data.get("returns"), str) else None,
+            )
             if kind == "rule":
                 for name in (rule.source, *rule.also):
                     ruleset.rules[name] = rule
@@ -290,6 +313,10 @@ def load_file(
             ruleset.spellings.append(Spelling(raw["module"], raw["alias"], raw["import"]))
         except (KeyError, TypeError):
             raise RuleError(f"{file}: spelling {index + 1}: needs 'module', 'alias' and 'import'") from None
+    for kind_name, attrs in data.get("passthrough", {}).items():
+        if not isinstance(attrs, list) or not all(isinstance(v, str) for v in attrs):
+            raise RuleError(f"{file}: passthrough.{kind_name}: expected a list of attribute names")
+        ruleset.passthrough.setdefault(kind_name, set()).update(attrs)
     if "tensor_params" in data:
         if not isinstance(data["tensor_params"], list) or not all(isinstance(v, str) for v in data["tensor_params"]):
             raise RuleError(f"{file}: field 'tensor_params': expected a list of strings")

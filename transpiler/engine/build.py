@@ -133,7 +133,7 @@ class DuplicatedArgument(ValueError):
     """A template uses an argument twice and the argument is not a plain name."""
 
 
-def build(text: str, spell: Callable[[str], str], **subs: cst.BaseExpression) -> cst.BaseExpression:
+def build(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression) -> cst.BaseExpression:
     template = _parse_template(text)
     names = PLACEHOLDER.findall(text)
     missing = set(names) - subs.keys()

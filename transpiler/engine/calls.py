@@ -80,10 +80,12 @@ def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> C
     names = [a.lstrip("*") for a in rule.args]
     position = 0
     variadic: list[cst.Arg] = []
+    variadic_originals: list = []
     for arg, orig in zip(call.args, originals):
         if arg.keyword is None:
             if position < len(rule.args) and rule.args[position].startswith("*"):
                 variadic.append(arg)  # e.g. torch.zeros(2, 3): the sizes, one by one
+                variadic_originals.append(orig)
                 continue
             if position >= len(rule.args):
                 raise Unconvertible(f"more positional arguments than {rule.source} takes")
@@ -97,10 +99,23 @@ def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> C
     if variadic:
         if len(variadic) == 1:
             value = variadic[0].value
+            orig_arg = variadic_originals[0]
+            if _is_int_literal(value):
+                # x.repeat(2) / torch.zeros(5): one size is still a list of sizes
+                value = cst.List([cst.Element(value)])
         else:
             value = cst.List([cst.Element(a.value) for a in variadic])
-        out.bound.insert(position, BoundArg(names[position], cst.Arg(value=value), True, None))
+            orig_arg = None
+            if all(o is not None for o in variadic_originals):
+                orig_arg = cst.Arg(value=cst.List([cst.Element(o.value) for o in variadic_originals]))
+        out.bound.insert(position, BoundArg(names[position], cst.Arg(value=value), True, orig_arg))
     return out
+
+
+def _is_int_literal(node) -> bool:
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    return isinstance(node, cst.Integer)
 
 
 def literal_value(node: cst.BaseExpression):

@@ -41,6 +41,7 @@ class Context:
     new_statements: set[int] = field(default_factory=set)  # ids: format whole
     statement_stack: list[cst.CSTNode] = field(default_factory=list)
     extra_statements: list[str] = field(default_factory=list)  # helper code for the output
+    types: Any = None  # engine.types.Types, set once the analyzers have run
 
     @property
     def direction(self) -> str:
@@ -49,9 +50,10 @@ class Context:
     def spell(self, qualname: str) -> str:
         return self.speller.spell(qualname)
 
-    def build(self, text: str, **subs: cst.BaseExpression) -> cst.BaseExpression:
+    def build(this, text: str, /, **subs: cst.BaseExpression) -> cst.BaseExpression:
+        # "this": a placeholder may be called "self" (a method's receiver)
         try:
-            return build(text, self.spell, **subs)
+            return build(text, this.spell, **subs)
         except DuplicatedArgument as exc:
             from .calls import Unconvertible
 

@@ -18,6 +18,7 @@ from ..rules import Rule
 from .build import code_of, parenthesize
 from .calls import CallArgs, Unconvertible, bind_args, fold_number, literal_value
 from .context import Context
+from .names import scope_chain
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -99,6 +100,10 @@ class RuleTransformer(cst.CSTTransformer):
     def leave_Attribute(self, original, updated):
         result = self._reference(original, updated)
         if result is updated:
+            if id(original) not in self.skip and self.ctx.resolver.resolve_chain(original) is None:
+                converted = self.convert_attribute(original, updated)
+                if converted is not None:
+                    return converted
             return self._run_handlers("Attribute", original, updated)
         return result
 
@@ -130,7 +135,76 @@ class RuleTransformer(cst.CSTTransformer):
                 qual = self.ctx.resolver.resolve_chain(original.func)
         if qual is not None and framework_of(qual) == self.ctx.source_framework:
             return self.convert_call(original, updated, qual)
+        if isinstance(original.func, cst.Attribute) and qual is None:
+            result = self.convert_method(original, updated)
+            if result is not None:
+                return result
         return self._run_handlers("Call", original, updated)
+
+    # -- methods and attributes of values of a known kind -------------------
+    def _receiver_kind(self, receiver: cst.BaseExpression) -> str | None:
+        types = self.ctx.types
+        if types is None:
+            return None
+        return types.kind_of(receiver, scope_chain(tuple(self.stack)))
+
+    def convert_method(self, original: cst.Call, updated: cst.Call):
+        """x.view(...) and friends; None when this is not a method the rules know about."""
+        ctx = self.ctx
+        name = original.func.attr.value
+        rules = ctx.ruleset.method_rules(name)
+        kind = self._receiver_kind(original.func.value)
+        if kind is None:
+            if rules and not all(r.ambiguous for r in rules):
+                kinds = sorted({r.receiver for r in rules})
+                receiver = code_of(original.func.value).strip()
+                ctx.unconverted(
+                    original, f"{'/'.join(kinds)}.{name}",
+                    f"cannot tell whether '{receiver}' is a {' or '.join(kinds)}; convert this call by hand",
+                )
+                return updated
+            return None
+        rule = ctx.types.method_rule(kind, name)
+        if rule is None:
+            if kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()):
+                ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} method")
+                return updated
+            return None
+        api = f"{kind}.{name}"
+        try:
+            result = apply_method_rule(rule, original, updated, ctx)
+        except Unconvertible as exc:
+            ctx.unconverted(original, api, str(exc))
+            return updated
+        ctx.converted(original, api, _describe(result))
+        if rule.warn:
+            ctx.warn(original, api, rule.warn)
+        return result
+
+    def convert_attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        ctx = self.ctx
+        name = original.attr.value
+        parent = self.parent()
+        if isinstance(parent, cst.Call) and parent.func is original:
+            return None
+        if not isinstance(original.value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+            return None
+        kind = self._receiver_kind(original.value)
+        if kind is None:
+            return None
+        rule = ctx.types.method_rule(kind, name)
+        if rule is not None and rule.attribute:
+            api = f"{kind}.{name}"
+            try:
+                result = apply_method_rule(rule, None, updated, ctx, attribute=True)
+            except Unconvertible as exc:
+                ctx.unconverted(original, api, str(exc))
+                return updated
+            ctx.converted(original, api, _describe(result))
+            return result
+        if rule is None and kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()):
+            ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} attribute")
+        return None
 
     def convert_call(self, original, updated, qual: str):
         ctx = self.ctx
@@ -212,6 +286,32 @@ class RuleTransformer(cst.CSTTransformer):
 
     def leave_Module(self, original, updated):
         return self._run_handlers("Module", original, updated)
+
+
+# kinds of framework objects: an attribute or method without a rule on them is reported
+_VALUE_KINDS = {"tensor", "module", "layer", "model", "optimizer", "dataloader", "dataset", "variable", "loss", "scheduler", "tape", "metric"}
+
+_METHOD_RULES: dict[int, Rule] = {}
+
+
+def apply_method_rule(rule: Rule, original: cst.Call | None, updated, ctx: Context, *, attribute: bool = False):
+    """A method rule is a function rule whose first argument is the receiver, named 'self'."""
+    import dataclasses
+
+    as_function = _METHOD_RULES.get(id(rule))
+    if as_function is None:
+        as_function = dataclasses.replace(rule, args=(rule.receiver_arg, *rule.args))
+        _METHOD_RULES[id(rule)] = as_function
+    if attribute:
+        receiver = updated.value
+        call = cst.Call(func=cst.Name("_"), args=[cst.Arg(receiver)])
+        return apply_rule(as_function, call, ctx, None)
+    receiver = updated.func.value
+    call = updated.with_changes(func=cst.Name("_"), args=[cst.Arg(receiver), *updated.args])
+    orig = None
+    if original is not None:
+        orig = original.with_changes(args=[cst.Arg(original.func.value), *original.args])
+    return apply_rule(as_function, call, ctx, orig)
 
 
 def _describe(result: cst.BaseExpression) -> str:
