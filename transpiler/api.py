@@ -19,7 +19,7 @@ from .engine.names import Resolver, candidate_names
 from .engine.scan import scan
 from .engine.spelling import Speller
 from .engine.transform import RuleTransformer
-from .engine.types import Types, candidate_variables, value_names
+from .engine.types import Types
 from .frameworks import DIRECTION_TO, ROOTS, SOURCE_OF, TF, TORCH, framework_of
 from .report import FileReport, Finding
 from .rules import load_ruleset
@@ -104,7 +104,7 @@ def convert_source(
 
     names, _ = candidate_names(text, ruleset.leaf_names)
     spelling_aliases = {s.alias for s in ruleset.spellings}
-    base = names | spelling_aliases | set(ruleset.methods) | set(hooks.TRIGGER_NAMES)
+    base = names | spelling_aliases | set(ruleset.methods) | set(hooks.TRIGGER_NAMES) | ruleset.triggers
     found = scan(module, text, frozenset(base))
     resolver = Resolver(found, ruleset.leaf_names)
     missing = set(resolver.bindings.aliases) - base
@@ -112,20 +112,6 @@ def convert_source(
         base |= missing
         found = scan(module, text, frozenset(base))
         resolver = Resolver(found, ruleset.leaf_names)
-    if ruleset.methods:
-        # method calls need the kinds of the variables they are called on: look at
-        # every binding of the candidate names (a second scan, only when needed)
-        for _ in range(3):
-            extra = candidate_variables(found, resolver, ruleset.methods)
-            if found.hits and extra:
-                extra |= value_names(Types(found, resolver, ruleset, SOURCE_OF[to] if source is None else source, {}))
-            extra -= base
-            if not extra:
-                break
-            base |= extra
-            found = scan(module, text, frozenset(base))
-            resolver = Resolver(found, ruleset.leaf_names)
-
     existing = {
         name: qual for name, qual in resolver.bindings.aliases.items() if framework_of(qual) == to
     }
@@ -142,13 +128,14 @@ def convert_source(
     )
     for analyze in hooks.ANALYZERS:
         analyze(ctx)
-    ctx.types = Types(found, resolver, ruleset, source_fw, ctx.facts)
+    ctx.types = Types(resolver, ruleset, source_fw, ctx.facts)
     transformer = RuleTransformer(ctx, hooks.HANDLERS)
-    new_module = module.visit(transformer)
+    new_module = transformer.transform(module)
     if ctx.changes or ctx.speller.needs:
         new_module = rewrite_imports(new_module, ctx)
+    validated = False
     if format and (transformer.dirty or ctx.new_statements):
-        new_module = format_changed(
+        new_module, validated = format_changed(
             new_module, transformer.dirty, ctx.new_statements, black_config or BlackConfig()
         )
     code = new_module.code
@@ -158,7 +145,9 @@ def convert_source(
             Finding(line, col, pending.api, pending.kind, pending.message, pending.target)
         )
     changed = code != text
-    if changed:
+    if changed and not validated:
+        # every changed statement that black formatted was parsed again by LibCST;
+        # anything else is checked here, so output that does not parse is never returned
         _check_parses(code, text)
     report.status = "converted" if changed else "unchanged"
     return ConversionResult(code, changed, report, source_fw, to)

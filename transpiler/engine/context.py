@@ -42,6 +42,7 @@ class Context:
     statement_stack: list[cst.CSTNode] = field(default_factory=list)
     extra_statements: list[str] = field(default_factory=list)  # helper code for the output
     types: Any = None  # engine.types.Types, set once the analyzers have run
+    consumed: set[int] = field(default_factory=set)  # framework names the output no longer has
 
     @property
     def direction(self) -> str:
@@ -69,16 +70,31 @@ class Context:
         self.findings.append(PendingFinding(CONVERTED, api, message, target, node))
 
     def warn(self, node: cst.CSTNode, api: str, message: str, target: str = "") -> None:
-        self.findings.append(PendingFinding(WARNING, api, message, target, node))
+        self.findings.append(PendingFinding(WARNING, api, " ".join(message.split()), target, node))
 
     def unconverted(self, node: cst.CSTNode, api: str, reason: str) -> None:
+        reason = " ".join(reason.split())  # code quoted in a reason may span lines
         self.findings.append(PendingFinding(UNCONVERTED, api, reason, "", node))
         if self.statement_stack:
             stmt = self.statement_stack[-1]
-            text = f"# TODO(transpiler): {api}: {reason}"
+            short = reason if len(reason) <= 200 else reason[:197] + "..."
+            text = f"# TODO(transpiler): {api}: {short}"
             bucket = self.todos.setdefault(id(stmt), [])
             if text not in bucket:
                 bucket.append(text)
+
+    def consume_head(self, node: cst.CSTNode) -> None:
+        """The dotted chain ``node`` (tf.math.add) is gone from the output: its head name too."""
+        while isinstance(node, cst.Attribute):
+            node = node.value
+        if isinstance(node, cst.Name):
+            self.consumed.add(id(node))
+
+    def consume_subtree(self, node: cst.CSTNode) -> None:
+        """Everything under ``node`` is gone from the output (a handler dropped it)."""
+        for hit in self.scan.hits:
+            if any(n is node for n in hit.stack):
+                self.consumed.add(id(hit.name))
 
     def mark_new(self, node: cst.CSTNode) -> cst.CSTNode:
         """Mark a statement the conversion created, to be formatted as a whole."""

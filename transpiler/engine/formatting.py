@@ -93,11 +93,14 @@ def _mode(config: BlackConfig, line_length: int):
 
 def format_changed(
     module: cst.Module, dirty: set[int], new: set[int], config: BlackConfig
-) -> cst.Module:
+) -> tuple[cst.Module, bool]:
+    """Black-format the changed statements; also say whether every one of them was
+    parsed again after formatting (then the output is known to parse)."""
     pieces: list[_Piece] = []
-    _collect(module.body, (), dirty, new, pieces, module.default_indent)
+    seen = [0]
+    _collect(module.body, (), dirty, new, pieces, module.default_indent, seen)
     if not pieces:
-        return module
+        return module, seen[0] == 0
     for piece in pieces:
         piece.text = _piece_text(module, piece)
     groups: dict[int, list[_Piece]] = {}
@@ -105,23 +108,23 @@ def format_changed(
         groups.setdefault(config.line_length - piece.width, []).append(piece)
     for length, group in groups.items():
         _format_group(group, _mode(config, length))
-    for piece in pieces:
-        if piece.result is None:
-            continue
-        piece.result = _reparse(piece, module)
+    _reparse_all([p for p in pieces if p.result is not None], module)
     replacements = {id(p.node): p.result for p in pieces if p.result is not None}
+    validated = len(replacements) == seen[0]
     if not replacements:
-        return module
-    return module.with_changes(body=_splice(module.body, replacements))
+        return module, validated
+    return module.with_changes(body=_splice(module.body, replacements)), validated
 
 
-def _collect(body, indents, dirty, new, out, default_indent) -> None:
+def _collect(body, indents, dirty, new, out, default_indent, seen) -> None:
     for stmt in body:
-        _collect_statement(stmt, indents, dirty, new, out, default_indent)
+        _collect_statement(stmt, indents, dirty, new, out, default_indent, seen)
 
 
-def _collect_statement(stmt, indents, dirty, new, out, default_indent) -> None:
+def _collect_statement(stmt, indents, dirty, new, out, default_indent, seen) -> None:
     key = id(stmt)
+    if key in dirty or key in new:
+        seen[0] += 1  # a changed statement: formatted (and reparsed) below, or not
     if key in new:
         out.append(_Piece(stmt, "whole", indents))
         return
@@ -133,10 +136,10 @@ def _collect_statement(stmt, indents, dirty, new, out, default_indent) -> None:
         out.append(_Piece(stmt, "header", indents))
     for block in _blocks(stmt):
         indent = block.indent if block.indent is not None else default_indent
-        _collect(block.body, indents + (indent,), dirty, new, out, default_indent)
+        _collect(block.body, indents + (indent,), dirty, new, out, default_indent, seen)
     orelse = getattr(stmt, "orelse", None)
     if isinstance(orelse, cst.If):  # an elif clause sits at the same indentation
-        _collect_statement(orelse, indents, dirty, new, out, default_indent)
+        _collect_statement(orelse, indents, dirty, new, out, default_indent, seen)
 
 
 def _blocks(stmt):
@@ -172,7 +175,28 @@ def _piece_text(module: cst.Module, piece: _Piece) -> str:
     return text
 
 
+# black's result for a piece, by (text, mode): converted code repeats itself a lot
+_CACHE: dict[tuple[str, object], str] = {}
+
+
 def _format_group(group: list[_Piece], mode) -> None:
+    todo = []
+    for piece in group:
+        cached = _CACHE.get((piece.text, mode))
+        if cached is not None:
+            piece.result = cached
+        else:
+            todo.append(piece)
+    if todo:
+        _black_group(todo, mode)
+        if len(_CACHE) > 50_000:
+            _CACHE.clear()
+        for piece in todo:
+            if piece.result is not None:
+                _CACHE[(piece.text, mode)] = piece.result
+
+
+def _black_group(group: list[_Piece], mode) -> None:
     import black
 
     joined = "".join(f"{_MARK}\n{p.text}\n" for p in group)
@@ -206,30 +230,27 @@ def _string_lines(text: str) -> set[int]:
     return inside
 
 
-def _reparse(piece: _Piece, module: cst.Module):
-    text: str = piece.result  # black output at column 0
+def _piece_source(piece: _Piece, module: cst.Module) -> str:
+    """Black's column-0 output, put back at the piece's depth inside ``if 1:`` wrappers."""
+    text: str = piece.result
     indents = list(piece.indents)
     prefix = "".join(indents)
     skip = _string_lines(text)
-    lines = text.splitlines(keepends=True)
     nl = module.default_newline
     shifted = []
-    for i, line in enumerate(lines):
+    for i, line in enumerate(text.splitlines(keepends=True)):
         body = line.rstrip("\r\n")
         if i in skip or not body:
             shifted.append(body + nl)
         else:
             shifted.append(prefix + body + nl)
-    wrapper = []
-    for depth, indent in enumerate(indents):
-        wrapper.append("".join(indents[:depth]) + "if 1:" + nl)
-    source = "".join(wrapper) + "".join(shifted)
-    try:
-        parsed = cst.parse_module(source, config=module.config_for_parsing)
-    except Exception:
-        return None
-    node = parsed.body[0]
-    for _ in indents:
+    wrapper = ["".join(indents[:depth]) + "if 1:" + nl for depth in range(len(indents))]
+    return "".join(wrapper) + "".join(shifted)
+
+
+def _extract(parsed_stmt, piece: _Piece):
+    node = parsed_stmt
+    for _ in piece.indents:
         node = node.body.body[0]
     original = piece.node
     if piece.kind == "header":
@@ -238,6 +259,27 @@ def _reparse(piece: _Piece, module: cst.Module):
             changes["orelse"] = original.orelse
         return node.with_changes(**changes)
     return node.with_changes(leading_lines=original.leading_lines)
+
+
+def _reparse_all(pieces: list[_Piece], module: cst.Module) -> None:
+    """Parse every formatted piece back; one parse for all of them when possible."""
+    if not pieces:
+        return
+    sources = [_piece_source(p, module) for p in pieces]
+    try:
+        parsed = cst.parse_module("".join(sources), config=module.config_for_parsing)
+        if len(parsed.body) == len(pieces):
+            for piece, stmt in zip(pieces, parsed.body):
+                piece.result = _extract(stmt, piece)
+            return
+    except Exception:
+        pass
+    for piece, source in zip(pieces, sources):
+        try:
+            parsed = cst.parse_module(source, config=module.config_for_parsing)
+            piece.result = _extract(parsed.body[0], piece)
+        except Exception:
+            piece.result = None
 
 
 def _splice(body, replacements):

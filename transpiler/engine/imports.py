@@ -64,6 +64,23 @@ def used_names(module: cst.Module, names: set[str]) -> set[str]:
     }
 
 
+def remaining_uses(ctx, names: set[str]) -> set[str]:
+    """Which of ``names`` the output still reads as the imported framework module.
+
+    Every load of an import alias was found by the scan; a conversion that
+    removed a use recorded it in ``ctx.consumed``. A load that a local binding
+    shadows (``def f(tf): tf.x``) does not count.
+    """
+    resolver = ctx.resolver
+    used = set()
+    for hit in ctx.scan.hits:
+        value = hit.name.value
+        if value in names and value not in used and id(hit.name) not in ctx.consumed:
+            if resolver.kind(hit.name) == "load" and resolver.resolve_name(hit.name) is not None:
+                used.add(value)
+    return used
+
+
 def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
     records = ctx.resolver.bindings.framework_imports
     source = ctx.source_framework
@@ -78,7 +95,7 @@ def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
         for name, alias in _bound_names(node):
             if ROOTS.get(_module_of(node, alias).split(".")[0]) == source:
                 candidates.add(name)
-    used = used_names(module, candidates)
+    used = remaining_uses(ctx, candidates)
     removable: dict[int, set[str]] = {}
     for rec in records:
         drop = {name for name, _ in _bound_names(rec.node) if name in candidates and name not in used}

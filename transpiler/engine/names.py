@@ -244,6 +244,15 @@ class Resolver:
                     offset = scan.offset(hit.name) or 0
                     self.bindings.add(scope, hit.name.value, Binding(offset, None))
         self.hit_of = {id(h.name): h for h in scan.hits}
+        self._chains: dict[int, list] = {}
+
+    def chain_of(self, stack) -> list:
+        """scope_chain(stack), cached by the parent node (its ancestors never change)."""
+        key = id(stack[-2]) if len(stack) >= 2 else 0
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = self._chains[key] = scope_chain(stack)
+        return chain
 
     def kind(self, name: cst.Name) -> str:
         return self.kinds.get(id(name), "load")
@@ -252,7 +261,7 @@ class Resolver:
         hit = self.hit_of.get(id(name))
         if hit is None or self.kinds.get(id(name)) != "load":
             return None
-        chain = scope_chain(hit.stack)
+        chain = self.chain_of(hit.stack)
         offset = self.scan.offset(name) or 0
         value = name.value
         for depth, scope in enumerate(chain):

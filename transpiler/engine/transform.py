@@ -18,16 +18,15 @@ from ..rules import Rule
 from .build import code_of, parenthesize
 from .calls import CallArgs, Unconvertible, bind_args, fold_number, literal_value
 from .context import Context
-from .names import scope_chain
+from .walk import PathTransformer
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 
-class RuleTransformer(cst.CSTTransformer):
+class RuleTransformer(PathTransformer):
     def __init__(self, ctx: Context, handlers: dict[str, list[Callable]] | None = None) -> None:
-        super().__init__()
+        super().__init__(ctx.scan.path_ids)
         self.ctx = ctx
-        self.paths = ctx.scan.path_ids
         self.stack: list[cst.CSTNode] = []
         self.frames: list[list[int]] = []  # per statement: [changes at entry, nested changes]
         self.skip: set[int] = set()
@@ -37,7 +36,7 @@ class RuleTransformer(cst.CSTTransformer):
     # -- traversal ---------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
         # imports are rewritten afterwards, from what the output still uses
-        if id(node) not in self.paths or isinstance(node, (cst.Import, cst.ImportFrom)):
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
             return False
         self.stack.append(node)
         if isinstance(node, _STATEMENTS):
@@ -121,6 +120,7 @@ class RuleTransformer(cst.CSTTransformer):
             )
             return updated
         ctx.converted(original, qual, target)
+        ctx.consume_head(original)
         if rule.warn:
             ctx.warn(original, qual, rule.warn, target)
         return ctx.name(target)
@@ -146,7 +146,7 @@ class RuleTransformer(cst.CSTTransformer):
         types = self.ctx.types
         if types is None:
             return None
-        return types.kind_of(receiver, scope_chain(tuple(self.stack)))
+        return types.kind_of(receiver, self.ctx.resolver.chain_of(self.stack))
 
     def convert_method(self, original: cst.Call, updated: cst.Call):
         """x.view(...) and friends; None when this is not a method the rules know about."""
@@ -219,6 +219,7 @@ class RuleTransformer(cst.CSTTransformer):
             return updated
         target = _describe(result)
         ctx.converted(original, qual, target)
+        ctx.consume_head(original.func)
         if rule.warn:
             ctx.warn(original, qual, rule.warn, target)
         return result
@@ -239,6 +240,7 @@ class RuleTransformer(cst.CSTTransformer):
         rule = self.ctx.ruleset.lookup(qual)
         if rule is not None and rule.remove:
             self.ctx.converted(original, qual, "(removed)", rule.note)
+            self.ctx.consume_head(func)
             return cst.RemovalSentinel.REMOVE
         if isinstance(expr, cst.Call):
             new = self.convert_call(expr, updated.decorator, qual)
@@ -266,6 +268,7 @@ class RuleTransformer(cst.CSTTransformer):
         if found:
             qual, rule = found
             self.ctx.converted(original.value, qual, "(removed)", rule.note)
+            self.ctx.consume_head(original.value.func)
             return cst.RemovalSentinel.REMOVE
         return self._run_handlers("Expr", original, updated)
 

@@ -7,17 +7,19 @@ on tensors, calling a model, iterating a data loader, or facts a direction's
 analyzers add (``forward``'s arguments are tensors). A name gets a kind only when
 every binding of it in its scope gives that same kind; otherwise it is unknown,
 and a method call on it is reported, never guessed.
+
+The bindings of a scope are found on demand by walking that scope's statements
+(not every node), the first time a name in it is asked about.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
 from ..frameworks import framework_of
-from .names import Resolver, _binding_scope, classify, scope_chain
-from .scan import Hit, Scan
+from .names import Resolver
 
 # what iterating a value of one kind gives
 ELEMENT_KINDS = {"dataloader": "batch", "dataset": "batch", "batch": "tensor", "tensor": "tensor", "tensors": "tensor"}
@@ -34,112 +36,165 @@ def is_tensor(kind: str | None) -> bool:
 
 @dataclass
 class BindingSite:
-    scope: cst.CSTNode
     kind: str  # "value", "unpack", "for", "with", "param", "other"
     expr: cst.CSTNode | None = None
     path: tuple[int, ...] = ()  # index path into a tuple target
     node: cst.CSTNode | None = None  # the parameter, for "param"
-    chain: list = field(default_factory=list)  # scopes seen from the binding's value
 
 
-def _target_path(stack: tuple, name: cst.Name):
-    """Walk from a bound name up through tuple/list targets: (owner, index path)."""
-    path: list[int] = []
-    child: cst.CSTNode = name
-    for anc in reversed(stack[:-1]):
-        if isinstance(anc, cst.Element) or isinstance(anc, cst.StarredElement):
-            child = anc
-            continue
-        if isinstance(anc, (cst.Tuple, cst.List)):
-            for i, el in enumerate(anc.elements):
-                if el is child:
-                    path.insert(0, i)
-                    break
-            child = anc
-            continue
-        return anc, child, tuple(path)
-    return None, child, tuple(path)
+def _targets(target, path=()):
+    """(name, index path) for every name a target binds."""
+    if isinstance(target, cst.Name):
+        yield target.value, path
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for i, el in enumerate(target.elements):
+            yield from _targets(el.value, path + (i,))
+    elif isinstance(target, cst.StarredElement):
+        yield from _targets(target.value, ())
 
 
-def binding_site(hit: Hit) -> BindingSite | None:
-    scope = _binding_scope(hit)
-    if scope is None:
-        return None
-    parent = hit.parent
-    if isinstance(parent, cst.Param):
-        return BindingSite(scope, "param", node=parent)
-    owner, child, path = _target_path(hit.stack, hit.name)
-    index = hit.stack.index(owner) if owner is not None else -1
-    chain = scope_chain(hit.stack[: index + 1] + (owner,)) if owner is not None else []
-    if isinstance(owner, cst.AssignTarget):
-        assign = hit.stack[index - 1]
-        if isinstance(assign, cst.Assign):
-            return BindingSite(scope, "unpack" if path else "value", assign.value, path, chain=chain)
-    if isinstance(owner, (cst.AnnAssign, cst.NamedExpr)) and owner.value is not None:
-        return BindingSite(scope, "unpack" if path else "value", owner.value, path, chain=chain)
-    if isinstance(owner, (cst.For, cst.CompFor)):
-        return BindingSite(scope, "for", owner.iter, path, chain=chain)
-    if isinstance(parent, cst.AsName):
-        item = hit.stack[-3]
-        if isinstance(item, cst.WithItem):
-            return BindingSite(scope, "with", item.item, chain=scope_chain(hit.stack[:-2]))
-    if isinstance(owner, cst.AugAssign):
-        return None  # x += ... keeps the kind x had
-    return BindingSite(scope, "other")
+def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
+    """Every binding made directly in ``scope`` (not in nested functions or classes)."""
+    sites: dict[str, list[BindingSite]] = {}
+
+    def add(name: str, site: BindingSite) -> None:
+        sites.setdefault(name, []).append(site)
+
+    def bind_target(target, kind, expr):
+        for name, path in _targets(target):
+            add(name, BindingSite("unpack" if (path and kind == "value") else kind, expr, path))
+
+    def walk(body) -> None:
+        for stmt in body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign):
+                        for t in small.targets:
+                            bind_target(t.target, "value", small.value)
+                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                        bind_target(small.target, "value", small.value)
+                    elif isinstance(small, (cst.Import, cst.ImportFrom)):
+                        names = small.names
+                        if isinstance(names, cst.ImportStar):
+                            continue
+                        for alias in names:
+                            if alias.asname is not None:
+                                bind_target(alias.asname.name, "other", None)
+                            else:
+                                node = alias.name
+                                while isinstance(node, cst.Attribute):
+                                    node = node.value
+                                add(node.value, BindingSite("other"))
+            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                add(stmt.name.value, BindingSite("other"))
+            elif isinstance(stmt, cst.For):
+                bind_target(stmt.target, "for", stmt.iter)
+                walk_block(stmt.body)
+                walk_block(stmt.orelse)
+            elif isinstance(stmt, cst.With):
+                for item in stmt.items:
+                    if item.asname is not None:
+                        bind_target(item.asname.name, "with", item.item)
+                walk_block(stmt.body)
+            elif isinstance(stmt, cst.Try) or type(stmt).__name__ == "TryStar":
+                walk_block(stmt.body)
+                for handler in stmt.handlers:
+                    if handler.name is not None:
+                        bind_target(handler.name.name, "other", None)
+                    walk_block(handler.body)
+                walk_block(stmt.orelse)
+                walk_block(stmt.finalbody)
+            elif isinstance(stmt, (cst.If, cst.While)):
+                walk_block(stmt.body)
+                walk_block(stmt.orelse)
+            elif isinstance(stmt, cst.BaseCompoundStatement):
+                walk_block(getattr(stmt, "body", None))
+
+    def walk_block(block) -> None:
+        if block is None:
+            return
+        if isinstance(block, cst.If):  # elif
+            walk_block(block.body)
+            walk_block(block.orelse)
+            return
+        inner = getattr(block, "body", None)
+        if isinstance(block, (cst.Else, cst.Finally)):
+            walk_block(inner)
+            return
+        if isinstance(inner, (list, tuple)):
+            walk(inner)
+        elif inner is not None:
+            walk_block(inner)
+
+    if isinstance(scope, cst.Module):
+        walk(scope.body)
+    elif isinstance(scope, (cst.FunctionDef, cst.Lambda)):
+        params = scope.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            add(param.name.value, BindingSite("param", node=param))
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                add(star.name.value, BindingSite("other"))
+        if isinstance(scope, cst.FunctionDef):
+            walk_block(scope.body)
+    elif isinstance(scope, cst.ClassDef):
+        walk_block(scope.body)
+    elif isinstance(scope, (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+        comp = scope.for_in
+        while comp is not None:
+            bind_target(comp.target, "for", comp.iter)
+            comp = comp.inner_for_in
+    return sites
 
 
 class Types:
-    def __init__(self, scan: Scan, resolver: Resolver, ruleset, source_framework: str, facts: dict) -> None:
-        self.scan = scan
+    def __init__(self, resolver: Resolver, ruleset, source_framework: str, facts: dict) -> None:
         self.resolver = resolver
         self.ruleset = ruleset
         self.source = source_framework
         self.facts = facts
-        self.sites: dict[tuple[int, str], list[BindingSite]] = {}
-        self.hit_of = resolver.hit_of
-        for hit in scan.hits:
-            if resolver.kind(hit.name) != "bind":
-                continue
-            site = binding_site(hit)
-            if site is not None:
-                self.sites.setdefault((id(site.scope), hit.name.value), []).append(site)
+        self._scopes: dict[int, dict[str, list[BindingSite]]] = {}
         self._memo: dict[tuple[int, str], object] = {}
 
+    def _sites(self, scope) -> dict[str, list[BindingSite]]:
+        found = self._scopes.get(id(scope))
+        if found is None:
+            found = self._scopes[id(scope)] = scope_bindings(scope)
+        return found
+
     # -- names -------------------------------------------------------------
-    def name_kind(self, name: cst.Name, chain: list | None = None) -> str | None:
-        if chain is None:
-            hit = self.hit_of.get(id(name))
-            if hit is None:
-                return None
-            chain = scope_chain(hit.stack)
-        for scope in chain:
-            key = (id(scope), name.value)
-            if key in self.sites:
-                return self._scope_kind(key)
+    def name_kind(self, name: cst.Name, chain: list) -> str | None:
+        if name.value == "self":
+            return None
+        for i, scope in enumerate(chain):
+            sites = self._sites(scope).get(name.value)
+            if sites:
+                return self._scope_kind(scope, name.value, sites, chain[i:])
         return None
 
-    def _scope_kind(self, key) -> str | None:
+    def _scope_kind(self, scope, name: str, sites, chain) -> str | None:
+        key = (id(scope), name)
         memo = self._memo.get(key, _UNKNOWN)
         if memo is not _UNKNOWN:
             return memo  # type: ignore[return-value]
         self._memo[key] = None  # recursion guard: a cycle is unknown
-        kinds = {self._site_kind(site) for site in self.sites[key]}
+        kinds = {self._site_kind(site, chain) for site in sites}
         kind = kinds.pop() if len(kinds) == 1 else None
         self._memo[key] = kind
         return kind
 
-    def _site_kind(self, site: BindingSite) -> str | None:
+    def _site_kind(self, site: BindingSite, chain) -> str | None:
         if site.kind == "param":
             return self.facts.get("param_kinds", {}).get(id(site.node))
         if site.kind == "value":
-            return self.kind_of(site.expr, site.chain)
+            return self.kind_of(site.expr, chain)
         if site.kind == "unpack":
-            return self._unpack_kind(site.expr, site.path, site.chain)
+            return self._unpack_kind(site.expr, site.path, chain)
         if site.kind == "for":
-            return self._element_kind(site.expr, site.path, site.chain)
+            return self._element_kind(site.expr, site.path, chain)
         if site.kind == "with":
-            kind = self.kind_of(site.expr, site.chain)
-            return self.facts.get("with_kinds", {}).get(kind, None) if kind else None
+            kind = self.kind_of(site.expr, chain)
+            return self.facts.get("with_kinds", {}).get(kind) if kind else None
         return None
 
     def _unpack_kind(self, expr, path, chain) -> str | None:
@@ -171,7 +226,7 @@ class Types:
         return ELEMENT_KINDS.get(element) if len(path) == 1 else None
 
     # -- expressions -------------------------------------------------------
-    def kind_of(self, expr: cst.CSTNode | None, chain: list | None = None) -> str | None:
+    def kind_of(self, expr: cst.CSTNode | None, chain: list) -> str | None:
         if expr is None:
             return None
         if isinstance(expr, cst.Name):
@@ -179,7 +234,7 @@ class Types:
         if isinstance(expr, cst.Call):
             func = expr.func
             if isinstance(func, (cst.Name, cst.Attribute)):
-                qual = self.resolver.resolve_chain(func) if not (isinstance(func, cst.Name) and self.resolver.kind(func) != "load") else None
+                qual = self.resolver.resolve_chain(func)
                 if qual is not None:
                     if framework_of(qual) != self.source:
                         return None
@@ -201,11 +256,10 @@ class Types:
                 rule = self.method_rule(owner, expr.attr.value)
                 if rule is not None and rule.attribute:
                     return rule.returns
-            attr_kinds = self.facts.get("attribute_kinds", {})
             if isinstance(expr.value, cst.Name) and expr.value.value == "self":
-                return attr_kinds.get(expr.attr.value)
+                return self.facts.get("attribute_kinds", {}).get(expr.attr.value)
             return None
-        if isinstance(expr, (cst.BinaryOperation,)):
+        if isinstance(expr, cst.BinaryOperation):
             left, right = self.kind_of(expr.left, chain), self.kind_of(expr.right, chain)
             return "tensor" if is_tensor(left) or is_tensor(right) else None
         if isinstance(expr, cst.UnaryOperation):
@@ -214,9 +268,7 @@ class Types:
             return "tensor" if is_tensor(self.kind_of(expr.left, chain)) else None
         if isinstance(expr, cst.Subscript):
             base = self.kind_of(expr.value, chain)
-            if is_tensor(base):
-                return "tensor"
-            if base in ("tensors", "batch"):
+            if is_tensor(base) or base in ("tensors", "batch"):
                 return "tensor"
             return None
         return None
@@ -228,81 +280,3 @@ class Types:
                     return rule
             kind = KIND_PARENTS.get(kind)
         return None
-
-
-_OWNERS = (cst.Assign, cst.AnnAssign, cst.For, cst.CompFor, cst.WithItem, cst.NamedExpr)
-
-
-def candidate_variables(scan: Scan, resolver: Resolver, method_names) -> set[str]:
-    """Names worth a second look: assigned from framework calls, or receivers of rule methods."""
-    names: set[str] = set()
-    for hit in scan.hits:
-        kind = resolver.kind(hit.name)
-        parent = hit.parent
-        if kind == "skip" and isinstance(parent, cst.Attribute) and parent.attr is hit.name:
-            if hit.name.value in method_names:
-                base = parent.value
-                while isinstance(base, (cst.Attribute, cst.Subscript, cst.Call)):
-                    base = base.value if not isinstance(base, cst.Call) else base.func
-                if isinstance(base, cst.Name):
-                    names.add(base.value)
-            continue
-        if kind != "load":
-            continue
-        for anc in reversed(hit.stack[:-1]):
-            if isinstance(anc, _OWNERS):
-                targets = []
-                if isinstance(anc, cst.Assign):
-                    targets = [t.target for t in anc.targets]
-                elif isinstance(anc, (cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
-                    targets = [anc.target]
-                elif isinstance(anc, cst.WithItem) and anc.asname is not None:
-                    targets = [anc.asname.name]
-                for target in targets:
-                    names.update(_names_in(target))
-                break
-            if isinstance(anc, cst.BaseStatement):
-                break
-    return names
-
-
-def _names_in(target) -> set[str]:
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        out = set()
-        for el in target.elements:
-            out |= _names_in(el.value)
-        return out
-    if isinstance(target, cst.StarredElement):
-        return _names_in(target.value)
-    return set()
-
-
-def value_names(types: "Types") -> set[str]:
-    """Names read in the values bound to known variables (to follow b = a + 1 chains)."""
-    out: set[str] = set()
-    for sites in types.sites.values():
-        for site in sites:
-            if site.expr is None:
-                continue
-            node = site.expr
-            stack = [node]
-            while stack:
-                n = stack.pop()
-                if isinstance(n, cst.Name):
-                    out.add(n.value)
-                elif isinstance(n, cst.Attribute):
-                    stack.append(n.value)
-                elif isinstance(n, cst.BinaryOperation):
-                    stack.extend([n.left, n.right])
-                elif isinstance(n, cst.UnaryOperation):
-                    stack.append(n.expression)
-                elif isinstance(n, cst.Subscript):
-                    stack.append(n.value)
-                elif isinstance(n, cst.Call):
-                    stack.append(n.func)
-                    stack.extend(a.value for a in n.args)
-                elif isinstance(n, (cst.Tuple, cst.List)):
-                    stack.extend(e.value for e in n.elements)
-    return out

@@ -1,0 +1,87 @@
+"""A transformer that walks only the nodes on the scan's paths and copies only what changes.
+
+LibCST's own ``visit`` rebuilds every node it passes through and calls the
+visitor for every child, even children it is told to skip. Here the walk goes
+down the recorded paths only, and a node is rebuilt (``with_changes``) only when
+one of its children came back different. The subclass API mirrors LibCST's:
+``visit_<Node>(node) -> bool`` before the children, ``leave_<Node>(original,
+updated)`` after them, returning the replacement, ``RemovalSentinel.REMOVE`` or a
+``FlattenSentinel`` (inside sequences).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import libcst as cst
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_REMOVE = cst.RemovalSentinel.REMOVE
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return names
+
+
+class PathTransformer:
+    def __init__(self, paths: set[int]) -> None:
+        self.paths = paths
+        self._visit_methods: dict[type, object] = {}
+        self._leave_methods: dict[type, object] = {}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        method = self._visit_methods.get(type(node), 0)
+        if method == 0:
+            method = self._visit_methods[type(node)] = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            return True
+        result = method(node)
+        return True if result is None else result
+
+    def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
+        method = self._leave_methods.get(type(original), 0)
+        if method == 0:
+            method = self._leave_methods[type(original)] = getattr(self, f"leave_{type(original).__name__}", None)
+        if method is None:
+            return updated
+        return method(original, updated)
+
+    def transform(self, node: cst.CSTNode):
+        paths = self.paths
+        if id(node) not in paths:
+            return node
+        updated = node
+        if self.on_visit(node):
+            changes = {}
+            for name in _fields(type(node)):
+                value = getattr(node, name)
+                if isinstance(value, cst.CSTNode):
+                    if id(value) in paths:
+                        new = self.transform(value)
+                        if new is not value:
+                            changes[name] = new
+                elif isinstance(value, (tuple, list)) and value:
+                    if not any(id(child) in paths for child in value):
+                        continue
+                    items = []
+                    changed = False
+                    for child in value:
+                        new = self.transform(child) if id(child) in paths else child
+                        if new is _REMOVE:
+                            changed = True
+                        elif isinstance(new, cst.FlattenSentinel):
+                            items.extend(new.nodes)
+                            changed = True
+                        else:
+                            items.append(new)
+                            changed = changed or new is not child
+                    if changed:
+                        changes[name] = type(value)(items)
+            if changes:
+                updated = node.with_changes(**changes)
+                if isinstance(updated, cst.SimpleStatementLine) and not updated.body:
+                    return _REMOVE
+        return self.on_leave(node, updated)
