@@ -35,19 +35,26 @@ def main() -> None:
     data = args.file.read_bytes()
     bindir = Path(sys.executable).parent
     transpiler = [str(bindir / "transpiler"), "convert", "-", "--to", "torch", "-q"]
+    in_process = transpiler + ["--no-server"]
     black = [str(bindir / "black"), "-q", "-"]
-    for cmd in (transpiler, black):  # warm the file cache
+    subprocess.run([str(bindir / "transpiler"), "server", "stop"], capture_output=True)
+    cold = run(transpiler, data)  # no server yet: converts in-process and starts one
+    time.sleep(3)  # let the server finish loading
+    for cmd in (transpiler, black, in_process):  # warm the file cache
         run(cmd, data)
-    ours, theirs = [], []
+    ours, theirs, local = [], [], []
     for _ in range(args.runs):
         ours.append(run(transpiler, data))
         theirs.append(run(black, data))
-    t, b = statistics.median(ours), statistics.median(theirs)
+        local.append(run(in_process, data))
+    t, b, n = statistics.median(ours), statistics.median(theirs), statistics.median(local)
     lines = data.count(b"\n")
     print(f"input: {args.file.name}, {lines} lines, {args.runs} runs each")
-    print(f"transpiler convert - : median {t * 1000:6.0f} ms  (min {min(ours) * 1000:.0f})")
-    print(f"black -              : median {b * 1000:6.0f} ms  (min {min(theirs) * 1000:.0f})")
-    print(f"ratio transpiler / black: {t / b:.2f}")
+    print(f"transpiler convert -              : median {t * 1000:6.0f} ms  (min {min(ours) * 1000:.0f})  [background server]")
+    print(f"transpiler convert - --no-server  : median {n * 1000:6.0f} ms  (min {min(local) * 1000:.0f})  [everything in-process]")
+    print(f"first call (no server running yet): {cold * 1000:6.0f} ms")
+    print(f"black -                           : median {b * 1000:6.0f} ms  (min {min(theirs) * 1000:.0f})")
+    print(f"ratio transpiler / black: {t / b:.2f} (server), {n / b:.2f} (in-process)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import sys
 
 EXIT_OK, EXIT_CHECK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+STDOUT_TTY: bool | None = None  # set by the server: the client's stdout is a terminal
 
 
 class UsageError(Exception):
@@ -46,6 +47,7 @@ def _add_convert(sub) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.add_argument("-v", "--verbose", action="store_true", help="list converted uses too")
     p.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml instead of searching for one")
+    p.add_argument("--no-server", action="store_true", help="with '-': convert in this process, not in the background server")
     p.set_defaults(func=cmd_convert)
 
 
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_convert(sub)
     _add_rules(sub)
+    p = sub.add_parser("server", help="the background converter used by 'convert -' (status, stop)")
+    p.add_argument("action", choices=["status", "stop", "start"])
+    p.set_defaults(func=cmd_server)
     for name in ("verify", "weights", "coverage"):
         try:
             module = __import__(f"transpiler.commands.{name}", fromlist=["add_parser"])
@@ -78,7 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _is_stdin_convert(argv: list[str]) -> bool:
+    return bool(argv) and argv[0] == "convert" and "-" in argv[1:] and "--no-server" not in argv
+
+
+def main(argv: list[str] | None = None, *, use_server: bool = True) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    server_wanted = use_server and _is_stdin_convert(argv)
+    if server_wanted:
+        from . import server
+
+        if server.enabled():
+            data = sys.stdin.buffer.read()
+            answer = server.request(argv, data)
+            if answer is not None:
+                code, out, err = answer
+                sys.stdout.buffer.write(out)
+                sys.stdout.flush()
+                if err:
+                    sys.stderr.write(err)
+                return code
+            server.spawn()  # for next time; this call converts in-process
+            sys.stdin = _replay_stdin(data)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -91,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+
+
+def _replay_stdin(data: bytes):
+    import io
+
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
 
 
 # -- convert ---------------------------------------------------------------
@@ -301,7 +333,20 @@ def _use_color(choice: str) -> bool:
         return True
     if choice == "never" or os.environ.get("NO_COLOR"):
         return False
-    return sys.stdout.isatty()
+    return STDOUT_TTY if STDOUT_TTY is not None else sys.stdout.isatty()
+
+
+def cmd_server(args) -> int:
+    from . import server
+
+    if args.action == "status":
+        print(server.status())
+    elif args.action == "stop":
+        print("stopped" if server.stop() else "no server was running")
+    else:
+        server.spawn()
+        print("starting")
+    return EXIT_OK
 
 
 def _diff(path: str, old: str, new: str, color: bool) -> str:

@@ -347,9 +347,19 @@ def rules_root() -> Path:
 _CACHE: dict[tuple, RuleSet] = {}
 
 
+def _stamp(path: str) -> tuple:
+    """A user rule file and its modification time: an edited file is loaded again."""
+    p = Path(path)
+    try:
+        files = sorted(p.rglob("*.toml")) if p.is_dir() else [p]
+        return (path, tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+    except OSError:
+        return (path, None)
+
+
 def load_ruleset(direction: str, extra: tuple[str, ...] = ()) -> RuleSet:
     """Built-in rules for ``direction`` plus the user's rule files (later files win)."""
-    key = (direction, tuple(extra))
+    key = (direction, tuple(_stamp(p) for p in extra))
     if key in _CACHE:
         return _CACHE[key]
     root = rules_root()
