@@ -41,6 +41,8 @@ class ConversionResult:
     source_framework: str | None = None
     target_framework: str | None = None
     notes: list[str] = field(default_factory=list)
+    # per model variable: form, inputs, and how each Keras weight maps to a parameter
+    models: dict = field(default_factory=dict)
 
 
 def detect_frameworks(text: str) -> set[str]:
@@ -150,7 +152,7 @@ def convert_source(
         # anything else is checked here, so output that does not parse is never returned
         _check_parses(code, text)
     report.status = "converted" if changed else "unchanged"
-    return ConversionResult(code, changed, report, source_fw, to)
+    return ConversionResult(code, changed, report, source_fw, to, models=ctx.models)
 
 
 def _check_parses(code: str, original: str) -> None:

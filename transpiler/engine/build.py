@@ -143,3 +143,13 @@ def build(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression)
         if names.count(name) > 1 and not is_simple(subs[name]):
             raise DuplicatedArgument(name)
     return template.visit(_Fill(subs, spell))
+
+
+def build_statements(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression) -> list[cst.BaseStatement]:
+    """Statements from a code template (a class, a helper function...), spelled and filled in."""
+    module = cst.parse_module(PLACEHOLDER.sub(r"__tp_\1__", text))
+    names = PLACEHOLDER.findall(text)
+    missing = set(names) - subs.keys()
+    if missing:
+        raise KeyError(", ".join(sorted(missing)))
+    return list(module.visit(_Fill(subs, spell)).body)

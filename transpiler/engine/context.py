@@ -9,7 +9,7 @@ import libcst as cst
 
 from ..report import CONVERTED, UNCONVERTED, WARNING
 from ..rules import RuleSet
-from .build import DuplicatedArgument, build, name_expr
+from .build import DuplicatedArgument, build, build_statements, name_expr
 from .names import Resolver
 from .scan import Scan
 from .spelling import Speller
@@ -43,6 +43,9 @@ class Context:
     extra_statements: list[str] = field(default_factory=list)  # helper code for the output
     types: Any = None  # engine.types.Types, set once the analyzers have run
     consumed: set[int] = field(default_factory=set)  # framework names the output no longer has
+    owned: set[int] = field(default_factory=set)  # calls a structural handler rewrites as a whole
+    results: dict[int, cst.CSTNode] = field(default_factory=dict)  # original id -> converted node
+    models: dict[str, Any] = field(default_factory=dict)  # model name -> weights/input info
 
     @property
     def direction(self) -> str:
@@ -61,6 +64,9 @@ class Context:
             raise Unconvertible(
                 f"the conversion uses argument '{exc.args[0]}' twice; assign it to a variable first so it is computed once"
             ) from None
+
+    def build_statements(this, text: str, /, **subs: cst.BaseExpression) -> list:
+        return build_statements(text, this.spell, **subs)
 
     def name(self, qualname: str) -> cst.BaseExpression:
         return name_expr(self.spell(qualname))
@@ -82,6 +88,10 @@ class Context:
             bucket = self.todos.setdefault(id(stmt), [])
             if text not in bucket:
                 bucket.append(text)
+
+    def updated(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The converted form of an original expression (itself when nothing changed)."""
+        return self.results.get(id(node), node)
 
     def consume_head(self, node: cst.CSTNode) -> None:
         """The dotted chain ``node`` (tf.math.add) is gone from the output: its head name too."""

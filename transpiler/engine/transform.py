@@ -51,6 +51,8 @@ class RuleTransformer(PathTransformer):
         self.stack.pop()
         if isinstance(original, _STATEMENTS):
             result = self._finish_statement(original, result)
+        elif result is not original and isinstance(original, cst.BaseExpression):
+            self.ctx.results[id(original)] = result
         return result
 
     def _finish_statement(self, original, result):
@@ -129,6 +131,8 @@ class RuleTransformer(PathTransformer):
     def leave_Call(self, original, updated):
         if id(original) in self.skip:
             return updated
+        if id(original) in self.ctx.owned:  # part of a model a structural handler rewrites
+            return self._run_handlers("Call", original, updated)
         qual = None
         if isinstance(original.func, (cst.Name, cst.Attribute)):
             if not (isinstance(original.func, cst.Name) and self.ctx.resolver.kind(original.func) != "load"):
@@ -289,6 +293,9 @@ class RuleTransformer(PathTransformer):
 
     def leave_Module(self, original, updated):
         return self._run_handlers("Module", original, updated)
+
+    def leave_IndentedBlock(self, original, updated):
+        return self._run_handlers("IndentedBlock", original, updated)
 
 
 # kinds of framework objects: an attribute or method without a rule on them is reported

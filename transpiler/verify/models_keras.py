@@ -1,0 +1,97 @@
+"""Run a Keras program and record, for each model it builds: inputs, outputs, weights.
+
+``python -m transpiler.verify.models_keras PROGRAM OUT_DIR [SPEC_JSON]`` (needs
+TensorFlow/Keras). Models are the module-level variables holding a keras.Model.
+Input shapes come from the model (a built model knows them) or from SPEC_JSON
+(``{"model": {"input_shapes": [[2, 28, 28, 1]]}}``). Everything is stored in
+``OUT_DIR/record.npz`` (no pickle) and ``OUT_DIR/record.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+
+import numpy as np
+
+
+def _inputs_for(model, spec: dict, rng) -> list[np.ndarray]:
+    shapes = spec.get("input_shapes")
+    dtypes = spec.get("input_dtypes")
+    if shapes is None:
+        shapes = [[2 if d is None else d for d in tuple(t.shape)] for t in model.inputs]
+    arrays = []
+    for i, shape in enumerate(shapes):
+        first = model.layers[0] if model.layers else None
+        kind = (dtypes or [None] * len(shapes))[i]
+        if kind is None and first is not None and type(first).__name__ == "Embedding" and len(shapes) == 1:
+            kind = f"int:{first.input_dim}"
+        if kind and kind.startswith("int"):
+            high = int(kind.split(":")[1]) if ":" in kind else 10
+            arrays.append(rng.integers(0, high, size=shape).astype("int64"))
+        else:
+            arrays.append(rng.standard_normal(shape).astype("float32"))
+    return arrays
+
+
+def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    spec = json.load(open(spec_path)) if spec_path else {}
+    namespace = runpy.run_path(program, run_name="__main__")
+    rng = np.random.default_rng(0)
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict = {"models": {}}
+    for name, value in namespace.items():
+        if name.startswith("_") or not isinstance(value, keras.Model):
+            continue
+        model_spec = spec.get(name, {})
+        inputs = _inputs_for(value, model_spec, rng)
+        outputs = value(inputs if len(inputs) > 1 else inputs[0], training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        layers = []
+        for li, layer in enumerate(value.layers):
+            names = []
+            for wi, w in enumerate(layer.weights):
+                key = f"{name}/w/{li}/{wi}"
+                arrays[key] = np.asarray(w.numpy())
+                names.append(w.name)
+            layers.append({"class": type(layer).__name__, "weights": names})
+        for i, x in enumerate(inputs):
+            arrays[f"{name}/in/{i}"] = x
+        for i, y in enumerate(outputs):
+            arrays[f"{name}/out/{i}"] = np.asarray(y)
+        meta["models"][name] = {
+            "layers": layers,
+            "inputs": len(inputs),
+            "outputs": len(outputs),
+            "count_params": int(value.count_params()),
+        }
+    os.makedirs(out_dir, exist_ok=True)
+    np.savez(os.path.join(out_dir, "record.npz"), **arrays)
+    with open(os.path.join(out_dir, "record.json"), "w") as handle:
+        json.dump(meta, handle, indent=1)
+
+
+def main_jobs(path: str) -> None:
+    """Several programs in one process (the framework is imported once): a JSON list of argument lists."""
+    import traceback
+
+    for args in json.load(open(path)):
+        try:
+            main(*args)
+        except BaseException as exc:  # one failing program must not hide the others
+            out_dir = args[1] if "keras" in __name__ else args[3]
+            os.makedirs(out_dir, exist_ok=True)
+            with open(os.path.join(out_dir, "failure.txt"), "w") as handle:
+                handle.write(f"{type(exc).__name__}: {exc}\n" + traceback.format_exc())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--jobs":
+        main_jobs(sys.argv[2])
+    else:
+        main(*sys.argv[1:])

@@ -1,0 +1,135 @@
+"""Keras weight arrays -> PyTorch parameter arrays, one named transform per layout change."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def copy(a, **_):
+    return a
+
+
+def transpose(a, **_):
+    return a.T
+
+
+def conv(a, **_):
+    """Keras kernels are (*kernel, in, out); PyTorch's are (out, in, *kernel)."""
+    n = a.ndim - 2
+    return np.transpose(a, (n + 1, n, *range(n)))
+
+
+def conv_transpose(a, **_):
+    """Keras transposed kernels are (*kernel, out, in); PyTorch's are (in, out, *kernel)."""
+    n = a.ndim - 2
+    return np.transpose(a, (n + 1, n, *range(n)))
+
+
+def depthwise(a, **_):
+    """(kh, kw, in, multiplier) -> (in * multiplier, 1, kh, kw), channel i*m + j."""
+    kh, kw, cin, mult = a.shape
+    return a.reshape(kh, kw, 1, cin * mult).transpose(3, 2, 0, 1)
+
+
+def flatten_rows(a, shape, **_):
+    """A Dense kernel after a channels-last Flatten, for a channels-first Flatten.
+
+    Keras flattens (*spatial, C); PyTorch flattens (C, *spatial). Reorder the
+    kernel's rows accordingly, then transpose to (out, in).
+    """
+    out = a.shape[1]
+    k = a.reshape(*shape, out)
+    k = np.moveaxis(k, len(shape) - 1, 0)
+    return k.reshape(-1, out).T
+
+
+def _gates(a, order, units):
+    blocks = [a[..., i * units:(i + 1) * units] for i in range(len(order))]
+    return np.concatenate([blocks[i] for i in order], axis=-1)
+
+
+def rnn(a, part, **_):
+    """SimpleRNN/LSTM: kernels transposed; the one Keras bias goes to bias_ih."""
+    if part == "bias":
+        return a
+    return a.T
+
+
+GRU_ORDER = [1, 0, 2]  # Keras z, r, h -> PyTorch r, z, n
+
+
+def gru(a, part, **_):
+    if part == "bias":
+        units = a.shape[-1] // 3
+        return _gates(a, GRU_ORDER, units)  # shape (2, 3u): input and recurrent biases
+    units = a.shape[1] // 3
+    return _gates(a, GRU_ORDER, units).T
+
+
+TRANSFORMS = {
+    "copy": copy, "transpose": transpose, "conv": conv, "conv_transpose": conv_transpose,
+    "depthwise": depthwise, "flatten_rows": flatten_rows, "rnn": rnn, "gru": gru,
+}
+
+
+def layer_state(entry: dict, keras_weights: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """state_dict entries for one Keras layer, from its (name, array) weights in order."""
+    out: dict[str, np.ndarray] = {}
+    weights = [(name.rsplit("/", 1)[-1], np.asarray(value)) for name, value in keras_weights]
+    if any(w["transform"] == "mha" for w in entry["weights"]):
+        return _mha(entry, weights)
+    used = [False] * len(weights)
+    for w in entry["weights"]:
+        key = w["keras"].rsplit("/", 1)[-1]
+        for i, (name, value) in enumerate(weights):
+            if not used[i] and name == key:
+                used[i] = True
+                break
+        else:
+            raise KeyError(f"{entry['keras_class']}: no Keras weight named {key!r} left (has {[n for n, _ in weights]})")
+        args = w.get("args") or {}
+        prefix = f"{w['module']}." if w["module"] != "" else ""
+        if w["transform"] in ("rnn", "gru") and args.get("part") == "bias":
+            if w["transform"] == "gru":
+                both = gru(value, "bias")
+                out[prefix + w["torch"]] = both[0]
+                out[prefix + args["hh"]] = both[1]
+            else:
+                out[prefix + w["torch"]] = value
+                out[prefix + args["hh"]] = np.zeros_like(value)
+            continue
+        out[prefix + w["torch"]] = TRANSFORMS[w["transform"]](value, **args)
+    return out
+
+
+def _mha(entry, weights):
+    spec = next(w for w in entry["weights"] if w["transform"] == "mha")
+    prefix = f"{spec['module']}." if spec["module"] != "" else ""
+    bias = spec["args"].get("bias", True)
+    arrays = [v for _, v in weights]
+    step = 2 if bias else 1
+    q, k, v, o = (arrays[i * step: (i + 1) * step] for i in range(4))
+    embed = q[0].shape[0]
+
+    def proj(kernel):
+        return kernel.reshape(embed, -1).T
+
+    out = {prefix + "in_proj_weight": np.concatenate([proj(q[0]), proj(k[0]), proj(v[0])], axis=0)}
+    out[prefix + "out_proj.weight"] = o[0].reshape(-1, embed).T
+    if bias:
+        out[prefix + "in_proj_bias"] = np.concatenate([q[1].reshape(-1), k[1].reshape(-1), v[1].reshape(-1)])
+        out[prefix + "out_proj.bias"] = o[1]
+    return out
+
+
+def state_dict_arrays(info: dict, layers_weights: list[list[tuple[str, np.ndarray]]]) -> dict[str, np.ndarray]:
+    """All parameters of a converted model from its Keras layers' weights (in model order)."""
+    state: dict[str, np.ndarray] = {}
+    steps = [layer for layer in info["layers"]]
+    if len(steps) != len(layers_weights):
+        raise ValueError(f"the Keras model has {len(layers_weights)} layers, the conversion {len(steps)}")
+    for entry, weights in zip(steps, layers_weights):
+        if not entry["weights"]:
+            continue
+        state.update(layer_state(entry, weights))
+    return state
