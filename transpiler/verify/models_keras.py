@@ -36,6 +36,17 @@ def _inputs_for(model, spec: dict, rng) -> list[np.ndarray]:
     return arrays
 
 
+def _randomize(model, rng) -> None:
+    """Fresh random values for every weight, so that biases and moving statistics are tested too."""
+    for w in model.weights:
+        shape = tuple(w.shape)
+        if "variance" in w.name:
+            value = rng.uniform(0.5, 1.5, size=shape)
+        else:
+            value = rng.standard_normal(shape) * 0.3
+        w.assign(value.astype(w.dtype if isinstance(w.dtype, str) else "float32"))
+
+
 def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -50,6 +61,10 @@ def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
             continue
         model_spec = spec.get(name, {})
         inputs = _inputs_for(value, model_spec, rng)
+        if not value.built:
+            value(inputs if len(inputs) > 1 else inputs[0], training=False)
+        if model_spec.get("randomize", True):
+            _randomize(value, rng)
         outputs = value(inputs if len(inputs) > 1 else inputs[0], training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         layers = []

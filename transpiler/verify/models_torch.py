@@ -82,7 +82,13 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
         for i, y in enumerate(outs):
             arrays[f"{name}/out/{i}"] = from_torch_layout(y.detach().cpu().numpy(), info.get("output_layout", "keras"), info.get("output_rank"))
         entry["outputs"] = len(outs)
-        entry["count_params"] = int(sum(p.numel() for p in module.parameters()))
+        from ..weights.transforms import SYNTHETIC
+
+        # Keras counts non-trainable weights (BatchNorm statistics) too; PyTorch keeps those as buffers
+        own = module.state_dict()
+        total = sum(v.numel() for k, v in own.items() if not k.endswith("num_batches_tracked"))
+        entry["count_params"] = int(total - sum(own[k].numel() for k in SYNTHETIC if k in own))
+        entry["synthetic"] = sorted(SYNTHETIC)
     os.makedirs(out_dir, exist_ok=True)
     np.savez(os.path.join(out_dir, "run.npz"), **arrays)
     with open(os.path.join(out_dir, "run.json"), "w") as handle:

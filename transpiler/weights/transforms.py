@@ -66,6 +66,10 @@ def gru(a, part, **_):
     return _gates(a, GRU_ORDER, units).T
 
 
+# parameters PyTorch has and Keras does not (the second bias of an LSTM), filled with
+# zeros; the last state_dict_arrays() call's are listed here
+SYNTHETIC: set[str] = set()
+
 TRANSFORMS = {
     "copy": copy, "transpose": transpose, "conv": conv, "conv_transpose": conv_transpose,
     "depthwise": depthwise, "flatten_rows": flatten_rows, "rnn": rnn, "gru": gru,
@@ -80,13 +84,13 @@ def layer_state(entry: dict, keras_weights: list[tuple[str, np.ndarray]]) -> dic
         return _mha(entry, weights)
     used = [False] * len(weights)
     for w in entry["weights"]:
-        key = w["keras"].rsplit("/", 1)[-1]
+        keys = w["keras"].rsplit("/", 1)[-1].split("|")  # Keras 2 and 3 names may differ
         for i, (name, value) in enumerate(weights):
-            if not used[i] and name == key:
+            if not used[i] and name in keys:
                 used[i] = True
                 break
         else:
-            raise KeyError(f"{entry['keras_class']}: no Keras weight named {key!r} left (has {[n for n, _ in weights]})")
+            raise KeyError(f"{entry['keras_class']}: no Keras weight named {keys[0]!r} left (has {[n for n, _ in weights]})")
         args = w.get("args") or {}
         prefix = f"{w['module']}." if w["module"] != "" else ""
         if w["transform"] in ("rnn", "gru") and args.get("part") == "bias":
@@ -97,6 +101,7 @@ def layer_state(entry: dict, keras_weights: list[tuple[str, np.ndarray]]) -> dic
             else:
                 out[prefix + w["torch"]] = value
                 out[prefix + args["hh"]] = np.zeros_like(value)
+                SYNTHETIC.add(prefix + args["hh"])
             continue
         out[prefix + w["torch"]] = TRANSFORMS[w["transform"]](value, **args)
     return out
@@ -125,6 +130,7 @@ def _mha(entry, weights):
 def state_dict_arrays(info: dict, layers_weights: list[list[tuple[str, np.ndarray]]]) -> dict[str, np.ndarray]:
     """All parameters of a converted model from its Keras layers' weights (in model order)."""
     state: dict[str, np.ndarray] = {}
+    SYNTHETIC.clear()
     steps = [layer for layer in info["layers"]]
     if len(steps) != len(layers_weights):
         raise ValueError(f"the Keras model has {len(layers_weights)} layers, the conversion {len(steps)}")

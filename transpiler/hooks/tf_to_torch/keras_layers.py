@@ -311,7 +311,7 @@ def _conv_out(size, k, s, d, padding: str):
 
 def _spatial_rank(layer: LayerCall) -> int:
     for n in (1, 2, 3):
-        if layer.short.endswith(f"{n}D"):
+        if f"{n}D" in layer.short:
             return n
     return 2
 
@@ -532,7 +532,7 @@ def plan_depthwise(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     extra += ", bias=False" if use_bias is False else ""
     out_ch = in_ch * mult
     plan.modules.append(ModuleSpec("depthwise", f"torch.nn.Conv2d({in_ch}, {out_ch}, {_pair(kernel)}{extra}{pad_arg}, groups={in_ch})"))
-    plan.weights = [WeightMap("depthwise_kernel", "weight", "depthwise")]
+    plan.weights = [WeightMap("kernel|depthwise_kernel", "weight", "depthwise")]
     if use_bias is not False:
         plan.weights.append(WeightMap("bias", "bias"))
     out_spatial = tuple(_conv_out(sz, k, st, dl, padding) for sz, k, st, dl in zip(spatial, kernel, strides, dilation))
@@ -818,8 +818,9 @@ def plan_rnn(layer: LayerCall, x: TensorInfo, *, bidirectional: bool = False, me
         plan.out = TensorInfo((x.shape[0], width), "keras")
     else:
         if bidirectional:
+            # the final states of both directions, side by side: (2, N, H) -> (N, 2H)
             state = "[1][0]" if kind == "LSTM" else "[1]"
-            plan.apply = "torch.cat([{m0}({x})" + state + "[-2], {m0}({x})" + state + "[-1]], dim=1)"
+            plan.apply = "{m0}({x})" + state + ".transpose(0, 1).flatten(1)"
         else:
             plan.apply = "{m0}({x})[0][:, -1]"
         plan.out = TensorInfo((width,), "keras")
@@ -833,8 +834,6 @@ def plan_rnn(layer: LayerCall, x: TensorInfo, *, bidirectional: bool = False, me
         plan.weights.append(WeightMap(prefix + "recurrent_kernel", f"weight_hh_{suffix}", transform, args={"part": "recurrent"}))
         if use_bias is not False:
             plan.weights.append(WeightMap(prefix + "bias", f"bias_ih_{suffix}", transform, args={"part": "bias", "hh": f"bias_hh_{suffix}"}))
-    if bidirectional and "{m0}({x})" in plan.apply and plan.apply.count("{m0}({x})") > 1:
-        plan.notes.append("bidirectional: the final states of both directions are concatenated, as Keras does")
     return plan
 
 
@@ -851,6 +850,7 @@ def plan_bidirectional(layer: LayerCall, x: TensorInfo) -> LayerPlan:
         raise Unconvertible("Bidirectional(backward_layer=...) is not supported")
     merge = layer.literal("merge_mode", "concat")
     inner_call = LayerCall.bind(kind, inner, rule, layer.ctx)
+    layer.ctx.owned.add(id(inner))  # converted as part of this layer
     return plan_rnn(inner_call, x, bidirectional=True, merge=merge)
 
 
@@ -1115,9 +1115,18 @@ PLANNERS = {
 MULTI_PLANNERS = {"merge": plan_merge, "mha": plan_mha}
 
 
-def wanted_layout(layer: LayerCall) -> str:
+def wanted_layout(layer: LayerCall, x: TensorInfo | None = None) -> str:
     """'cf' (convolutions, pooling...), 'keras' (Dense, RNNs...) or 'any' (elementwise)."""
-    return layer.rule.data.get("layout", "any")
+    want = layer.rule.data.get("layout", "any")
+    min_rank = layer.rule.data.get("cf_min_rank")
+    if want == "cf" and min_rank and x is not None and x.rank is not None and x.rank < min_rank:
+        return "any"
+    return want
+
+
+# layers that leave each feature where it is: a channels-first Flatten may pass
+# through them to a Dense whose weight rows are reordered instead
+ORDER_AGNOSTIC = {"dropout", "activation", "rescaling", "identity"}
 
 
 def plan_layer(layer: LayerCall, inputs: list[TensorInfo]) -> LayerPlan:

@@ -23,7 +23,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
-from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
+from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 
 SEQUENTIAL = {"keras.Sequential", "keras.models.Sequential"}
 INPUTS = {"keras.Input", "keras.layers.Input"}
@@ -67,20 +67,35 @@ def plan_sequence(layers: list[LayerCall], x: TensorInfo) -> tuple[TensorInfo, l
     first = x
     if x.rank and x.rank >= 2:
         for layer in layers:
-            want = wanted_layout(layer)
+            want = wanted_layout(layer, x)
             if want != "any":
                 first = TensorInfo(x.shape, want)
                 break
     current = first
     steps = []
     chain = True
-    for layer in layers:
-        before, current = _layout_change(current, wanted_layout(layer))
+    for i, layer in enumerate(layers):
+        before, current = _layout_change(current, wanted_layout(layer, current))
+        if layer.rule.data.get("plan") == "flatten" and current.layout == "cf" and not _dense_follows(layers[i + 1:]):
+            # the flattened features feed something that cares about their order:
+            # flatten in Keras's (channels-last) order
+            before = "{x}.movedim(1, -1)" if before is None else before + ".movedim(1, -1)"
+            current = TensorInfo(current.shape, "keras")
         plan = plan_layer(layer, [current])
         steps.append(Step(layer, plan, before))
         chain = chain and plan.chain and before is None and not plan.inits
         current = plan.out
     return first, steps, chain
+
+
+def _dense_follows(rest: list[LayerCall]) -> bool:
+    for layer in rest:
+        kind = layer.rule.data.get("plan")
+        if kind == "dense":
+            return True
+        if kind not in ORDER_AGNOSTIC:
+            return False
+    return False
 
 
 def input_shape_of(layer: LayerCall) -> tuple | None:
@@ -184,6 +199,7 @@ def analyze(ctx) -> None:
         plans[id(call)] = plan
         for statement, layer_node in adds:
             removals.add(id(statement))
+            ctx.owned.add(id(statement.body[0].value))  # the .add() call itself
         for node in calls:
             ctx.owned.add(id(node))
         ctx.models[name] = plan.info()
@@ -488,3 +504,7 @@ def standalone_layer(args, ctx, original):
 
 def standalone_input(args, ctx, original):
     raise Unconvertible("keras.Input outside a functional model the converter understands")
+
+
+def unplanned_model(args, ctx, original):
+    raise Unconvertible("a model built in a way the converter does not follow (write its layers in a list or with .add right after it)")
