@@ -51,7 +51,7 @@ class RuleTransformer(PathTransformer):
         self.stack.pop()
         if isinstance(original, _STATEMENTS):
             result = self._finish_statement(original, result)
-        elif result is not original and isinstance(original, cst.BaseExpression):
+        if result is not original and isinstance(original, (cst.BaseExpression, cst.BaseStatement)):
             self.ctx.results[id(original)] = result
         return result
 

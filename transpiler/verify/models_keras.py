@@ -47,10 +47,50 @@ def _randomize(model, rng) -> None:
         w.assign(value.astype(w.dtype if isinstance(w.dtype, str) else "float32"))
 
 
+def _track_origins(program: str) -> None:
+    """Remember where in the program each Keras layer was created (line, column).
+
+    The converter knows the position of every layer constructor it converts;
+    matching on it pairs each Keras layer with its PyTorch module whatever order
+    Keras lists layers in (functional and subclassed models do not keep source order).
+    """
+    import inspect
+
+    import keras
+
+    target = os.path.realpath(program)
+    original = keras.layers.Layer.__init__
+
+    def init(self, *args, **kwargs):
+        if not hasattr(self, "_transpiler_origin"):
+            frame = inspect.currentframe().f_back
+            while frame is not None and os.path.realpath(frame.f_code.co_filename) != target:
+                frame = frame.f_back
+            origin = None
+            if frame is not None:
+                info = inspect.getframeinfo(frame)
+                positions = getattr(info, "positions", None)
+                col = positions.col_offset + 1 if positions and positions.col_offset is not None else 0
+                origin = [info.lineno if not positions else positions.lineno, col]
+            object.__setattr__(self, "_transpiler_origin", origin)
+        original(self, *args, **kwargs)
+
+    keras.layers.Layer.__init__ = init
+
+
+def _own_weights(layer) -> list:
+    own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
+    if own or not hasattr(layer, "_trainable_variables"):
+        order = {id(w): i for i, w in enumerate(layer.weights)}
+        return sorted(own, key=lambda w: order.get(id(w), 0))
+    return []
+
+
 def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
+    _track_origins(program)
     spec = json.load(open(spec_path)) if spec_path else {}
     namespace = runpy.run_path(program, run_name="__main__")
     rng = np.random.default_rng(0)
@@ -68,13 +108,15 @@ def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
         outputs = value(inputs if len(inputs) > 1 else inputs[0], training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         layers = []
-        for li, layer in enumerate(value.layers):
-            names = []
-            for wi, w in enumerate(layer.weights):
+        rank = {id(w): i for i, w in enumerate(value.weights)}  # the model's own, canonical order
+        for li, layer in enumerate(value._flatten_layers(include_self=False, recursive=True)):
+            names, ranks = [], []
+            for wi, w in enumerate(_own_weights(layer)):
                 key = f"{name}/w/{li}/{wi}"
                 arrays[key] = np.asarray(w.numpy())
                 names.append(w.name)
-            layers.append({"class": type(layer).__name__, "weights": names})
+                ranks.append(rank.get(id(w), 10**9))
+            layers.append({"class": type(layer).__name__, "weights": names, "ranks": ranks, "origin": getattr(layer, "_transpiler_origin", None), "index": li})
         for i, x in enumerate(inputs):
             arrays[f"{name}/in/{i}"] = x
         for i, y in enumerate(outputs):
@@ -99,7 +141,7 @@ def main_jobs(path: str) -> None:
         try:
             main(*args)
         except BaseException as exc:  # one failing program must not hide the others
-            out_dir = args[1] if "keras" in __name__ else args[3]
+            out_dir = args[1]
             os.makedirs(out_dir, exist_ok=True)
             with open(os.path.join(out_dir, "failure.txt"), "w") as handle:
                 handle.write(f"{type(exc).__name__}: {exc}\n" + traceback.format_exc())

@@ -49,11 +49,15 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
         if not isinstance(module, torch.nn.Module) or info is None:
             entry["error"] = f"no converted model named {name!r}"
             continue
-        layers_weights = []
-        for li, layer in enumerate(keras_meta["layers"]):
-            if layer["class"] == "InputLayer":
+        by_origin: dict = {}
+        for layer in keras_meta["layers"]:
+            if not layer["weights"] or layer["origin"] is None:
                 continue
-            layers_weights.append([(wname, record[f"{name}/w/{li}/{wi}"]) for wi, wname in enumerate(layer["weights"])])
+            li = layer["index"]
+            weights = [(rank, wname, record[f"{name}/w/{li}/{wi}"]) for wi, (wname, rank) in enumerate(zip(layer["weights"], layer["ranks"]))]
+            by_origin.setdefault(tuple(layer["origin"]), []).extend(weights)
+        # layers created by one call (a Bidirectional's two directions) in the model's weight order
+        by_origin = {k: [(n, a) for _, n, a in sorted(v, key=lambda t: t[0])] for k, v in by_origin.items()}
         inputs = [record[f"{name}/in/{i}"] for i in range(keras_meta["inputs"])]
         layouts = [i["layout"] for i in info["inputs"]] + ["keras"] * len(inputs)
         tensors = [torch.from_numpy(np.ascontiguousarray(to_torch_layout(x, layouts[i]))) for i, x in enumerate(inputs)]
@@ -61,7 +65,7 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
             module.eval()
             with torch.no_grad():
                 module(*tensors)  # materialise Lazy modules before loading weights
-            state = state_dict_arrays(info, layers_weights)
+            state = state_dict_arrays(info, by_origin)
             own = module.state_dict()
             missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
             unexpected = [k for k in state if k not in own]
@@ -103,7 +107,7 @@ def main_jobs(path: str) -> None:
         try:
             main(*args)
         except BaseException as exc:  # one failing program must not hide the others
-            out_dir = args[1] if "keras" in __name__ else args[3]
+            out_dir = args[3]
             os.makedirs(out_dir, exist_ok=True)
             with open(os.path.join(out_dir, "failure.txt"), "w") as handle:
                 handle.write(f"{type(exc).__name__}: {exc}\n" + traceback.format_exc())

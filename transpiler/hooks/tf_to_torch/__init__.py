@@ -2,14 +2,14 @@
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set()
-from . import models
+from . import functional, models
 from .analysis import int_tensor_names
 
 # functions run before the rewrite; they store facts in ctx.facts
-ANALYZERS: list = [int_tensor_names, models.analyze]
+ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze]
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {
-    "Call": [models.on_call],
-    "SimpleStatementLine": [models.on_statement],
-    "Module": [models.on_module],
+    "Call": [models.on_call, functional.on_call],
+    "Module": [models.on_block],
+    "IndentedBlock": [models.on_block],
 }

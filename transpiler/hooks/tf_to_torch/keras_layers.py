@@ -18,6 +18,7 @@ Python expression (a size given by a variable) or None (unknown). A tensor's
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -79,6 +80,24 @@ class LayerPlan:
     inits: list[str] = field(default_factory=list)
     # several inputs (Add, Concatenate...): apply uses {x0} {x1}...
     multi_input: bool = False
+    # the function form of an activation held as the last module (class code prefers F.relu(...))
+    activation: str | None = None
+
+    def with_function_activation(self) -> "LayerPlan":
+        """The same plan with its activation module written as a function call in forward()."""
+        if self.activation is None:
+            return self
+        index = len(self.modules) - 1
+        head = f"{{m{index}}}("
+        if not (self.apply.startswith(head) and self.apply.endswith(")")):
+            return self
+        inner = self.apply[len(head):-1]
+        return dataclasses.replace(
+            self,
+            modules=self.modules[:-1],
+            apply=self.activation.replace("{x}", inner),
+            activation=None,
+        )
 
 
 @dataclass
@@ -244,7 +263,7 @@ def with_activation(plan: LayerPlan, name: str | None, layout_dim: int = -1) -> 
     if plan.chain and module is not None:
         plan.modules.append(ModuleSpec(name, module))
         index = len(plan.modules) - 1
-        plan.apply = plan.apply.replace("{x}", "{x}")  # the chain grows by one module
+        plan.activation = function
         plan.apply = f"{{m{index}}}(" + plan.apply + ")"
     else:
         plan.apply = function.replace("{x}", plan.apply)

@@ -49,8 +49,8 @@ class ModelPlan:
     anchor: cst.CSTNode | None = None  # top-level statement the class goes before
     problem: str | None = None
 
-    def info(self) -> dict:
-        return model_info(self)
+    def info(self, ctx) -> dict:
+        return model_info(self, ctx)
 
 
 def _layout_change(current: TensorInfo, want: str):
@@ -202,7 +202,7 @@ def analyze(ctx) -> None:
             ctx.owned.add(id(statement.body[0].value))  # the .add() call itself
         for node in calls:
             ctx.owned.add(id(node))
-        ctx.models[name] = plan.info()
+        ctx.models[name] = plan.info(ctx)
 
 
 def _fail(ctx, call, api, reason) -> None:
@@ -307,20 +307,19 @@ def _class_name(name: str, taken: set[str]) -> str:
 
 # -- weight maps -------------------------------------------------------------
 
-def model_info(plan: ModelPlan) -> dict:
+def model_info(plan: ModelPlan, ctx) -> dict:
     layers = []
-    index = 0
     for step in plan.steps:
         paths = module_paths(plan, step)
         layers.append({
             "keras_class": step.layer.short,
+            "origin": list(ctx.scan.position(step.layer.call)),
             "modules": paths,
             "weights": [
                 {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
                 for w in step.plan.weights
             ],
         })
-        index += 1
     return {
         "kind": plan.kind,
         "form": "nn.Sequential" if plan.chain else plan.class_name,
@@ -374,6 +373,7 @@ def class_statements(ctx, plan: ModelPlan) -> list:
     init_lines = []
     forward = []
     for step in plan.steps:
+        step.plan = step.plan.with_function_activation()
         step.attrs = []
         for spec in step.plan.modules:
             hint = _HINTS.get(spec.hint, spec.hint)
@@ -416,7 +416,7 @@ def on_call(transformer, original, updated):
         ctx.unconverted(original, api, reason)
         return updated
     plan = ctx.facts.get("model_plans", {}).get(id(original))
-    if plan is None:
+    if not isinstance(plan, ModelPlan):
         return None
     for step in plan.steps:
         target = ", ".join(_module_names(step)) or "forward code"
@@ -430,7 +430,7 @@ def on_call(transformer, original, updated):
         return sequential_expression(ctx, plan)
     statements = class_statements(ctx, plan)
     ctx.facts.setdefault("classes_before", {}).setdefault(id(plan.anchor), []).extend(statements)
-    ctx.models[plan.name] = plan.info()  # the attribute names are known now
+    ctx.models[plan.name] = plan.info(ctx)  # the attribute names are known now
     ctx.converted(original, "keras.Sequential", plan.class_name)
     return cst.Call(func=cst.Name(plan.class_name))
 
@@ -443,47 +443,51 @@ def _module_names(step: Step) -> list[str]:
     return names
 
 
-def on_statement(transformer, original, updated):
-    """Drop `model.add(...)` statements folded into the Sequential they extend."""
-    ctx = transformer.ctx
-    if id(original) in ctx.facts.get("remove_statements", ()):
-        ctx.consume_subtree(original)
-        return cst.RemovalSentinel.REMOVE
-    return None
+def on_block(transformer, original, updated):
+    """Drop statements folded into a model (``model.add(...)``, a functional graph) and
+    put generated classes before the statements that use them.
 
-
-def on_module(transformer, original, updated):
-    """Put generated classes before the statements that use them."""
+    Works from the original statements: one that the walk never visited (it holds
+    no framework name, like ``shortcut = x``) can be folded into a model too.
+    """
     ctx = transformer.ctx
-    before = ctx.facts.get("classes_before")
-    if not before:
+    removals = ctx.facts.get("remove_statements", ())
+    before = ctx.facts.get("classes_before", {})
+    if not any(id(s) in removals or id(s) in before for s in original.body):
         return None
     body = []
-    for stmt, orig in zip(updated.body, _originals(original, updated)):
-        classes = before.get(id(orig)) if orig is not None else None
+    carried: list = []  # comments above removed statements
+    for stmt in original.body:
+        classes = before.get(id(stmt))
         if classes:
-            for i, cls in enumerate(classes):
-                lines = [cst.EmptyLine()] * (2 if (body or i) else 0)
-                cls = cls.with_changes(leading_lines=[*lines, *cls.leading_lines])
+            for cls in classes:
+                lines = [cst.EmptyLine()] * 2 if body else []
+                cls = cls.with_changes(leading_lines=[*lines, *carried, *cls.leading_lines])
+                carried = []
                 ctx.mark_new(cls)
                 body.append(cls)
-            stmt = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *[l for l in stmt.leading_lines if l.comment is not None]]) if body else stmt
-        body.append(stmt)
-    return updated.with_changes(body=body)
-
-
-def _originals(original: cst.Module, updated: cst.Module):
-    """The original statement behind each updated top-level statement (None for new ones)."""
-    if len(original.body) == len(updated.body):
-        return list(original.body)
-    # statements were removed: match by position among the survivors
-    out = []
-    j = 0
-    ids = {id(s) for s in updated.body}
-    for stmt in original.body:
-        if id(stmt) in ids or True:
-            out.append(stmt)
-    return out[: len(updated.body)]
+        if id(stmt) in removals:
+            ctx.results.setdefault(id(stmt), stmt)
+            ctx.consume_subtree(stmt)
+            carried.extend(line for line in stmt.leading_lines if line.comment is not None)
+            continue
+        new = ctx.results.get(id(stmt), stmt)
+        if new is cst.RemovalSentinel.REMOVE:
+            continue
+        items = list(new.nodes) if isinstance(new, cst.FlattenSentinel) else [new]
+        for item in items:
+            if classes and item is items[0]:
+                kept = [line for line in item.leading_lines if line.comment is not None]
+                item = item.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *kept])
+            if carried:
+                item = item.with_changes(leading_lines=[*carried, *item.leading_lines])
+                carried = []
+            body.append(item)
+    if isinstance(updated, cst.Module):
+        return updated.with_changes(body=body, footer=[*carried, *updated.footer])
+    if not body:
+        body = [cst.SimpleStatementLine(body=[cst.Pass()])]
+    return updated.with_changes(body=body, footer=[*carried, *updated.footer])
 
 
 def standalone_layer(args, ctx, original):
