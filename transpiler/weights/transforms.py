@@ -127,15 +127,20 @@ def _mha(entry, weights):
     return out
 
 
-def state_dict_arrays(info: dict, layers_weights: list[list[tuple[str, np.ndarray]]]) -> dict[str, np.ndarray]:
-    """All parameters of a converted model from its Keras layers' weights (in model order)."""
+def state_dict_arrays(info: dict, weights_by_origin: dict) -> dict[str, np.ndarray]:
+    """All parameters of a converted model from its Keras layers' weights.
+
+    ``weights_by_origin`` maps the (line, column) where the source created a Keras
+    layer to that layer's weights, [(name, array)] in Keras's order; the weight map
+    of each converted layer carries the same position.
+    """
     state: dict[str, np.ndarray] = {}
     SYNTHETIC.clear()
-    steps = [layer for layer in info["layers"]]
-    if len(steps) != len(layers_weights):
-        raise ValueError(f"the Keras model has {len(layers_weights)} layers, the conversion {len(steps)}")
-    for entry, weights in zip(steps, layers_weights):
+    for entry in info["layers"]:
         if not entry["weights"]:
             continue
-        state.update(layer_state(entry, weights))
+        origin = tuple(entry["origin"])
+        if origin not in weights_by_origin:
+            raise KeyError(f"{entry['keras_class']} created at line {origin[0]}, column {origin[1]}: the Keras model has no such layer with weights")
+        state.update(layer_state(entry, weights_by_origin[origin]))
     return state
