@@ -30,6 +30,11 @@ SCOPE_TYPES = (
 )
 _SCOPE_TYPES = frozenset(SCOPE_TYPES)
 _IMPORT_TYPES = frozenset((cst.Import, cst.ImportFrom))
+# every statement's position is kept, so that any node can be located from its statement
+_STATEMENT_TYPES = frozenset((
+    cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.If, cst.For, cst.While,
+    cst.With, cst.Try, cst.TryStar, cst.Match,
+))
 
 
 @dataclass
@@ -66,9 +71,20 @@ class Scan:
             return None
         return self._token_offsets[token]
 
-    def position(self, node: cst.CSTNode) -> tuple[int, int]:
-        """1-based line and column where ``node``'s code starts."""
+    def position(self, node: cst.CSTNode, statement: cst.CSTNode | None = None) -> tuple[int, int]:
+        """1-based line and column where ``node``'s code starts.
+
+        A node off the scanned paths is found inside ``statement`` (whose position
+        is always known) by its text.
+        """
         offset = self.offset(node)
+        if offset is None and statement is not None and self.offset(statement) is not None:
+            from .build import code_of
+
+            start = _skip_trivia(self.source, self.offset(statement))
+            text = code_of(node).strip()
+            found = self.source.find(text, start) if text else -1
+            offset = found if found != -1 else None
         if offset is None:
             return (0, 0)
         offset = _skip_trivia(self.source, offset)
@@ -118,6 +134,10 @@ class _RecordingState(CodegenState):
         if kind is cst.Name:
             if node.value in self.names:
                 self._hit(node)
+        elif kind in _STATEMENT_TYPES:
+            self.token_of[id(node)] = len(self.tokens)
+            if kind in _SCOPE_TYPES:
+                self.scopes.append(node)
         elif kind in _SCOPE_TYPES:
             self.scopes.append(node)
         elif kind in _IMPORT_TYPES:

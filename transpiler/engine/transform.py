@@ -63,7 +63,10 @@ class RuleTransformer(PathTransformer):
             self.frames[-1][1] += total
         todos = self.ctx.todos.pop(id(original), None)
         if todos and isinstance(result, _STATEMENTS):
+            was_new = id(result) in self.ctx.new_statements
             result = add_comments(result, todos)
+            if was_new:
+                self.ctx.new_statements.add(id(result))
         if total - nested > 0:
             for node in _as_nodes(result):
                 self.dirty.add(id(node))
@@ -73,15 +76,19 @@ class RuleTransformer(PathTransformer):
         return self.stack[-2] if len(self.stack) >= 2 else None
 
     def _run_handlers(self, kind: str, original, updated):
+        """Structural handlers for this node type, in order; each sees the previous one's result."""
         for handler in self.handlers.get(kind, ()):
             result = handler(self, original, updated)
-            if result is not None:
-                return result
+            if result is None:
+                continue
+            if not isinstance(result, type(original)):
+                return result  # replaced by another kind of node, or removed
+            updated = result
         return updated
 
     # -- names and attributes ---------------------------------------------
     def _reference(self, original, updated):
-        if id(original) in self.skip:
+        if id(original) in self.skip or id(original) in self.ctx.owned:
             return updated
         parent = self.parent()
         if isinstance(parent, cst.Attribute) and (parent.value is original or parent.attr is original):

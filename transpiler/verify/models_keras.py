@@ -60,22 +60,42 @@ def _track_origins(program: str) -> None:
 
     target = os.path.realpath(program)
     original = keras.layers.Layer.__init__
-
     def init(self, *args, **kwargs):
         if not hasattr(self, "_transpiler_origin"):
             frame = inspect.currentframe().f_back
-            while frame is not None and os.path.realpath(frame.f_code.co_filename) != target:
+            # skip the object's own __init__ chain (a subclass calling super().__init__)
+            while frame is not None and (
+                frame.f_locals.get("self") is self or os.path.realpath(frame.f_code.co_filename) != target
+            ):
                 frame = frame.f_back
             origin = None
             if frame is not None:
                 info = inspect.getframeinfo(frame)
                 positions = getattr(info, "positions", None)
                 col = positions.col_offset + 1 if positions and positions.col_offset is not None else 0
-                origin = [info.lineno if not positions else positions.lineno, col]
+                here = [info.lineno if not positions else positions.lineno, col]
+                parent = _building_parent(frame, self)
+                parent_origin = getattr(parent, "_transpiler_origin", None) if parent is not None else None
+                if parent_origin and here != parent_origin[-1]:
+                    origin = parent_origin + [here]
+                else:
+                    origin = parent_origin or [here]
             object.__setattr__(self, "_transpiler_origin", origin)
         original(self, *args, **kwargs)
 
     keras.layers.Layer.__init__ = init
+
+
+def _building_parent(frame, layer):
+    """The layer whose __init__ is running further up (the new layer belongs to it)."""
+    import keras
+
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if owner is not layer and isinstance(owner, keras.layers.Layer) and frame.f_code.co_name == "__init__":
+            return owner
+        frame = frame.f_back
+    return None
 
 
 def _own_weights(layer) -> list:
@@ -109,7 +129,7 @@ def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         layers = []
         rank = {id(w): i for i, w in enumerate(value.weights)}  # the model's own, canonical order
-        for li, layer in enumerate(value._flatten_layers(include_self=False, recursive=True)):
+        for li, layer in enumerate(value._flatten_layers(include_self=True, recursive=True)):
             names, ranks = [], []
             for wi, w in enumerate(_own_weights(layer)):
                 key = f"{name}/w/{li}/{wi}"

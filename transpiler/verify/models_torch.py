@@ -31,7 +31,7 @@ def from_torch_layout(y: np.ndarray, layout: str, rank) -> np.ndarray:
 def main(program: str, info_path: str, record_dir: str, out_dir: str, device: str = "cpu") -> None:
     import torch
 
-    from ..weights.transforms import state_dict_arrays
+    from ..weights.transforms import origin_key, state_dict_arrays
 
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -55,7 +55,7 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
                 continue
             li = layer["index"]
             weights = [(rank, wname, record[f"{name}/w/{li}/{wi}"]) for wi, (wname, rank) in enumerate(zip(layer["weights"], layer["ranks"]))]
-            by_origin.setdefault(tuple(layer["origin"]), []).extend(weights)
+            by_origin.setdefault(origin_key(layer["origin"]), []).extend(weights)
         # layers created by one call (a Bidirectional's two directions) in the model's weight order
         by_origin = {k: [(n, a) for _, n, a in sorted(v, key=lambda t: t[0])] for k, v in by_origin.items()}
         inputs = [record[f"{name}/in/{i}"] for i in range(keras_meta["inputs"])]

@@ -139,8 +139,16 @@ def state_dict_arrays(info: dict, weights_by_origin: dict) -> dict[str, np.ndarr
     for entry in info["layers"]:
         if not entry["weights"]:
             continue
-        origin = tuple(entry["origin"])
+        origin = origin_key(entry["origin"])
         if origin not in weights_by_origin:
-            raise KeyError(f"{entry['keras_class']} created at line {origin[0]}, column {origin[1]}: the Keras model has no such layer with weights")
+            where = " in ".join(f"line {line}, column {col}" for line, col in reversed(entry["origin"]))
+            raise KeyError(f"{entry['keras_class']} created at {where}: the Keras model has no such layer with weights")
         state.update(layer_state(entry, weights_by_origin[origin]))
     return state
+
+
+def origin_key(origin) -> tuple:
+    """Where a layer was created: ((line, col), ...) from the outermost layer being built down."""
+    if origin and isinstance(origin[0], int):
+        return ((origin[0], origin[1]),)
+    return tuple((o[0], o[1]) for o in origin)

@@ -2,14 +2,15 @@
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set()
-from . import functional, models
+from . import functional, models, subclass
 from .analysis import int_tensor_names
 
 # functions run before the rewrite; they store facts in ctx.facts
-ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze]
+ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclass.analyze]
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {
     "Call": [models.on_call, functional.on_call],
-    "Module": [models.on_block],
+    "Module": [models.on_block, subclass.finish_models],
     "IndentedBlock": [models.on_block],
+    "ClassDef": [subclass.on_class],
 }

@@ -1,0 +1,617 @@
+"""Subclassed Keras models and layers -> nn.Module classes.
+
+``class Net(keras.Model)`` / ``class Block(keras.layers.Layer)`` become
+``nn.Module`` subclasses: the layers made in ``__init__`` become modules (their
+sizes from what flows into them in ``call``; unknown sizes give ``Lazy*``
+modules, reported), ``call`` becomes ``forward`` without the ``training`` and
+``mask`` arguments (``training`` reads ``self.training``), ``add_weight``
+becomes ``nn.Parameter`` (or a buffer), and Keras-only methods (``get_config``,
+``build`` that only makes weights from the input shape) are reported.
+
+In ``forward``, a convolution's output is channels-first. Reductions over
+spatial axes written for Keras (``tf.reduce_mean(x, axis=[1, 2])``) get their
+axes renumbered (``dim=[2, 3]``); elementwise code keeps the layout; anything
+else reads the tensor moved back to Keras's order (``x.movedim(1, -1)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ...engine.build import code_of
+from ...engine.calls import Unconvertible, literal_value
+from ...engine.query import resolve_call
+from .functional import ELEMENTWISE, used_names
+from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
+from .models import _fail, _layer_call, _Placeholders
+
+BASES = {"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.engine.base_layer.Layer"}
+# reductions whose axes follow the layout: axis argument name in the source call
+AXIS_OPS = {
+    "tensorflow.math.reduce_mean": "axis", "tensorflow.reduce_mean": "axis",
+    "tensorflow.math.reduce_sum": "axis", "tensorflow.reduce_sum": "axis",
+    "tensorflow.math.reduce_max": "axis", "tensorflow.reduce_max": "axis",
+    "tensorflow.math.reduce_min": "axis", "tensorflow.reduce_min": "axis",
+    "keras.ops.mean": "axis", "keras.ops.sum": "axis", "keras.ops.max": "axis",
+}
+
+
+@dataclass
+class Attr:
+    name: str
+    kind: str  # "layer", "block" (a converted subclass), "weight"
+    layer: LayerCall | None = None
+    call: cst.Call | None = None  # the constructor / add_weight call (original)
+    plan: LayerPlan | None = None
+    block: "ClassPlan | None" = None
+    weight: dict = field(default_factory=dict)
+    statement: cst.CSTNode | None = None  # the __init__ statement that makes it
+
+
+@dataclass
+class ClassPlan:
+    node: cst.ClassDef
+    name: str
+    is_model: bool
+    attrs: dict[str, Attr] = field(default_factory=dict)
+    input_layout: str = "keras"
+    output_layout: str = "keras"
+    call_params: list[str] = field(default_factory=list)
+    # rewrites of forward: id(original call) -> conversion info
+    app_before: dict[int, str] = field(default_factory=dict)  # application -> input conversion
+    axis_remaps: dict[int, dict] = field(default_factory=dict)  # framework call -> {arg: new value}
+    name_moves: dict[int, set] = field(default_factory=dict)  # statement id -> names to move to Keras order
+    problems: list[str] = field(default_factory=list)
+    build_problem: str | None = None
+
+
+def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
+    for base in cls.bases:
+        api = resolve_call(ctx, base.value) if isinstance(base.value, (cst.Name, cst.Attribute)) else None
+        if api in BASES:
+            return True, api != "keras.layers.Layer" and api != "keras.engine.base_layer.Layer"
+    return False, False
+
+
+def _method(cls: cst.ClassDef, name: str):
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return stmt
+    return None
+
+
+def analyze(ctx) -> None:
+    plans: dict[int, ClassPlan] = ctx.facts.setdefault("class_plans", {})
+    by_name: dict[str, ClassPlan] = {}
+    for stmt in ctx.module.body:
+        if not isinstance(stmt, cst.ClassDef):
+            continue
+        keras_class, is_model = _is_keras_class(ctx, stmt)
+        if not keras_class:
+            continue
+        for base in stmt.bases:
+            ctx.owned.add(id(base.value))  # the class handler rewrites the base
+        plan = ClassPlan(stmt, stmt.name.value, is_model)
+        try:
+            _collect_attrs(ctx, plan, by_name)
+            _trace_call(ctx, plan)
+        except Unconvertible as exc:
+            plan.problems.append(str(exc))
+        plans[id(stmt)] = plan
+        by_name[plan.name] = plan
+    ctx.facts["class_plans_by_name"] = by_name
+
+
+def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
+    init = _method(plan.node, "__init__")
+    if init is None:
+        return
+    for stmt in _simple_statements(init.body):
+        for small in stmt.body:
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                continue
+            target = small.targets[0].target
+            if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"):
+                continue
+            name = target.attr.value
+            value = small.value
+            layer = _layer_call(ctx, value)
+            if layer is not None:
+                plan.attrs[name] = Attr(name, "layer", layer, value, statement=stmt)
+                ctx.owned.add(id(value))
+                continue
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in known:
+                plan.attrs[name] = Attr(name, "block", call=value, block=known[value.func.value], statement=stmt)
+                continue
+            if (
+                isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
+                and isinstance(value.func.value, cst.Name) and value.func.value.value == "self"
+                and value.func.attr.value == "add_weight"
+            ):
+                plan.attrs[name] = Attr(name, "weight", call=value, weight=_weight_args(value))
+                ctx.owned.add(id(value))
+
+
+def _simple_statements(block):
+    for stmt in getattr(block, "body", ()):
+        if isinstance(stmt, cst.SimpleStatementLine):
+            yield stmt
+
+
+def _weight_args(call: cst.Call) -> dict:
+    names = ["shape", "initializer", "dtype", "trainable", "name"]
+    out = {}
+    i = 0
+    for a in call.args:
+        key = a.keyword.value if a.keyword else (names[i] if i < len(names) else None)
+        if a.keyword is None:
+            i += 1
+        if key:
+            out[key] = a.value
+    return out
+
+
+# -- forward: shapes and layouts -------------------------------------------------
+
+def _trace_call(ctx, plan: ClassPlan) -> None:
+    call = _method(plan.node, "call")
+    if call is None:
+        raise Unconvertible("a Keras class without call()")
+    params = [p.name.value for p in call.params.params]
+    if not params or params[0] != "self":
+        raise Unconvertible("call() must be a method")
+    tensors = [p for p in params[1:] if p not in ("training", "mask")]
+    plan.call_params = tensors
+    infos: dict[str, TensorInfo] = {}
+    first_use = _first_layer_use(plan, call, tensors[0]) if tensors else None
+    for i, name in enumerate(tensors):
+        layout = "cf" if i == 0 and first_use == "cf" else "keras"
+        infos[name] = TensorInfo(None, layout)
+    plan.input_layout = infos[tensors[0]].layout if tensors else "keras"
+    out = _trace_block(ctx, plan, call.body, infos)
+    plan.output_layout = out.layout if out is not None else "keras"
+
+
+def _first_layer_use(plan: ClassPlan, call, name: str) -> str | None:
+    """The layout the first layer that reads ``name`` wants."""
+    for node in _walk(call.body):
+        if isinstance(node, cst.Call):
+            attr = _self_attr(node.func)
+            if attr in plan.attrs and any(name in used_names(a.value) for a in node.args):
+                a = plan.attrs[attr]
+                if a.kind == "layer":
+                    want = wanted_layout(a.layer, TensorInfo((None, None, None)))
+                    return want if want != "any" else None
+                if a.kind == "block":
+                    return a.block.input_layout
+    return None
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(list(n.children)))
+
+
+def _self_attr(func) -> str | None:
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        return func.attr.value
+    return None
+
+
+def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> TensorInfo | None:
+    result = None
+    for stmt in block.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) or isinstance(small, cst.Return):
+                    value = small.value
+                    if value is None:
+                        continue
+                    info = _expr_info(ctx, plan, value, infos, stmt)
+                    if isinstance(small, cst.Return):
+                        result = info
+                    elif isinstance(small, cst.Assign):
+                        for t in small.targets:
+                            if isinstance(t.target, cst.Name):
+                                infos[t.target.value] = info
+                            elif isinstance(t.target, (cst.Tuple, cst.List)):
+                                for el in t.target.elements:
+                                    if isinstance(el.value, cst.Name):
+                                        infos[el.value.value] = TensorInfo(None)
+                    elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+                        infos[small.target.value] = infos.get(small.target.value, TensorInfo(None))
+                elif isinstance(small, cst.Expr):
+                    _expr_info(ctx, plan, small.value, infos, stmt)
+        elif isinstance(stmt, cst.If):
+            # both branches from the same state; a name that ends in different layouts is unknown
+            left = dict(infos)
+            r1 = _trace_block(ctx, plan, stmt.body, left)
+            right = dict(infos)
+            r2 = None
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.Else):
+                r2 = _trace_block(ctx, plan, orelse.body, right)
+            elif isinstance(orelse, cst.If):
+                r2 = _trace_block(ctx, plan, cst.IndentedBlock(body=[orelse]), right)
+            for key in set(left) | set(right):
+                a, b = left.get(key), right.get(key)
+                infos[key] = a if (a is not None and b is not None and a.layout == b.layout) else TensorInfo(None, "keras")
+            result = r1 or r2 or result
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            touched = {n for n in used_names(stmt)} & set(infos)
+            if any(infos[n].layout == "cf" for n in touched):
+                raise Unconvertible("loops or other blocks over channels-first tensors in call() are not converted yet")
+    return result
+
+
+def _expr_info(ctx, plan: ClassPlan, value, infos, stmt) -> TensorInfo:
+    """What ``value`` computes; records the rewrites forward() needs."""
+    if isinstance(value, cst.Name):
+        return infos.get(value.value, TensorInfo(None))
+    if isinstance(value, cst.Call):
+        attr = _self_attr(value.func)
+        if attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block"):
+            return _app_info(ctx, plan, plan.attrs[attr], value, infos, stmt)
+        api = resolve_call(ctx, value)
+        if api in AXIS_OPS:
+            return _axis_op(ctx, plan, api, value, infos, stmt)
+        if api in ELEMENTWISE or api is None and False:
+            args = [_expr_info(ctx, plan, a.value, infos, stmt) for a in value.args if a.keyword is None]
+            return _same_layout(args, plan, stmt, value, infos) if args else TensorInfo(None)
+    if isinstance(value, cst.BinaryOperation):
+        left = _expr_info(ctx, plan, value.left, infos, stmt)
+        right = _expr_info(ctx, plan, value.right, infos, stmt)
+        return _same_layout([left, right], plan, stmt, value, infos)
+    if isinstance(value, cst.UnaryOperation):
+        return _expr_info(ctx, plan, value.expression, infos, stmt)
+    # anything else reads channels-first tensors in Keras's order
+    _move_all(plan, stmt, value, infos)
+    return TensorInfo(None)
+
+
+def _same_layout(items: list[TensorInfo], plan, stmt, node, infos) -> TensorInfo:
+    tensors = [t for t in items if t is not None]
+    layouts = {t.layout for t in tensors if t.rank is None or t.rank >= 2 or t.layout == "cf"}
+    if len(layouts) > 1:
+        _move_all(plan, stmt, node, infos)
+        return TensorInfo(None, "keras")
+    layout = layouts.pop() if layouts else "keras"
+    return TensorInfo(None, layout)
+
+
+def _move_all(plan: ClassPlan, stmt, node, infos) -> None:
+    names = {n for n in used_names(node) if n in infos and infos[n].layout == "cf"}
+    if names:
+        plan.name_moves.setdefault(id(stmt), set()).update(names)
+        for n in names:
+            infos[n] = infos[n]
+
+
+def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> TensorInfo:
+    args = [a for a in call.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+    if len(args) != 1:
+        raise Unconvertible(f"self.{attr.name} is called with several tensors; not supported yet")
+    x = _expr_info(ctx, plan, args[0].value, infos, stmt)
+    if attr.kind == "block":
+        want = attr.block.input_layout
+        if want != x.layout and (x.rank is None or x.rank >= 2):
+            plan.app_before[id(call)] = "movedim(-1, 1)" if want == "cf" else "movedim(1, -1)"
+        return TensorInfo(None, attr.block.output_layout)
+    layer = attr.layer
+    want = wanted_layout(layer, x)
+    if want != "any" and x.layout != want and (x.rank is None or x.rank >= 2):
+        plan.app_before[id(call)] = "movedim(-1, 1)" if want == "cf" else "movedim(1, -1)"
+        x = TensorInfo(x.shape, want)
+    if attr.plan is None:
+        if want == "cf" and x.shape is None:
+            n = _conv_rank(layer)
+            x = TensorInfo((None,) * (n + 1), "cf")
+        elif x.shape is None:
+            x = TensorInfo((None,) if want == "keras" and layer.rule.data.get("plan") == "dense" else None, x.layout)
+        attr.plan = plan_layer(layer, [x])
+    return attr.plan.out if attr.plan.out.layout else TensorInfo(None)
+
+
+def _conv_rank(layer: LayerCall) -> int:
+    for n in (1, 2, 3):
+        if f"{n}D" in layer.short:
+            return n
+    return 2
+
+
+def _axis_op(ctx, plan: ClassPlan, api: str, call: cst.Call, infos, stmt) -> TensorInfo:
+    tensor_arg = call.args[0].value if call.args else None
+    x = _expr_info(ctx, plan, tensor_arg, infos, stmt) if tensor_arg is not None else TensorInfo(None)
+    if x.layout != "cf":
+        return TensorInfo(None, "keras")
+    axis_node = None
+    for i, a in enumerate(call.args):
+        if (a.keyword is None and i == 1) or (a.keyword is not None and a.keyword.value == AXIS_OPS[api]):
+            axis_node = a.value
+    ok, axis = literal_value(axis_node) if axis_node is not None else (False, None)
+    rank = 3 if x.rank is None else x.rank  # images, unless the shape says otherwise
+    if not ok or axis is None:
+        _move_all(plan, stmt, call, infos)
+        return TensorInfo(None, "keras")
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    full = rank + 1
+    mapped = []
+    for a in axes:
+        a = a + full if a < 0 else a
+        mapped.append(1 if a == full - 1 else (0 if a == 0 else a + 1))
+    keepdims = any(k.keyword is not None and k.keyword.value == "keepdims" and code_of(k.value).strip() == "True" for k in call.args)
+    plan.axis_remaps[id(call)] = mapped if isinstance(axis, (list, tuple)) else mapped[0]
+    if keepdims or (full - 1) not in [a + full if a < 0 else a for a in axes]:
+        return TensorInfo(None, "cf") if keepdims else TensorInfo(None, "cf" if (full - 1) not in axes else "keras")
+    return TensorInfo(None, "keras")
+
+
+# -- the rewrite -------------------------------------------------------------
+
+def on_class(transformer, original, updated):
+    ctx = transformer.ctx
+    plan = ctx.facts.get("class_plans", {}).get(id(original))
+    if plan is None:
+        return None
+    if plan.problems:
+        ctx.unconverted(original, "keras subclass", "; ".join(plan.problems))
+        return updated
+    base = "torch.nn.Module"
+    new = updated.with_changes(bases=[cst.Arg(ctx.name(base))])
+    ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
+    for b in original.bases:
+        ctx.consume_head(b.value)
+    holder = _Placeholders()
+    body = []
+    for stmt in new.body.body:
+        if isinstance(stmt, cst.FunctionDef):
+            name = stmt.name.value
+            if name == "__init__":
+                stmt = _rewrite_init(ctx, plan, stmt, holder)
+            elif name == "call":
+                stmt = _rewrite_call(ctx, plan, stmt)
+            elif name == "get_config":
+                ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
+                continue
+            elif name == "build":
+                ctx.unconverted(original, "keras.layers.Layer.build", "build() makes weights from the input shape; create them in __init__ from explicit sizes")
+        body.append(stmt)
+    new = new.with_changes(body=new.body.with_changes(body=body))
+    if holder.subs:
+        text = code_of(new.with_changes(leading_lines=[]))
+        new = ctx.build_statements(text, **holder.subs)[0].with_changes(leading_lines=new.leading_lines)
+    ctx.mark_new(new)
+    return new
+
+
+def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.FunctionDef:
+    replacements: dict[int, str] = {}
+    inits: list[tuple[int, list[str]]] = []
+    for attr in plan.attrs.values():
+        if attr.kind == "layer":
+            if attr.plan is None:
+                try:
+                    attr.plan = plan_layer(attr.layer, [TensorInfo(None)])
+                except Unconvertible as exc:
+                    ctx.unconverted(attr.call, attr.layer.kind, str(exc))
+                    continue
+            attr.plan = attr.plan.with_function_activation()
+            modules = [holder.add(spec.template, spec.subs, ctx) for spec in attr.plan.modules]
+            ctor = modules[0] if len(modules) == 1 else "torch.nn.Sequential(" + ", ".join(modules) + ")"
+            if not modules:
+                ctor = "torch.nn.Identity()"
+            replacements[id(ctx.updated(attr.call))] = ctor
+            refs = {f"m{i}": (f"self.{attr.name}" if len(modules) == 1 else f"self.{attr.name}[{i}]") for i in range(len(modules))}
+            lines = [_fill(i, refs) for i in attr.plan.inits]
+            if lines:
+                inits.append((id(ctx.updated(attr.call)), lines))
+            ctx.converted(attr.call, attr.layer.kind, ", ".join(s.template.split("(")[0].replace("torch.nn.", "nn.") for s in attr.plan.modules) or "nn.Identity")
+            ctx.consume_head(attr.call.func)
+            for warning in attr.plan.warnings:
+                ctx.warn(attr.call, attr.layer.kind, warning)
+        elif attr.kind == "weight":
+            replacements[id(ctx.updated(attr.call))] = _parameter(ctx, attr, holder)
+            ctx.converted(attr.call, "keras.layers.Layer.add_weight", "nn.Parameter")
+
+    class Init(cst.CSTTransformer):
+        def leave_Call(self, original, updated):
+            text = replacements.get(id(original))
+            if text is not None:
+                return cst.parse_expression(text)
+            func = original.func
+            if (
+                isinstance(func, cst.Attribute) and func.attr.value == "__init__"
+                and isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"
+            ):
+                return updated.with_changes(args=[])  # nn.Module.__init__ takes no Keras arguments
+            return updated
+
+    return fn.visit(Init())
+
+
+def _parameter(ctx, attr: Attr, holder) -> str:
+    args = attr.weight
+    shape = args.get("shape")
+    if shape is None:
+        raise Unconvertible("add_weight without a shape")
+    shape_code = holder.add("{s}", {"s": shape}, ctx)
+    init = args.get("initializer")
+    ok, init_name = literal_value(init) if init is not None else (True, "glorot_uniform")
+    trainable = args.get("trainable")
+    ok_t, trainable_value = literal_value(trainable) if trainable is not None else (True, True)
+    empty = f"torch.empty({shape_code})"
+    inits = {
+        "zeros": f"torch.zeros({shape_code})", "ones": f"torch.ones({shape_code})",
+        "glorot_uniform": f"torch.nn.init.xavier_uniform_({empty})", "random_normal": f"torch.nn.init.normal_({empty}, std=0.05)",
+        "random_uniform": f"torch.nn.init.uniform_({empty}, -0.05, 0.05)", "he_normal": f"torch.nn.init.kaiming_normal_({empty})",
+    }
+    value = inits.get(init_name if ok else None)
+    if value is None:
+        value = f"torch.nn.init.xavier_uniform_({empty})"
+        ctx.warn(attr.call, "keras.layers.Layer.add_weight", f"initializer {code_of(init).strip() if init is not None else ''} has no conversion; Glorot uniform is used")
+    if ok_t and trainable_value is False:
+        return f"torch.nn.Parameter({value}, requires_grad=False)"
+    return f"torch.nn.Parameter({value})"
+
+
+def _fill(template: str, values: dict) -> str:
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+def _layer_call_code(attr: Attr, x_code: str) -> str:
+    """How forward() applies a converted layer attribute to ``x_code``."""
+    plan = attr.plan
+    n = len(plan.modules)
+    if n == 0:
+        return _fill(plan.apply, {"x": x_code})
+    chain = "{x}"
+    for i in range(n):
+        chain = f"{{m{i}}}({chain})"
+    if chain in plan.apply:  # the attribute (a module, or nn.Sequential of them) does the chain
+        text = plan.apply.replace(chain, "{c}")
+        if "{m" not in text:
+            return _fill(text, {"c": f"self.{attr.name}({x_code})"})
+    refs = {"m0": f"self.{attr.name}"} if n == 1 else {f"m{i}": f"self.{attr.name}[{i}]" for i in range(n)}
+    return _fill(plan.apply, {**refs, "x": x_code})
+
+
+def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
+    params = fn.params
+    kept = [p for p in params.params if p.name.value not in ("training", "mask")]
+    if kept and len(kept) != len(params.params):
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    fn = fn.with_changes(name=cst.Name("forward"), params=params.with_changes(params=kept))
+    original_call = _method(plan.node, "call")
+    remaps, befores, moves = {}, {}, {}
+    for node in _walk(original_call.body):
+        if id(node) in plan.axis_remaps:
+            remaps[id(ctx.updated(node))] = plan.axis_remaps[id(node)]
+        if id(node) in plan.app_before:
+            befores[id(node)] = plan.app_before[id(node)]
+        if id(node) in plan.name_moves:
+            moves[id(ctx.updated(node))] = plan.name_moves[id(node)]
+
+    class Forward(cst.CSTTransformer):
+        def __init__(self):
+            self.moving: list[set] = []
+
+        def visit_SimpleStatementLine(self, node):
+            self.moving.append(moves.get(id(node), set()))
+
+        def leave_SimpleStatementLine(self, original, updated):
+            self.moving.pop()
+            return updated
+
+        def leave_Name(self, original, updated):
+            if original.value == "training":
+                return cst.parse_expression("self.training")
+            if self.moving and original.value in self.moving[-1]:
+                return cst.parse_expression(f"{original.value}.movedim(1, -1)")
+            return updated
+
+        def leave_Call(self, original, updated):
+            attr = _self_attr(original.func)
+            if attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block"):
+                return self._application(plan.attrs[attr], original, updated)
+            remap = remaps.get(id(original))
+            if remap is not None:
+                args = [
+                    a.with_changes(value=cst.parse_expression(repr(remap)))
+                    if a.keyword is not None and a.keyword.value in ("dim", "axis") else a
+                    for a in updated.args
+                ]
+                return updated.with_changes(args=args)
+            return updated
+
+        def _application(self, attr: Attr, original, updated):
+            args = [a for a in updated.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+            if not args:
+                return updated.with_changes(args=args)
+            x = args[0].value
+            x_code = code_of(x).strip()
+            before = befores.get(id(original))
+            if before:
+                atom = isinstance(x, (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
+                x_code = f"{x_code}.{before}" if atom else f"({x_code}).{before}"
+            if attr.kind == "block" or attr.plan is None:
+                return cst.parse_expression(f"self.{attr.name}({x_code})")
+            return cst.parse_expression(_layer_call_code(attr, x_code))
+
+    return fn.visit(Forward())
+
+
+# -- weight maps for instances ----------------------------------------------------
+
+def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> list[dict]:
+    out = []
+    own = [a for a in plan.attrs.values() if a.kind == "weight"]
+    if own:
+        out.append({
+            "keras_class": plan.name,
+            "origin": prefix_origin,
+            "modules": [prefix_path.rstrip(".")],
+            "weights": [
+                {"keras": _weight_name(a), "torch": a.name, "transform": "copy", "module": prefix_path.rstrip("."), "args": {}}
+                for a in own
+            ],
+        })
+    for attr in plan.attrs.values():
+        origin = prefix_origin + [list(ctx.scan.position(attr.call, attr.statement))]
+        path = prefix_path + attr.name
+        if attr.kind == "layer" and attr.plan is not None:
+            n = len(attr.plan.modules)
+            paths = [path] if n == 1 else [f"{path}.{i}" for i in range(n)]
+            out.append({
+                "keras_class": attr.layer.short,
+                "origin": origin,
+                "modules": paths,
+                "weights": [
+                    {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
+                    for w in attr.plan.weights
+                ],
+            })
+        elif attr.kind == "block":
+            out.extend(_entries(ctx, attr.block, origin, path + "."))
+    return out
+
+
+def _weight_name(attr: Attr) -> str:
+    node = attr.weight.get("name")
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value
+    return attr.name
+
+
+def finish_models(transformer, original, updated):
+    """Weight maps for the module-level instances of converted classes (``net = Net()``)."""
+    ctx = transformer.ctx
+    by_name = ctx.facts.get("class_plans_by_name", {})
+    for stmt in original.body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+            continue
+        small = stmt.body[0]
+        value = small.value
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in by_name):
+            continue
+        plan = by_name[value.func.value]
+        if plan.problems or not isinstance(small.targets[0].target, cst.Name):
+            continue
+        position = list(ctx.scan.position(value, stmt))
+        if position == [0, 0]:
+            continue
+        ctx.models[small.targets[0].target.value] = {
+            "kind": "subclass",
+            "form": plan.name,
+            "inputs": [{"name": n, "shape": None, "layout": plan.input_layout if i == 0 else "keras"} for i, n in enumerate(plan.call_params)],
+            "output_layout": plan.output_layout,
+            "output_rank": None,
+            "layers": _entries(ctx, plan, [position], ""),
+        }
+    return None
