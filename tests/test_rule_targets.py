@@ -38,14 +38,18 @@ def _names() -> set[str]:
         for spelling in ruleset.spellings:
             if spelling.module.split(".")[0] in ROOTS:
                 names.add(spelling.module)
-    # names that hooks write, as the converted fixtures spell them
-    heads = {"F": "torch.nn.functional", "nn": "torch.nn", "torch": "torch", "tf": "tensorflow",
-             "layers": "keras.layers", "ops": "keras.ops", "keras": "keras"}
-    spelled = re.compile(r"(?<![\w.])(F|nn|torch|tf|layers|ops|keras)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+    # names that hooks write, as the converted fixtures spell them (target framework only:
+    # unconverted source code stays in the output too)
+    heads = {
+        "tf_to_torch": {"F": "torch.nn.functional", "nn": "torch.nn", "torch": "torch"},
+        "torch_to_tf": {"tf": "tensorflow", "layers": "keras.layers", "ops": "keras.ops", "keras": "keras"},
+    }
     for case in cases():
+        table = heads[case.direction]
+        spelled = re.compile(r"(?<![\w.])(" + "|".join(table) + r")((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
         text = case.expected.read_text(encoding="utf-8")
         for head, rest in spelled.findall(text):
-            names.add(heads[head] + rest)
+            names.add(table[head] + rest)
     return names
 
 

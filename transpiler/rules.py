@@ -56,6 +56,8 @@ class Rule:
     ambiguous: bool = False
     # method rules only: the argument name the receiver takes in the target/template/hook
     receiver_arg: str = "self"
+    # a known API that is deliberately not converted: the reason, reported at every use
+    reject: str = ""
     # free-form data for hooks (e.g. layer shape and weight layout), validated by them
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -64,11 +66,13 @@ class Rule:
         return bool(self.target) and not (
             self.rename or self.defaults or self.values or self.transform
             or self.template or self.hook or self.unsupported or self.remove
-            or self.args
+            or self.args or self.reject
         )
 
     @property
     def target_display(self) -> str:
+        if self.reject:
+            return "(not converted: " + self.reject + ")"
         if self.remove:
             return "(removed)"
         if self.template:
@@ -131,7 +135,7 @@ class RuleSet:
         return list(seen.values())
 
 
-_STR_FIELDS = {"source", "target", "template", "hook", "value", "note", "warn", "receiver", "name", "returns", "receiver_arg"}
+_STR_FIELDS = {"source", "target", "template", "hook", "value", "note", "warn", "receiver", "name", "returns", "receiver_arg", "reject"}
 _BOOL_FIELDS = {"remove", "attribute", "ambiguous"}
 _LIST_FIELDS = {"also", "args", "target_args"}
 _TABLE_FIELDS = {"rename", "drop", "unsupported", "defaults", "transform"}
@@ -179,11 +183,11 @@ def _build_rule(
         for need in ("name", "receiver"):
             if need not in raw:
                 raise _fail(file, where, need, "missing")
-    actions = [k for k in ("target", "template", "hook") if k in raw] + (
+    actions = [k for k in ("target", "template", "hook", "reject") if k in raw] + (
         ["remove"] if raw.get("remove") else []
     )
     if not actions:
-        raise _fail(file, where, None, "needs one of 'target', 'template', 'hook' or 'remove = true'")
+        raise _fail(file, where, None, "needs one of 'target', 'template', 'hook', 'reject' or 'remove = true'")
     if "target" in raw and "template" in raw:
         raise _fail(file, where, "template", "give either 'target' or 'template', not both")
 
@@ -253,6 +257,7 @@ def _build_rule(
         attribute=bool(raw.get("attribute", False)),
         ambiguous=bool(raw.get("ambiguous", False)),
         receiver_arg=raw.get("receiver_arg", "self"),
+        reject=raw.get("reject", ""),
         data=dict(raw.get("data", {})),
     )
 

@@ -121,6 +121,9 @@ class RuleTransformer(PathTransformer):
         if rule is None:
             ctx.unconverted(original, qual, _no_rule_reason(qual, ctx))
             return updated
+        if rule.reject:
+            ctx.unconverted(original, qual, rule.reject)
+            return updated
         target = rule.value or (rule.target if rule.is_pure_rename else None)
         if target is None:
             ctx.unconverted(
@@ -176,6 +179,9 @@ class RuleTransformer(PathTransformer):
                 return updated
             return None
         rule = ctx.types.method_rule(kind, name)
+        if kind == "unconverted_model":
+            ctx.unconverted(original, f"model.{name}", "the model stays as it was: its definition could not be converted (see the TODO there)")
+            return updated
         if rule is None:
             if kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()):
                 ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} method")
@@ -386,6 +392,8 @@ def load_hook(direction: str, name: str) -> Callable:
 
 def apply_rule(rule: Rule, call: cst.Call, ctx: Context, original: cst.Call | None = None) -> cst.BaseExpression:
     """The converted form of ``call`` (children already converted) under ``rule``."""
+    if rule.reject:
+        raise Unconvertible(rule.reject)
     if rule.remove:
         if len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star:
             return call.args[0].value

@@ -232,6 +232,8 @@ class Types:
         if isinstance(expr, cst.Name):
             return self.name_kind(expr, chain)
         if isinstance(expr, cst.Call):
+            if id(expr) in self.facts.get("model_failures", {}):
+                return "unconverted_model"  # it stays what it was: its methods too
             func = expr.func
             if isinstance(func, (cst.Name, cst.Attribute)):
                 qual = self.resolver.resolve_chain(func)

@@ -91,6 +91,7 @@ class Graph:
     class_name: str = ""
     anchor: cst.CSTNode | None = None
     removed: list = field(default_factory=list)
+    input_calls: dict = field(default_factory=dict)  # input name -> the keras.Input call
 
 
 def _names(node) -> list[str] | None:
@@ -375,6 +376,7 @@ def _trace(ctx, fc, inputs_node, outputs_node) -> Graph:
     for name in inputs:
         graph.input_infos[name] = TensorInfo(tracer.inputs[name])
         graph.removed.append(tracer.input_statements[name])
+        graph.input_calls[name] = tracer.input_statements[name].body[0].value
     for key in layer_order:
         if key in tracer.layer_statements:
             graph.removed.append(tracer.layer_statements[key])
@@ -622,11 +624,11 @@ def class_statements(ctx, graph: Graph) -> list:
         forward_statements.append(stmt.with_changes(leading_lines=[l for l in stmt.leading_lines if l.comment is not None]))
     params = ", ".join(["self", *graph.free])
     returns = ", ".join(graph.outputs)
-    body_init = "\n".join("        " + line for line in init_lines) or "        pass"
+    body_init = "\n".join("        " + line for line in init_lines)
     text = (
         f"class {graph.class_name}(torch.nn.Module):\n"
         f"    def __init__({params}):\n"
-        f"        super().__init__()\n{body_init}\n\n"
+        f"        super().__init__()\n" + (f"{body_init}\n" if body_init else "") + "\n"
         f"    def forward(self, {', '.join(graph.inputs)}):\n"
         f"        return {returns}\n"
     )
@@ -748,6 +750,8 @@ def on_call(transformer, original, updated):
             ctx.consume_head(layer.call.func)
         for warning in plan.warnings:
             ctx.warn(layer.call, layer.kind, warning)
+    for name, call in graph.input_calls.items():
+        ctx.converted(call, "keras.Input", f"argument {name!r} of {graph.class_name}.forward()")
     statements = class_statements(ctx, graph)
     ctx.facts.setdefault("classes_before", {}).setdefault(id(graph.anchor), []).extend(statements)
     info = finish_info(ctx, graph)

@@ -971,6 +971,8 @@ def plan_zero_padding(layer: LayerCall, x: TensorInfo) -> LayerPlan:
 def _pad_pairs(value, n: int, name: str):
     if isinstance(value, int):
         return [(value, value)] * n
+    if n == 1 and isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return [(int(value[0]), int(value[1]))]
     if isinstance(value, (tuple, list)) and len(value) == n:
         pairs = []
         for v in value:

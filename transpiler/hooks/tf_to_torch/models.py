@@ -190,7 +190,12 @@ def analyze(ctx) -> None:
         try:
             plan = _plan_sequential(ctx, name, calls)
         except Unconvertible as exc:
+            # all or nothing: the layers and .add() calls stay as they are, with the reason
             _fail(ctx, call, "keras.Sequential", str(exc))
+            for statement, _ in adds:
+                ctx.owned.add(id(statement.body[0].value))
+            for node in calls:
+                ctx.owned.add(id(node))
             continue
         plan.anchor = _top_statement(fc.stack)
         if not plan.chain:
@@ -267,10 +272,14 @@ def _plan_sequential(ctx, name: str, nodes: list) -> ModelPlan:
                 raise Unconvertible("an Input in the middle of a Sequential model")
             shape = _input_from_call(ctx, node)
             ctx.owned.add(id(node))
+            ctx.facts.setdefault("sequential_inputs", {}).setdefault(name, []).append((api, node))
             continue
         layer = _layer_call(ctx, node)
         if layer is None:
             text = code_of(node).strip()
+            func = node.func if isinstance(node, cst.Call) else None
+            if isinstance(func, cst.Name) and func.value not in ctx.resolver.bindings.bound_values() and func.value not in dir(__builtins__):
+                raise Unconvertible(f"element {i + 1} ({text[:60]}): '{func.value}' is not defined in this file (the original raises NameError too)")
             raise Unconvertible(f"element {i + 1} ({text[:60]}) is not a Keras layer the rules know")
         if not layers and shape is None:
             shape = input_shape_of(layer)
@@ -424,6 +433,8 @@ def on_call(transformer, original, updated):
         ctx.consume_head(step.layer.call.func)
         for warning in step.plan.warnings:
             ctx.warn(step.layer.call, step.layer.kind, warning)
+    for api, node in ctx.facts.get("sequential_inputs", {}).get(plan.name, []):
+        ctx.converted(node, api, "the model's input shape (no module)")
     ctx.consume_subtree(original)
     if plan.chain:
         ctx.converted(original, "keras.Sequential", "torch.nn.Sequential")
