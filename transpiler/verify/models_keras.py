@@ -47,6 +47,9 @@ def _randomize(model, rng) -> None:
         w.assign(value.astype(w.dtype if isinstance(w.dtype, str) else "float32"))
 
 
+_TRACKED: dict = {}
+
+
 def _track_origins(program: str) -> None:
     """Remember where in the program each Keras layer was created (line, column).
 
@@ -58,14 +61,16 @@ def _track_origins(program: str) -> None:
 
     import keras
 
-    target = os.path.realpath(program)
-    original = keras.layers.Layer.__init__
+    _TRACKED["target"] = os.path.realpath(program)
+    if "original" in _TRACKED:  # patched already (several programs in one process)
+        return
+    original = _TRACKED["original"] = keras.layers.Layer.__init__
     def init(self, *args, **kwargs):
         if not hasattr(self, "_transpiler_origin"):
             frame = inspect.currentframe().f_back
             # skip the object's own __init__ chain (a subclass calling super().__init__)
             while frame is not None and (
-                frame.f_locals.get("self") is self or os.path.realpath(frame.f_code.co_filename) != target
+                frame.f_locals.get("self") is self or os.path.realpath(frame.f_code.co_filename) != _TRACKED["target"]
             ):
                 frame = frame.f_back
             origin = None
