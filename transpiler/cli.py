@@ -40,6 +40,7 @@ def _add_convert(sub) -> None:
     p.add_argument("--include", action="append", default=None, metavar="GLOB", help="only convert files matching (gitignore syntax, repeatable)")
     p.add_argument("--exclude", action="append", default=None, metavar="GLOB", help="skip files matching (gitignore syntax, repeatable)")
     p.add_argument("--no-gitignore", action="store_true", help="do not skip files that .gitignore ignores")
+    p.add_argument("--force-exclude", action="store_true", help="apply --exclude (and the config's exclude) to files named on the command line too (for pre-commit)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--no-format", action="store_true", help="do not run black on changed lines")
     p.add_argument("--force", action="store_true", help="rewrite files even if they have uncommitted changes in git")
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None, *, use_server: bool = True) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("transpiler: interrupted; every file is either unchanged or fully converted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + _INTERRUPTS.signum if _INTERRUPTS.signum else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
 
@@ -127,16 +128,78 @@ def _replay_stdin(data: bytes):
 
 # -- convert ---------------------------------------------------------------
 
+class _Interrupts:
+    """Ctrl-C and SIGTERM stop a run that writes files, but never halfway through a write.
+
+    Every write is atomic anyway (a temporary file renamed over the old one);
+    this also keeps the rename and the clean-up of the temporary file together,
+    and lets the run say how it ended.
+    """
+
+    def __init__(self) -> None:
+        self.writing = False
+        self.pending = False
+        self.signum = 0
+        self.saved: dict = {}
+
+    def _handler(self, signum, frame) -> None:
+        self.signum = signum
+        if self.writing:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    def install(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.signum = 0
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.saved[sig] = signal.signal(sig, self._handler)
+            except (ValueError, OSError):
+                pass
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        self.saved.clear()
+
+    def __enter__(self):
+        self.writing = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.writing = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+_INTERRUPTS = _Interrupts()
+
+
 def cmd_convert(args) -> int:
     from .config import load_config
     from .report import Report
     from .rules import RuleError
     from .runner import Options
 
-    config = load_config(args.paths, explicit=args.config)
+    config_paths = [args.stdin_filename] if args.paths == ["-"] and args.stdin_filename else args.paths
+    config = load_config(config_paths, explicit=args.config)
     to = args.to or config.get("to") or "auto"
     rules = tuple(config.get("rules", ())) + tuple(args.rules)
-    options = Options(to=to, source=args.source or config.get("from"), rules=rules, format=not args.no_format)
+    options = Options(
+        to=to,
+        source=args.source or config.get("from"),
+        rules=rules,
+        format=not args.no_format,
+        verify_output=not (args.check or args.diff),
+    )
     try:
         if to != "auto":
             from .frameworks import DIRECTION_TO
@@ -151,11 +214,14 @@ def cmd_convert(args) -> int:
     if "-" in args.paths:
         raise UsageError("'-' (stdin) cannot be combined with other paths")
 
-    from .files import discover
+    from .files import Globs, discover
 
-    include = args.include or config.get("include")
-    exclude = (config.get("exclude") or []) + (args.exclude or [])
-    files, discovery_errors = discover(args.paths, include=include, exclude=exclude or None, use_gitignore=not args.no_gitignore)
+    base = os.path.dirname(config["_path"]) if config.get("_path") else None
+    include = [Globs(args.include)] if args.include else ([Globs(config["include"], base)] if config.get("include") else None)
+    exclude = ([Globs(config["exclude"], base)] if config.get("exclude") else []) + ([Globs(args.exclude)] if args.exclude else [])
+    files, discovery_errors = discover(
+        args.paths, include=include, exclude=exclude, use_gitignore=not args.no_gitignore, force_exclude=args.force_exclude
+    )
     writes = args.in_place or args.output
     single_to_stdout = not (writes or args.diff or args.check)
     if single_to_stdout and (len(files) != 1 or os.path.isdir(args.paths[0])):
@@ -163,15 +229,23 @@ def cmd_convert(args) -> int:
             for path, error in discovery_errors:
                 print(f"{path}: error: {error}", file=sys.stderr)
             return EXIT_ERROR
+        if not files:
+            return EXIT_OK  # a file named on the command line was excluded (--force-exclude)
         raise UsageError("several files: give --in-place, --output DIR, --diff or --check (only one file can go to stdout)")
     if args.output and len(files) > 1 and not (os.path.isdir(args.output) or not os.path.exists(args.output)):
         raise UsageError("--output must be a folder when converting several files")
+    if args.output and any(os.path.exists(args.output) and os.path.samefile(args.output, f) for f in files):
+        raise UsageError("--output names an input file: use --in-place to rewrite it")
     if args.in_place and not args.force:
-        from .gitsafety import dirty_files
+        from .gitsafety import GitError, uncommitted
 
-        dirty = dirty_files(files)
+        try:
+            dirty = uncommitted(files)
+        except GitError as exc:
+            raise UsageError(f"{exc}; pass --force to rewrite the files anyway") from None
         if dirty:
-            listing = "\n  ".join(dirty[:20]) + ("\n  ..." if len(dirty) > 20 else "")
+            shown = [f"{path} ({state})" for path, state in dirty[:20]]
+            listing = "\n  ".join(shown) + ("\n  ..." if len(dirty) > 20 else "")
             raise UsageError(
                 f"{len(dirty)} file(s) have uncommitted changes in git; commit or stash them, or pass --force:\n  {listing}"
             )
@@ -182,17 +256,20 @@ def cmd_convert(args) -> int:
 
         report.files.append(FileReport(path=path, status="error", error=error))
 
-    outcomes = _run(files, options, args)
     color = _use_color(args.color)
     exit_code = EXIT_OK
     interrupted = False
+    if writes:
+        _INTERRUPTS.install()
     try:
-        for outcome in outcomes:
+        for outcome in _run(files, options, args):
             report.files.append(outcome.report)
             if outcome.error:
                 continue
             if single_to_stdout:
-                sys.stdout.write(outcome.converted if outcome.changed else outcome.original)
+                payload = outcome.data if outcome.changed else outcome.original_bytes()
+                sys.stdout.flush()
+                sys.stdout.buffer.write(payload)
                 sys.stdout.flush()
             elif args.diff and outcome.changed:
                 sys.stdout.write(_diff(outcome.path, outcome.original, outcome.converted, color))
@@ -200,13 +277,14 @@ def cmd_convert(args) -> int:
                 if outcome.changed:
                     outcome.report.status = "would-convert"
             elif args.in_place and outcome.changed:
-                _write(outcome, outcome.path, report)
+                _write(outcome, outcome.path, report, in_place=True)
             elif args.output:
                 target = _output_path(outcome.path, args.paths, args.output, len(files))
-                _write(outcome, target, report, data=outcome.data if outcome.changed else None)
+                _write(outcome, target, report)
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        _INTERRUPTS.restore()
         _emit_report(report, args, code_on_stdout=single_to_stdout)
     if interrupted:
         raise KeyboardInterrupt
@@ -236,20 +314,24 @@ def _run(files, options, args):
             bar.stop()
 
 
-def _write(outcome, target: str, report, data: bytes | None = None) -> None:
+def _write(outcome, target: str, report, *, in_place: bool = False) -> None:
+    """Write one result (atomically); a failure is that file's error, never the run's end."""
     from .files import FileError, write_atomic
 
-    payload = data if data is not None else outcome.data
     try:
-        if payload is None:  # unchanged file copied to an output folder
-            from .files import read_source
-
-            payload = open(outcome.path, "rb").read()
-        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        write_atomic(target, payload)
-    except (OSError, FileError) as exc:
+        payload = outcome.data if outcome.changed else outcome.original_bytes()
+        if not in_place:
+            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        with _INTERRUPTS:
+            write_atomic(target, payload, unchanged_since=outcome.source if in_place else None)
+    except FileError as exc:
         outcome.report.status = "error"
-        outcome.report.error = f"cannot write {target}: {exc}"
+        outcome.report.error = f"not written: {exc}"
+    except OSError as exc:
+        from .files import _os_reason
+
+        outcome.report.status = "error"
+        outcome.report.error = f"cannot write {target}: {_os_reason(exc)}"
 
 
 def _output_path(path: str, roots: list[str], output: str, count: int) -> str:
@@ -265,7 +347,7 @@ def _output_path(path: str, roots: list[str], output: str, count: int) -> str:
 
 def _convert_stdin(args, options) -> int:
     from .api import InputError, InternalError
-    from .files import FileError, decode_source
+    from .files import FileError, decode_source, encode_source
     from .report import Report
     from .runner import convert_text
 
@@ -275,12 +357,19 @@ def _convert_stdin(args, options) -> int:
     try:
         source = decode_source(name, data)
         result = convert_text(args.stdin_filename or "-", source.text, options)
-    except (FileError, InputError, InternalError) as exc:
+        # the same bytes as the input: its encoding, BOM and line endings
+        out = encode_source(source, result.code) if result.changed else data
+    except (FileError, InputError, InternalError, RecursionError) as exc:
         from .report import FileReport
 
-        report.files.append(FileReport(path=name, status="error", error=str(exc)))
-        sys.stdout.buffer.write(data)  # an IDE replaces the buffer with stdout: give it back intact
-        sys.stdout.flush()
+        message = "too deeply nested to convert" if isinstance(exc, RecursionError) else str(exc)
+        if isinstance(exc, InternalError):
+            message = f"internal error: {message}"
+        report.files.append(FileReport(path=name, status="error", error=message))
+        if not (args.diff or args.check):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)  # an IDE replaces the buffer with stdout: give it back intact
+            sys.stdout.flush()
         _emit_report(report, args, code_on_stdout=True)
         return EXIT_ERROR
     result.report.path = name
@@ -289,7 +378,8 @@ def _convert_stdin(args, options) -> int:
         if result.changed:
             sys.stdout.write(_diff(name, source.text, result.code, _use_color(args.color)))
     elif not args.check:
-        sys.stdout.write(result.code)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(out)
     sys.stdout.flush()
     if args.check and result.changed:
         result.report.status = "would-convert"

@@ -3,7 +3,8 @@
 The search starts at the common folder of the given paths (the current folder
 for stdin) and walks up to the first pyproject.toml that has a
 ``[tool.transpiler]`` table, stopping at a repository root. Command-line options
-override what it says. Relative paths in it are relative to that file.
+override what it says. Relative paths in it (``rules``) and its ``include`` and
+``exclude`` globs are relative to that file's folder.
 """
 
 from __future__ import annotations
@@ -69,5 +70,5 @@ def load_config(paths: list[str], explicit: str | None = None) -> dict:
     out = dict(table)
     if "rules" in out:
         out["rules"] = [str((path.parent / r).resolve()) for r in out["rules"]]
-    out["_path"] = str(path)
+    out["_path"] = str(path.resolve())
     return out

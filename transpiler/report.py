@@ -24,9 +24,18 @@ class Finding:
     kind: str
     message: str = ""
     target: str = ""
+    cell: int | None = None  # notebooks: the cell (1-based, every cell counted); line is within it
 
     def location(self, path: str) -> str:
+        if self.cell is not None:
+            return f"{path}:cell {self.cell}:{self.line}:{self.col}"
         return f"{path}:{self.line}:{self.col}"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        if self.cell is None:
+            del data["cell"]
+        return data
 
 
 @dataclass
@@ -50,7 +59,7 @@ class FileReport:
         return sum(1 for f in self.findings if f.kind == WARNING)
 
     def sorted_findings(self) -> list[Finding]:
-        return sorted(self.findings, key=lambda f: (f.line, f.col, f.kind))
+        return sorted(self.findings, key=lambda f: (f.cell or 0, f.line, f.col, f.kind))
 
 
 @dataclass
@@ -67,9 +76,10 @@ class Report:
             "files": len(self.files),
             "changed": sum(1 for f in self.files if f.status in ("converted", "would-convert")),
             "errors": len(self.errors),
-            "converted": sum(f.converted for f in self.files),
-            "unconverted": sum(f.unconverted for f in self.files),
-            "warnings": sum(f.warnings for f in self.files),
+            # a file that could not be converted (or written) counts for nothing
+            "converted": sum(f.converted for f in self.files if f.status != "error"),
+            "unconverted": sum(f.unconverted for f in self.files if f.status != "error"),
+            "warnings": sum(f.warnings for f in self.files if f.status != "error"),
         }
 
     def to_json(self) -> str:
@@ -85,7 +95,7 @@ class Report:
                     "error": f.error or None,
                     "converted": f.converted,
                     "unconverted": f.unconverted,
-                    "findings": [asdict(x) for x in f.sorted_findings()],
+                    "findings": [x.to_dict() for x in f.sorted_findings()],
                 }
                 for f in self.files
             ],
