@@ -140,9 +140,16 @@ class _Interrupts:
         self.writing = False
         self.pending = False
         self.signum = 0
+        self.pid = os.getpid()
         self.saved: dict = {}
 
     def _handler(self, signum, frame) -> None:
+        if os.getpid() != self.pid:  # a forked worker before it set its own handlers: default action
+            import signal
+
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         self.signum = signum
         if self.writing:
             self.pending = True
@@ -156,6 +163,7 @@ class _Interrupts:
         if threading.current_thread() is not threading.main_thread():
             return
         self.signum = 0
+        self.pid = os.getpid()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self.saved[sig] = signal.signal(sig, self._handler)

@@ -307,6 +307,7 @@ def _init_worker() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (the pool stops workers with it)
     if os.uname().sysname == "Linux":
         try:  # a parent killed outright takes its idle workers with it
             import ctypes
