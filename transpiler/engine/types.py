@@ -178,10 +178,27 @@ class Types:
         if memo is not _UNKNOWN:
             return memo  # type: ignore[return-value]
         self._memo[key] = None  # recursion guard: a cycle is unknown
-        kinds = {self._site_kind(site, chain) for site in sites}
-        kind = kinds.pop() if len(kinds) == 1 else None
+        before = set(self._memo)
+        kinds = [self._site_kind(site, chain) for site in sites]
+        known = set(kinds) - {None}
+        if len(known) == 1 and None in kinds:
+            # a name rebound from itself (x = x.view(...)): assume the kind its other
+            # bindings give and keep it if every binding then gives that kind
+            guess = known.pop()
+            self._forget(before, key)
+            self._memo[key] = guess
+            if any(self._site_kind(site, chain) != guess for site in sites):
+                self._forget(before, key)
+                self._memo[key] = None
+            return self._memo[key]
+        kind = kinds[0] if len(set(kinds)) == 1 else None
         self._memo[key] = kind
         return kind
+
+    def _forget(self, keep: set, key) -> None:
+        """Drop what was inferred while ``key`` was assumed (or unknown)."""
+        for k in [k for k in self._memo if k not in keep and k != key]:
+            del self._memo[k]
 
     def _site_kind(self, site: BindingSite, chain) -> str | None:
         if site.kind == "param":
