@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import PurePath
+import os
+from pathlib import Path, PurePath
+from urllib.parse import quote
 
 from .report import UNCONVERTED, WARNING, Report
 
@@ -30,8 +32,19 @@ _RULES = [
 ]
 
 
-def _uri(path: str) -> str:
-    return PurePath(path).as_posix()
+def _artifact(path: str) -> dict:
+    """An artifactLocation: a file URI for an absolute path, else a relative
+    reference resolved against %SRCROOT% (the folder the run started in)."""
+    if os.path.isabs(path):
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(PurePath(path).as_posix()), "uriBaseId": "%SRCROOT%"}
+
+
+def _location(path: str, x) -> dict:
+    physical: dict = {"artifactLocation": _artifact(path)}
+    if x.cell is None:  # in a notebook a line within a cell is no line of the file
+        physical["region"] = {"startLine": max(x.line, 1), "startColumn": max(x.col, 1)}
+    return {"physicalLocation": physical}
 
 
 def to_sarif(report: Report) -> str:
@@ -42,31 +55,39 @@ def to_sarif(report: Report) -> str:
         if f.status == "error":
             results.append({
                 "ruleId": "file-error",
+                "ruleIndex": 2,
                 "level": "error",
-                "message": {"text": f.error},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(f.path)}}}],
+                "message": {"text": f.error or "cannot convert this file"},
+                "locations": [{"physicalLocation": {"artifactLocation": _artifact(f.path)}}],
             })
             continue
         for x in f.sorted_findings():
             if x.kind not in (UNCONVERTED, WARNING):
                 continue
+            where = f"cell {x.cell}, line {x.line}: " if x.cell is not None else ""
+            properties = {"api": x.api}
+            if x.cell is not None:
+                properties.update(cell=x.cell, cellLine=x.line, cellColumn=x.col)
             results.append({
                 "ruleId": "unconverted" if x.kind == UNCONVERTED else "conversion-warning",
+                "ruleIndex": 0 if x.kind == UNCONVERTED else 1,
                 "level": "warning" if x.kind == UNCONVERTED else "note",
-                "message": {"text": f"{x.api}: {x.message}"},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(f.path)},
-                        "region": {"startLine": max(x.line, 1), "startColumn": max(x.col, 1)},
-                    }
-                }],
-                "properties": {"api": x.api},
+                "message": {"text": f"{where}{x.api}: {x.message}"},
+                "locations": [_location(f.path, x)],
+                "properties": properties,
             })
     sarif = {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{
-            "tool": {"driver": {"name": "transpiler", "version": __version__, "rules": _RULES}},
+            "tool": {"driver": {
+                "name": "transpiler",
+                "version": __version__,
+                "rules": _RULES,
+            }},
+            # columns count characters (code points), as Python and the text report do
+            "columnKind": "unicodeCodePoints",
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(os.getcwd()).as_uri() + "/"}},
             "results": results,
         }],
     }
@@ -74,7 +95,7 @@ def to_sarif(report: Report) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
 def to_markdown(report: Report) -> str:
