@@ -56,8 +56,8 @@ def check_models(cases: list[tuple[str, Path, dict]], work: Path, *, rtol: float
         keras_jobs.append([str(path), str(d / "keras"), str(d / "spec.json")])
         torch_jobs.append([str(converted), str(d / "info.json"), str(d / "keras"), str(d / "torch")])
         prepared.append((case_id, d))
-    run_jobs("transpiler.verify.models_keras", keras_jobs, work)
-    run_jobs("transpiler.verify.models_torch", torch_jobs, work)
+    run_jobs("transpiler.verify.keras_record", keras_jobs, work)
+    run_jobs("transpiler.verify.torch_replay", torch_jobs, work)
     out = {}
     for case_id, d in prepared:
         out[case_id] = compare_dir(d, rtol, atol)

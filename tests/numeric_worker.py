@@ -1,8 +1,8 @@
 """A process with TensorFlow and PyTorch both imported, answering model-equivalence jobs.
 
 Property tests need many small comparisons; starting the frameworks for each one
-would take seconds. This worker runs `transpiler.verify.models_keras.main` and
-`transpiler.verify.models_torch.main` in-process for each job read from stdin
+would take seconds. This worker runs `transpiler.verify.keras_record.main` and
+`transpiler.verify.torch_replay.main` in-process for each job read from stdin
 (one JSON list per line) and answers "ok" or the error on stdout.
 """
 
@@ -21,7 +21,7 @@ def main() -> None:
     import keras  # noqa: F401
     import torch  # noqa: F401
 
-    from transpiler.verify import models_keras, models_torch
+    from transpiler.verify import keras_record, torch_replay
 
     out = sys.stdout
     sys.stdout = sys.stderr  # programs that print must not break the protocol
@@ -30,8 +30,8 @@ def main() -> None:
     for line in sys.stdin:
         keras_args, torch_args = json.loads(line)
         try:
-            models_keras.main(*keras_args)
-            models_torch.main(*torch_args)
+            keras_record.main(*keras_args)
+            torch_replay.main(*torch_args)
             out.write(json.dumps({"ok": True}) + "\n")
         except BaseException as exc:
             out.write(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-3000:]}) + "\n")

@@ -19,7 +19,7 @@ from .engine.names import Resolver, candidate_names
 from .engine.scan import scan
 from .engine.spelling import Speller
 from .engine.transform import RuleTransformer
-from .engine.types import Types
+from .engine.types import Types, value_names_to_follow
 from .frameworks import DIRECTION_TO, ROOTS, SOURCE_OF, TF, TORCH, framework_of
 from .report import FileReport, Finding
 from .rules import load_ruleset
@@ -114,6 +114,12 @@ def convert_source(
         base |= missing
         found = scan(module, text, frozenset(base))
         resolver = Resolver(found, ruleset.leaf_names)
+    extra = value_names_to_follow(found, resolver, ruleset, text) - base
+    if extra:  # values whose calls a rule rewrites (loss objects, models): follow them too
+        base |= extra
+        found = scan(module, text, frozenset(base))
+        resolver = Resolver(found, ruleset.leaf_names)
+
     existing = {
         name: qual for name, qual in resolver.bindings.aliases.items() if framework_of(qual) == to
     }

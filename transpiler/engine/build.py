@@ -145,8 +145,15 @@ def build(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression)
     return template.visit(_Fill(subs, spell))
 
 
-def build_statements(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression) -> list[cst.BaseStatement]:
-    """Statements from a code template (a class, a helper function...), spelled and filled in."""
+def build_statements(
+    text: str, spell: Callable[[str], str], /, literal: bool = False, **subs: cst.BaseExpression
+) -> list[cst.BaseStatement]:
+    """Statements from a code template (a class, a helper function...), spelled and filled in.
+
+    literal: the text has no placeholders (its braces are Python's: f-strings, dicts).
+    """
+    if literal:
+        return list(cst.parse_module(text).visit(_Fill({}, spell)).body)
     module = cst.parse_module(PLACEHOLDER.sub(r"__tp_\1__", text))
     names = PLACEHOLDER.findall(text)
     missing = set(names) - subs.keys()

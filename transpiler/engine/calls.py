@@ -16,6 +16,11 @@ class Unconvertible(Exception):
     """Raised by rule application or a hook: leave the code as it is, say why."""
 
 
+class Deferred(Exception):
+    """Raised by a hook whose call the enclosing statement's handler rewrites
+    (``model.fit(...)`` becomes a loop): leave the call, report nothing here."""
+
+
 @dataclass
 class BoundArg:
     name: str

@@ -46,6 +46,7 @@ class Context:
     owned: set[int] = field(default_factory=set)  # calls a structural handler rewrites as a whole
     results: dict[int, cst.CSTNode] = field(default_factory=dict)  # original id -> converted node
     models: dict[str, Any] = field(default_factory=dict)  # model name -> weights/input info
+    method_call: cst.Call | None = None  # the method call a method rule is being applied to
 
     @property
     def direction(self) -> str:
@@ -65,8 +66,8 @@ class Context:
                 f"the conversion uses argument '{exc.args[0]}' twice; assign it to a variable first so it is computed once"
             ) from None
 
-    def build_statements(this, text: str, /, **subs: cst.BaseExpression) -> list:
-        return build_statements(text, this.spell, **subs)
+    def build_statements(this, text: str, /, literal: bool = False, **subs: cst.BaseExpression) -> list:
+        return build_statements(text, this.spell, literal=literal, **subs)
 
     def name(self, qualname: str) -> cst.BaseExpression:
         return name_expr(self.spell(qualname))

@@ -16,7 +16,7 @@ import libcst as cst
 from ..frameworks import canonical, framework_of
 from ..rules import Rule
 from .build import code_of, parenthesize
-from .calls import CallArgs, Unconvertible, bind_args, fold_number, literal_value
+from .calls import CallArgs, Deferred, Unconvertible, bind_args, fold_number, literal_value
 from .context import Context
 from .walk import PathTransformer
 
@@ -153,7 +153,36 @@ class RuleTransformer(PathTransformer):
             result = self.convert_method(original, updated)
             if result is not None:
                 return result
+        if qual is None and isinstance(original.func, (cst.Name, cst.Attribute)):
+            result = self.convert_value_call(original, updated)
+            if result is not None:
+                return result
         return self._run_handlers("Call", original, updated)
+
+    def convert_value_call(self, original: cst.Call, updated: cst.Call):
+        """Calling a value of a known kind (a loss object, a model): its `__call__` rule."""
+        ctx = self.ctx
+        if ctx.types is None or not ctx.ruleset.method_rules("__call__"):
+            return None
+        kind = self._receiver_kind(original.func)
+        rule = ctx.types.method_rule(kind, "__call__") if kind else None
+        if rule is None:
+            return None
+        api = f"{kind}.__call__"
+        try:
+            receiver = updated.func
+            call = updated.with_changes(func=cst.Attribute(value=receiver, attr=cst.Name("__call__")))
+            orig = original.with_changes(func=cst.Attribute(value=original.func, attr=cst.Name("__call__")))
+            result = apply_method_rule(rule, orig, call, ctx)
+        except Deferred:
+            return updated
+        except Unconvertible as exc:
+            ctx.unconverted(original, api, str(exc))
+            return updated
+        if result is not None and _same_code(result, updated):
+            return updated
+        ctx.converted(original, api, _describe(result))
+        return result
 
     # -- methods and attributes of values of a known kind -------------------
     def _receiver_kind(self, receiver: cst.BaseExpression) -> str | None:
@@ -190,6 +219,8 @@ class RuleTransformer(PathTransformer):
         api = f"{kind}.{name}"
         try:
             result = apply_method_rule(rule, original, updated, ctx)
+        except Deferred:
+            return updated
         except Unconvertible as exc:
             ctx.unconverted(original, api, str(exc))
             return updated
@@ -231,6 +262,9 @@ class RuleTransformer(PathTransformer):
             return updated
         try:
             result = apply_rule(rule, updated, ctx, original)
+        except Deferred:
+            ctx.consume_head(original.func)
+            return updated
         except Unconvertible as exc:
             ctx.unconverted(original, qual, str(exc))
             return updated
@@ -331,10 +365,15 @@ def apply_method_rule(rule: Rule, original: cst.Call | None, updated, ctx: Conte
         return apply_rule(as_function, call, ctx, None)
     receiver = updated.func.value
     call = updated.with_changes(func=cst.Name("_"), args=[cst.Arg(receiver), *updated.args])
+    ctx.method_call = original  # the call as it is in the module, for hooks that look around it
     orig = None
     if original is not None:
         orig = original.with_changes(args=[cst.Arg(original.func.value), *original.args])
     return apply_rule(as_function, call, ctx, orig)
+
+
+def _same_code(a, b) -> bool:
+    return code_of(a).strip() == code_of(b).strip()
 
 
 def _describe(result: cst.BaseExpression) -> str:

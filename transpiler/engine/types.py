@@ -252,6 +252,8 @@ class Types:
             if id(expr) in self.facts.get("model_failures", {}):
                 return "unconverted_model"  # it stays what it was: its methods too
             func = expr.func
+            if isinstance(func, cst.Name) and func.value in self.facts.get("class_kinds", {}):
+                return self.facts["class_kinds"][func.value]  # an instance of a converted class
             if isinstance(func, (cst.Name, cst.Attribute)):
                 qual = self.resolver.resolve_chain(func)
                 if qual is not None:
@@ -299,3 +301,56 @@ class Types:
                     return rule
             kind = KIND_PARENTS.get(kind)
         return None
+
+
+def value_names_to_follow(scan, resolver, ruleset, source: str) -> set[str]:
+    """Variables holding values whose calls a rule rewrites (``loss_fn(y, p)``, ``model(x)``).
+
+    Their uses hold no framework name, so the first scan does not reach them:
+    the names assigned from such framework calls, and from classes of this file
+    whose base is such a framework class, are scanned again.
+    """
+    import re
+
+    callable_kinds = {r.receiver for r in ruleset.method_rules("__call__")}
+    if not callable_kinds:
+        return set()
+    names: set[str] = set()
+    classes: set[str] = set()
+    for hit in scan.hits:
+        if resolver.kind(hit.name) != "load":
+            continue
+        stack = hit.stack
+        i = len(stack) - 1
+        while i > 0 and isinstance(stack[i - 1], cst.Attribute) and stack[i - 1].value is stack[i]:
+            i -= 1
+        if i == 0:
+            continue
+        top = stack[i]
+        parent = stack[i - 1]
+        qual = resolver.resolve_chain(top)
+        rule = ruleset.lookup(qual) if qual else None
+        if rule is None or rule.returns not in callable_kinds:
+            continue
+        if isinstance(parent, cst.Arg) and i >= 2 and isinstance(stack[i - 2], cst.ClassDef):
+            classes.add(stack[i - 2].name.value)
+            continue
+        if isinstance(parent, cst.Call) and parent.func is top and i >= 2:
+            owner = stack[i - 2]
+            if isinstance(owner, cst.Assign):
+                for t in owner.targets:
+                    names.update(_target_names(t.target))
+    for cls in classes:
+        names.update(re.findall(r"(\w+)\s*=\s*" + re.escape(cls) + r"\s*\(", source))
+    return names
+
+
+def _target_names(target) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out = set()
+        for el in target.elements:
+            out |= _target_names(el.value)
+        return out
+    return set()

@@ -14,7 +14,6 @@ import builtins
 import io
 import json
 import os
-import runpy
 import sys
 import traceback
 from contextlib import redirect_stdout
@@ -60,7 +59,9 @@ def _describe(value) -> str:
     return repr(type(value).__name__)
 
 
-def run_program(path: str, out_prefix: str) -> None:
+def execute(path: str, namespace: dict | None = None, echo: bool = True) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """Run a program as __main__ in ``namespace`` (the caller may watch it fill):
+    (namespace, meta with printed items/variables/error, arrays)."""
     printed: list[dict] = []
     arrays: dict[str, np.ndarray] = {}
     real_print = builtins.print
@@ -81,17 +82,21 @@ def run_program(path: str, out_prefix: str) -> None:
                 printed.append({"text": item})
             else:
                 printed.append({"object": _describe(item)})
-        real_print(*args, **kwargs)
+        if echo:
+            real_print(*args, **kwargs)
 
     meta: dict = {"program": path, "error": None}
-    namespace: dict = {}
+    if namespace is None:
+        namespace = {}
+    namespace.update({"__name__": "__main__", "__file__": os.path.abspath(path), "__builtins__": builtins})
     builtins.print = recording_print
     stdout = io.StringIO()
     cwd = os.getcwd()
     try:
+        code = compile(open(path, encoding="utf-8").read(), os.path.abspath(path), "exec")
         os.chdir(os.path.dirname(os.path.abspath(path)) or ".")
         with redirect_stdout(stdout):
-            namespace = runpy.run_path(path, run_name="__main__")
+            exec(code, namespace)
     except BaseException as exc:  # a failing program is a result, not a crash of the runner
         meta["error"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         meta["traceback"] = traceback.format_exc()[-4000:]
@@ -99,16 +104,20 @@ def run_program(path: str, out_prefix: str) -> None:
         builtins.print = real_print
         os.chdir(cwd)
     names = []
-    for name, value in (namespace or {}).items():
+    for name, value in namespace.items():
         if name.startswith("_"):
             continue
         arr = to_array(value)
-        if arr is not None and not isinstance(value, (int, float)):
+        if arr is not None and not isinstance(value, int):  # counters differ; results do not
             arrays[f"var_{name}"] = np.asarray(arr)
             names.append(name)
     meta["printed"] = printed
     meta["variables"] = sorted(names)
     meta["stdout"] = stdout.getvalue()[-20000:]
+    return namespace, meta, arrays
+
+
+def save(meta: dict, arrays: dict[str, np.ndarray], out_prefix: str) -> None:
     safe = {}
     for key, arr in arrays.items():
         if arr.dtype == object or arr.dtype.kind in "OUS":
@@ -117,6 +126,11 @@ def run_program(path: str, out_prefix: str) -> None:
     np.savez(out_prefix + ".npz", **safe)
     with open(out_prefix + ".json", "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=1)
+
+
+def run_program(path: str, out_prefix: str) -> None:
+    _namespace, meta, arrays = execute(path)
+    save(meta, arrays, out_prefix)
 
 
 def main(argv: list[str]) -> int:

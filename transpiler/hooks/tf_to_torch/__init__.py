@@ -2,15 +2,16 @@
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set()
-from . import functional, models, subclass
+from . import fitting, functional, models, subclass, training
 from .analysis import int_tensor_names
 
 # functions run before the rewrite; they store facts in ctx.facts
-ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclass.analyze]
+ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclass.analyze, training.analyze, fitting.analyze]
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {
     "Call": [models.on_call, functional.on_call],
-    "Module": [models.on_block, subclass.finish_models],
+    "Module": [models.on_block, subclass.finish_models, training.insert_snippets],
     "IndentedBlock": [models.on_block],
     "ClassDef": [subclass.on_class],
+    "SimpleStatementLine": [fitting.on_statement],
 }

@@ -101,6 +101,8 @@ def analyze(ctx) -> None:
             plan.problems.append(str(exc))
         plans[id(stmt)] = plan
         by_name[plan.name] = plan
+        if not plan.problems:
+            ctx.facts.setdefault("class_kinds", {})[plan.name] = "model" if plan.is_model else "layer"
     ctx.facts["class_plans_by_name"] = by_name
 
 

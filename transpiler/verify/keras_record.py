@@ -1,17 +1,26 @@
-"""Run a Keras program and record, for each model it builds: inputs, outputs, weights.
+"""Run a TensorFlow/Keras program and record what the converted program must reproduce.
 
-``python -m transpiler.verify.models_keras PROGRAM OUT_DIR [SPEC_JSON]`` (needs
-TensorFlow/Keras). Models are the module-level variables holding a keras.Model.
-Input shapes come from the model (a built model knows them) or from SPEC_JSON
-(``{"model": {"input_shapes": [[2, 28, 28, 1]]}}``). Everything is stored in
-``OUT_DIR/record.npz`` (no pickle) and ``OUT_DIR/record.json``.
+``python -m transpiler.verify.keras_record PROGRAM OUT_DIR [SPEC_JSON]`` (needs
+TensorFlow/Keras). While the program runs:
+
+* every weight a Keras layer creates gets a value from one seeded generator (so
+  biases and statistics are non-trivial) and its initial value is kept, with
+  where in the program its layer was created;
+* dropout is off and ``fit`` does not shuffle, so that a few training steps
+  can be compared step for step (deterministic.py);
+* what it prints and leaves in module-level variables is recorded (capture.py).
+
+Afterwards, for each module-level keras.Model: random inputs (shapes from the
+model or SPEC_JSON ``{"model": {"input_shapes": [[2, 28, 28, 1]]}}``), its
+outputs in inference mode, and its initial and final weights. Everything goes to
+``OUT_DIR/record.npz`` (no pickle), ``OUT_DIR/record.json`` and
+``OUT_DIR/program.{npz,json}``: the recording torch_replay.py replays without TensorFlow.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import runpy
 import sys
 
 import numpy as np
@@ -36,16 +45,53 @@ def _inputs_for(model, spec: dict, rng) -> list[np.ndarray]:
     return arrays
 
 
+def _random_value(name: str, shape, rng) -> np.ndarray:
+    """A weight's value: random, so that biases and moving statistics are tested too."""
+    if "variance" in name:
+        return rng.uniform(0.5, 1.5, size=shape)
+    return rng.standard_normal(shape) * 0.3
+
+
 def _randomize(model, rng) -> None:
-    """Fresh random values for every weight, so that biases and moving statistics are tested too."""
     for w in model.weights:
-        shape = tuple(w.shape)
-        if "variance" in w.name:
-            value = rng.uniform(0.5, 1.5, size=shape)
-        else:
-            value = rng.standard_normal(shape) * 0.3
+        value = _random_value(w.name, tuple(w.shape), rng)
         w.assign(value.astype(w.dtype if isinstance(w.dtype, str) else "float32"))
 
+
+_SEEDED: dict = {}  # the generator of the program running now, and initial values by variable
+
+
+def _seed_weights() -> None:
+    """Every weight a layer creates starts from the seeded generator; its value is kept."""
+    import keras
+
+    if "original" in _SEEDED:
+        return
+    original = _SEEDED["original"] = keras.layers.Layer.add_weight
+
+    def add_weight(self, *args, **kwargs):
+        rng = _SEEDED.get("rng")
+        if rng is None:
+            return original(self, *args, **kwargs)
+        names = ["shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint", "aggregation"]
+        bound = dict(zip(names, args))
+        bound.update(kwargs)
+        shape = tuple(bound.get("shape") or ())
+        label = str(bound.get("name") or "")
+        dtype = bound.get("dtype") or "float32"
+        if not str(dtype).startswith("float") and "float" not in str(getattr(dtype, "name", dtype)):
+            return original(self, *args, **kwargs)
+        value = _random_value(label, shape, rng).astype("float32")
+
+        def initializer(shape=None, dtype=None):
+            return value
+
+        bound["initializer"] = initializer
+        variable = original(self, **bound)
+        _SEEDED["initial"][id(variable)] = (variable, value)
+        return variable
+
+    keras.layers.Layer.add_weight = add_weight
 
 _TRACKED: dict = {}
 
@@ -111,24 +157,42 @@ def _own_weights(layer) -> list:
     return []
 
 
-def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
+def main(program: str, out_dir: str, spec_path: str | None = None, echo: bool = False) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
+    from . import capture, deterministic
+
     _track_origins(program)
+    _seed_weights()
+    deterministic.keras_patches()
     spec = json.load(open(spec_path)) if spec_path else {}
-    namespace = runpy.run_path(program, run_name="__main__")
-    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    _SEEDED["rng"] = np.random.default_rng(0)
+    _SEEDED["initial"] = {}
+    deterministic.STEP_LOSSES.clear()
+    try:
+        namespace, program_meta, program_arrays = capture.execute(program, echo=echo)
+    finally:
+        _SEEDED["rng"] = None
+    os.makedirs(out_dir, exist_ok=True)
+    capture.save(program_meta, program_arrays, os.path.join(out_dir, "program"))
+    rng = np.random.default_rng(1)
     arrays: dict[str, np.ndarray] = {}
-    meta: dict = {"models": {}}
+    meta: dict = {"models": {}, "program_error": program_meta.get("error"), "step_losses": list(deterministic.STEP_LOSSES)}
     for name, value in namespace.items():
         if name.startswith("_") or not isinstance(value, keras.Model):
             continue
         model_spec = spec.get(name, {})
-        inputs = _inputs_for(value, model_spec, rng)
-        if not value.built:
-            value(inputs if len(inputs) > 1 else inputs[0], training=False)
-        if model_spec.get("randomize", True):
+        try:
+            inputs = _inputs_for(value, model_spec, rng)
+            if not value.built:
+                value(inputs if len(inputs) > 1 else inputs[0], training=False)
+        except Exception as exc:  # a model the program leaves unbuilt: nothing to compare
+            meta["models"][name] = {"error": f"cannot build {name}: {type(exc).__name__}: {exc}"}
+            continue
+        seeded = all(id(w) in _SEEDED["initial"] for w in value.weights)
+        if not seeded:  # built outside this run's seeding: give it fresh values now
             _randomize(value, rng)
         outputs = value(inputs if len(inputs) > 1 else inputs[0], training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
@@ -139,6 +203,8 @@ def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
             for wi, w in enumerate(_own_weights(layer)):
                 key = f"{name}/w/{li}/{wi}"
                 arrays[key] = np.asarray(w.numpy())
+                start = _SEEDED["initial"].get(id(w)) if seeded else None
+                arrays[f"{name}/init/{li}/{wi}"] = start[1] if start is not None else arrays[key]
                 names.append(w.name)
                 ranks.append(rank.get(id(w), 10**9))
             layers.append({"class": type(layer).__name__, "weights": names, "ranks": ranks, "origin": getattr(layer, "_transpiler_origin", None), "index": li})
@@ -151,11 +217,15 @@ def main(program: str, out_dir: str, spec_path: str | None = None) -> None:
             "inputs": len(inputs),
             "outputs": len(outputs),
             "count_params": int(value.count_params()),
+            "trained": seeded and any(
+                not np.array_equal(np.asarray(w.numpy()), _SEEDED["initial"][id(w)][1])
+                for w in value.trainable_weights if id(w) in _SEEDED["initial"]
+            ),
         }
-    os.makedirs(out_dir, exist_ok=True)
     np.savez(os.path.join(out_dir, "record.npz"), **arrays)
     with open(os.path.join(out_dir, "record.json"), "w") as handle:
         json.dump(meta, handle, indent=1)
+    return meta
 
 
 def main_jobs(path: str) -> None:

@@ -1,0 +1,1 @@
+"""Subcommands that need more than the converter (verify, weights, coverage); loaded by cli.py."""

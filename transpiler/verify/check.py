@@ -1,0 +1,136 @@
+"""Comparing a recording of the original program with the run of its conversion.
+
+What is compared, in order:
+
+* whether each program ran to the end (a failing original is reported as such:
+  there is then nothing to compare it with);
+* the loss of every training step (``tape.gradient`` / ``loss.backward()``),
+  count and values;
+* every value printed, and every module-level tensor, array or float the two
+  programs share by name;
+* each model's outputs on the same random inputs, in inference mode, and its
+  parameter count;
+* after training, how far each weight tensor ended apart (reported, not judged:
+  Adam's epsilon placement moves near-zero-gradient weights apart without
+  changing what the model computes).
+
+Values computed before any training step must agree to ``rtol``; once the
+program has trained, float differences compound, and ``train_rtol`` applies
+(to a trained model's outputs, relative to their largest magnitude).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compare import Check, compare_arrays, compare_runs
+
+
+@dataclass
+class Verdict:
+    checks: list[Check] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    trained: bool = False
+    steps: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and all(c.passed for c in self.checks)
+
+    def to_json(self) -> dict:
+        return {
+            "passed": self.passed,
+            "trained": self.trained,
+            "training_steps": self.steps,
+            "errors": self.errors,
+            "notes": self.notes,
+            "checks": [
+                {"name": c.name, "passed": c.passed, "max_abs": _num(c.max_abs), "max_rel": _num(c.max_rel), "tolerance": c.tolerance, "detail": c.detail}
+                for c in self.checks
+            ],
+        }
+
+
+def _num(x: float):
+    return None if x != x or x in (float("inf"), float("-inf")) else x
+
+
+def compare(record_dir: str, run_dir: str, *, rtol: float = 1e-4, atol: float = 1e-5, train_rtol: float = 2e-3) -> Verdict:
+    v = Verdict()
+    for side, d in (("original", record_dir), ("conversion", run_dir)):
+        failure = os.path.join(d, "failure.txt")
+        if os.path.exists(failure):
+            v.errors.append(f"the {side}'s runner failed: {open(failure).read()[:2000]}")
+    if v.errors:
+        return v
+    record = json.load(open(os.path.join(record_dir, "record.json")))
+    run = json.load(open(os.path.join(run_dir, "run.json")))
+    k_steps, t_steps = record.get("step_losses", []), run.get("step_losses", [])
+    v.trained = bool(k_steps or t_steps)
+    v.steps = len(k_steps)
+    tol = train_rtol if v.trained else rtol
+    tol_abs = max(atol, train_rtol * 1e-2) if v.trained else atol
+
+    program = compare_runs(os.path.join(record_dir, "program"), os.path.join(run_dir, "program"), rtol=tol, atol=tol_abs)
+    v.errors.extend(program.errors)
+    v.checks.extend(program.checks)
+
+    if len(k_steps) != len(t_steps):
+        v.errors.append(f"{len(k_steps)} training step(s) in the original, {len(t_steps)} in the conversion")
+    if k_steps and t_steps:
+        n = min(len(k_steps), len(t_steps))
+        check = compare_arrays(f"loss of training steps 1-{n}", np.asarray(k_steps[:n]), np.asarray(t_steps[:n]), train_rtol, tol_abs)
+        v.checks.append(check)
+
+    k_arr = np.load(os.path.join(record_dir, "record.npz"))
+    t_arr = np.load(os.path.join(run_dir, "run.npz"))
+    for name, km in record["models"].items():
+        tm = run["models"].get(name, {})
+        if "error" in km:
+            v.notes.append(f"model {name}: not compared ({km['error']})")
+            continue
+        if "error" in tm:
+            v.errors.append(f"model {name}: {tm['error']}")
+            continue
+        model_tol = train_rtol if km.get("trained") else rtol
+        for i in range(km["outputs"]):
+            key = f"{name}/out/{i}"
+            if key not in t_arr:
+                v.errors.append(f"model {name}: output {i} missing in the conversion")
+                continue
+            expected = k_arr[key]
+            # after training, near-zero outputs carry the training's float differences: scale-relative
+            scale_atol = max(atol, model_tol * float(np.abs(expected).max())) if km.get("trained") and expected.size else atol
+            v.checks.append(compare_arrays(f"model {name}: output {i}", expected, t_arr[key], model_tol, scale_atol))
+        if km["count_params"] != tm.get("count_params"):
+            v.checks.append(Check(f"model {name}: parameter count", 0.0, 0.0, 0.0, False, f"Keras {km['count_params']}, PyTorch {tm.get('count_params')}"))
+        if km.get("trained") and not tm.get("loaded_before_first_call"):
+            v.notes.append(f"model {name}: its initial weights were loaded after its first call (a lazy module?): training is not comparable")
+        if tm.get("weights"):
+            worst = max(tm["weights"], key=lambda w: w["max_abs"])
+            v.notes.append(f"model {name}: after training, weights differ by at most {worst['max_abs']:.2g} ({worst['name']})")
+    return v
+
+
+def describe(v: Verdict, *, verbose: bool = False) -> str:
+    lines = []
+    for error in v.errors:
+        lines.append(f"error: {error}")
+    for c in v.checks:
+        if verbose or not c.passed:
+            mark = "ok  " if c.passed else "FAIL"
+            detail = f" {c.detail}" if c.detail else ""
+            lines.append(f"{mark} {c.name}: max abs {c.max_abs:.3g}, max rel {c.max_rel:.3g} (tolerance {c.tolerance:g}){detail}")
+    for note in v.notes:
+        lines.append(f"note: {note}")
+    passed = sum(c.passed for c in v.checks)
+    what = f"{passed}/{len(v.checks)} checks passed"
+    if v.trained:
+        what += f", {v.steps} training step(s) compared"
+    lines.append(("MATCH: " if v.passed else "MISMATCH: ") + what)
+    return "\n".join(lines)
