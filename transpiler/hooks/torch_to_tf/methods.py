@@ -30,8 +30,7 @@ def _what(node, ctx) -> str:
         qual = ctx.resolver.resolve_chain(node)
         if qual is not None and canonical(qual) in _DTYPES:
             return "dtype"
-    kind = ctx.types.kind_of(node) if ctx.types is not None else None
-    if kind == "device":
+    if isinstance(node, cst.Name) and node.value in ctx.facts.get("device_names", ()):
         return "device"
     if isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
         qual = ctx.resolver.resolve_chain(node.func)
@@ -72,3 +71,13 @@ def to(args, ctx, original):
     if device_given:
         return x
     raise Unconvertible("Tensor.to() without a device or dtype")
+
+
+
+def detach(args, ctx, original):
+    """x.detach() / x.data: tf.stop_gradient on a GradientTape; elsewhere the tensor itself."""
+    x = Args(args, ctx).require("self")
+    on_tape = ctx.facts.get("on_tape", set())
+    if any(id(stmt) in on_tape for stmt in ctx.statement_stack):
+        return ctx.build("tensorflow.stop_gradient({x})", x=x)
+    return x

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from .._util import Args, Unconvertible, literal_value
 
 
@@ -105,3 +107,44 @@ def std(args, ctx, original):
 
 def var(args, ctx, original):
     return _spread("var", args, ctx)
+
+
+_BOOL_CALLS = {
+    "eq", "ne", "gt", "lt", "ge", "le", "isnan", "isinf", "isfinite", "logical_and", "logical_or",
+    "logical_not", "logical_xor", "greater", "less", "equal", "not_equal", "bool",
+}
+
+
+def _boolean(node) -> bool:
+    """A comparison or a call that gives booleans (x == y, x.eq(y), torch.isnan(x))."""
+    if isinstance(node, cst.Comparison):
+        return True
+    if isinstance(node, cst.Call) and isinstance(node.func, (cst.Attribute, cst.Name)):
+        name = node.func.attr.value if isinstance(node.func, cst.Attribute) else node.func.value
+        return name in _BOOL_CALLS
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.BitInvert):
+        return _boolean(node.expression)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr, cst.BitXor)):
+        return _boolean(node.left) and _boolean(node.right)
+    return False
+
+
+def sum(args, ctx, original):  # noqa: A001 - named after the rule
+    """x.sum(dim) / torch.sum(x, dim): a sum of booleans counts them (int64, as PyTorch)."""
+    a = Args(args, ctx)
+    name = "self" if "self" in a else "input"
+    x = a.require(name)
+    bound = args.get(name)
+    source = bound.original.value if bound is not None and bound.original is not None else x
+    x = x.with_changes(lpar=[], rpar=[]) if getattr(x, "lpar", None) else x
+    if _boolean(source):
+        x = ctx.build("tensorflow.cast({x}, tensorflow.int64)", x=x)
+    text = "tensorflow.math.reduce_sum({x}"
+    subs = {"x": x}
+    if "dim" in a:
+        subs["dim"] = a["dim"]
+        positional = bound is not None and args.get("dim") is not None and args.get("dim").positional
+        text += ", {dim}" if positional else ", axis={dim}"
+    if a.literal("keepdim", False):
+        text += ", keepdims=True"
+    return ctx.build(text + ")", **subs)

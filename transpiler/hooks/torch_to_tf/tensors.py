@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...engine.build import is_simple
 from .._util import Args, Unconvertible, code_of, literal_value
 
 
@@ -72,6 +73,9 @@ def flatten(args, ctx, original):
     if start == 0:
         return ctx.build("tensorflow.reshape({x}, [-1])", x=x)
     if start == 1:
+        if not is_simple(x):
+            # one evaluation of x: a lambda binds it (tf.reshape needs its batch size)
+            return ctx.build("(lambda t: tensorflow.reshape(t, [tensorflow.shape(t)[0], -1]))({x})", x=x)
         return ctx.build("tensorflow.reshape({x}, [tensorflow.shape({x})[0], -1])", x=x)
     if isinstance(start, int) and start > 1:
         return ctx.build(

@@ -1,0 +1,791 @@
+"""PyTorch modules -> Keras: ``nn.Module`` classes, ``nn.Sequential``, ``nn.ModuleList/Dict``.
+
+A class derived from ``nn.Module`` becomes a ``keras.Model`` when it is a model
+(nothing else builds it inside a module), or a ``keras.layers.Layer`` when it is
+a building block of another module. Its ``__init__`` keeps its statements; the
+layers it creates become Keras layers (torch_layers.py), parameters and buffers
+become ``self.add_weight`` (trainable or not), ``nn.Sequential`` becomes
+``keras.Sequential``, ``nn.ModuleList`` a list and ``nn.ModuleDict`` a dict
+(Keras tracks the layers in both). ``forward`` becomes ``call`` (forward.py).
+
+Every converted model also gets a weight map (``ctx.models``): for each Keras
+weight, the state_dict entries it is made of, and how (see
+transpiler/weights/torch_to_keras.py). Paths are module paths: the classes keep
+their attribute names and their containers their order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ...engine.build import code_of
+from ...engine.calls import Unconvertible, literal_value
+from ...engine.query import resolve_call
+from .forward import ForwardPlan, Tracer, rewrite_call
+from .torch_layers import KerasPlan, TorchLayer, closed, permute_layer, plan_layer
+
+MODULE_BASES = {"torch.nn.Module", "torch.nn.modules.module.Module"}
+SEQUENTIAL = {"torch.nn.Sequential", "torch.nn.modules.container.Sequential"}
+MODULE_LIST = {"torch.nn.ModuleList", "torch.nn.modules.container.ModuleList"}
+MODULE_DICT = {"torch.nn.ModuleDict", "torch.nn.modules.container.ModuleDict"}
+PARAMETER = {"torch.nn.Parameter", "torch.nn.parameter.Parameter"}
+# attributes Keras layers and models own: a PyTorch attribute of that name is renamed
+RESERVED = {
+    "layers", "weights", "variables", "trainable_variables", "trainable_weights", "non_trainable_variables",
+    "non_trainable_weights", "input", "output", "losses", "metrics", "dtype", "path", "name", "built",
+    "trainable", "optimizer", "loss", "input_spec", "dtype_policy", "compute_dtype", "variable_dtype",
+    "supports_masking", "stateful", "compiled_loss", "compiled_metrics", "metrics_names", "distribute_strategy",
+    "run_eagerly", "jit_compile", "quantization_mode",
+}
+
+
+@dataclass
+class Element:
+    key: str  # PyTorch index ("0") or ModuleDict key
+    node: cst.BaseExpression  # the element expression (original)
+    kind: str  # "layer", "block", "container", "other"
+    layer: TorchLayer | None = None
+    plan: KerasPlan | None = None
+    block: "ClassInfo | None" = None
+    container: "Container | None" = None
+    keras_key: str = ""
+
+
+@dataclass
+class Container:
+    kind: str  # "sequential", "list", "dict"
+    call: cst.Call | None
+    elements: list[Element] = field(default_factory=list)
+    permutes: list[tuple[int, str]] = field(default_factory=list)  # (keras position, Permute layer)
+    wildcard: bool = False  # a comprehension: its elements are indexed by "*"
+    dynamic: bool = False  # elements not written out (nn.Sequential(*layers)): weights not mapped
+
+    @property
+    def needs_training(self) -> bool:
+        return any(_element_training(e) for e in self.elements)
+
+
+def _element_training(e: Element) -> bool:
+    if e.plan is not None:
+        return e.plan.training
+    if e.block is not None:
+        return e.block.needs_training
+    if e.container is not None:
+        return e.container.needs_training
+    return False
+
+
+@dataclass
+class Member:
+    name: str
+    kind: str  # "layer", "sequential", "list", "dict", "block", "parameter", "buffer", "other_module"
+    node: cst.BaseExpression | None = None  # the value (original)
+    statement: cst.CSTNode | None = None
+    layer: TorchLayer | None = None
+    plan: KerasPlan | None = None
+    plan_layout: str | None = None
+    container: Container | None = None
+    block: "ClassInfo | None" = None
+    keras_name: str = ""
+    rnn_states: bool = True
+    persistent: bool = True
+
+    @property
+    def needs_training(self) -> bool:
+        if self.plan is not None:
+            return self.plan.training
+        if self.container is not None:
+            return self.container.needs_training
+        if self.block is not None:
+            return self.block.needs_training
+        return False
+
+
+@dataclass
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    is_model: bool = True
+    members: dict[str, Member] = field(default_factory=dict)
+    forward: ForwardPlan | None = None
+    problems: list[str] = field(default_factory=list)
+    _training: bool | None = None
+    _computing: bool = False
+
+    @property
+    def needs_training(self) -> bool:
+        if self._training is not None:
+            return self._training
+        if self._computing:
+            return False
+        self._computing = True
+        result = bool(self.forward and self.forward.uses_training) or any(m.needs_training for m in self.members.values())
+        self._computing = False
+        self._training = result
+        return result
+
+
+def _is_module_class(ctx, cls: cst.ClassDef, known: dict) -> bool:
+    for base in cls.bases:
+        value = base.value
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            if resolve_call(ctx, value) in MODULE_BASES:
+                return True
+            if isinstance(value, cst.Name) and value.value in known:
+                return True
+    return False
+
+
+def _method(cls: cst.ClassDef, name: str):
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return stmt
+    return None
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(list(n.children)))
+
+
+# -- analysis ---------------------------------------------------------------------
+
+def analyze(ctx) -> None:
+    classes: dict[str, ClassInfo] = {}
+    for stmt in ctx.module.body:
+        if isinstance(stmt, cst.ClassDef) and _is_module_class(ctx, stmt, classes):
+            classes[stmt.name.value] = ClassInfo(stmt, stmt.name.value)
+            for base in stmt.bases:
+                ctx.owned.add(id(base.value))
+    ctx.facts["torch_classes"] = classes
+    layer_plans = ctx.facts.setdefault("layer_plans", {})
+    containers = ctx.facts.setdefault("containers", {})
+    for info in classes.values():
+        try:
+            _collect_members(ctx, info, classes)
+        except Unconvertible as exc:
+            info.problems.append(str(exc))
+    # a class built inside another module's __init__ is a building block: a Keras Layer
+    for info in classes.values():
+        init = _method(info.node, "__init__")
+        if init is None:
+            continue
+        for node in _walk(init):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in classes and node.func.value != info.name:
+                classes[node.func.value].is_model = False
+    for info in _dependency_order(classes):
+        forward = _method(info.node, "forward")
+        if forward is None:
+            info.problems.append("an nn.Module without forward()")
+            continue
+        try:
+            info.forward = Tracer(ctx, info, forward).run()
+        except Unconvertible as exc:
+            info.problems.append(str(exc))
+            continue
+        for member in info.members.values():
+            if member.kind == "layer" and member.plan is None:
+                # never applied in forward(): keep PyTorch's layout in and out
+                try:
+                    member.plan = closed(plan_layer(member.layer, "torch", **({"states": True} if member.layer.plan_kind == "rnn" else {})))
+                except Unconvertible as exc:
+                    info.problems.append(str(exc))
+                    continue
+            if member.kind == "layer" and member.plan is not None:
+                layer_plans[id(member.node)] = member.plan
+    for info in classes.values():
+        for member in info.members.values():
+            if member.container is not None:
+                _register_container(ctx, member.container, layer_plans, containers)
+    # kinds for type inference: instances, layers, forward's arguments
+    instance_kinds = ctx.facts.setdefault("instance_kinds", {})
+    attribute_kinds = ctx.facts.setdefault("attribute_kinds", {})
+    param_kinds = ctx.facts.setdefault("param_kinds", {})
+    for info in classes.values():
+        instance_kinds[id(info.node)] = "model" if info.is_model else "module"
+        for member in info.members.values():
+            if member.kind in ("layer", "sequential", "block"):
+                attribute_kinds.setdefault(member.name, "module")
+            elif member.kind in ("parameter", "buffer"):
+                attribute_kinds.setdefault(member.name, "tensor")
+        forward = _method(info.node, "forward")
+        if forward is not None:
+            for param in forward.params.params[1:]:
+                param_kinds[id(param)] = "tensor"
+    _module_level_models(ctx, classes, layer_plans, containers)
+    for name, (kind, value) in ctx.facts.get("torch_models", {}).items():
+        if kind == "class" and (value.problems or not _all_ok(value)):
+            continue
+        ctx.models[name] = model_info(kind, value)
+
+
+def _all_ok(info: ClassInfo, seen=None) -> bool:
+    """A class converts only if every class it builds does."""
+    seen = seen or set()
+    if info.name in seen:
+        return True
+    seen.add(info.name)
+    if info.problems:
+        return False
+    for member in info.members.values():
+        for block in _blocks_of(member):
+            if not _all_ok(block, seen):
+                return False
+    return True
+
+
+def _dependency_order(classes: dict[str, ClassInfo]) -> list[ClassInfo]:
+    order: list[ClassInfo] = []
+    seen: set[str] = set()
+
+    def visit(info: ClassInfo, stack: set) -> None:
+        if info.name in seen or info.name in stack:
+            return
+        stack = stack | {info.name}
+        for member in info.members.values():
+            for block in _blocks_of(member):
+                visit(block, stack)
+        seen.add(info.name)
+        order.append(info)
+
+    for info in classes.values():
+        visit(info, set())
+    return order
+
+
+def _blocks_of(member: Member):
+    if member.block is not None:
+        yield member.block
+    if member.container is not None:
+        yield from _container_blocks(member.container)
+
+
+def _container_blocks(container: Container):
+    for e in container.elements:
+        if e.block is not None:
+            yield e.block
+        if e.container is not None:
+            yield from _container_blocks(e.container)
+
+
+def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
+    init = _method(info.node, "__init__")
+    if init is None:
+        return
+    for node in _walk(init.body):
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+                        member = _member(ctx, target.attr.value, small.value, node, classes)
+                        if member is not None:
+                            info.members[member.name] = member
+                elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    buffer = _buffer(ctx, small.value, node)
+                    if buffer is not None:
+                        info.members[buffer.name] = buffer
+    for member in info.members.values():
+        member.keras_name = member.name + "_" if member.name in RESERVED else member.name
+
+
+def _member(ctx, name: str, value, statement, classes) -> Member | None:
+    layer = TorchLayer.bind(ctx, value) if isinstance(value, cst.Call) else None
+    if layer is not None:
+        member = Member(name, "layer", value, statement, layer)
+        if layer.plan_kind == "rnn":
+            member.rnn_states = _rnn_states_used(ctx, name, statement)
+        return member
+    if isinstance(value, cst.Call):
+        api = resolve_call(ctx, value)
+        if api in SEQUENTIAL | MODULE_LIST | MODULE_DICT:
+            return Member(name, {**dict.fromkeys(SEQUENTIAL, "sequential"), **dict.fromkeys(MODULE_LIST, "list"), **dict.fromkeys(MODULE_DICT, "dict")}[api], value, statement, container=_container(ctx, api, value, classes))
+        if api in PARAMETER:
+            ctx.owned.add(id(value))
+            return Member(name, "parameter", value, statement)
+        if isinstance(value.func, cst.Name) and value.func.value in classes:
+            return Member(name, "block", value, statement, block=classes[value.func.value])
+    return None
+
+
+def _rnn_states_used(ctx, name: str, statement) -> bool:
+    """Whether forward() reads the states an RNN returns (a multi-layer RNN gives only its output)."""
+    cls = None
+    for node in ctx.module.body:
+        if isinstance(node, cst.ClassDef) and any(n is statement for n in _walk(node)):
+            cls = node
+    forward = _method(cls, "forward") if cls is not None else None
+    if forward is None:
+        return True
+    for node in _walk(forward):
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+            func = node.value.func
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value == name:
+                target = node.targets[0].target
+                if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+                    second = target.elements[1].value
+                    if not (isinstance(second, cst.Name) and second.value == "_"):
+                        return True
+    return False
+
+
+def _buffer(ctx, call: cst.Call, statement) -> Member | None:
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value == "register_buffer"):
+        return None
+    args = {a.keyword.value if a.keyword else ("name", "tensor", "persistent")[i]: a.value for i, a in enumerate(call.args)}
+    name_node = args.get("name")
+    if not isinstance(name_node, cst.SimpleString):
+        return None
+    ok, persistent = literal_value(args["persistent"]) if "persistent" in args else (True, True)
+    member = Member(name_node.evaluated_value, "buffer", call, statement)
+    member.persistent = persistent is not False
+    return member
+
+
+def _container(ctx, api: str, call: cst.Call, classes) -> Container:
+    kind = "sequential" if api in SEQUENTIAL else ("list" if api in MODULE_LIST else "dict")
+    container = Container(kind, call)
+    nodes: list[tuple[str, cst.BaseExpression]] = []
+    if kind == "sequential":
+        if any(a.star == "*" for a in call.args):
+            container.dynamic = True
+            return container
+        for i, a in enumerate(call.args):
+            if a.keyword is not None:
+                raise Unconvertible("nn.Sequential with keyword arguments")
+            nodes.append((str(i), a.value))
+        if len(nodes) == 1 and isinstance(nodes[0][1], cst.Call) and resolve_call(ctx, nodes[0][1]) in ("collections.OrderedDict",):
+            raise Unconvertible("nn.Sequential(OrderedDict(...)) is not converted yet: list the layers")
+    elif call.args:
+        arg = call.args[0].value
+        if kind == "list" and isinstance(arg, (cst.List, cst.Tuple)):
+            nodes = [(str(i), el.value) for i, el in enumerate(arg.elements)]
+        elif kind == "list" and isinstance(arg, (cst.ListComp, cst.GeneratorExp)):
+            container.wildcard = True
+            nodes = [("*", arg.elt)]
+        elif kind == "dict" and isinstance(arg, cst.Dict):
+            for el in arg.elements:
+                if not isinstance(el, cst.DictElement) or not isinstance(el.key, cst.SimpleString):
+                    raise Unconvertible("nn.ModuleDict with keys that are not string literals")
+                nodes.append((el.key.evaluated_value, el.value))
+        else:
+            container.dynamic = True
+    for key, node in nodes:
+        container.elements.append(_element(ctx, key, node, classes))
+    return container
+
+
+def _element(ctx, key: str, node, classes) -> Element:
+    layer = TorchLayer.bind(ctx, node) if isinstance(node, cst.Call) else None
+    if layer is not None:
+        return Element(key, node, "layer", layer=layer)
+    if isinstance(node, cst.Call):
+        api = resolve_call(ctx, node)
+        if api in SEQUENTIAL | MODULE_LIST | MODULE_DICT:
+            return Element(key, node, "container", container=_container(ctx, api, node, classes))
+        if isinstance(node.func, cst.Name) and node.func.value in classes:
+            return Element(key, node, "block", block=classes[node.func.value])
+    return Element(key, node, "other")
+
+
+def plan_container(container: Container) -> None:
+    """Element plans: a Sequential follows layouts from element to element; list and
+    dict elements keep PyTorch's layout in and out (their applications are not followed)."""
+    if container.elements and container.elements[0].plan is not None:
+        return
+    container.permutes = []
+    if container.kind != "sequential":
+        for e in container.elements:
+            if e.kind == "layer":
+                e.plan = closed(plan_layer(e.layer, "torch", **({"states": True} if e.layer.plan_kind == "rnn" else {})))
+            elif e.kind == "container":
+                plan_container(e.container)
+            e.keras_key = e.key
+        return
+    layout, rank = "torch", None
+    position = 0
+    for e in container.elements:
+        if e.kind == "layer":
+            options = {"states": False} if e.layer.plan_kind == "rnn" else {}
+            if e.layer.plan_kind == "upsample" and layout == "keras":
+                options["rank"] = rank
+            plan = plan_layer(e.layer, layout, **options)
+            if plan.apply != "plain":
+                if plan.apply == "rnn":
+                    raise Unconvertible(f"{e.layer.short} inside nn.Sequential returns (output, states) in PyTorch; the next layer would get that tuple")
+                raise Unconvertible(f"{e.layer.short} inside nn.Sequential: attention takes several inputs")
+            wants = plan.wants
+            if wants == "keras" and (layout != "keras" or rank != plan.rank):
+                if layout == "keras":
+                    container.permutes.append((position, permute_layer(rank, "torch")))
+                    position += 1
+                container.permutes.append((position, permute_layer(plan.rank, "keras")))
+                position += 1
+                layout, rank = "keras", plan.rank
+            elif wants == "torch" and layout == "keras":
+                container.permutes.append((position, permute_layer(rank, "torch")))
+                position += 1
+                layout, rank = "torch", None
+            e.plan = plan
+            if plan.out == "keras":
+                layout, rank = "keras", plan.rank
+            elif plan.out == "torch":
+                layout, rank = "torch", None
+        else:
+            if layout == "keras":
+                container.permutes.append((position, permute_layer(rank, "torch")))
+                position += 1
+                layout, rank = "torch", None
+            if e.kind == "container":
+                plan_container(e.container)
+        e.keras_key = str(position)
+        position += 1
+    if layout == "keras":
+        container.permutes.append((position, permute_layer(rank, "torch")))
+
+
+def _register_container(ctx, container: Container, layer_plans: dict, containers: dict) -> None:
+    plan_container(container)
+    if container.call is not None:
+        containers[id(container.call)] = container
+    for e in container.elements:
+        if e.plan is not None:
+            layer_plans[id(e.node)] = e.plan
+        if e.container is not None:
+            _register_container(ctx, e.container, layer_plans, containers)
+
+
+def _module_level_models(ctx, classes, layer_plans, containers) -> None:
+    """Weight maps for models made at module level: ``net = Net()``, ``model = nn.Sequential(...)``."""
+    models = ctx.facts.setdefault("torch_models", {})
+    for stmt in ctx.module.body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+            continue
+        assign = stmt.body[0]
+        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+            continue
+        name = assign.targets[0].target.value
+        value = _strip_moves(assign.value)
+        if not isinstance(value, cst.Call):
+            continue
+        if isinstance(value.func, cst.Name) and value.func.value in classes:
+            models[name] = ("class", classes[value.func.value])
+            continue
+        api = resolve_call(ctx, value)
+        if api in SEQUENTIAL:
+            try:
+                container = _container(ctx, api, value, classes)
+                _register_container(ctx, container, layer_plans, containers)
+            except Unconvertible as exc:
+                ctx.facts.setdefault("container_failures", {})[id(value)] = str(exc)
+                continue
+            models[name] = ("sequential", container)
+            for block in _container_blocks(container):
+                block.is_model = block.is_model  # a block in a module-level Sequential stays as decided
+            ctx.facts.setdefault("instance_names", {})[name] = "model"
+
+
+def _strip_moves(node):
+    """``Net().to(device)`` / ``.cuda()`` / ``.float()``: the module itself."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("to", "cuda", "cpu", "float", "double", "train", "eval"):
+        node = node.func.value
+    return node
+
+
+# -- weight maps --------------------------------------------------------------------
+
+def class_entries(info: ClassInfo, torch_prefix: str, keras_prefix: str) -> tuple[list[dict], list[str]]:
+    entries, notes = [], []
+    for member in info.members.values():
+        t = f"{torch_prefix}{member.name}"
+        k = f"{keras_prefix}{member.keras_name}"
+        if member.kind == "layer" and member.plan is not None:
+            entries += member.plan.weight_entries(t, k)
+        elif member.kind in ("parameter", "buffer"):
+            if member.kind == "buffer" and not member.persistent:
+                continue
+            entries.append({"layer": keras_prefix.rstrip("."), "weight": member.keras_name, "torch": [t], "transform": "copy", "args": {}})
+        elif member.kind == "block" and member.block is not None:
+            e, n = class_entries(member.block, t + ".", k + ".")
+            entries += e
+            notes += n
+        elif member.container is not None:
+            e, n = container_entries(member.container, t, k)
+            entries += e
+            notes += n
+    return entries, notes
+
+
+def container_entries(container: Container, torch_prefix: str, keras_prefix: str) -> tuple[list[dict], list[str]]:
+    entries, notes = [], []
+    if container.dynamic:
+        notes.append(f"{torch_prefix}: the container's layers are not written out here; their weights are not mapped")
+        return entries, notes
+    for e in container.elements:
+        t = f"{torch_prefix}.{e.key}" if torch_prefix else e.key
+        k = f"{keras_prefix}.{e.keras_key}" if keras_prefix else e.keras_key
+        if e.plan is not None:
+            entries += e.plan.weight_entries(t, k)
+        elif e.block is not None:
+            sub, n = class_entries(e.block, t + ".", k + ".")
+            entries += sub
+            notes += n
+        elif e.container is not None:
+            sub, n = container_entries(e.container, t, k)
+            entries += sub
+            notes += n
+        else:
+            notes.append(f"{t}: not a layer the converter knows; its weights are not mapped")
+    return entries, notes
+
+
+def model_info(kind: str, value) -> dict:
+    if kind == "class":
+        entries, notes = class_entries(value, "", "")
+        return {
+            "kind": "torch_module", "form": ("keras.Model" if value.is_model else "keras.layers.Layer") + " subclass " + value.name,
+            "class": value.name, "training": value.needs_training, "weights": entries, "notes": notes,
+            "unmapped": [m.keras_name for m in value.members.values() if m.kind == "buffer" and not m.persistent],
+        }
+    entries, notes = container_entries(value, "", "")
+    return {"kind": "torch_module", "form": "keras.Sequential", "class": None, "training": value.needs_training, "weights": entries, "notes": notes, "unmapped": []}
+
+
+# -- hooks for the rules ----------------------------------------------------------------
+
+def _build(ctx, plan: KerasPlan) -> cst.BaseExpression:
+    subs = {k: ctx.updated(v) for k, v in plan.subs.items()}
+    return ctx.build(plan.constructor(), **subs)
+
+
+def layer_module(args, ctx, original):
+    """A PyTorch module constructor -> its Keras layer (hook ``layers.module``)."""
+    plan = ctx.facts.get("layer_plans", {}).get(id(original))
+    if plan is None:
+        layer = TorchLayer.bind(ctx, original)
+        plan = plan_layer(layer, "torch", **({"states": True} if layer.plan_kind == "rnn" else {}))
+        if plan.wants == "keras":
+            plan = closed(plan)
+            plan.warnings = [*plan.warnings, "a channels-last layer outside a model the converter follows: it is wrapped in Permute layers to take and give PyTorch's channels-first layout"]
+    for warning in plan.warnings:
+        ctx.warn(original, args.rule.source, warning)
+    return _build(ctx, plan)
+
+
+def sequential(args, ctx, original):
+    failure = ctx.facts.get("container_failures", {}).get(id(original))
+    if failure:
+        raise Unconvertible(failure)
+    container = ctx.facts.get("containers", {}).get(id(original))
+    if container is None:
+        container = _container(ctx, "torch.nn.Sequential", original, ctx.facts.get("torch_classes", {}))
+        plan_container(container)
+        for e in container.elements:
+            if e.plan is not None:
+                ctx.facts.setdefault("layer_plans", {})[id(e.node)] = e.plan
+        if any(e.kind == "layer" for e in container.elements):
+            # the elements were converted already, without this plan: only layouts that need no change
+            for e in container.elements:
+                if e.kind == "layer" and e.plan.wants == "keras":
+                    raise Unconvertible("nn.Sequential built where the converter does not follow it (inside an expression)")
+    if container.dynamic:
+        star = next(a for a in original.args if a.star == "*")
+        ctx.warn(original, "torch.nn.Sequential", "the layers are built elsewhere: channels-last layers among them are wrapped in Permute layers, and their weights are not mapped")
+        return ctx.build("keras.Sequential({layers})", layers=ctx.updated(star.value))
+    subs = {}
+    items = []
+    permutes = dict(container.permutes)
+    position = 0
+    for e in container.elements:
+        while position in permutes:
+            items.append(permutes[position])
+            position += 1
+        key = f"e{len(subs)}"
+        subs[key] = ctx.updated(e.node)
+        items.append("{" + key + "}")
+        position += 1
+    while position in permutes:
+        items.append(permutes[position])
+        position += 1
+    return ctx.build("keras.Sequential([" + ", ".join(items) + "])", **subs)
+
+
+def module_list(args, ctx, original):
+    if not original.args:
+        return cst.List([])
+    value = ctx.updated(original.args[0].value)
+    if isinstance(value, cst.GeneratorExp):
+        return cst.ListComp(elt=value.elt, for_in=value.for_in)
+    if isinstance(value, cst.Tuple):
+        return cst.List(elements=value.elements)
+    if isinstance(value, (cst.List, cst.ListComp)):
+        return value
+    return ctx.build("list({x})", x=value)
+
+
+def module_dict(args, ctx, original):
+    if not original.args:
+        return cst.Dict([])
+    value = ctx.updated(original.args[0].value)
+    if isinstance(value, cst.Dict):
+        return value
+    return ctx.build("dict({x})", x=value)
+
+
+def base_module(args, ctx, original):
+    raise Unconvertible("nn.Module used outside a class definition")
+
+
+# -- the class rewrite -------------------------------------------------------------------
+
+def on_class(transformer, original, updated):
+    ctx = transformer.ctx
+    info: ClassInfo | None = ctx.facts.get("torch_classes", {}).get(original.name.value)
+    if info is None or info.node is not original:
+        return None
+    if info.problems:
+        ctx.unconverted(original, "torch.nn.Module subclass", "; ".join(info.problems))
+        return updated
+    base = "keras.Model" if info.is_model else "keras.layers.Layer"
+    bases = []
+    for b in updated.bases:
+        if isinstance(b.value, cst.Name) and b.value.value in ctx.facts.get("torch_classes", {}):
+            bases.append(b)
+        else:
+            bases.append(b.with_changes(value=ctx.name(base)))
+    new = updated.with_changes(bases=bases)
+    for b in original.bases:
+        ctx.consume_head(b.value)
+    ctx.converted(original, "torch.nn.Module", base, "" if info.is_model else "a building block of another module")
+    training = info.needs_training
+    body = []
+    for stmt, orig_stmt in zip(new.body.body, original.body.body):
+        if isinstance(stmt, cst.FunctionDef):
+            if stmt.name.value == "__init__":
+                stmt = _rewrite_init(ctx, info, stmt)
+            elif stmt.name.value == "forward":
+                try:
+                    stmt = rewrite_call(ctx, info, stmt, orig_stmt, info.forward, training)
+                except Unconvertible as exc:
+                    ctx.unconverted(original, "torch.nn.Module.forward", str(exc))
+                    return updated
+            else:
+                stmt = _rename_reserved(info, stmt)
+        body.append(stmt)
+    new = new.with_changes(body=new.body.with_changes(body=body))
+    for member in info.members.values():
+        if member.keras_name != member.name:
+            ctx.warn(member.statement, "torch.nn.Module", f"attribute '{member.name}' is reserved by Keras layers: renamed '{member.keras_name}'")
+    ctx.mark_new(new)
+    return new
+
+
+def _rename_reserved(info: ClassInfo, fn):
+    renames = {m.name: m.keras_name for m in info.members.values() if m.keras_name != m.name}
+    if not renames:
+        return fn
+
+    class R(cst.CSTTransformer):
+        def leave_Attribute(self, original, updated):
+            attr = _self_attr_name(original)
+            if attr in renames:
+                return updated.with_changes(attr=cst.Name(renames[attr]))
+            return updated
+
+    return fn.visit(R())
+
+
+def _self_attr_name(node) -> str | None:
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return node.attr.value
+    return None
+
+
+def _rewrite_init(ctx, info: ClassInfo, fn: cst.FunctionDef) -> cst.FunctionDef:
+    replacements: dict[int, cst.BaseExpression] = {}
+    buffers: dict[int, cst.BaseStatement] = {}
+    for member in info.members.values():
+        if member.kind == "parameter":
+            replacements[id(ctx.updated(member.node))] = parameter(ctx, member, member.node.args[0].value if member.node.args else None, _requires_grad(member.node))
+            ctx.converted(member.node, "torch.nn.Parameter", "self.add_weight")
+            ctx.consume_head(member.node.func)
+        elif member.kind == "buffer":
+            call = member.node
+            tensor = call.args[1].value if len(call.args) > 1 else None
+            stmt = ctx.build_statements(f"self.{member.keras_name} = " + "{w}", w=parameter(ctx, member, tensor, False))[0]
+            buffers[id(member.statement)] = stmt
+            ctx.converted(call, "torch.nn.Module.register_buffer", "self.add_weight(trainable=False)")
+    renames = {m.name: m.keras_name for m in info.members.values() if m.keras_name != m.name}
+
+    class Init(cst.CSTTransformer):
+        def leave_Call(self, original, updated):
+            new = replacements.get(id(original))
+            return new if new is not None else updated
+
+        def leave_SimpleStatementLine(self, original, updated):
+            for key in (id(original),):
+                if key in buffers:
+                    return buffers[key].with_changes(leading_lines=original.leading_lines)
+            return updated
+
+        def leave_Attribute(self, original, updated):
+            attr = _self_attr_name(original)
+            if attr in renames:
+                return updated.with_changes(attr=cst.Name(renames[attr]))
+            return updated
+
+    # buffers are found by their original statements
+    originals = {id(ctx.updated(m.statement)): buffers[id(m.statement)] for m in info.members.values() if id(m.statement) in buffers}
+    buffers.update(originals)
+    return fn.visit(Init())
+
+
+def _requires_grad(call: cst.Call) -> bool:
+    for i, a in enumerate(call.args):
+        if (a.keyword is not None and a.keyword.value == "requires_grad") or (a.keyword is None and i == 1):
+            return code_of(a.value).strip() != "False"
+    return True
+
+
+_INITIALIZERS = {
+    "torch.zeros": "'zeros'", "torch.ones": "'ones'", "torch.empty": "'zeros'",
+    "torch.randn": "keras.initializers.RandomNormal(stddev=1.0)",
+    "torch.rand": "keras.initializers.RandomUniform(0.0, 1.0)",
+}
+
+
+def parameter(ctx, member: Member, value, trainable: bool) -> cst.BaseExpression:
+    """``nn.Parameter(torch.zeros(3))`` / a buffer -> ``self.add_weight(shape=..., initializer=...)``."""
+    name = member.keras_name
+    flag = "" if trainable else ", trainable=False"
+    if isinstance(value, cst.Call):
+        api = resolve_call(ctx, value)
+        if api in _INITIALIZERS:
+            sizes = [a.value for a in value.args if a.keyword is None]
+            keywords = {a.keyword.value: a.value for a in value.args if a.keyword is not None}
+            if "size" in keywords:
+                sizes = [keywords["size"]]
+            if len(sizes) == 1 and isinstance(sizes[0], (cst.Tuple, cst.List)):
+                shape = "{s0}"
+            else:
+                shape = "(" + ", ".join("{s%d}" % i for i in range(len(sizes))) + ("," if len(sizes) == 1 else "") + ")"
+            subs = {f"s{i}": ctx.updated(s) for i, s in enumerate(sizes)}
+            return ctx.build(f"self.add_weight(shape={shape}, initializer={_INITIALIZERS[api]}{flag}, name={name!r})", **subs)
+        if api == "torch.full":
+            positional = [a.value for a in value.args if a.keyword is None]
+            if len(positional) >= 2:
+                return ctx.build(
+                    "self.add_weight(shape={s}, initializer=keras.initializers.Constant({v})" + flag + f", name={name!r})",
+                    s=ctx.updated(positional[0]), v=ctx.updated(positional[1]),
+                )
+    if value is None:
+        raise Unconvertible(f"{name}: a parameter without a value")
+    converted = ctx.updated(value)
+    # any other tensor: a variable holding it (Keras tracks variables set as attributes)
+    return ctx.build("keras.Variable({v}" + flag + f", name={name!r})", v=converted)
