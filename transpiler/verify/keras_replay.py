@@ -107,10 +107,6 @@ def replay_training(program: str, infos: dict, record_prefix: str, out_prefix: s
 
     weights = np.load(record_prefix + ".weights.npz", allow_pickle=False)
     models = json.load(open(record_prefix + ".weights.json"))["models"]
-    by_class: dict = {}
-    for info in infos.values():
-        key = info.get("class") or "Sequential"
-        by_class.setdefault(key, info)
     problems: list[str] = []
     seen: set[int] = set()
     depth = [0]
@@ -124,7 +120,7 @@ def replay_training(program: str, infos: dict, record_prefix: str, out_prefix: s
             try:
                 if k < len(models):
                     meta = models[k]
-                    info = by_class.get(meta["class"])
+                    info = match_info(infos, meta["class"], meta["state_dict"])
                     if info is None:
                         problems.append(f"model {k} ({meta['class']}): no weight map")
                     else:
@@ -148,6 +144,20 @@ def replay_training(program: str, infos: dict, record_prefix: str, out_prefix: s
         keras.Model.__call__ = original_call
     with open(out_prefix + ".weights.json", "w") as handle:
         json.dump({"models": len(seen), "problems": problems}, handle, indent=1)
+
+
+def match_info(infos: dict, cls: str, keys: list[str]) -> dict | None:
+    """The weight map for a PyTorch model of class ``cls`` with these state_dict keys."""
+    from ..weights.torch_to_keras import expand
+
+    present = set(keys)
+    for info in infos.values():
+        if info.get("class") not in (cls, None) or (info.get("class") is None and cls != "Sequential"):
+            continue
+        wanted = {name for entry in expand(info["weights"], present) for name in entry["torch"]}
+        if wanted and wanted <= present and not {k for k in present - wanted if not k.endswith("num_batches_tracked")}:
+            return info
+    return None
 
 
 def main_jobs(path: str) -> None:

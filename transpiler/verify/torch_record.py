@@ -80,7 +80,7 @@ def make_inputs(spec: dict, rng) -> list[np.ndarray]:
 
 
 def state_arrays(module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
 
 def record_models(program: str, out_dir: str, spec: dict | None = None) -> dict:
@@ -100,6 +100,9 @@ def record_models(program: str, out_dir: str, spec: dict | None = None) -> dict:
         meta["models"][name] = entry
         try:
             inputs = make_inputs(model_spec, rng)
+            value.eval()
+            with torch.no_grad():
+                value(*[torch.from_numpy(x) for x in inputs])  # materialise Lazy modules
             if model_spec.get("randomize", True):
                 randomize(value, rng)
             value.eval()
@@ -140,7 +143,7 @@ def record_training(program: str, out_prefix: str) -> None:
     original_call = torch.nn.Module.__call__
 
     def call(self, *args, **kwargs):
-        if depth[0] == 0 and id(self) not in seen:
+        if depth[0] == 0 and id(self) not in seen and not isinstance(self, torch.nn.modules.loss._Loss):
             seen.add(id(self))
             snapshots.append((type(self).__name__, state_arrays(self)))
         depth[0] += 1

@@ -14,6 +14,9 @@ def dropout(args, ctx, original):
         text = code_of(training).strip()
         if text == "False":
             return x
+        if text == "self.training":
+            # inside a module: the call() argument `training` (a rate of 0 keeps every value)
+            return ctx.build("tensorflow.nn.dropout({x}, rate={p} if self.training else 0.0)", x=x, p=rate if rate is not None else ctx.build("0.5"))
         if text != "True":
             raise Unconvertible(
                 "dropout that depends on the training flag: use a keras.layers.Dropout layer, called with training="

@@ -61,6 +61,11 @@ def analyze(ctx) -> None:
                     ctx.owned.add(id(base.value))
     transforms = ctx.facts.setdefault("transforms", {})
     for fc in framework_calls(ctx):
+        if fc.api in KERAS_DATASETS:
+            # a transform written inline is converted by the dataset's hook
+            for i, a in enumerate(fc.call.args):
+                if (a.keyword is not None and a.keyword.value == "transform") or (a.keyword is None and i == 2):
+                    _own_transform(ctx, a.value)
         if fc.api != COMPOSE:
             continue
         parent = fc.parent
@@ -76,6 +81,22 @@ def analyze(ctx) -> None:
             ctx.owned.add(id(fc.call))
             for _, call in steps:
                 ctx.owned.add(id(call))
+
+
+def _own_transform(ctx, node) -> None:
+    if not isinstance(node, cst.Call):
+        return
+    api = resolve_call(ctx, node)
+    if api in _STEPS:
+        ctx.owned.add(id(node))
+    elif api == COMPOSE:
+        try:
+            steps = _compose_steps(ctx, node)
+        except Unconvertible:
+            return
+        ctx.owned.add(id(node))
+        for _, call in steps:
+            ctx.owned.add(id(call))
 
 
 def _compose_steps(ctx, call: cst.Call) -> list:
@@ -144,11 +165,11 @@ def loader(args, ctx, original):
     if kind == "torch_dataset":
         if not is_simple(dataset):
             raise Unconvertible("assign the Dataset object to a variable first")
-        order = "numpy.random.permutation(len({d}))" if shuffle else "range(len({d}))"
+        order = "tensorflow.random.shuffle(tensorflow.range(len({d}))).numpy()" if shuffle else "range(len({d}))"
         text = (
             "tensorflow.data.Dataset.from_generator(lambda: ({d}[i] for i in " + order + "), "
             "output_signature=tensorflow.nest.map_structure("
-            "lambda v: tensorflow.TensorSpec(numpy.shape(v), tensorflow.convert_to_tensor(v).dtype), {d}[0]))"
+            "lambda v: tensorflow.TensorSpec.from_tensor(tensorflow.convert_to_tensor(v)), {d}[0]))"
             ".apply(tensorflow.data.experimental.assert_cardinality(len({d})))"
         )
     elif kind == "dataset":
@@ -330,4 +351,5 @@ def on_statement(transformer, original, updated):
     ctx.consume_head(call.func)
     fn = ctx.build_statements("\n".join(lines) + "\n", **subs)[0]
     fn = fn.with_changes(leading_lines=original.leading_lines)
+    ctx.facts.setdefault("new_definitions", set()).add(id(fn))
     return ctx.mark_new(fn)

@@ -346,6 +346,7 @@ class Tracer:
                         self._move(a.value, self.expr(a.value, infos))
                 return self._combine([(a, self.expr(a, infos)) for a in args])
             if data.get("layout") == KERAS and node.args:
+                self.ctx.facts.setdefault("keras_layout_calls", set()).add(id(node))
                 first = node.args[0].value
                 info = self.expr(first, infos)
                 rank = data.get("rank", 2)

@@ -218,6 +218,7 @@ def analyze(ctx) -> None:
             for param in forward.params.params[1:]:
                 param_kinds[id(param)] = "tensor"
     _module_level_models(ctx, classes, layer_plans, containers)
+    _function_models(ctx, classes, layer_plans, containers)
     for name, (kind, value) in ctx.facts.get("torch_models", {}).items():
         if kind == "class" and (value.problems or not _all_ok(value)):
             continue
@@ -489,6 +490,25 @@ def _module_level_models(ctx, classes, layer_plans, containers) -> None:
             for block in _container_blocks(container):
                 block.is_model = block.is_model  # a block in a module-level Sequential stays as decided
             ctx.facts.setdefault("instance_names", {})[name] = "model"
+
+
+def _function_models(ctx, classes, layer_plans, containers) -> None:
+    """Sequentials built in functions (``return nn.Sequential(...)``): weight maps named ``fn()``."""
+    models = ctx.facts.setdefault("torch_models", {})
+    for stmt in ctx.module.body:
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        for node in _walk(stmt.body):
+            if isinstance(node, cst.Return) and isinstance(node.value, cst.Call):
+                value = _strip_moves(node.value)
+                if resolve_call(ctx, value) in SEQUENTIAL and id(value) not in containers:
+                    try:
+                        container = _container(ctx, "torch.nn.Sequential", value, classes)
+                        _register_container(ctx, container, layer_plans, containers)
+                    except Unconvertible as exc:
+                        ctx.facts.setdefault("container_failures", {})[id(value)] = str(exc)
+                        continue
+                    models[stmt.name.value + "()"] = ("sequential", container)
 
 
 def _strip_moves(node):

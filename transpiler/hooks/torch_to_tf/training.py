@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ...engine.build import code_of
+from ...engine.build import code_of, is_simple
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
 from ...engine.types import Types
@@ -57,6 +57,7 @@ class TrainStep:
     clips: dict = field(default_factory=dict)  # index -> clip call (between backward and step)
     variables: str = ""  # code of the variables (model.trainable_variables)
     variables_node: cst.BaseExpression | None = None
+    models: list = field(default_factory=list)  # names of the models called on the tape
 
 
 def _expr_call(stmt) -> cst.Call | None:
@@ -294,6 +295,10 @@ def _find_steps(ctx, types, block, chain) -> list[TrainStep]:
                 step.clips[k] = call
                 ctx.owned.add(id(call))
         step.start = _tape_start(ctx, types, body, i, chain, step.removed)
+        for k in range(step.start, i):
+            for n in _walk(body[k], skip_functions=True):
+                if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and _is_model_call(ctx, types, n, chain) and n.func.value not in step.models:
+                    step.models.append(n.func.value)
         ctx.owned.add(id(_expr_call(stmt)))
         ctx.owned.add(id(_expr_call(body[step_index])))
         found.append(step)
@@ -485,8 +490,11 @@ def loss_call(args, ctx, original):
             if arg.keyword is not None and arg.keyword.value == "label_smoothing":
                 smoothing = arg.value
         if smoothing is not None and code_of(smoothing).strip() not in ("0", "0.0"):
+            # Keras smooths one-hot targets: as many classes as the prediction has
+            if is_simple(y_pred):
+                return ctx.build("{f}(tensorflow.one_hot({y}, tensorflow.shape({p})[-1]), {p})", f=receiver, y=y_true, p=y_pred)
             return ctx.build(
-                "{f}(tensorflow.one_hot({y}, tensorflow.shape({p})[-1]), {p})", f=receiver, y=y_true, p=y_pred
+                "(lambda logits: {f}(tensorflow.one_hot({y}, tensorflow.shape(logits)[-1]), logits))({p})", f=receiver, y=y_true, p=y_pred
             )
     return ctx.build("{f}({y}, {p})", f=receiver, y=y_true, p=y_pred)
 
@@ -607,6 +615,15 @@ def scheduler(args, ctx, original):
         lr = ctx.build("float({o}.learning_rate)", o=opt_node)
     subs["lr"] = lr
     template = data["template"]
+    if "milestones" in subs:
+        ok, milestones = literal_value(subs["milestones"])
+        if not ok or not isinstance(milestones, (list, tuple)):
+            raise Unconvertible("milestones must be a literal list")
+        boundaries = [m - 1 for m in milestones]  # the learning rate changes after the milestone's step
+        template = (
+            f"keras.optimizers.schedules.PiecewiseConstantDecay({boundaries!r}, "
+            f"[{{lr}} * {{gamma}} ** i for i in range({len(milestones) + 1})])"
+        )
     return ctx.build(template, **{k: v for k, v in subs.items() if "{" + k + "}" in template})
 
 
@@ -616,6 +633,11 @@ def scheduler_step(args, ctx, original):
     opt = ctx.facts.get("schedulers", {}).get(code_of(receiver).strip())
     if opt is None:
         raise Unconvertible("the scheduler's optimizer is not known here")
+    info = ctx.facts.get("optimizers", {}).get(code_of(opt).strip())
+    if info is not None and info.api in ("torch.optim.SGD", "torch.optim.RMSprop"):
+        for arg in info.call.args:
+            if arg.keyword is not None and arg.keyword.value == "momentum" and code_of(arg.value).strip() not in ("0", "0.0"):
+                ctx.warn(receiver, "scheduler.step", "Keras keeps the learning rate inside the momentum buffer, PyTorch applies it after: after a change of rate the steps differ until the old momentum decays")
     count = _epoch_count(ctx)
     if count is None:
         raise Unconvertible("scheduler.step() outside a `for epoch in range(...)` loop: count the steps and assign optimizer.learning_rate")
@@ -772,6 +794,10 @@ def _variables_of(ctx, step: TrainStep, chain_types=None) -> str | None:
     opt = ctx.facts.get("optimizers", {}).get(step.optimizer)
     params = opt.params if opt is not None else None
     if params is None:
+        # an optimizer made elsewhere: the variables of the one model the tape calls
+        if len(step.models) == 1:
+            ctx.warn(step.loss, "optimizer.step", f"the optimizer is made elsewhere: its variables are taken to be {step.models[0]}'s")
+            return step.models[0] + ".trainable_variables"
         return None
     if isinstance(params, cst.Call) and isinstance(params.func, cst.Name) and params.func.value == "list" and params.args:
         params = params.args[0].value
@@ -787,7 +813,7 @@ def on_block(transformer, original, updated):
     ctx = transformer.ctx
     steps = ctx.facts.get("train_steps", {}).get(id(original))
     if not steps:
-        return _carry_comments(ctx, original, updated)
+        return _carry_comments(transformer, original, updated)
     body = list(original.body)
     converted = []
     for stmt in body:
@@ -858,11 +884,24 @@ def on_block(transformer, original, updated):
         out.extend(item.nodes if isinstance(item, cst.FlattenSentinel) else [item])
     if not out:
         out = [cst.SimpleStatementLine(body=[cst.Pass()])]
-    return _carry_comments(ctx, original, updated.with_changes(body=out))
+    return _carry_comments(transformer, original, updated.with_changes(body=out))
 
 
-def _carry_comments(ctx, original, updated):
-    """Blank lines and comments above a statement the conversion removed stay, above the next one."""
+def _replace(transformer, old, new):
+    """``new`` stands for ``old``: it is formatted if ``old`` was to be."""
+    ctx = transformer.ctx
+    if id(old) in transformer.dirty:
+        transformer.dirty.add(id(new))
+    if id(old) in ctx.new_statements:
+        ctx.new_statements.add(id(new))
+    return new
+
+
+def _carry_comments(transformer, original, updated):
+    """Blank lines and comments above a statement the conversion removed stay, above the next one;
+    functions made from statements (``T = transforms.Compose(...)``) get blank lines around them."""
+    ctx = transformer.ctx
+    updated = _space_definitions(transformer, original, updated)
     removed = ctx.facts.get("removed_statements", set())
     carried = []
     body = list(updated.body)
@@ -882,9 +921,30 @@ def _carry_comments(ctx, original, updated):
             if new is None or new is cst.RemovalSentinel.REMOVE or not any(n is new for n in body):
                 continue
             i = next(j for j, n in enumerate(body) if n is new)
-            body[i] = new.with_changes(leading_lines=[*lines, *new.leading_lines])
+            body[i] = _replace(transformer, new, new.with_changes(leading_lines=[*lines, *new.leading_lines]))
             ctx.results[id(later)] = body[i]
             break
+    return updated.with_changes(body=body)
+
+
+def _space_definitions(transformer, original, updated):
+    ctx = transformer.ctx
+    made = ctx.facts.get("new_definitions", set())
+    if not made or not any(id(s) in made for s in updated.body):
+        return updated
+    want = 2 if isinstance(original, cst.Module) else 1
+    body = list(updated.body)
+    for i, stmt in enumerate(body):
+        if id(stmt) in made or (i > 0 and id(body[i - 1]) in made):
+            lines = list(stmt.leading_lines)
+            blank = 0
+            while blank < len(lines) and lines[blank].comment is None:
+                blank += 1
+            if i > 0 and blank < want:
+                new = _replace(transformer, stmt, stmt.with_changes(leading_lines=[cst.EmptyLine()] * (want - blank) + lines))
+                if id(stmt) in made:
+                    made.add(id(new))
+                body[i] = new
     return updated.with_changes(body=body)
 
 
