@@ -1,11 +1,11 @@
 """Structural rewrites and analyses for this direction (see transpiler/hooks/__init__.py)."""
 
-from . import data, modules, training
+from . import checks, data, modules, training
 
 # names (method or attribute names) that make a use interesting to the scan
-TRIGGER_NAMES: set[str] = set()
+TRIGGER_NAMES: set[str] = set(checks.ALIASES)
 # functions run before the rewrite; they store facts in ctx.facts
-ANALYZERS: list = [modules.analyze, data.analyze, training.analyze, data.record_loaders]
+ANALYZERS: list = [checks.analyze, modules.analyze, data.analyze, training.analyze, data.record_loaders]
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {
     "ClassDef": [modules.on_class, data.on_class],
@@ -13,4 +13,5 @@ HANDLERS: dict[str, list] = {
     "Module": [training.on_block],
     "With": [training.on_with],
     "SimpleStatementLine": [training.on_statement, data.on_statement],
+    "Call": [checks.on_call],
 }

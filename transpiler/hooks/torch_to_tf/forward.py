@@ -335,6 +335,10 @@ class Tracer:
         found = self._member_call(node)
         if found is not None:
             return self._application(node, found, infos)
+        attr = _self_attr(node.func)
+        if attr is not None and attr not in self.cls.members and not self.cls.has_attribute(attr):
+            self.ctx.warn(node, "torch.nn.Module.forward",
+                          f"self.{attr} is not created in {self.cls.name}.__init__ (the original raises AttributeError too)")
         api = resolve_call(self.ctx, node)
         if api is not None:
             rule = self.ctx.ruleset.lookup(api)

@@ -111,8 +111,20 @@ class ClassInfo:
     members: dict[str, Member] = field(default_factory=dict)
     forward: ForwardPlan | None = None
     problems: list[str] = field(default_factory=list)
+    inherits: bool = False  # a base class of this file: attributes may come from it
     _training: bool | None = None
     _computing: bool = False
+
+    def has_attribute(self, name: str) -> bool:
+        """Whether the class defines or assigns ``self.<name>`` anywhere (a method, an attribute)."""
+        for node in _walk(self.node):
+            if isinstance(node, cst.FunctionDef) and node.name.value == name:
+                return True
+            if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Attribute):
+                t = node.target
+                if isinstance(t.value, cst.Name) and t.value.value == "self" and t.attr.value == name:
+                    return True
+        return self.inherits
 
     @property
     def needs_training(self) -> bool:
@@ -162,6 +174,8 @@ def analyze(ctx) -> None:
             classes[stmt.name.value] = ClassInfo(stmt, stmt.name.value)
             for base in stmt.bases:
                 ctx.owned.add(id(base.value))
+                if isinstance(base.value, cst.Name) and base.value.value in classes:
+                    classes[stmt.name.value].inherits = True
     ctx.facts["torch_classes"] = classes
     layer_plans = ctx.facts.setdefault("layer_plans", {})
     containers = ctx.facts.setdefault("containers", {})

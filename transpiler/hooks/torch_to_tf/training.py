@@ -921,7 +921,15 @@ def _carry_comments(transformer, original, updated):
             if new is None or new is cst.RemovalSentinel.REMOVE or not any(n is new for n in body):
                 continue
             i = next(j for j, n in enumerate(body) if n is new)
-            body[i] = _replace(transformer, new, new.with_changes(leading_lines=[*lines, *new.leading_lines]))
+            own = list(new.leading_lines)
+            merged = list(lines)
+            if own and own[0].comment is None:
+                # blank lines are not doubled: the removed statement's stand for the next one's
+                while merged and merged[0].comment is None:
+                    merged.pop(0)
+                merged = [*own[:1], *merged] if merged else own[:1]
+                own = own[1:]
+            body[i] = _replace(transformer, new, new.with_changes(leading_lines=[*merged, *own]))
             ctx.results[id(later)] = body[i]
             break
     return updated.with_changes(body=body)
