@@ -322,6 +322,23 @@ def test_output_that_does_not_parse_is_an_internal_error_and_not_written(tmp_pat
     assert "internal error" in piped.stderr
 
 
+def test_output_that_does_not_parse_is_caught_even_where_the_engine_misses_it(tmp_path):
+    """The statement right after an import block that gets a new import is neither
+    black-formatted nor parse-checked by the engine (reported); the command line's own
+    check before writing still refuses the output."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(BAD_TEMPLATE_RULES.replace('"{input}, 1"', '"torch.linalg.matrix_exp({input}), 1"'))
+    bad = "import tensorflow as tf\ny = f(k=tf.linalg.expm(a))\n"
+    f = tmp_path / "m.py"
+    f.write_text(bad)
+    proc = run("convert", f, "--to", "torch", "-i", "--rules", rules)
+    assert proc.returncode == 2
+    assert "internal error: the converted code does not parse (line 3: positional argument follows keyword argument)" in proc.stdout
+    assert f.read_text() == bad
+    piped = run("convert", "-", "--to", "torch", "--rules", rules, stdin=bad)
+    assert piped.returncode == 2 and piped.stdout == bad
+
+
 def test_output_that_does_not_parse_from_a_broken_hook(tmp_path):
     """The same guarantee when the fault is in the engine (a transformer emitting junk)."""
     (tmp_path / "m.py").write_text(TF_SOURCE)
