@@ -327,6 +327,19 @@ class Tracer:
         """Code that depends on the axis order: its tensor operands in PyTorch's layout."""
         if _batch_size(node):
             return Info(NONE)
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Call) and len(node.slice) == 1:
+            app = self._member_call(node.value)
+            index = node.slice[0].slice
+            if (
+                app is not None and not app.element and app.member.kind == "layer"
+                and app.member.layer.plan_kind in ("rnn", "mha")
+                and isinstance(index, cst.Index) and code_of(index.value).strip() in ("0", "1")
+            ):
+                # (output, states)[i]: what the Keras layer gives, shaped as PyTorch's
+                self._application(node.value, app, infos)
+                which = int(code_of(index.value).strip())
+                self.plan.subscripts[id(node)] = (app.member.layer.plan_kind, app.member, which)
+                return Info(TORCH)
         for child in _data_children(node):
             self._move(child, self.expr(child, infos))
         return Info(TORCH)
@@ -571,7 +584,7 @@ def _data_children(node):
 
 def rewrite_call(ctx, cls, fn: cst.FunctionDef, original_fn: cst.FunctionDef, plan: ForwardPlan, training: bool) -> cst.FunctionDef:
     """The converted ``forward`` (``fn``, rules applied) as Keras's ``call``."""
-    wraps, apps, remaps, before, after, statements = {}, {}, {}, {}, {}, {}
+    wraps, apps, remaps, before, after, statements, subscripts = {}, {}, {}, {}, {}, {}, {}
     for node in _walk(original_fn):
         key = id(node)
         new = id(ctx.updated(node))
@@ -592,6 +605,9 @@ def rewrite_call(ctx, cls, fn: cst.FunctionDef, original_fn: cst.FunctionDef, pl
         if key in plan.statements:
             statements[new] = plan.statements[key]
             statements[key] = plan.statements[key]
+        if key in plan.subscripts:
+            subscripts[new] = plan.subscripts[key]
+            subscripts[key] = plan.subscripts[key]
     params = fn.params
     if training and not any(p.name.value == "training" for p in params.params):
         new_param = cst.Param(name=cst.Name("training"), default=cst.Name("None"), equal=cst.AssignEqual(
@@ -638,6 +654,14 @@ def rewrite_call(ctx, cls, fn: cst.FunctionDef, original_fn: cst.FunctionDef, pl
             if remap is not None:
                 updated = _apply_remap(updated, remap)
             return updated
+
+        def leave_Subscript(self, original, updated):
+            found = subscripts.get(id(original))
+            if found is None:
+                return updated
+            kind, member, which = found
+            call = updated.value
+            return _output_only(ctx, kind, member, call, which)
 
         def leave_SimpleStatementLine(self, original, updated):
             special = statements.get(id(original))
@@ -819,6 +843,49 @@ def _special(ctx, special, updated: cst.SimpleStatementLine, taken: set, needs_t
             stmt = stmt.with_changes(leading_lines=lead)
         out.append(stmt)
     return out
+
+
+def _output_only(ctx, kind: str, member, call: cst.Call, which: int = 0) -> cst.BaseExpression:
+    """``self.lstm(x)[0]`` / ``self.attn(q, k, v)[0]``: the output alone; ``[1]``: the
+    states (stacked as PyTorch's (layers * directions, batch, hidden)) or the attention
+    weights (averaged over heads)."""
+    plan = member.plan
+    batch_first = plan.info.get("batch_first", True)
+    args = [a for a in call.args if a.keyword is None]
+    keywords = [a for a in call.args if a.keyword is not None and a.keyword.value == "training"]
+    training = ", training=training" if keywords else ""
+    holder = {"f": call.func}
+
+    def t(node, key):
+        holder[key] = node
+        return "{" + key + "}" if batch_first else "tensorflow.transpose({" + key + "}, [1, 0, 2])"
+
+    if kind == "rnn":
+        if len(args) != 1:
+            raise Unconvertible("an RNN called with initial states inside an expression: unpack its result in a statement")
+        text = "{f}(" + t(args[0].value, "x") + training + ")"
+        if which == 1:
+            if plan.info["kind"] == "LSTM":
+                return ctx.build(
+                    "(lambda s: (tensorflow.stack(s[1::2]), tensorflow.stack(s[2::2])))(" + text + ")", **holder
+                )
+            return ctx.build("tensorflow.stack(" + text + "[1:])", **holder)
+        if plan.info.get("states", True):
+            text += "[0]"
+    else:
+        named = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        q = args[0].value if args else named.get("query")
+        k = args[1].value if len(args) > 1 else named.get("key")
+        v = args[2].value if len(args) > 2 else named.get("value")
+        text = "{f}(" + t(q, "q") + ", " + t(v, "v")
+        if code_of(k).strip() != code_of(v).strip():
+            text += ", key=" + t(k, "k")
+        if which == 1:
+            return ctx.build("tensorflow.reduce_mean(" + text + ", return_attention_scores=True" + training + ")[1], axis=1)", **holder)
+        text += training + ")"
+    if not batch_first:
+        text = "tensorflow.transpose(" + text + ", [1, 0, 2])"
+    return ctx.build(text, **holder)
 
 
 def _initial_state(plan, states_code: str | None, member, parts: list | None = None) -> str:

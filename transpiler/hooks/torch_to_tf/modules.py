@@ -337,15 +337,23 @@ def _rnn_states_used(ctx, name: str, statement) -> bool:
     forward = _method(cls, "forward") if cls is not None else None
     if forward is None:
         return True
+    def is_app(call) -> bool:
+        func = call.func if isinstance(call, cst.Call) else None
+        return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value == name
+
     for node in _walk(forward):
-        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
-            func = node.value.func
-            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value == name:
-                target = node.targets[0].target
-                if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
-                    second = target.elements[1].value
-                    if not (isinstance(second, cst.Name) and second.value == "_"):
-                        return True
+        if isinstance(node, cst.Assign) and is_app(node.value):
+            target = node.targets[0].target
+            if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+                second = target.elements[1].value
+                if not (isinstance(second, cst.Name) and second.value == "_"):
+                    return True
+            elif not isinstance(target, (cst.Tuple, cst.List)):
+                return True  # the (output, states) pair kept whole
+        if isinstance(node, cst.Subscript) and is_app(node.value):
+            index = node.slice[0].slice if len(node.slice) == 1 else None
+            if not (isinstance(index, cst.Index) and code_of(index.value).strip() == "0"):
+                return True
     return False
 
 
@@ -492,6 +500,10 @@ def _module_level_models(ctx, classes, layer_plans, containers) -> None:
         if isinstance(value.func, cst.Name) and value.func.value in classes:
             models[name] = ("class", classes[value.func.value])
             continue
+        built = _builder_class(ctx, value, classes)
+        if built is not None:
+            models[name] = ("class", built)
+            continue
         api = resolve_call(ctx, value)
         if api in SEQUENTIAL:
             try:
@@ -504,6 +516,23 @@ def _module_level_models(ctx, classes, layer_plans, containers) -> None:
             for block in _container_blocks(container):
                 block.is_model = block.is_model  # a block in a module-level Sequential stays as decided
             ctx.facts.setdefault("instance_names", {})[name] = "model"
+
+
+def _builder_class(ctx, call: cst.Call, classes) -> "ClassInfo | None":
+    """``mlp = build_mlp(12)``: a module-level function whose every return builds one converted class."""
+    if not isinstance(call.func, cst.Name):
+        return None
+    for stmt in ctx.module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == call.func.value:
+            made = set()
+            for node in _walk(stmt.body):
+                if isinstance(node, cst.Return):
+                    value = _strip_moves(node.value) if node.value is not None else None
+                    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in classes):
+                        return None
+                    made.add(value.func.value)
+            return classes[made.pop()] if len(made) == 1 else None
+    return None
 
 
 def _function_models(ctx, classes, layer_plans, containers) -> None:
@@ -716,8 +745,23 @@ def on_class(transformer, original, updated):
     for member in info.members.values():
         if member.keras_name != member.name:
             ctx.warn(member.statement, "torch.nn.Module", f"attribute '{member.name}' is reserved by Keras layers: renamed '{member.keras_name}'")
+    new = _two_blank_lines(ctx, original, new)
     ctx.mark_new(new)
     return new
+
+
+def _two_blank_lines(ctx, original, new):
+    """A rewritten top-level class stands two blank lines below what precedes it (as black
+    puts it; the import rewrite would otherwise replace the node to add them)."""
+    if not any(stmt is original for stmt in ctx.module.body) or ctx.module.body[0] is original:
+        return new
+    lines = list(new.leading_lines)
+    blank = 0
+    while blank < len(lines) and lines[blank].comment is None:
+        blank += 1
+    if blank >= 2:
+        return new
+    return new.with_changes(leading_lines=[cst.EmptyLine()] * (2 - blank) + lines)
 
 
 def _rename_reserved(info: ClassInfo, fn):

@@ -306,13 +306,21 @@ def _pool_sizes(layer: TorchLayer, n: int):
 
 def plan_max_pool(layer: TorchLayer, layout: str) -> KerasPlan:
     n = layer.rank
-    _, _, args = _pool_sizes(layer, n)
-    if any(layer.tuple_arg("padding", n, 0)):
-        raise Unconvertible(f"{layer.short}: padding pads with -inf and centres the windows differently from Keras's 'same'; not supported")
+    kernel, stride, args = _pool_sizes(layer, n)
+    padding = layer.tuple_arg("padding", n, 0)
     layer.reject("dilation", 1)
     layer.reject("return_indices", False)
     layer.reject("ceil_mode", False, reason="Keras pooling rounds the output size down")
-    return KerasPlan([f"keras.layers.MaxPooling{n}D(" + ", ".join(args) + ")"], wants="keras", rank=n, out="keras")
+    layers = [f"keras.layers.MaxPooling{n}D(" + ", ".join(args) + ")"]
+    if any(padding):
+        if all(st == 1 for st in stride) and all(2 * p == k - 1 for p, k in zip(padding, kernel)):
+            # stride 1, symmetric: TensorFlow's 'same' pads the same way and ignores the pads
+            layers = [f"keras.layers.MaxPooling{n}D(" + ", ".join(args + ["padding='same'"]) + ")"]
+        else:
+            # PyTorch pads with -inf on both sides: so does this, before a 'valid' pooling
+            pads = [[0, 0], *[[p, p] for p in padding], [0, 0]]
+            layers.insert(0, f"keras.layers.Lambda(lambda x: tensorflow.pad(x, {pads!r}, constant_values=float('-inf')))")
+    return KerasPlan(layers, wants="keras", rank=n, out="keras")
 
 
 def plan_avg_pool(layer: TorchLayer, layout: str) -> KerasPlan:
@@ -592,6 +600,8 @@ def plan_upsample(layer: TorchLayer, layout: str, rank: int | None = None) -> Ke
 
 def plan_zero_pad(layer: TorchLayer, layout: str) -> KerasPlan:
     n = layer.rank
+    if layer.has("value") and layer.literal("value") not in (0, 0.0):
+        raise Unconvertible(f"{layer.short}: padding with a value other than 0 (use tf.pad(..., constant_values=...))")
     value = layer.literal("padding")
     if isinstance(value, int):
         pairs = [(value, value)] * n
