@@ -61,7 +61,7 @@ def read_source(path: str | Path) -> SourceFile:
     if not stat.S_ISREG(st.st_mode):  # a FIFO would block the run forever
         raise FileError("not a regular file")
     if st.st_size > MAX_BYTES:
-        raise FileError(f"too large ({st.st_size // (1024 * 1024)} MiB; the limit is {MAX_BYTES // (1024 * 1024)} MiB)")
+        raise FileError(f"too large ({st.st_size / (1024 * 1024):.1f} MiB; the limit is {MAX_BYTES / (1024 * 1024):.0f} MiB)")
     try:
         with open(p, "rb") as handle:
             st = os.fstat(handle.fileno())
