@@ -81,3 +81,40 @@ def detach(args, ctx, original):
     if any(id(stmt) in on_tape for stmt in ctx.statement_stack):
         return ctx.build("tensorflow.stop_gradient({x})", x=x)
     return x
+
+
+def inplace(args, ctx, original):
+    """x.add_(y): TensorFlow tensors are immutable. As a statement the functional form is
+    assigned back to the name (hooks/torch_to_tf/training.py rewrites the statement);
+    used as a value it gives the new tensor, and the name keeps its old value (reported)."""
+    a = Args(args, ctx)
+    data = args.rule.data
+    template = data["template"]
+    if "alpha" in a and "alpha" in data:
+        template = data["alpha"]
+    subs = {"self": a.require("self")}
+    for key in ("other", "alpha", "exponent", "value", "src", "dim"):
+        if "{" + key + "}" in template:
+            subs[key] = a.require(key)
+    if "{min}" in template or "{max}" in template:
+        low, high = a.get("min"), a.get("max")
+        if low is None or high is None:
+            name = "maximum" if high is None else "minimum"
+            bound = low if high is None else high
+            template = "tensorflow.math." + name + "({self}, {b})"
+            subs["b"] = bound
+        else:
+            subs["min"], subs["max"] = low, high
+    statement = ctx.statement_stack[-1] if ctx.statement_stack else None
+    receiver = original.args[0].value if original is not None and original.args else None
+    as_statement = (
+        isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr) and isinstance(receiver, cst.Name)
+        and isinstance(statement.body[0].value, cst.Call) and statement.body[0].value.func.value is receiver
+    )
+    if as_statement:
+        ctx.facts.setdefault("assign_back", {})[id(statement)] = receiver.value
+    else:
+        ctx.warn(receiver if receiver is not None else original, f"tensor.{args.rule.source}",
+                 "TensorFlow tensors are immutable: the value is the new tensor, the tensor itself is not changed")
+    return ctx.build(template, **subs)

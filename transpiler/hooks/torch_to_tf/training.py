@@ -1009,10 +1009,15 @@ _MODE_METHODS = {"train", "eval", "to", "cuda", "cpu"}
 
 
 def on_statement(transformer, original, updated):
-    """Drop ``model.train()``/``model.eval()``/``model.to(device)`` statements and ``model = model``."""
+    """Drop ``model.train()``/``model.eval()``/``model.to(device)`` statements and ``model = model``;
+    assign in-place results back (``x.add_(y)`` -> ``x = tf.math.add(x, y)``)."""
     ctx = transformer.ctx
     if len(original.body) != 1:
         return None
+    name = ctx.facts.get("assign_back", {}).get(id(original))
+    if name is not None and isinstance(updated, cst.SimpleStatementLine) and isinstance(updated.body[0], cst.Expr):
+        value = updated.body[0].value
+        return updated.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=value)])
     small = original.body[0]
     new_small = updated.body[0] if isinstance(updated, cst.SimpleStatementLine) and updated.body else None
     if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
