@@ -4,7 +4,9 @@ A fixture's first line may say how it is checked beyond the snapshot:
 ``# fixture: numeric`` runs the input under its framework and the expected output
 under the other and compares the values they print and the module-level
 tensors they leave; ``shapes=a,b`` compares those names by shape only (random
-values). Adding a case means adding files; no test function changes.
+values); ``verify`` runs both through ``transpiler verify``'s recorder and
+replayer and compares training step by step (test_training_equivalence.py).
+Adding a case means adding files; no test function changes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Case:
     numeric: bool = False
     shapes: set[str] = field(default_factory=set)
     tolerance: float = 1e-5
+    verify: bool = False  # run through verify's recorder/replayer (training fixtures)
+    train_rtol: float | None = None  # verify's tolerance after training, where a known difference needs more
 
     @property
     def expected(self) -> Path:
@@ -56,6 +60,10 @@ def cases(direction: str | None = None) -> list[Case]:
                 for word in m.group(1).split():
                     if word == "numeric":
                         case.numeric = True
+                    elif word == "verify":
+                        case.verify = True
+                    elif word.startswith("train_rtol="):
+                        case.train_rtol = float(word[len("train_rtol="):])
                     elif word.startswith("shapes="):
                         case.shapes = set(word[len("shapes="):].split(","))
                     elif word.startswith("rtol="):

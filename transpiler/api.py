@@ -148,7 +148,7 @@ def convert_source(
         )
     code = new_module.code
     for pending in ctx.findings:
-        line, col = found.position(pending.node)
+        line, col = found.position(pending.node, pending.statement)
         report.findings.append(
             Finding(line, col, pending.api, pending.kind, pending.message, pending.target)
         )

@@ -47,7 +47,8 @@ def add_parser(sub) -> None:
     p.add_argument("--spec", metavar="JSON", help='input shapes for models that do not know theirs: {"model": {"input_shapes": [[2, 28, 28, 1]]}} (inline or a file)')
     p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance before any training step (default 1e-4)")
     p.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
-    p.add_argument("--train-rtol", type=float, default=2e-3, help="relative tolerance once the program has trained (default 2e-3)")
+    p.add_argument("--step-rtol", type=float, default=1e-4, help="relative tolerance for the loss of each training step (default 1e-4)")
+    p.add_argument("--train-rtol", type=float, default=2e-3, help="relative tolerance for values computed after training (default 2e-3)")
     p.add_argument("--timeout", type=int, default=900, help="seconds each side may run (default 900)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true", help="list every check, not only failures")
@@ -161,7 +162,7 @@ def _run(args) -> int:
     run_dir = work / "conversion"
     _side(replayer, [str(converted.resolve()), str(info.resolve()), str(record_dir.resolve()), str(run_dir.resolve()), args.device], args.timeout, args.show_output)
 
-    verdict = compare(str(record_dir), str(run_dir), rtol=args.rtol, atol=args.atol, train_rtol=args.train_rtol)
+    verdict = compare(str(record_dir), str(run_dir), rtol=args.rtol, atol=args.atol, train_rtol=args.train_rtol, step_rtol=args.step_rtol)
     device = json.loads((run_dir / "run.json").read_text()).get("device", "cpu")
     warnings = [f"{f.line}:{f.col}: {f.api}: {f.message}" for f in result.report.findings if f.kind == "warning"]
     unconverted = [f"{f.line}:{f.col}: {f.api}: {f.message}" for f in result.report.findings if f.kind == "unconverted"]

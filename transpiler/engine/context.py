@@ -22,6 +22,7 @@ class PendingFinding:
     message: str
     target: str
     node: cst.CSTNode  # original node, for the position
+    statement: cst.CSTNode | None = None  # the statement around it, where the node is off the scanned paths
 
 
 @dataclass
@@ -74,14 +75,14 @@ class Context:
 
     def converted(self, node: cst.CSTNode, api: str, target: str, message: str = "") -> None:
         self.changes += 1
-        self.findings.append(PendingFinding(CONVERTED, api, message, target, node))
+        self.findings.append(PendingFinding(CONVERTED, api, message, target, node, self._statement()))
 
     def warn(self, node: cst.CSTNode, api: str, message: str, target: str = "") -> None:
-        self.findings.append(PendingFinding(WARNING, api, " ".join(message.split()), target, node))
+        self.findings.append(PendingFinding(WARNING, api, " ".join(message.split()), target, node, self._statement()))
 
     def unconverted(self, node: cst.CSTNode, api: str, reason: str) -> None:
         reason = " ".join(reason.split())  # code quoted in a reason may span lines
-        self.findings.append(PendingFinding(UNCONVERTED, api, reason, "", node))
+        self.findings.append(PendingFinding(UNCONVERTED, api, reason, "", node, self._statement()))
         if self.statement_stack:
             stmt = self.statement_stack[-1]
             short = reason if len(reason) <= 200 else reason[:197] + "..."
@@ -89,6 +90,9 @@ class Context:
             bucket = self.todos.setdefault(id(stmt), [])
             if text not in bucket:
                 bucket.append(text)
+
+    def _statement(self):
+        return self.statement_stack[-1] if self.statement_stack else None
 
     def updated(self, node: cst.CSTNode) -> cst.CSTNode:
         """The converted form of an original expression (itself when nothing changed)."""

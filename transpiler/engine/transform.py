@@ -62,7 +62,14 @@ class RuleTransformer(PathTransformer):
         if self.frames:
             self.frames[-1][1] += total
         todos = self.ctx.todos.pop(id(original), None)
-        if todos and isinstance(result, _STATEMENTS):
+        if todos and isinstance(result, cst.FlattenSentinel) and result.nodes:
+            # the statement became several (an unwrapped block): the first one carries them
+            first = result.nodes[0]
+            commented = add_comments(first, todos)
+            if id(first) in self.ctx.new_statements:
+                self.ctx.new_statements.add(id(commented))
+            result = cst.FlattenSentinel([commented, *result.nodes[1:]])
+        elif todos and isinstance(result, _STATEMENTS):
             was_new = id(result) in self.ctx.new_statements
             result = add_comments(result, todos)
             if was_new:
@@ -108,7 +115,11 @@ class RuleTransformer(PathTransformer):
     def leave_Attribute(self, original, updated):
         result = self._reference(original, updated)
         if result is updated:
-            if id(original) not in self.skip and self.ctx.resolver.resolve_chain(original) is None:
+            if (
+                id(original) not in self.skip
+                and id(original) not in self.ctx.owned
+                and self.ctx.resolver.resolve_chain(original) is None
+            ):
                 converted = self.convert_attribute(original, updated)
                 if converted is not None:
                     return converted

@@ -36,7 +36,7 @@ def is_tensor(kind: str | None) -> bool:
 
 @dataclass
 class BindingSite:
-    kind: str  # "value", "unpack", "for", "with", "param", "other"
+    kind: str  # "value", "unpack", "for", "with", "param", "function", "other"
     expr: cst.CSTNode | None = None
     path: tuple[int, ...] = ()  # index path into a tuple target
     node: cst.CSTNode | None = None  # the parameter, for "param"
@@ -51,6 +51,22 @@ def _targets(target, path=()):
             yield from _targets(el.value, path + (i,))
     elif isinstance(target, cst.StarredElement):
         yield from _targets(target.value, ())
+
+
+def _returns(block):
+    """The return statements of a function body, not of functions nested in it."""
+    out = []
+    stack = [block]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Return):
+            if node.value is not None:
+                out.append(node)
+            continue
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(node.children)
+    return out
 
 
 def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
@@ -85,7 +101,9 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
                                 while isinstance(node, cst.Attribute):
                                     node = node.value
                                 add(node.value, BindingSite("other"))
-            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            elif isinstance(stmt, cst.FunctionDef):
+                add(stmt.name.value, BindingSite("function", node=stmt))
+            elif isinstance(stmt, cst.ClassDef):
                 add(stmt.name.value, BindingSite("other"))
             elif isinstance(stmt, cst.For):
                 bind_target(stmt.target, "for", stmt.iter)
@@ -269,6 +287,10 @@ class Types:
                         return rule.returns
                     if is_tensor(receiver):
                         return None
+            if isinstance(func, cst.Name):
+                returned = self._returned_kind(func, chain)
+                if returned is not None:
+                    return returned
             callee = self.kind_of(func, chain)
             return CALL_KINDS.get(callee or "")
         if isinstance(expr, cst.Attribute):
@@ -292,6 +314,26 @@ class Types:
             if is_tensor(base) or base in ("tensors", "batch"):
                 return "tensor"
             return None
+        return None
+
+    def _returned_kind(self, name: cst.Name, chain: list) -> str | None:
+        """``build_model()``: the kind every return of a function of this file gives."""
+        for scope in chain:
+            sites = self._sites(scope).get(name.value)
+            if not sites:
+                continue
+            if len(sites) != 1 or sites[0].kind != "function":
+                return None
+            func = sites[0].node
+            key = (id(func), "<returns>")
+            if key in self._memo:
+                return self._memo[key]  # type: ignore[return-value]
+            self._memo[key] = None  # recursion guard
+            inner = [func, *chain[chain.index(scope):]]
+            kinds = {self.kind_of(r.value, inner) for r in _returns(func.body)}
+            kind = kinds.pop() if len(kinds) == 1 else None
+            self._memo[key] = kind
+            return kind
         return None
 
     def method_rule(self, kind: str, name: str):

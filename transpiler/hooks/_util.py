@@ -86,3 +86,18 @@ def is_ast_literal(text: str) -> bool:
         return True
     except (ValueError, SyntaxError):
         return False
+
+
+def numpy_name(ctx) -> str:
+    """How the output names NumPy: the file's own import (``np``), else ``import numpy as np`` is added."""
+    import re
+
+    from ..engine.spelling import ImportNeed
+
+    m = re.search(r"^import numpy as (\w+)\s*$", ctx.scan.source, re.M)
+    if m:
+        return m.group(1)
+    if re.search(r"^import numpy\s*$", ctx.scan.source, re.M):
+        return "numpy"
+    ctx.speller.needs.add(ImportNeed("numpy", None, "np"))
+    return "np"

@@ -2,16 +2,17 @@
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set()
-from . import fitting, functional, models, subclass, training
+from . import data, fitting, functional, models, subclass, tape, training
 from .analysis import int_tensor_names
 
 # functions run before the rewrite; they store facts in ctx.facts
-ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclass.analyze, training.analyze, fitting.analyze]
+ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclass.analyze, training.analyze, fitting.analyze, tape.analyze, data.analyze]
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {
-    "Call": [models.on_call, functional.on_call],
+    "Call": [models.on_call, functional.on_call, data.on_call],
     "Module": [models.on_block, subclass.finish_models, training.insert_snippets],
     "IndentedBlock": [models.on_block],
     "ClassDef": [subclass.on_class],
-    "SimpleStatementLine": [fitting.on_statement],
+    "SimpleStatementLine": [fitting.on_statement, tape.on_statement, tape.mode_switch],
+    "With": [tape.on_with],
 }

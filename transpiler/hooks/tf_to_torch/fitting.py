@@ -1,12 +1,13 @@
 """model.compile / fit / evaluate / predict -> an explicit PyTorch training loop.
 
-Keras hides the loop in ``model.fit``; PyTorch code writes it out. A statement
-``model.fit(x, y, epochs=10)`` becomes the loop a PyTorch engineer writes by
-hand (a DataLoader, ``for epoch``, ``zero_grad/backward/step``, the running
-loss and metrics printed per epoch), in place. ``model.compile(...)`` becomes
-the optimizer and loss assignments that loop uses. Where the result is an
-expression (``history = model.fit(...)`` read later, ``model.predict(x)[0]``),
-a small helper function written once in the file (snippets.py) does the same.
+Keras hides the loop in ``model.fit``; PyTorch code writes it out. The one
+``model.fit(x, y, epochs=10)`` statement of a file becomes the loop a PyTorch
+engineer writes by hand (a DataLoader, ``for epoch``, ``zero_grad/backward/step``,
+the running loss and metrics printed per epoch), in place. Where a file fits
+several times, or uses the result (``history = model.fit(...)``), or validates,
+the loop is written once as a ``fit()`` function in the file (snippets.py) and
+each call uses it; ``evaluate`` likewise. ``model.compile(...)`` becomes the
+optimizer and loss assignments the loop uses.
 
 The call hooks (method rules in rules/tf_to_torch/models.toml) decide and raise
 ``Deferred`` when the statement handler rewrites the whole statement.
@@ -54,6 +55,8 @@ def analyze(ctx) -> None:
         if targets is not None and names is None:
             continue
         found[id(call)] = {"statement": stmt, "targets": names, "used": _names_read(ctx, names or [])}
+        counts = ctx.facts.setdefault("training_call_counts", {})
+        counts[call.func.attr.value] = counts.get(call.func.attr.value, 0) + 1
 
 
 def _statements(node):
@@ -87,6 +90,11 @@ def _names_read(ctx, names: list[str]) -> set[str]:
         if len(re.findall(rf"\b{re.escape(name)}\b", ctx.scan.source)) > 1:
             read.add(name)
     return read
+
+
+def _single(ctx, method: str) -> bool:
+    """One fit (or evaluate) in the file is written out where it is; several share a helper."""
+    return ctx.facts.get("training_call_counts", {}).get(method, 0) <= 1
 
 
 def _site(ctx, original) -> dict | None:
@@ -130,7 +138,10 @@ def fit(args, ctx, original):
     if "callbacks" in a:
         raise Unconvertible("fit(callbacks=...): write what the callbacks do into the generated loop by hand")
     site = _site(ctx, original)
-    inline = site is not None and not site["used"] and "validation_split" not in a and "validation_data" not in a
+    inline = (
+        site is not None and not site["used"] and _single(ctx, "fit")
+        and "validation_split" not in a and "validation_data" not in a
+    )
     if inline:
         site["plan"] = ("fit", model, info, a)
         raise Deferred()
@@ -145,7 +156,7 @@ def fit(args, ctx, original):
             subs[name] = a[name]
             parts.append(f"{name}={{{name}}}")
     if info["metrics"]:
-        parts.append(f"metrics={[m for m, _ in info['metrics']]!r}")
+        parts.append(_metrics_arg(ctx, info))
     if info.get("scheduler"):
         parts.append(f"scheduler={info['scheduler']}")
     return ctx.build("fit(" + ", ".join(parts) + ")", **subs)
@@ -161,7 +172,7 @@ def evaluate(args, ctx, original):
     if a.literal("return_dict", False):
         raise Unconvertible("evaluate(return_dict=True) is not supported by the generated loop")
     site = _site(ctx, original)
-    if site is not None:
+    if site is not None and _single(ctx, "evaluate"):
         site["plan"] = ("evaluate", model, info, a)
         raise Deferred()
     need_snippet(ctx, "evaluate")
@@ -175,7 +186,7 @@ def evaluate(args, ctx, original):
             subs[name] = a[name]
             parts.append(f"{name}={{{name}}}")
     if info["metrics"]:
-        parts.append(f"metrics={[m for m, _ in info['metrics']]!r}")
+        parts.append(_metrics_arg(ctx, info))
     return ctx.build("evaluate(" + ", ".join(parts) + ")", **subs)
 
 
@@ -201,7 +212,7 @@ def predict(args, ctx, original):
 def _is_loader(ctx, node) -> bool:
     if ctx.types is None or not isinstance(node, (cst.Name, cst.Attribute, cst.Call)):
         return False
-    return ctx.types.kind_of(node, [ctx.module]) in ("dataloader", "dataset")
+    return ctx.types.kind_of(node, [ctx.module]) in ("dataloader", "dataset", "tf_dataset")
 
 
 def _input_dtype(ctx, model: str) -> str:
@@ -302,6 +313,22 @@ _COUNT = {
 }
 
 
+_METRIC_FUNCTIONS = {
+    "sparse": "sparse_accuracy", "categorical": "categorical_accuracy", "binary": "binary_accuracy",
+    "binary_logits": "binary_accuracy_from_logits", "mae": "mean_absolute_error", "mse": "mean_squared_error",
+}
+
+
+def _metrics_arg(ctx, info) -> str:
+    """metrics={"accuracy": sparse_accuracy, ...} for the fit()/evaluate() helpers."""
+    items = []
+    for label, kind in info["metrics"]:
+        function = _METRIC_FUNCTIONS[kind]
+        need_snippet(ctx, function)
+        items.append(f"{label!r}: {function}")
+    return "metrics={" + ", ".join(items) + "}"
+
+
 def _var(label: str) -> str:
     return {"accuracy": "correct", "acc": "correct"}.get(label, f"total_{label}")
 
@@ -372,7 +399,7 @@ def _fit_text(ctx, model, info, a):
     if report:
         lines.append(f"    {n.start()}")
     lines.append(f"    for {bx}, {by} in {loader}:")
-    lines.append(f"        {pred} = {model}({bx})")
+    lines.append(f"        {pred} = {model}({_batch_input(ctx, model, a, bx)})")
     lines.append(f"        {loss} = {info['loss']}({pred}, {by})")
     lines.append(f"        {opt}.zero_grad()")
     lines.append(f"        {loss}.backward()")
@@ -418,6 +445,15 @@ class _Names:
         return " - ".join(parts)
 
 
+def _batch_input(ctx, model, a, batch: str) -> str:
+    """A batch from the user's dataset enters a channels-first model moved (arrays were moved already)."""
+    info = ctx.models.get(model) or {}
+    inputs = info.get("inputs") or []
+    if _is_loader(ctx, _original_arg(a, "x")) and inputs and inputs[0].get("layout") == "cf":
+        return f"{batch}.movedim(-1, 1)"
+    return batch
+
+
 def _clip_lines(info, model, indent):
     extras = info.get("extras") or {}
     out = []
@@ -442,7 +478,7 @@ def _evaluate_text(ctx, model, info, a, targets):
     lines.append(n.start())
     lines.append("with torch.no_grad():")
     lines.append(f"    for {bx}, {by} in {loader}:")
-    lines.append(f"        {pred} = {model}({bx})")
+    lines.append(f"        {pred} = {model}({_batch_input(ctx, model, a, bx)})")
     lines.append(f"        {n.total} += {info['loss']}({pred}, {by}).item() * len({bx})")
     lines.extend(n.count_lines(pred, by, "        "))
     lines.append(f"        {n.seen} += len({bx})")
@@ -463,5 +499,20 @@ def _predict_text(ctx, model, a, target):
     subs = {"x": _input(ctx, model, a.require("x"), None)}
     info = ctx.models.get(model) or {}
     back = ".movedim(1, -1)" if info.get("output_layout") == "cf" else ""
-    text = f"{model}.eval()\nwith torch.no_grad():\n    {target} = {model}({{x}}){back}.numpy()\n"
+    text = f"{model}.eval()\nwith torch.no_grad():\n    {target} = {model}({{x}}){back}.cpu().numpy()\n"
     return text, subs
+
+
+def model_call(args, ctx, original):
+    """model(x, training=...) -> model(x): the statement gets model.train()/eval() (tape.mode_switch);
+    image input to a channels-first model is moved where it enters."""
+    a = Args(args, ctx)
+    b = args.get("self")
+    receiver = b.original.value if b is not None and b.original is not None else None
+    x = a.require("inputs")
+    if isinstance(receiver, cst.Name):
+        info = ctx.models.get(receiver.value) or {}
+        inputs = info.get("inputs") or []
+        if inputs and inputs[0].get("layout") == "cf":
+            x = ctx.build("{x}.movedim(-1, 1)", x=x)
+    return ctx.build("{m}({x})", m=a.require("self"), x=x)

@@ -48,6 +48,7 @@ class ModelPlan:
     class_name: str | None = None
     anchor: cst.CSTNode | None = None  # top-level statement the class goes before
     problem: str | None = None
+    aliases: list[str] = field(default_factory=list)  # other variables holding it (`a = build()`)
 
     def info(self, ctx) -> dict:
         return model_info(self, ctx)
@@ -159,6 +160,17 @@ def _assignment_target(stack) -> str | None:
     return None
 
 
+def _also_named(ctx, stack) -> list[str]:
+    """`def mlp(): return keras.Sequential(...)` at the top level: `a = mlp()` holds one too."""
+    from .functional import _results_of
+
+    if len(stack) >= 3 and isinstance(stack[-2], cst.Return):
+        for node in stack:
+            if isinstance(node, cst.FunctionDef):
+                return _results_of(ctx, node.name.value) if stack.index(node) <= 2 else []
+    return []
+
+
 def _top_statement(stack):
     for node in stack[1:]:
         if isinstance(node, cst.BaseStatement):
@@ -208,6 +220,9 @@ def analyze(ctx) -> None:
         for node in calls:
             ctx.owned.add(id(node))
         ctx.models[name] = plan.info(ctx)
+        plan.aliases = _also_named(ctx, fc.stack)
+        for alias in plan.aliases:
+            ctx.models[alias] = ctx.models[name]
 
 
 def _fail(ctx, call, api, reason) -> None:
@@ -442,6 +457,8 @@ def on_call(transformer, original, updated):
     statements = class_statements(ctx, plan)
     ctx.facts.setdefault("classes_before", {}).setdefault(id(plan.anchor), []).extend(statements)
     ctx.models[plan.name] = plan.info(ctx)  # the attribute names are known now
+    for alias in plan.aliases:
+        ctx.models[alias] = ctx.models[plan.name]
     ctx.converted(original, "keras.Sequential", plan.class_name)
     return cst.Call(func=cst.Name(plan.class_name))
 

@@ -59,8 +59,8 @@ def binary_crossentropy_with_logits(logits, target, label_smoothing=0.0):
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
 ''')
 
-snippet("kl_divergence")('''
-def kl_divergence(probabilities, target, eps=1e-07):
+snippet("kl_divergence_loss")('''
+def kl_divergence_loss(probabilities, target, eps=1e-07):
     """Keras's KL divergence: sum over the last axis of target * log(target / prediction), clipped."""
     target = target.clamp(eps, 1.0)
     probabilities = probabilities.clamp(eps, 1.0)
@@ -73,8 +73,8 @@ def cosine_similarity_loss(prediction, target, dim=-1):
     return -torch.nn.functional.cosine_similarity(prediction, target, dim=dim, eps=1e-12).mean()
 ''')
 
-snippet("hinge")('''
-def hinge(prediction, target):
+snippet("hinge_loss")('''
+def hinge_loss(prediction, target):
     """Keras's hinge loss; 0/1 targets are read as -1/1, as Keras does."""
     target = target.to(prediction.dtype)
     target = torch.where(target == 0, -torch.ones_like(target), target)
@@ -143,9 +143,9 @@ class History:
         self.epoch = []
 ''')
 
-snippet("as_loader", requires=())('''
+snippet("as_loader")('''
 def as_loader(x, y=None, batch_size=32, shuffle=False):
-    """A DataLoader over arrays or tensors (as fit/evaluate/predict took them), or x if it is one."""
+    """A DataLoader over arrays or tensors (as Keras's fit/evaluate/predict take them), or x if it is one."""
     if isinstance(x, torch.utils.data.DataLoader):
         return x
     tensors = [torch.as_tensor(x)]
@@ -155,47 +155,60 @@ def as_loader(x, y=None, batch_size=32, shuffle=False):
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
 ''')
 
-snippet("batch_metric", requires=("Accuracy",))('''
-def batch_metric(name, target, prediction):
-    """A Keras metric name ("accuracy", "mae"...) as a function of one batch."""
-    if name in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
-        if name == "binary_accuracy" or prediction.shape[-1:] == (1,) and name in ("accuracy", "acc") and target.dtype.is_floating_point:
-            kind = "binary"
-        elif name == "categorical_accuracy" or (target.dim() == prediction.dim() and target.shape == prediction.shape):
-            kind = "categorical"
-        else:
-            kind = "sparse"
-        metric = Accuracy(kind)
-        metric.update_state(target, prediction)
-        return metric.result().item()
-    if name in ("mae", "mean_absolute_error"):
-        return (prediction - target).abs().mean().item()
-    if name in ("mse", "mean_squared_error"):
-        return ((prediction - target) ** 2).mean().item()
-    raise ValueError(f"metric {name!r} is not supported")
+# per-batch metric functions: the share (or mean error) over the batch's rows
+snippet("sparse_accuracy")('''
+def sparse_accuracy(prediction, target):
+    """Keras's accuracy for integer labels: the highest score is the target class."""
+    return (prediction.argmax(dim=-1) == target.reshape(prediction.shape[:-1])).float().mean().item()
 ''')
 
-snippet("fit", requires=("History", "as_loader", "evaluate", "batch_metric"))('''
+snippet("categorical_accuracy")('''
+def categorical_accuracy(prediction, target):
+    """Keras's accuracy for one-hot labels."""
+    return (prediction.argmax(dim=-1) == target.argmax(dim=-1)).float().mean().item()
+''')
+
+snippet("binary_accuracy")('''
+def binary_accuracy(prediction, target, threshold=0.5):
+    """Keras's binary accuracy: probabilities above the threshold count as 1."""
+    return ((prediction > threshold).to(target.dtype) == target).float().mean().item()
+''')
+
+snippet("binary_accuracy_from_logits")('''
+def binary_accuracy_from_logits(prediction, target):
+    """Keras's binary accuracy for a model that outputs logits (threshold 0)."""
+    return ((prediction > 0).to(target.dtype) == target).float().mean().item()
+''')
+
+snippet("mean_absolute_error")('''
+def mean_absolute_error(prediction, target):
+    return (prediction - target).abs().mean().item()
+''')
+
+snippet("mean_squared_error")('''
+def mean_squared_error(prediction, target):
+    return ((prediction - target) ** 2).mean().item()
+''')
+
+snippet("fit", requires=("History", "as_loader"))('''
 def fit(model, x, y, loss_fn, optimizer, epochs=1, batch_size=32, shuffle=True,
-        validation_data=None, validation_split=0.0, metrics=(), callbacks=(), verbose=1, scheduler=None):
-    """The training loop behind Keras's model.fit: batches, epochs, validation, metrics, callbacks."""
-    device = next(model.parameters()).device
+        validation_data=None, validation_split=0.0, metrics=None, verbose=1, scheduler=None):
+    """The training loop behind Keras's model.fit: epochs of batches, validation, metrics.
+
+    metrics: {name: function(prediction, target) -> value for the batch}.
+    Returns a History whose .history holds each epoch's values, as Keras's does.
+    """
+    metrics = metrics or {}
     if validation_split and validation_data is None:
-        count = len(x)
-        split = int(count * (1.0 - validation_split))  # Keras takes the last part, before shuffling
-        x, validation_x = x[:split], x[split:]
-        y, validation_y = y[:split], y[split:]
-        validation_data = (validation_x, validation_y)
+        split = int(len(x) * (1.0 - validation_split))  # Keras holds out the last samples, unshuffled
+        x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
     loader = as_loader(x, y, batch_size=batch_size, shuffle=shuffle)
     history = History()
-    for callback in callbacks:
-        callback.set_model(model, optimizer)
     for epoch in range(epochs):
         model.train()
-        totals = {"loss": 0.0, **{name: 0.0 for name in metrics}}
+        totals = dict.fromkeys(["loss", *metrics], 0.0)
         seen = 0
         for batch_x, batch_y in loader:
-            batch_x, batch_y = batch_x.to(device), batch_y.to(device)
             prediction = model(batch_x)
             loss = loss_fn(prediction, batch_y)
             optimizer.zero_grad()
@@ -203,48 +216,46 @@ def fit(model, x, y, loss_fn, optimizer, epochs=1, batch_size=32, shuffle=True,
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            count = len(batch_x)
-            seen += count
-            totals["loss"] += loss.item() * count
-            for name in metrics:
-                totals[name] += batch_metric(name, batch_y, prediction.detach()) * count
-        logs = {name: value / max(seen, 1) for name, value in totals.items()}
+            totals["loss"] += loss.item() * len(batch_x)
+            for name, metric in metrics.items():
+                totals[name] += metric(prediction.detach(), batch_y) * len(batch_x)
+            seen += len(batch_x)
+        logs = {name: total / seen for name, total in totals.items()}
         if validation_data is not None:
-            values = evaluate(model, validation_data[0], validation_data[1], loss_fn, batch_size=batch_size, metrics=metrics)
-            values = values if isinstance(values, list) else [values]
-            logs.update({f"val_{name}": value for name, value in zip(["loss", *metrics], values)})
+            model.eval()
+            totals = dict.fromkeys(["val_loss", *(f"val_{name}" for name in metrics)], 0.0)
+            seen = 0
+            with torch.no_grad():
+                for batch_x, batch_y in as_loader(*validation_data, batch_size=batch_size):
+                    prediction = model(batch_x)
+                    totals["val_loss"] += loss_fn(prediction, batch_y).item() * len(batch_x)
+                    for name, metric in metrics.items():
+                        totals[f"val_{name}"] += metric(prediction, batch_y) * len(batch_x)
+                    seen += len(batch_x)
+            logs.update({name: total / seen for name, total in totals.items()})
         history.epoch.append(epoch)
         for name, value in logs.items():
             history.history.setdefault(name, []).append(value)
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        stop = False
-        for callback in callbacks:
-            stop = callback.on_epoch_end(epoch, logs) or stop
-        if stop:
-            break
-    for callback in callbacks:
-        callback.on_train_end()
     return history
 ''')
 
-snippet("evaluate", requires=("as_loader", "batch_metric"))('''
-def evaluate(model, x, y, loss_fn, batch_size=32, metrics=(), verbose=1):
-    """Keras's model.evaluate: the mean loss (and metrics) over the data, in eval mode."""
-    device = next(model.parameters()).device
+snippet("evaluate", requires=("as_loader",))('''
+def evaluate(model, x, y, loss_fn, batch_size=32, metrics=None, verbose=1):
+    """Keras's model.evaluate: the mean loss (then each metric) over the data, in eval mode."""
+    metrics = metrics or {}
     model.eval()
-    totals = {"loss": 0.0, **{name: 0.0 for name in metrics}}
+    totals = dict.fromkeys(["loss", *metrics], 0.0)
     seen = 0
     with torch.no_grad():
         for batch_x, batch_y in as_loader(x, y, batch_size=batch_size):
-            batch_x, batch_y = batch_x.to(device), batch_y.to(device)
             prediction = model(batch_x)
-            count = len(batch_x)
-            seen += count
-            totals["loss"] += loss_fn(prediction, batch_y).item() * count
-            for name in metrics:
-                totals[name] += batch_metric(name, batch_y, prediction) * count
-    values = [value / max(seen, 1) for value in totals.values()]
+            totals["loss"] += loss_fn(prediction, batch_y).item() * len(batch_x)
+            for name, metric in metrics.items():
+                totals[name] += metric(prediction, batch_y) * len(batch_x)
+            seen += len(batch_x)
+    values = [total / seen for total in totals.values()]
     if verbose:
         print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(totals, values)))
     return values if metrics else values[0]
@@ -253,13 +264,62 @@ def evaluate(model, x, y, loss_fn, batch_size=32, metrics=(), verbose=1):
 snippet("predict", requires=("as_loader",))('''
 def predict(model, x, batch_size=32):
     """Keras's model.predict: the model's outputs over the data, in eval mode, as a NumPy array."""
-    device = next(model.parameters()).device
     model.eval()
-    outputs = []
     with torch.no_grad():
-        for (batch_x,) in as_loader(x, batch_size=batch_size):
-            outputs.append(model(batch_x.to(device)).cpu())
-    return torch.cat(outputs).numpy()
+        outputs = [model(batch_x) for (batch_x,) in as_loader(x, batch_size=batch_size)]
+    return torch.cat(outputs).cpu().numpy()
+''')
+
+
+snippet("load_mnist")('''
+def load_mnist(root="data"):
+    """keras.datasets.mnist.load_data() with torchvision: ((x_train, y_train), (x_test, y_test)),
+    uint8 images of shape (n, 28, 28) and integer labels, as NumPy arrays."""
+    import torchvision
+
+    train = torchvision.datasets.MNIST(root, train=True, download=True)
+    test = torchvision.datasets.MNIST(root, train=False, download=True)
+    return (train.data.numpy(), train.targets.numpy()), (test.data.numpy(), test.targets.numpy())
+''')
+
+snippet("load_fashion_mnist")('''
+def load_fashion_mnist(root="data"):
+    """keras.datasets.fashion_mnist.load_data() with torchvision, as NumPy arrays."""
+    import torchvision
+
+    train = torchvision.datasets.FashionMNIST(root, train=True, download=True)
+    test = torchvision.datasets.FashionMNIST(root, train=False, download=True)
+    return (train.data.numpy(), train.targets.numpy()), (test.data.numpy(), test.targets.numpy())
+''')
+
+snippet("load_cifar10")('''
+def load_cifar10(root="data"):
+    """keras.datasets.cifar10.load_data() with torchvision: uint8 images (n, 32, 32, 3) and
+    labels of shape (n, 1), as NumPy arrays."""
+    import numpy
+    import torchvision
+
+    train = torchvision.datasets.CIFAR10(root, train=True, download=True)
+    test = torchvision.datasets.CIFAR10(root, train=False, download=True)
+    labels = lambda dataset: numpy.array(dataset.targets, dtype="int64").reshape(-1, 1)
+    return (train.data, labels(train)), (test.data, labels(test))
+''')
+
+
+snippet("cosine_decay_restarts")('''
+def cosine_decay_restarts(step, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
+    """Keras's CosineDecayRestarts: cosine decay that restarts, each period t_mul times longer
+    and each restart m_mul times lower."""
+    fraction = step / first_decay_steps
+    if t_mul == 1.0:
+        restarts = math.floor(fraction)
+        fraction -= restarts
+    else:
+        restarts = math.floor(math.log(1.0 - fraction * (1.0 - t_mul)) / math.log(t_mul))
+        done = (1.0 - t_mul**restarts) / (1.0 - t_mul)
+        fraction = (fraction - done) / t_mul**restarts
+    cosine = 0.5 * m_mul**restarts * (1.0 + math.cos(math.pi * fraction))
+    return initial_learning_rate * ((1.0 - alpha) * cosine + alpha)
 ''')
 
 

@@ -38,6 +38,13 @@ _LOSS_STRINGS = {
 
 
 def need_snippet(ctx, name: str) -> None:
+    """The helper ``name`` (snippets.py) is written into this file, once."""
+    from .snippets import ordered
+
+    bound = ctx.resolver.bindings.bound_values()
+    for needed in ordered([name]):
+        if needed in bound:
+            raise Unconvertible(f"the output needs a helper named {needed!r}, and this file uses that name already")
     ctx.facts.setdefault("snippets", [])
     if name not in ctx.facts["snippets"]:
         ctx.facts["snippets"].append(name)
@@ -134,6 +141,7 @@ def optimizer_code(ctx, rule, values: dict, params: str, codes: dict | None = No
     codes = codes or {}
     kw: list[str] = []
     extras: dict = {}
+    torch_class = data["torch"]
     rename = data.get("rename", {})
     given: dict[str, str] = {}
     for name, value in values.items():
@@ -148,7 +156,9 @@ def optimizer_code(ctx, rule, values: dict, params: str, codes: dict | None = No
         if name == "weight_decay":
             if value:
                 given["weight_decay"] = codes.get(name, repr(value))
-                if data.get("coupled_decay"):
+                if data.get("decoupled"):
+                    torch_class = data["decoupled"]  # Keras decays decoupled, as this class does
+                elif data.get("coupled_decay"):
                     extras["decoupled_decay_note"] = True
             continue
         if name in (data.get("betas") or []):
@@ -168,7 +178,7 @@ def optimizer_code(ctx, rule, values: dict, params: str, codes: dict | None = No
     if "lr" in given:
         kw.append(f"lr={given.pop('lr')}")
     kw.extend(f"{k}={v}" for k, v in given.items())
-    return f"{data['torch']}({params}" + "".join(", " + k for k in kw) + ")", extras
+    return f"{torch_class}({params}" + "".join(", " + k for k in kw) + ")", extras
 
 
 class _Schedule:
@@ -204,6 +214,16 @@ def optimizer(args, ctx, original):
     target = _assigned_name(ctx, original)
     if target:
         ctx.facts.setdefault("optimizer_extras_by_name", {})[target] = extras
+        if isinstance(extras.get("schedule"), _Schedule):
+            # the learning rate follows the schedule: a LambdaLR right after the optimizer,
+            # stepped after each optimizer.step() (fit's loop, the tape's step)
+            scheduler = _free_name(ctx, "scheduler", unique=True)
+            ctx.facts.setdefault("schedulers", {})[target] = scheduler
+            factor = extras["schedule"].factor
+            line = f"{scheduler} = torch.optim.lr_scheduler.LambdaLR({target}, lambda step: {factor}(step) / {factor}(0))"
+            statement = _statement_of(ctx, original)
+            if statement is not None:
+                ctx.facts.setdefault("append_after", {}).setdefault(id(statement), []).append(line)
     if extras.get("decoupled_decay_note"):
         ctx.warn(original, args.rule.source, "Keras applies weight_decay decoupled (as AdamW does); PyTorch's weight_decay here is L2 added to the gradient")
     return ctx.build(text)
@@ -245,13 +265,26 @@ def schedule(args, ctx, original):
             raise Unconvertible("PolynomialDecay(cycle=True) is not supported yet")
         body = f"({lr!r} - {end!r}) * (1 - min(step, {steps}) / {steps}) ** {power!r} + {end!r}"
     elif kind == "cosine_restarts":
-        raise Unconvertible("CosineDecayRestarts: use torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=first_decay_steps, T_mult=t_mul) by hand")
+        lr, steps = v["initial_learning_rate"], v["first_decay_steps"]
+        need_snippet(ctx, "cosine_decay_restarts")
+        _need_import(ctx, "math")
+        extra = "".join(f", {k}={v[k]!r}" for k in ("t_mul", "m_mul", "alpha") if k in v)
+        body = f"cosine_decay_restarts(step, {lr!r}, {steps!r}{extra})"
     else:
         raise Unconvertible(f"schedule {kind}")
     target = _assigned_name(ctx, original)
     if target:
         ctx.facts.setdefault("schedules", {})[target] = _Schedule(repr(lr), target)
     return cst.parse_expression(f"lambda step: {body}")
+
+
+def _statement_of(ctx, call):
+    for fc in framework_calls(ctx):
+        if fc.call is call:
+            for node in reversed(fc.stack):
+                if isinstance(node, cst.SimpleStatementLine):
+                    return node
+    return None
 
 
 def _need_import(ctx, module: str) -> None:
@@ -429,7 +462,9 @@ def compile_statements(ctx, call: cst.Call, model: str) -> list[str]:
         raise Unconvertible("the optimizer must be a name, a string or a constructor call")
     info["optimizer"] = opt_name
     info["extras"] = extras
-    if isinstance(extras.get("schedule"), _Schedule):
+    if opt_name in ctx.facts.get("schedulers", {}):
+        info["scheduler"] = ctx.facts["schedulers"][opt_name]
+    elif isinstance(extras.get("schedule"), _Schedule):
         scheduler = _free_name(ctx, "scheduler", unique=True)
         lines.append(f"{scheduler} = torch.optim.lr_scheduler.LambdaLR({opt_name}, lambda step: {extras['schedule'].factor}(step) / {extras['schedule'].factor}(0))")
         info["scheduler"] = scheduler
@@ -519,3 +554,10 @@ def insert_snippets(transformer, original, updated):
         body[index] = nxt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *[l for l in nxt.leading_lines if l.comment is not None]])
     body[index:index] = new
     return updated.with_changes(body=body)
+
+
+def metric(args, ctx, original):
+    """A Keras metric object -> the small class of the same interface (snippets.py)."""
+    Args(args, ctx)  # drop/unsupported checks
+    need_snippet(ctx, args.rule.data["snippet"])
+    return ctx.build(args.rule.data["code"])

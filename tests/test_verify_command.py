@@ -1,0 +1,110 @@
+"""`transpiler verify` and `transpiler weights` as a user runs them.
+
+* a fixture program verifies (exit 0, a MATCH line);
+* a deliberately wrong conversion (the converted file edited) fails with exit 1
+  and names the check;
+* a recording made with TensorFlow replays in a process where importing
+  tensorflow or keras fails;
+* trained Keras weights load into the converted model and give its outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures_util import FIXTURES, ROOT
+from numeric_util import needs_frameworks
+
+pytestmark = [pytest.mark.numeric, needs_frameworks()]
+
+PROGRAM = FIXTURES / "tf_to_torch" / "training" / "tape_step.py"
+
+
+def cli(*args, env_extra=None, cwd=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join([*(env_extra or {}).pop("PREPEND", []), str(ROOT), env.get("PYTHONPATH", "")])
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "transpiler", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def test_verify_passes_and_reports_json(tmp_path):
+    proc = cli("verify", PROGRAM, "--format", "json", "--keep", tmp_path / "work")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and report["trained"] and report["training_steps"] == 8
+    assert any(c["name"].startswith("loss of training steps") for c in report["checks"])
+    assert (tmp_path / "work" / "tape_step_converted.py").is_file()
+
+
+def test_a_wrong_conversion_fails(tmp_path):
+    converted = tmp_path / "wrong.py"
+    code = (FIXTURES / "tf_to_torch" / "training" / "tape_step.expected.py").read_text()
+    assert "lr=0.1" in code
+    converted.write_text(code.replace("lr=0.1", "lr=0.11"))  # a conversion that got a default wrong
+    proc = cli("verify", PROGRAM, "--converted", converted)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL loss of training steps" in proc.stdout
+    assert "MISMATCH" in proc.stdout
+
+
+def test_record_then_replay_without_tensorflow(tmp_path):
+    recording = tmp_path / "recording"
+    proc = cli("verify", PROGRAM, "--record", recording)
+    assert proc.returncode == 0, proc.stderr
+    assert (recording / "record.npz").is_file() and (recording / "recording.json").is_file()
+    blocker = tmp_path / "blocker"
+    for name in ("tensorflow", "keras"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not available in this process')\n")
+    proc = cli("verify", PROGRAM, "--replay", recording, env_extra={"PREPEND": [str(blocker)]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MATCH" in proc.stdout
+    changed = tmp_path / "changed.py"
+    changed.write_text(PROGRAM.read_text() + "\nprint('one more line')\n")
+    proc = cli("verify", changed, "--replay", recording)
+    assert proc.returncode == 2 and "records another version" in proc.stderr
+
+
+def test_weights_command_loads_trained_weights(tmp_path):
+    program = tmp_path / "net.py"
+    program.write_text(
+        "from tensorflow import keras\n\n"
+        "model = keras.Sequential([keras.Input(shape=(12, 12, 1)), keras.layers.Conv2D(4, 3, activation='relu'),\n"
+        "                          keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dense(3)])\n"
+    )
+    train = tmp_path / "train.py"
+    train.write_text(
+        "import runpy, numpy as np\n"
+        "model = runpy.run_path('net.py')['model']\n"
+        "rng = np.random.default_rng(1)\n"
+        "for w in model.weights:\n"
+        "    w.assign(rng.standard_normal(tuple(w.shape)).astype('float32') * 0.3)\n"
+        "model.save_weights('trained.weights.h5')\n"
+        "x = rng.standard_normal((2, 12, 12, 1)).astype('float32')\n"
+        "np.save('x.npy', x)\n"
+        "np.save('y.npy', np.asarray(model(x)))\n"
+    )
+    subprocess.run([sys.executable, str(train)], cwd=tmp_path, check=True, capture_output=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    proc = cli("weights", tmp_path / "trained.weights.h5", "--program", program, "-o", tmp_path / "trained.pt")
+    assert proc.returncode == 0, proc.stderr
+    assert cli("convert", program, "--to", "torch", "-o", tmp_path / "net_torch.py").returncode == 0
+    import runpy
+
+    import torch
+
+    model = runpy.run_path(str(tmp_path / "net_torch.py"))["model"]
+    model.load_state_dict(torch.load(tmp_path / "trained.pt"))
+    model.eval()
+    x = torch.from_numpy(np.load(tmp_path / "x.npy")).movedim(-1, 1)
+    with torch.no_grad():
+        y = model(x).numpy()
+    np.testing.assert_allclose(y, np.load(tmp_path / "y.npy"), rtol=1e-4, atol=1e-5)
+    missing = cli("weights", tmp_path / "trained.weights.h5", "--program", program, "--model", "nope", "-o", tmp_path / "x.pt")
+    assert missing.returncode == 2 and "no converted model named 'nope'" in missing.stderr
