@@ -82,7 +82,7 @@ def compare(
     tol = train_rtol if v.trained else rtol
     tol_abs = max(atol, train_rtol * 1e-2) if v.trained else atol
 
-    program = compare_runs(os.path.join(record_dir, "program"), os.path.join(run_dir, "program"), rtol=tol, atol=tol_abs)
+    program = compare_runs(os.path.join(record_dir, "program"), os.path.join(run_dir, "program"), rtol=tol, atol=tol_abs, allow_nan=False)
     v.errors.extend(program.errors)
     v.checks.extend(program.checks)
 
@@ -90,7 +90,7 @@ def compare(
         v.errors.append(f"{len(k_steps)} training step(s) in the original, {len(t_steps)} in the conversion")
     if k_steps and t_steps:
         n = min(len(k_steps), len(t_steps))
-        check = compare_arrays(f"loss of training steps 1-{n}", np.asarray(k_steps[:n]), np.asarray(t_steps[:n]), step_rtol, atol)
+        check = compare_arrays(f"loss of training steps 1-{n}", np.asarray(k_steps[:n]), np.asarray(t_steps[:n]), step_rtol, atol, allow_nan=False)
         v.checks.append(check)
 
     k_arr = np.load(os.path.join(record_dir, "record.npz"))
@@ -112,7 +112,7 @@ def compare(
             expected = k_arr[key]
             # after training, near-zero outputs carry the training's float differences: scale-relative
             scale_atol = max(atol, model_tol * float(np.abs(expected).max())) if km.get("trained") and expected.size else atol
-            v.checks.append(compare_arrays(f"model {name}: output {i}", expected, t_arr[key], model_tol, scale_atol))
+            v.checks.append(compare_arrays(f"model {name}: output {i}", expected, t_arr[key], model_tol, scale_atol, allow_nan=False))
         if km["count_params"] != tm.get("count_params"):
             v.checks.append(Check(f"model {name}: parameter count", 0.0, 0.0, 0.0, False, f"Keras {km['count_params']}, PyTorch {tm.get('count_params')}"))
         if km.get("trained") and not tm.get("loaded_before_first_call"):
@@ -124,14 +124,16 @@ def compare(
 
 
 def describe(v: Verdict, *, verbose: bool = False) -> str:
-    lines = []
-    for error in v.errors:
-        lines.append(f"error: {error}")
-    for c in v.checks:
-        if verbose or not c.passed:
-            mark = "ok  " if c.passed else "FAIL"
-            detail = f" {c.detail}" if c.detail else ""
-            lines.append(f"{mark} {c.name}: max abs {c.max_abs:.3g}, max rel {c.max_rel:.3g} (tolerance {c.tolerance:g}){detail}")
+    """A table of the checks (all of them; failures first unless verbose), then notes and the verdict."""
+    lines = [f"error: {error}" for error in v.errors]
+    checks = v.checks if verbose else sorted(v.checks, key=lambda c: c.passed)
+    if checks:
+        width = min(max(len(c.name) for c in checks), 60)
+        lines.append(f"{'check':<{width}}  {'max abs':>9}  {'max rel':>9}  {'tolerance':>9}  result")
+        for c in checks:
+            name = c.name if len(c.name) <= width else c.name[: width - 1] + "…"
+            result = "ok" if c.passed else "FAIL" + (f" ({c.detail})" if c.detail else "")
+            lines.append(f"{name:<{width}}  {c.max_abs:>9.3g}  {c.max_rel:>9.3g}  {c.tolerance:>9g}  {result}")
     for note in v.notes:
         lines.append(f"note: {note}")
     passed = sum(c.passed for c in v.checks)

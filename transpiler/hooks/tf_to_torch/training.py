@@ -446,8 +446,11 @@ def compile_statements(ctx, call: cst.Call, model: str) -> list[str]:
         if source is None:
             raise Unconvertible(f"optimizer {opt_value!r} has no conversion")
         opt_name = _free_name(ctx, "optimizer", unique=True)
-        text, extras = optimizer_code(ctx, ctx.ruleset.lookup(source), {}, f"{model}.parameters()")
+        rule = ctx.ruleset.lookup(source)
+        text, extras = optimizer_code(ctx, rule, {}, f"{model}.parameters()")
         lines.append(f"{opt_name} = {text}")
+        if rule.warn:
+            ctx.warn(opt, rule.source, rule.warn)
     elif isinstance(opt, cst.Name):
         opt_name = opt.value
         extras = ctx.facts.get("optimizer_extras_by_name", {}).get(opt_name, {})
