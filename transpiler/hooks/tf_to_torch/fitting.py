@@ -135,12 +135,10 @@ def fit(args, ctx, original):
     for bad in ("class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps", "validation_freq", "validation_batch_size"):
         if bad in a:
             raise Unconvertible(f"fit({bad}=...) is not supported by the generated loop")
-    if "callbacks" in a:
-        raise Unconvertible("fit(callbacks=...): write what the callbacks do into the generated loop by hand")
     site = _site(ctx, original)
     inline = (
         site is not None and not site["used"] and _single(ctx, "fit")
-        and "validation_split" not in a and "validation_data" not in a
+        and "validation_split" not in a and "validation_data" not in a and "callbacks" not in a
     )
     if inline:
         site["plan"] = ("fit", model, info, a)
@@ -151,7 +149,7 @@ def fit(args, ctx, original):
     subs = {"x": x}
     if y is not None:
         subs["y"] = y
-    for name in ("epochs", "batch_size", "shuffle", "validation_split", "validation_data", "verbose"):
+    for name in ("epochs", "batch_size", "shuffle", "validation_split", "validation_data", "callbacks", "verbose"):
         if name in a:
             subs[name] = a[name]
             parts.append(f"{name}={{{name}}}")

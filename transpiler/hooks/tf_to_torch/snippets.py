@@ -12,12 +12,14 @@ from __future__ import annotations
 
 SNIPPETS: dict[str, str] = {}
 REQUIRES: dict[str, list[str]] = {}
+IMPORTS: dict[str, list[str]] = {}  # standard-library modules a snippet uses
 
 
-def snippet(name: str, requires: tuple[str, ...] = ()):
+def snippet(name: str, requires: tuple[str, ...] = (), imports: tuple[str, ...] = ()):
     def register(text: str) -> str:
         SNIPPETS[name] = text
         REQUIRES[name] = list(requires)
+        IMPORTS[name] = list(imports)
         return text
 
     return register
@@ -192,13 +194,16 @@ def mean_squared_error(prediction, target):
 
 snippet("fit", requires=("History", "as_loader"))('''
 def fit(model, x, y, loss_fn, optimizer, epochs=1, batch_size=32, shuffle=True,
-        validation_data=None, validation_split=0.0, metrics=None, verbose=1, scheduler=None):
-    """The training loop behind Keras's model.fit: epochs of batches, validation, metrics.
+        validation_data=None, validation_split=0.0, metrics=None, callbacks=(), verbose=1, scheduler=None):
+    """The training loop behind Keras's model.fit: epochs of batches, validation, metrics, callbacks.
 
     metrics: {name: function(prediction, target) -> value for the batch}.
-    Returns a History whose .history holds each epoch's values, as Keras's does.
+    callbacks: objects with on_train_begin(model, optimizer), on_epoch_end(epoch, logs) -> stop?
+    and on_train_end(). Returns a History whose .history holds each epoch's values, as Keras's does.
     """
     metrics = metrics or {}
+    for callback in callbacks:
+        callback.on_train_begin(model, optimizer)
     if validation_split and validation_data is None:
         split = int(len(x) * (1.0 - validation_split))  # Keras holds out the last samples, unshuffled
         x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
@@ -238,6 +243,13 @@ def fit(model, x, y, loss_fn, optimizer, epochs=1, batch_size=32, shuffle=True,
             history.history.setdefault(name, []).append(value)
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        stop = False
+        for callback in callbacks:
+            stop = callback.on_epoch_end(epoch, logs) or stop
+        if stop:
+            break
+    for callback in callbacks:
+        callback.on_train_end()
     return history
 ''')
 
@@ -306,7 +318,7 @@ def load_cifar10(root="data"):
 ''')
 
 
-snippet("cosine_decay_restarts")('''
+snippet("cosine_decay_restarts", imports=("math",))('''
 def cosine_decay_restarts(step, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
     """Keras's CosineDecayRestarts: cosine decay that restarts, each period t_mul times longer
     and each restart m_mul times lower."""
@@ -320,6 +332,178 @@ def cosine_decay_restarts(step, initial_learning_rate, first_decay_steps, t_mul=
         fraction = (fraction - done) / t_mul**restarts
     cosine = 0.5 * m_mul**restarts * (1.0 + math.cos(math.pi * fraction))
     return initial_learning_rate * ((1.0 - alpha) * cosine + alpha)
+''')
+
+
+snippet("Callback")('''
+class Callback:
+    """What the fit() helper calls, as Keras calls its callbacks (per epoch)."""
+
+    def on_train_begin(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+
+    def on_epoch_end(self, epoch, logs):
+        return False  # True stops training
+
+    def on_train_end(self):
+        pass
+
+
+def monitor_improved(current, best, mode, monitor, min_delta=0.0):
+    """Keras's rule: 'auto' maximises accuracies, minimises the rest; min_delta must be beaten."""
+    if mode == "max" or (mode == "auto" and "acc" in monitor):
+        return best is None or current - abs(min_delta) > best
+    return best is None or current + abs(min_delta) < best
+''')
+
+snippet("EarlyStopping", requires=("Callback",), imports=("copy",))('''
+class EarlyStopping(Callback):
+    """keras.callbacks.EarlyStopping: stop when `monitor` has not improved for `patience` epochs."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        self.monitor, self.min_delta, self.patience, self.verbose = monitor, min_delta, patience, verbose
+        self.mode, self.baseline, self.restore_best_weights = mode, baseline, restore_best_weights
+        self.start_from_epoch = start_from_epoch
+
+    def on_train_begin(self, model, optimizer):
+        super().on_train_begin(model, optimizer)
+        self.wait, self.best, self.best_state, self.stopped_epoch = 0, None, None, 0
+
+    def on_epoch_end(self, epoch, logs):
+        current = logs.get(self.monitor)
+        if current is None or epoch < self.start_from_epoch:
+            return False
+        if self.restore_best_weights and self.best_state is None:
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        self.wait += 1
+        if monitor_improved(current, self.best, self.mode, self.monitor, self.min_delta):
+            self.best = current
+            if self.restore_best_weights:
+                self.best_state = copy.deepcopy(self.model.state_dict())
+            if self.baseline is None or monitor_improved(current, self.baseline, self.mode, self.monitor, self.min_delta):
+                self.wait = 0
+            return False
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            if self.restore_best_weights and self.best_state is not None:
+                self.model.load_state_dict(self.best_state)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: early stopping")
+            return True
+        return False
+''')
+
+snippet("ModelCheckpoint", requires=("Callback",))('''
+class ModelCheckpoint(Callback):
+    """keras.callbacks.ModelCheckpoint: torch.save the state_dict after each epoch (or the best)."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+        self.filepath, self.monitor, self.verbose = filepath, monitor, verbose
+        self.save_best_only, self.mode, self.best = save_best_only, mode, initial_value_threshold
+
+    def on_epoch_end(self, epoch, logs):
+        path = str(self.filepath).format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None or not monitor_improved(current, self.best, self.mode, self.monitor):
+                return False
+            self.best = current
+        torch.save(self.model.state_dict(), path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved {path}")
+        return False
+''')
+
+snippet("ReduceLROnPlateau", requires=("Callback",))('''
+class ReduceLROnPlateau(Callback):
+    """keras.callbacks.ReduceLROnPlateau through torch.optim.lr_scheduler.ReduceLROnPlateau,
+    stepped once per epoch with the monitored value."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=0.0001, cooldown=0, min_lr=0.0):
+        self.monitor, self.mode = monitor, mode
+        self.options = dict(factor=factor, patience=patience, threshold=min_delta,
+                            threshold_mode="abs", cooldown=cooldown, min_lr=min_lr)
+
+    def on_train_begin(self, model, optimizer):
+        super().on_train_begin(model, optimizer)
+        mode = "max" if self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor) else "min"
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, **self.options)
+
+    def on_epoch_end(self, epoch, logs):
+        if self.monitor in logs:
+            self.scheduler.step(logs[self.monitor])
+        return False
+''')
+
+snippet("LearningRateScheduler", requires=("Callback",))('''
+class LearningRateScheduler(Callback):
+    """keras.callbacks.LearningRateScheduler: schedule(epoch, lr) sets the learning rate
+    before each epoch (Keras calls it at the epoch's start; here after the previous one ends)."""
+
+    def __init__(self, schedule, verbose=0):
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_train_begin(self, model, optimizer):
+        super().on_train_begin(model, optimizer)
+        self._set(0)
+
+    def on_epoch_end(self, epoch, logs):
+        self._set(epoch + 1)
+        return False
+
+    def _set(self, epoch):
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(self.schedule(epoch, group["lr"]))
+''')
+
+snippet("TensorBoard", requires=("Callback",))('''
+class TensorBoard(Callback):
+    """keras.callbacks.TensorBoard: the epoch's logs as scalars with torch.utils.tensorboard."""
+
+    def __init__(self, log_dir="logs", **unused):
+        self.log_dir = log_dir
+
+    def on_train_begin(self, model, optimizer):
+        super().on_train_begin(model, optimizer)
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(self.log_dir)
+
+    def on_epoch_end(self, epoch, logs):
+        for name, value in logs.items():
+            self.writer.add_scalar(name, value, epoch)
+        return False
+
+    def on_train_end(self):
+        self.writer.close()
+''')
+
+snippet("CSVLogger", requires=("Callback",), imports=("csv",))('''
+class CSVLogger(Callback):
+    """keras.callbacks.CSVLogger: one row per epoch (epoch, then the logs)."""
+
+    def __init__(self, filename, separator=",", append=False):
+        self.filename, self.separator, self.append = filename, separator, append
+
+    def on_train_begin(self, model, optimizer):
+        super().on_train_begin(model, optimizer)
+        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.file, ["epoch", *logs], delimiter=self.separator)
+            if not self.append:
+                self.writer.writeheader()
+        self.writer.writerow({"epoch": epoch, **logs})
+        self.file.flush()
+        return False
+
+    def on_train_end(self):
+        self.file.close()
 ''')
 
 

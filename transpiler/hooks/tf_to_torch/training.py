@@ -39,12 +39,15 @@ _LOSS_STRINGS = {
 
 def need_snippet(ctx, name: str) -> None:
     """The helper ``name`` (snippets.py) is written into this file, once."""
-    from .snippets import ordered
+    from .snippets import IMPORTS, ordered
 
     bound = ctx.resolver.bindings.bound_values()
     for needed in ordered([name]):
         if needed in bound:
             raise Unconvertible(f"the output needs a helper named {needed!r}, and this file uses that name already")
+    for needed in ordered([name]):
+        for module in IMPORTS.get(needed, ()):
+            _need_import(ctx, module)
     ctx.facts.setdefault("snippets", [])
     if name not in ctx.facts["snippets"]:
         ctx.facts["snippets"].append(name)
@@ -559,8 +562,36 @@ def insert_snippets(transformer, original, updated):
     return updated.with_changes(body=body)
 
 
+def callback(args, ctx, original):
+    """A Keras callback -> the small class of the same name and arguments (snippets.py) that
+    the fit() helper calls at the end of each epoch."""
+    from ...engine.transform import prepare
+
+    name = args.rule.data["snippet"]
+    need_snippet(ctx, name)
+    parts, subs = [], {}
+    for i, (source, _target, arg, positional) in enumerate(prepare(args.rule, args, ctx)):
+        subs[f"a{i}"] = arg.value
+        parts.append(f"{{a{i}}}" if positional else f"{source}={{a{i}}}")  # as the source wrote it
+    return ctx.build(f"{name}({', '.join(parts)})", **subs)
+
+
 def metric(args, ctx, original):
     """A Keras metric object -> the small class of the same interface (snippets.py)."""
     Args(args, ctx)  # drop/unsupported checks
     need_snippet(ctx, args.rule.data["snippet"])
     return ctx.build(args.rule.data["code"])
+
+
+def device(args, ctx, original):
+    """tf.device("/GPU:1") -> torch.device("cuda:1"); "/CPU:0" -> torch.device("cpu")."""
+    a = Args(args, ctx)
+    name = a.literal("device_name")
+    m = re.fullmatch(r"/?(?:job:\w+/)?(?:replica:\d+/)?(?:task:\d+/)?(?:device:)?(CPU|GPU)(?::(\d+))?", str(name), re.I)
+    if m is None:
+        raise Unconvertible(f"device {name!r}: only CPU and GPU devices have a PyTorch name")
+    if m.group(1).upper() == "CPU":
+        target = "cpu"
+    else:
+        target = "cuda" if m.group(2) is None else f"cuda:{m.group(2)}"
+    return ctx.build(f"torch.device({target!r})")
