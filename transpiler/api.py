@@ -114,7 +114,7 @@ def convert_source(
         base |= missing
         found = scan(module, text, frozenset(base))
         resolver = Resolver(found, ruleset.leaf_names)
-    extra = value_names_to_follow(found, resolver, ruleset, text) - base
+    extra = value_names_to_follow(found, resolver, ruleset, text, module) - base
     if extra:  # values whose calls a rule rewrites (loss objects, models): follow them too
         base |= extra
         found = scan(module, text, frozenset(base))

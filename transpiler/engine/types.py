@@ -53,6 +53,17 @@ def _targets(target, path=()):
         yield from _targets(target.value, ())
 
 
+def _calls_of(module: cst.Module, name: str):
+    """(call, ancestors) for every call of the plain name ``name`` in the module."""
+    stack = [(module, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == name:
+            yield node, path
+        inner = path + (node,)
+        stack.extend((child, inner) for child in reversed(node.children))
+
+
 def _returns(block):
     """The return statements of a function body, not of functions nested in it."""
     out = []
@@ -220,7 +231,8 @@ class Types:
 
     def _site_kind(self, site: BindingSite, chain) -> str | None:
         if site.kind == "param":
-            return self.facts.get("param_kinds", {}).get(id(site.node))
+            known = self.facts.get("param_kinds", {}).get(id(site.node))
+            return known if known is not None else self._param_from_calls(site.node, chain)
         if site.kind == "value":
             return self.kind_of(site.expr, chain)
         if site.kind == "unpack":
@@ -316,6 +328,40 @@ class Types:
             return None
         return None
 
+    def _param_from_calls(self, param: cst.Param, chain: list) -> str | None:
+        """A parameter of a function of this file: the kind every call site passes
+        (``train_step(model, optimizer, x, y)`` called with the module-level model)."""
+        func = chain[0] if chain else None
+        module = chain[-1] if chain else None
+        if not isinstance(func, cst.FunctionDef) or not isinstance(module, cst.Module) or func is module:
+            return None
+        if any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod") for d in func.decorators):
+            return None
+        names = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
+        if param.name.value not in names:
+            return None
+        index = names.index(param.name.value)
+        key = (id(param), "<calls>")
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
+        self._memo[key] = None  # recursion guard
+        kinds = set()
+        calls = 0
+        for call, path in _calls_of(module, func.name.value):
+            calls += 1
+            arg = None
+            for i, a in enumerate(call.args):
+                if a.star:
+                    return None
+                if a.keyword is None and i == index or (a.keyword is not None and a.keyword.value == param.name.value):
+                    arg = a.value
+            if arg is None:
+                return None
+            kinds.add(self.kind_of(arg, self.resolver.chain_of(path + (call, arg))))
+        kind = kinds.pop() if calls and len(kinds) == 1 else None
+        self._memo[key] = kind
+        return kind
+
     def _returned_kind(self, name: cst.Name, chain: list) -> str | None:
         """``build_model()``: the kind every return of a function of this file gives."""
         for scope in chain:
@@ -345,7 +391,7 @@ class Types:
         return None
 
 
-def value_names_to_follow(scan, resolver, ruleset, source: str) -> set[str]:
+def value_names_to_follow(scan, resolver, ruleset, source: str, module: cst.Module) -> set[str]:
     """Variables holding values whose calls a rule rewrites (``loss_fn(y, p)``, ``model(x)``).
 
     Their uses hold no framework name, so the first scan does not reach them:
@@ -384,7 +430,42 @@ def value_names_to_follow(scan, resolver, ruleset, source: str) -> set[str]:
                     names.update(_target_names(t.target))
     for cls in classes:
         names.update(re.findall(r"(\w+)\s*=\s*" + re.escape(cls) + r"\s*\(", source))
+    names |= parameters_receiving(module, names)
     return names
+
+
+def parameter_aliases(module: cst.Module) -> dict[str, dict[str, str]]:
+    """function name -> {parameter: the plain name every call site passes for it}."""
+    functions = {
+        stmt.name.value: [p.name.value for p in (*stmt.params.posonly_params, *stmt.params.params)]
+        for stmt in module.body
+        if isinstance(stmt, cst.FunctionDef)
+    }
+    if not functions:
+        return {}
+    passed: dict[str, dict[str, set]] = {}
+    for name, params in functions.items():
+        seen: dict[str, set] = {p: set() for p in params}
+        for call, _path in _calls_of(module, name):
+            for i, arg in enumerate(call.args):
+                if arg.star:
+                    break
+                param = arg.keyword.value if arg.keyword is not None else (params[i] if i < len(params) else None)
+                if param in seen:
+                    seen[param].add(arg.value.value if isinstance(arg.value, cst.Name) else None)
+        passed[name] = seen
+    return {
+        name: {p: next(iter(v)) for p, v in seen.items() if len(v) == 1 and None not in v}
+        for name, seen in passed.items()
+    }
+
+
+def parameters_receiving(module: cst.Module, names: set[str]) -> set[str]:
+    """Parameters of this file's functions that every call site passes one of ``names``."""
+    out = set()
+    for aliases in parameter_aliases(module).values():
+        out.update(p for p, arg in aliases.items() if arg in names)
+    return out
 
 
 def _target_names(target) -> set[str]:

@@ -351,6 +351,14 @@ def _optimizer_uses(ctx) -> dict:
                     found[("var", func.value.value)] = model
 
     ctx.module.visit(Visitor())
+    # inside `def train_step(net, opt, ...)` called as train_step(model, optimizer, ...):
+    # the optimizer variable trains the model variable
+    from ...engine.types import parameter_aliases
+
+    for aliases in parameter_aliases(ctx.module).values():
+        for (kind, name), model in list(found.items()):
+            if kind == "var" and name in aliases:
+                found[("var", aliases[name])] = aliases.get(model, model)
     return found
 
 
