@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from transpiler.api import InputError, convert_source
+from transpiler.api import InputError, InternalError, convert_source
 
 settings.register_profile(
     "transpiler-fuzz-ci", max_examples=200, derandomize=True, deadline=None, print_blob=True,
@@ -301,7 +301,13 @@ def _convert(text: str, to: str):
 
 
 def _check_output(text: str, to: str) -> None:
-    result = _convert(text, to)
+    try:
+        result = _convert(text, to)
+    except InternalError as exc:
+        # the known engine bug pinned below (a template's result not parenthesised,
+        # e.g. `0.shape`): the engine refuses its own output; look for other bugs
+        assume("invalid decimal literal" not in str(exc))
+        raise
     if result is None:
         return
     if not _parses(result.code):
@@ -377,6 +383,8 @@ KNOWN_ENGINE_BUGS = {
         "import tensorflow as tf\ny = (tf.keras.activations.linear(x + 0)).shape\n",
         "y = (x + 0).shape\n",
     ),
+    # an integer literal put in front of an attribute ("{input}.shape") needs parentheses
+    "integer-receiver": ("import tensorflow as tf\ny = tf.shape(0)\n", "y = (0).shape\n"),
 }
 
 
