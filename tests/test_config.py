@@ -202,3 +202,21 @@ def test_the_nearest_pyproject_gives_black_its_settings(tmp_path):
     inner = run("convert", root / "pkg" / "inner.py", "--to", "torch").stdout
     assert "x = torch.sum(torch.ones([2, 3]), dim=1, keepdim=True)\n" in top
     assert "x = torch.sum(\n    torch.ones([2, 3]), dim=1, keepdim=True\n)\n" in inner
+
+
+def test_gitignore_files_above_the_converted_folder_count(tmp_path):
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / ".gitignore").write_text("src/generated/\n")
+    (root / "src" / "generated").mkdir(parents=True)
+    (root / "src" / "generated" / "g.py").write_text(TF_SOURCE)
+    (root / "src" / "m.py").write_text(TF_SOURCE)
+    proc = run("convert", "src", "--to", "torch", "--check", cwd=root)
+    assert "m.py" in proc.stdout and "g.py" not in proc.stdout
+    proc = run("convert", ".", "--to", "torch", "--check", cwd=root / "src")
+    assert "m.py" in proc.stdout and "g.py" not in proc.stdout
+    everything = run("convert", "src", "--to", "torch", "--check", "--no-gitignore", cwd=root)
+    assert "g.py" in everything.stdout
+    # above the repository root nothing counts
+    (tmp_path / ".gitignore").write_text("m.py\n")
+    assert "m.py" in run("convert", "src", "--to", "torch", "--check", cwd=root).stdout
