@@ -237,12 +237,12 @@ def cmd_convert(args) -> int:
             for path, error in discovery_errors:
                 print(f"{path}: error: {error}", file=sys.stderr)
             return EXIT_ERROR
-        if not files:
-            return EXIT_OK  # a file named on the command line was excluded (--force-exclude)
+        if not files and args.force_exclude:
+            return EXIT_OK  # the file named on the command line is excluded
         raise UsageError("several files: give --in-place, --output DIR, --diff or --check (only one file can go to stdout)")
     if args.output and len(files) > 1 and not (os.path.isdir(args.output) or not os.path.exists(args.output)):
         raise UsageError("--output must be a folder when converting several files")
-    if args.output and any(os.path.exists(args.output) and os.path.samefile(args.output, f) for f in files):
+    if args.output and os.path.exists(args.output) and any(_same_file(args.output, f) for f in files):
         raise UsageError("--output names an input file: use --in-place to rewrite it")
     if args.in_place and not args.force:
         from .gitsafety import GitError, uncommitted
@@ -340,6 +340,13 @@ def _write(outcome, target: str, report, *, in_place: bool = False) -> None:
 
         outcome.report.status = "error"
         outcome.report.error = f"cannot write {target}: {_os_reason(exc)}"
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _output_path(path: str, roots: list[str], output: str, count: int) -> str:
