@@ -5,7 +5,7 @@ records what it prints (the loss of every step) and the weights each model has
 when it is first called; its Keras conversion runs with those weights given to
 the matching model (in call order) before its first step, and prints its own
 losses. Printed values and module-level tensors are compared with a relative
-tolerance of 1e-4 (1e-5 absolute near zero) unless the fixture's first line says
+tolerance of 1e-4 (an absolute one of a fifth of it near zero) unless the fixture's first line says
 otherwise (``rtol=``), with the reason beside it.
 """
 
@@ -53,7 +53,7 @@ def test_same_losses(case, runs):
     replay = json.loads((d / "keras.weights.json").read_text())
     assert not replay["problems"], replay["problems"]
     rtol = _tolerance(case)
-    result = compare_runs(str(d / "torch"), str(d / "keras"), rtol=rtol, atol=1e-5)
+    result = compare_runs(str(d / "torch"), str(d / "keras"), rtol=rtol, atol=rtol / 5)
     assert not result.errors, result.errors
     assert result.checks, "the fixture printed nothing to compare"
     failed = [c for c in result.checks if not c.passed]
