@@ -2,7 +2,7 @@
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set()
-from . import data, fitting, functional, models, subclass, tape, training
+from . import data, fitting, functional, models, statements, subclass, tape, training
 from .analysis import int_tensor_names
 
 # functions run before the rewrite; they store facts in ctx.facts
@@ -10,9 +10,9 @@ ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclas
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {
     "Call": [models.on_call, functional.on_call, data.on_call],
-    "Module": [models.on_block, subclass.finish_models, training.insert_snippets],
+    "Module": [models.on_block, subclass.finish_models, training.insert_snippets, statements.on_module],
     "IndentedBlock": [models.on_block],
     "ClassDef": [subclass.on_class],
-    "SimpleStatementLine": [fitting.on_statement, tape.on_statement, tape.mode_switch],
+    "SimpleStatementLine": [fitting.on_statement, tape.on_statement, statements.on_statement, tape.mode_switch],
     "With": [tape.on_with],
 }

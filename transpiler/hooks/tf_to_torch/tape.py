@@ -282,10 +282,6 @@ def _check_unknown_calls(transformer, with_stmt) -> None:
 
 def on_statement(transformer, original, updated):
     ctx = transformer.ctx
-    after = ctx.facts.get("append_after", {}).get(id(original))
-    if after:  # e.g. the LambdaLR scheduler of an optimizer whose learning rate follows a schedule
-        new = [ctx.mark_new(s) for s in ctx.build_statements("\n".join(after) + "\n")]
-        return cst.FlattenSentinel([updated, *new])
     lines = ctx.facts.get("tape_statements", {}).get(id(original))
     if lines is None:
         return None

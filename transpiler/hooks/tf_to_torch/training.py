@@ -278,6 +278,11 @@ def schedule(args, ctx, original):
     target = _assigned_name(ctx, original)
     if target:
         ctx.facts.setdefault("schedules", {})[target] = _Schedule(repr(lr), target)
+        statement = _statement_of(ctx, original)
+        small = statement.body[0] if statement is not None and len(statement.body) == 1 else None
+        if isinstance(small, cst.Assign) and small.value is original:
+            # `decay = ExponentialDecay(...)` -> `def decay(step): return ...` (a function of the step)
+            ctx.facts.setdefault("replace_with", {})[id(statement)] = [f"def {target}(step):", f"    return {body}"]
     return cst.parse_expression(f"lambda step: {body}")
 
 
