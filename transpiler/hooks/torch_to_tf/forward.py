@@ -684,7 +684,28 @@ def rewrite_call(ctx, cls, fn: cst.FunctionDef, original_fn: cst.FunctionDef, pl
 
         leave_For = leave_While = leave_With = leave_If = leave_Try = _compound
 
-    return fn.visit(Rewrite())
+    return fn.visit(Rewrite()).visit(_BatchSize(ctx.spell("tensorflow.shape"), ctx.spell("tensorflow.transpose")))
+
+
+class _BatchSize(cst.CSTTransformer):
+    """``tf.shape(tf.transpose(x, p))[0]`` is ``tf.shape(x)[0]``: the batch axis stays first."""
+
+    def __init__(self, shape: str, transpose: str) -> None:
+        self.shape = shape
+        self.transpose = transpose
+
+    def leave_Subscript(self, original, updated):
+        value = updated.value
+        if not (len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index)
+                and code_of(updated.slice[0].slice.value).strip() == "0"):
+            return updated
+        if isinstance(value, cst.Call) and code_of(value.func).strip() == self.shape and len(value.args) == 1:
+            inner = value.args[0].value
+            if isinstance(inner, cst.Call) and code_of(inner.func).strip() == self.transpose and inner.args:
+                perm = inner.args[1].value if len(inner.args) > 1 else None
+                if perm is not None and code_of(perm).strip().startswith("[0,"):
+                    return updated.with_changes(value=value.with_changes(args=[value.args[0].with_changes(value=inner.args[0].value)]))
+        return updated
 
 
 def _statement(ctx, line: str) -> cst.BaseStatement:
