@@ -53,15 +53,25 @@ def _targets(target, path=()):
         yield from _targets(target.value, ())
 
 
+_CALL_INDEX: dict[int, tuple[cst.Module, dict[str, list]]] = {}
+
+
 def _calls_of(module: cst.Module, name: str):
-    """(call, ancestors) for every call of the plain name ``name`` in the module."""
-    stack = [(module, ())]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == name:
-            yield node, path
-        inner = path + (node,)
-        stack.extend((child, inner) for child in reversed(node.children))
+    """(call, ancestors) for every call of the plain name ``name`` in the module
+    (one walk per module, indexed by name)."""
+    cached = _CALL_INDEX.get(id(module))
+    if cached is None or cached[0] is not module:
+        index: dict[str, list] = {}
+        stack = [(module, ())]
+        while stack:
+            node, path = stack.pop()
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+                index.setdefault(node.func.value, []).append((node, path))
+            inner = path + (node,)
+            stack.extend((child, inner) for child in reversed(node.children))
+        _CALL_INDEX.clear()  # one module at a time: do not keep old trees alive
+        cached = _CALL_INDEX[id(module)] = (module, index)
+    return cached[1].get(name, [])
 
 
 def _returns(block):
@@ -430,7 +440,8 @@ def value_names_to_follow(scan, resolver, ruleset, source: str, module: cst.Modu
                     names.update(_target_names(t.target))
     for cls in classes:
         names.update(re.findall(r"(\w+)\s*=\s*" + re.escape(cls) + r"\s*\(", source))
-    names |= parameters_receiving(module, names)
+    if names:
+        names |= parameters_receiving(module, names)
     return names
 
 
@@ -443,10 +454,17 @@ def parameter_aliases(module: cst.Module) -> dict[str, dict[str, str]]:
     }
     if not functions:
         return {}
+    calls: dict[str, list] = {}
+    stack = [module]
+    while stack:  # calls of these functions, by name (no ancestors needed here)
+        node = stack.pop()
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in functions:
+            calls.setdefault(node.func.value, []).append(node)
+        stack.extend(node.children)
     passed: dict[str, dict[str, set]] = {}
     for name, params in functions.items():
         seen: dict[str, set] = {p: set() for p in params}
-        for call, _path in _calls_of(module, name):
+        for call in calls.get(name, ()):
             for i, arg in enumerate(call.args):
                 if arg.star:
                     break
