@@ -82,23 +82,26 @@ def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> C
     if any(a.star for a in call.args):
         raise Unconvertible("called with *args or **kwargs, so its arguments cannot be mapped")
     originals = list(original.args) if original is not None and len(original.args) == len(call.args) else [None] * len(call.args)
-    names = [a.lstrip("*") for a in rule.args]
+    # "**options" in args: any other keyword argument is accepted, bound under its own name
+    any_keyword = any(a.startswith("**") for a in rule.args)
+    params = [a for a in rule.args if not a.startswith("**")]
+    names = [a.lstrip("*") for a in params]
     position = 0
     variadic: list[cst.Arg] = []
     variadic_originals: list = []
     for arg, orig in zip(call.args, originals):
         if arg.keyword is None:
-            if position < len(rule.args) and rule.args[position].startswith("*"):
+            if position < len(params) and params[position].startswith("*"):
                 variadic.append(arg)  # e.g. torch.zeros(2, 3): the sizes, one by one
                 variadic_originals.append(orig)
                 continue
-            if position >= len(rule.args):
+            if position >= len(params):
                 raise Unconvertible(f"more positional arguments than {rule.source} takes")
             out.bound.append(BoundArg(names[position], arg, True, orig))
             position += 1
         else:
             name = arg.keyword.value
-            if name not in names:
+            if name not in names and not any_keyword:
                 raise Unconvertible(f"argument '{name}' has no mapping in the rules")
             out.bound.append(BoundArg(name, arg, False, orig))
     if variadic:
