@@ -76,6 +76,8 @@ class _Fill(cst.CSTTransformer):
                 key = original.value[5:-2]
                 value = self.subs[key]
                 parent = self.parents[-1] if self.parents else None
+                if isinstance(parent, cst.Attribute) and parent.value is original and isinstance(value, _LITERALS):
+                    raise LiteralReceiver(key)
                 if _needs_atom(parent, original):
                     value = parenthesize(value)
                 return value
@@ -131,6 +133,14 @@ def is_simple(node: cst.BaseExpression) -> bool:
 
 class DuplicatedArgument(ValueError):
     """A template uses an argument twice and the argument is not a plain name."""
+
+
+class LiteralReceiver(ValueError):
+    """A template calls a method on an argument that is a Python literal (``{x}.to(...)``
+    with ``x`` = ``0``): the method belongs to tensors, not to numbers or lists."""
+
+
+_LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.List, cst.Tuple, cst.Dict, cst.Set, cst.SimpleString, cst.ConcatenatedString)
 
 
 def build(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression) -> cst.BaseExpression:

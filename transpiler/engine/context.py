@@ -9,7 +9,7 @@ import libcst as cst
 
 from ..report import CONVERTED, UNCONVERTED, WARNING
 from ..rules import RuleSet
-from .build import DuplicatedArgument, build, build_statements, name_expr
+from .build import DuplicatedArgument, LiteralReceiver, build, build_statements, name_expr
 from .names import Resolver
 from .scan import Scan
 from .spelling import Speller
@@ -48,6 +48,7 @@ class Context:
     results: dict[int, cst.CSTNode] = field(default_factory=dict)  # original id -> converted node
     models: dict[str, Any] = field(default_factory=dict)  # model name -> weights/input info
     method_call: cst.Call | None = None  # the method call a method rule is being applied to
+    reverted: bool = False  # some conversion was taken back (see revert)
 
     @property
     def direction(self) -> str:
@@ -65,6 +66,12 @@ class Context:
 
             raise Unconvertible(
                 f"the conversion uses argument '{exc.args[0]}' twice; assign it to a variable first so it is computed once"
+            ) from None
+        except LiteralReceiver as exc:
+            from .calls import Unconvertible
+
+            raise Unconvertible(
+                f"argument '{exc.args[0]}' is a Python literal, and the conversion calls a tensor method on it; make it a tensor first"
             ) from None
 
     def build_statements(this, text: str, /, literal: bool = False, **subs: cst.BaseExpression) -> list:
@@ -90,6 +97,24 @@ class Context:
             bucket = self.todos.setdefault(id(stmt), [])
             if text not in bucket:
                 bucket.append(text)
+
+    def revert(self, node: cst.CSTNode) -> cst.CSTNode:
+        """``node`` stays as the source wrote it, arguments included: a call left in the source
+        framework must not receive arguments already rewritten for the target one. What was
+        reported or consumed inside it is forgotten."""
+        inside = set()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            inside.add(id(n))
+            stack.extend(n.children)
+        inside.discard(id(node))
+        kept = [f for f in self.findings if id(f.node) not in inside]
+        self.changes -= sum(1 for f in self.findings if id(f.node) in inside and f.kind == CONVERTED)
+        self.findings = kept
+        self.consumed -= inside
+        self.reverted = True  # imports the forgotten conversions asked for may be unused now
+        return node
 
     def _statement(self):
         return self.statement_stack[-1] if self.statement_stack else None

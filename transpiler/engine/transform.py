@@ -15,7 +15,7 @@ import libcst as cst
 
 from ..frameworks import canonical, framework_of
 from ..rules import Rule
-from .build import code_of, parenthesize
+from .build import _needs_atom, code_of, is_atom, parenthesize
 from .calls import CallArgs, Deferred, Unconvertible, bind_args, fold_number, literal_value
 from .context import Context
 from .walk import PathTransformer
@@ -150,6 +150,25 @@ class RuleTransformer(PathTransformer):
 
     # -- calls -------------------------------------------------------------
     def leave_Call(self, original, updated):
+        result = self._convert_call_node(original, updated)
+        if result is updated or not isinstance(result, cst.BaseExpression):
+            return result
+        return self._fit_in_place(original, result)
+
+    def _fit_in_place(self, original: cst.Call, result: cst.BaseExpression) -> cst.BaseExpression:
+        """A call is an atom; what replaces it may not be (``x + 1`` for ``linear(x + 1)``):
+        keep the parentheses the source put around the call, and add the ones the
+        context needs (``linear(a + b) * 2`` -> ``(a + b) * 2``)."""
+        if original.lpar and not getattr(result, "lpar", None) and hasattr(result, "lpar"):
+            return result.with_changes(lpar=original.lpar, rpar=original.rpar)
+        if is_atom(result):
+            return result
+        parent = self.parent()
+        if _needs_atom(parent, original):
+            return parenthesize(result)
+        return result
+
+    def _convert_call_node(self, original, updated):
         if id(original) in self.skip:
             return updated
         if id(original) in self.ctx.owned:  # part of a model a structural handler rewrites
@@ -270,7 +289,7 @@ class RuleTransformer(PathTransformer):
         rule = ctx.ruleset.lookup(qual)
         if rule is None:
             ctx.unconverted(original, qual, _no_rule_reason(qual, ctx))
-            return updated
+            return ctx.revert(original)
         try:
             result = apply_rule(rule, updated, ctx, original)
         except Deferred:
@@ -278,7 +297,7 @@ class RuleTransformer(PathTransformer):
             return updated
         except Unconvertible as exc:
             ctx.unconverted(original, qual, str(exc))
-            return updated
+            return ctx.revert(original)
         target = _describe(result)
         ctx.converted(original, qual, target)
         ctx.consume_head(original.func)
