@@ -45,6 +45,8 @@ def _second_leg(case, work: Path):
         result = convert_source(middle, to=back, filename=str(case.expected))
     except InternalError as exc:
         return None, f"{back} conversion of the snapshot failed: {exc}", None
+    except Exception as exc:  # the other direction's converter crashed: its problem, reported
+        return None, f"{back} conversion of the snapshot crashed: {type(exc).__name__}: {str(exc)[:300]}", None
     left = [f for f in result.report.findings if f.kind == UNCONVERTED]
     if left:
         reasons = sorted({f"{f.api}: {f.message}" for f in left})

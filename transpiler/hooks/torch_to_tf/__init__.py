@@ -10,7 +10,7 @@ ANALYZERS: list = [checks.analyze, modules.analyze, data.analyze, training.analy
 HANDLERS: dict[str, list] = {
     "ClassDef": [modules.on_class, data.on_class],
     "IndentedBlock": [training.on_block],
-    "Module": [training.on_block],
+    "Module": [modules.finish_classes, training.on_block],
     "With": [training.on_with],
     "SimpleStatementLine": [training.on_statement, data.on_statement],
     "Call": [checks.on_call],

@@ -184,6 +184,7 @@ def analyze(ctx) -> None:
             _collect_members(ctx, info, classes)
         except Unconvertible as exc:
             info.problems.append(str(exc))
+    _inherit(classes)
     # a class built inside another module's __init__ is a building block: a Keras Layer
     for info in classes.values():
         init = _method(info.node, "__init__")
@@ -216,6 +217,24 @@ def analyze(ctx) -> None:
         for member in info.members.values():
             if member.container is not None:
                 _register_container(ctx, member.container, layer_plans, containers)
+    changed = True
+    while changed:  # a module whose block stays PyTorch stays PyTorch too
+        changed = False
+        for info in classes.values():
+            if info.problems:
+                continue
+            for member in info.members.values():
+                failed = [b.name for b in _blocks_of(member) if b.problems]
+                if failed:
+                    info.problems.append(f"it builds {failed[0]}, which is not converted")
+                    changed = True
+                    break
+    for info in classes.values():
+        if info.problems:
+            # all or nothing: the class stays PyTorch code, reported once on the class
+            for node in _walk(info.node):
+                if isinstance(node, cst.Call):
+                    ctx.owned.add(id(node))
     # kinds for type inference: instances, layers, forward's arguments
     instance_kinds = ctx.facts.setdefault("instance_kinds", {})
     attribute_kinds = ctx.facts.setdefault("attribute_kinds", {})
@@ -305,8 +324,48 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
                     buffer = _buffer(ctx, small.value, node)
                     if buffer is not None:
                         info.members[buffer.name] = buffer
+    _appended(ctx, info, init, classes)
     for member in info.members.values():
         member.keras_name = member.name + "_" if member.name in RESERVED else member.name
+
+
+def _appended(ctx, info: ClassInfo, init, classes) -> None:
+    """``self.convs = nn.ModuleList()`` then ``self.convs.append(nn.Conv2d(...))`` (in a loop):
+    the list's elements are that one constructor, indexed "*" in the weight map."""
+    sites: dict[str, list] = {}
+    for node in _walk(init.body):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "append":
+            owner = node.func.value
+            if isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name) and owner.value.value == "self" and node.args:
+                sites.setdefault(owner.attr.value, []).append(node.args[0].value)
+    for name, values in sites.items():
+        member = info.members.get(name)
+        if member is None or member.container is None or member.kind != "list":
+            continue
+        container = member.container
+        if container.elements or len(values) != 1:
+            continue
+        container.dynamic = False
+        container.wildcard = True
+        container.elements.append(_element(ctx, "*", values[0], classes))
+
+
+def _inherit(classes: dict) -> None:
+    """A class derived from a converted one has its base's members (then its own)."""
+    done: set[str] = set()
+
+    def visit(info: ClassInfo, stack: tuple = ()) -> None:
+        if info.name in done or info.name in stack:
+            return
+        for base in info.node.bases:
+            if isinstance(base.value, cst.Name) and base.value.value in classes:
+                parent = classes[base.value.value]
+                visit(parent, stack + (info.name,))
+                info.members = {**parent.members, **info.members}
+        done.add(info.name)
+
+    for info in classes.values():
+        visit(info)
 
 
 def _member(ctx, name: str, value, statement, classes) -> Member | None:
@@ -712,6 +771,7 @@ def on_class(transformer, original, updated):
     info: ClassInfo | None = ctx.facts.get("torch_classes", {}).get(original.name.value)
     if info is None or info.node is not original:
         return None
+    ctx.facts.setdefault("converted_classes", set()).add(id(original))
     if info.problems:
         ctx.unconverted(original, "torch.nn.Module subclass", "; ".join(info.problems))
         return updated
@@ -740,6 +800,7 @@ def on_class(transformer, original, updated):
                     return updated
             else:
                 stmt = _rename_reserved(info, stmt)
+            stmt = stmt.visit(_ForwardCalls())
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
     for member in info.members.values():
@@ -762,6 +823,40 @@ def _two_blank_lines(ctx, original, new):
     if blank >= 2:
         return new
     return new.with_changes(leading_lines=[cst.EmptyLine()] * (2 - blank) + lines)
+
+
+def finish_classes(transformer, original, updated):
+    """Module handler: convert the classes the walk did not visit (``class Child(Base)`` with no
+    framework name in it), and own nothing else."""
+    ctx = transformer.ctx
+    classes = ctx.facts.get("torch_classes", {})
+    done = ctx.facts.setdefault("converted_classes", set())
+    pending = [s for s in original.body if isinstance(s, cst.ClassDef) and s.name.value in classes
+               and classes[s.name.value].node is s and id(s) not in done]
+    if not pending:
+        return None
+    body = list(updated.body)
+    for stmt in pending:
+        current = ctx.results.get(id(stmt), stmt)
+        index = next((i for i, n in enumerate(body) if n is current), None)
+        if index is None:
+            continue
+        new = on_class(transformer, stmt, current)
+        if new is not None and new is not current:
+            body[index] = new
+    return updated.with_changes(body=body)
+
+
+class _ForwardCalls(cst.CSTTransformer):
+    """``super().forward(x)`` / ``self.forward(x)`` -> ``.call(x)``."""
+
+    def leave_Attribute(self, original, updated):
+        if original.attr.value != "forward":
+            return updated
+        value = original.value
+        is_super = isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "super"
+        is_self = isinstance(value, cst.Name) and value.value == "self"
+        return updated.with_changes(attr=cst.Name("call")) if is_super or is_self else updated
 
 
 def _rename_reserved(info: ClassInfo, fn):
