@@ -19,7 +19,7 @@ from .engine.names import Resolver, candidate_names
 from .engine.scan import scan
 from .engine.spelling import Speller
 from .engine.transform import RuleTransformer
-from .engine.types import Types, value_names_to_follow
+from .engine.types import Types, called_functions, value_names_to_follow
 from .frameworks import DIRECTION_TO, ROOTS, SOURCE_OF, TF, TORCH, framework_of
 from .report import FileReport, Finding
 from .rules import load_ruleset
@@ -107,6 +107,8 @@ def convert_source(
     names, _ = candidate_names(text, ruleset.leaf_names)
     spelling_aliases = {s.alias for s in ruleset.spellings}
     base = names | spelling_aliases | set(ruleset.methods) | set(hooks.TRIGGER_NAMES) | ruleset.triggers
+    functions = called_functions(module, text)
+    base |= functions  # their call sites give their parameters' kinds
     found = scan(module, text, frozenset(base))
     resolver = Resolver(found, ruleset.leaf_names)
     missing = set(resolver.bindings.aliases) - base
@@ -136,6 +138,7 @@ def convert_source(
     )
     for analyze in hooks.ANALYZERS:
         analyze(ctx)
+    ctx.facts["_called_functions"] = functions
     ctx.types = Types(resolver, ruleset, source_fw, ctx.facts)
     transformer = RuleTransformer(ctx, hooks.HANDLERS)
     new_module = transformer.transform(module)

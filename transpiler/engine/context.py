@@ -48,7 +48,7 @@ class Context:
     results: dict[int, cst.CSTNode] = field(default_factory=dict)  # original id -> converted node
     models: dict[str, Any] = field(default_factory=dict)  # model name -> weights/input info
     method_call: cst.Call | None = None  # the method call a method rule is being applied to
-    reverted: bool = False  # some conversion was taken back (see revert)
+    consumed_log: list[int] = field(default_factory=list)  # consumed ids in order (see revert)
 
     @property
     def direction(self) -> str:
@@ -98,22 +98,26 @@ class Context:
             if text not in bucket:
                 bucket.append(text)
 
-    def revert(self, node: cst.CSTNode) -> cst.CSTNode:
+    def mark(self) -> tuple[int, int, int]:
+        """Where the findings, consumed names and import needs stand now (see revert)."""
+        return len(self.findings), len(self.consumed_log), len(self.speller.needs.log)
+
+    def revert(self, node: cst.CSTNode, mark: tuple[int, int, int] | None) -> cst.CSTNode:
         """``node`` stays as the source wrote it, arguments included: a call left in the source
         framework must not receive arguments already rewritten for the target one. What was
-        reported or consumed inside it is forgotten."""
-        inside = set()
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            inside.add(id(n))
-            stack.extend(n.children)
-        inside.discard(id(node))
-        kept = [f for f in self.findings if id(f.node) not in inside]
-        self.changes -= sum(1 for f in self.findings if id(f.node) in inside and f.kind == CONVERTED)
-        self.findings = kept
-        self.consumed -= inside
-        self.reverted = True  # imports the forgotten conversions asked for may be unused now
+        reported or consumed inside it since ``mark`` (taken when the walk entered it:
+        children are converted in between) is forgotten."""
+        if mark is None:
+            return node
+        findings, consumed, needs = mark
+        window = self.findings[findings:]
+        self.changes -= sum(1 for f in window if f.kind == CONVERTED)
+        # what stayed unconverted inside is still unconverted (and still reported)
+        self.findings[findings:] = [f for f in window if f.kind == UNCONVERTED]
+        for key in self.consumed_log[consumed:]:
+            self.consumed.discard(key)
+        del self.consumed_log[consumed:]
+        self.speller.needs.forget_since(needs)
         return node
 
     def _statement(self):
@@ -129,12 +133,14 @@ class Context:
             node = node.value
         if isinstance(node, cst.Name):
             self.consumed.add(id(node))
+            self.consumed_log.append(id(node))
 
     def consume_subtree(self, node: cst.CSTNode) -> None:
         """Everything under ``node`` is gone from the output (a handler dropped it)."""
         for hit in self.scan.hits:
             if any(n is node for n in hit.stack):
                 self.consumed.add(id(hit.name))
+                self.consumed_log.append(id(hit.name))
 
     def mark_new(self, node: cst.CSTNode) -> cst.CSTNode:
         """Mark a statement the conversion created, to be formatted as a whole."""

@@ -110,8 +110,6 @@ def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
     body, pending = _rewrite_block(list(module.body), removable, state, top=True)
     footer = [*pending, *module.footer]
     needs = ctx.speller.needs
-    if ctx.reverted:  # a conversion was taken back: only what the output still uses
-        needs = _still_used(body, needs)
     new_imports = [cst.parse_statement(line + "\n") for line in render_imports(needs)]
     anchor = state.anchor if state.anchor is not None else _after_last_import(body)
     if new_imports:
@@ -129,13 +127,6 @@ def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
         else:
             footer = [*state.anchor_lead, *footer]
     return module.with_changes(body=body, footer=footer)
-
-
-def _still_used(body, needs) -> set:
-    import re
-
-    code = cst.Module(body=[s for s in body if not _is_import(s)]).code
-    return {n for n in needs if re.search(rf"\b{re.escape(n.bound_name)}\b", code)}
 
 
 class _State:

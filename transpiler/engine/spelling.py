@@ -43,6 +43,25 @@ class ImportNeed:
         return self.module.split(".")[0]
 
 
+class NeedSet(set):
+    """The imports the output needs, remembering the order they were first asked for
+    (so that a conversion taken back can take its imports back too)."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.log: list = list(self)
+
+    def add(self, item) -> None:
+        if item not in self:
+            self.log.append(item)
+        super().add(item)
+
+    def forget_since(self, mark: int) -> None:
+        for item in self.log[mark:]:
+            self.discard(item)
+        del self.log[mark:]
+
+
 def render_imports(needs) -> list[str]:
     plain = sorted({n for n in needs if n.name is None})
     froms: dict[str, list[str]] = {}
@@ -63,7 +82,7 @@ class Speller:
     spellings: list[Spelling]
     bound: dict[str, set]  # every binding the file makes of an interesting name
     existing: dict[str, str]  # names the file already binds to framework modules
-    needs: set[ImportNeed] = field(default_factory=set)
+    needs: "NeedSet" = field(default_factory=lambda: NeedSet())
 
     def __post_init__(self) -> None:
         self._parsed = sorted(

@@ -32,6 +32,7 @@ class RuleTransformer(PathTransformer):
         self.skip: set[int] = set()
         self.handlers = handlers or {}
         self.dirty: set[int] = set()  # updated statements whose own code changed
+        self._marks: dict[int, tuple[int, int]] = {}  # call id -> ctx.mark() on entering it
 
     # -- traversal ---------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -39,6 +40,8 @@ class RuleTransformer(PathTransformer):
         if isinstance(node, (cst.Import, cst.ImportFrom)):
             return False
         self.stack.append(node)
+        if isinstance(node, cst.Call):
+            self._marks[id(node)] = self.ctx.mark()
         if isinstance(node, _STATEMENTS):
             self.ctx.statement_stack.append(node)
             self.frames.append([self.ctx.changes, 0])
@@ -288,16 +291,18 @@ class RuleTransformer(PathTransformer):
         ctx = self.ctx
         rule = ctx.ruleset.lookup(qual)
         if rule is None:
+            ctx.revert(original, self._marks.get(id(original)))
             ctx.unconverted(original, qual, _no_rule_reason(qual, ctx))
-            return ctx.revert(original)
+            return original
         try:
             result = apply_rule(rule, updated, ctx, original)
         except Deferred:
             ctx.consume_head(original.func)
             return updated
         except Unconvertible as exc:
+            ctx.revert(original, self._marks.get(id(original)))
             ctx.unconverted(original, qual, str(exc))
-            return ctx.revert(original)
+            return original
         target = _describe(result)
         ctx.converted(original, qual, target)
         ctx.consume_head(original.func)
@@ -421,10 +426,24 @@ def _describe(result: cst.BaseExpression) -> str:
 
 
 def _no_rule_reason(qual: str, ctx: Context) -> str:
-    prefix = qual + "."
-    if any(key.startswith(prefix) for key in ctx.ruleset.rules):
+    if qual in _module_names(ctx.ruleset):
         return "a module used as a value; refer to its members directly"
     return "no conversion rule for this API"
+
+
+_MODULES: dict[int, tuple[object, set[str]]] = {}
+
+
+def _module_names(ruleset) -> set[str]:
+    """Every dotted prefix of a rule's name (``tensorflow.math`` for ``tensorflow.math.add``)."""
+    cached = _MODULES.get(id(ruleset))
+    if cached is None or cached[0] is not ruleset:
+        names = set()
+        for key in ruleset.rules:
+            parts = key.split(".")
+            names.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        cached = _MODULES[id(ruleset)] = (ruleset, names)
+    return cached[1]
 
 
 def _as_nodes(result):

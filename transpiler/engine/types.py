@@ -53,25 +53,29 @@ def _targets(target, path=()):
         yield from _targets(target.value, ())
 
 
-_CALL_INDEX: dict[int, tuple[cst.Module, dict[str, list]]] = {}
+def called_functions(module: cst.Module, source: str) -> set[str]:
+    """Top-level functions the file calls by name: the scan records their calls."""
+    import re
+
+    functions = {stmt.name.value for stmt in module.body if isinstance(stmt, cst.FunctionDef)}
+    if not functions:
+        return set()
+    calls = re.findall(r"(?<![\w.])(\w+)\s*\(", re.sub(r"\bdef\s+\w+\s*\(", "(", source))
+    return functions & set(calls)
 
 
-def _calls_of(module: cst.Module, name: str):
-    """(call, ancestors) for every call of the plain name ``name`` in the module
-    (one walk per module, indexed by name)."""
-    cached = _CALL_INDEX.get(id(module))
-    if cached is None or cached[0] is not module:
-        index: dict[str, list] = {}
-        stack = [(module, ())]
-        while stack:
-            node, path = stack.pop()
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
-                index.setdefault(node.func.value, []).append((node, path))
-            inner = path + (node,)
-            stack.extend((child, inner) for child in reversed(node.children))
-        _CALL_INDEX.clear()  # one module at a time: do not keep old trees alive
-        cached = _CALL_INDEX[id(module)] = (module, index)
-    return cached[1].get(name, [])
+def _calls_of(resolver, name: str):
+    """(call, scope chain) for every call of the plain name ``name`` (from the scan's hits;
+    called_functions put the file's called functions among the scanned names)."""
+    scan = resolver.scan
+    index = getattr(scan, "_calls_by_name", None)
+    if index is None:
+        index = {}
+        for hit in scan.hits:
+            if len(hit.stack) >= 2 and isinstance(hit.stack[-2], cst.Call) and hit.stack[-2].func is hit.name:
+                index.setdefault(hit.name.value, []).append((hit.stack[-2], resolver.chain_of(hit.stack)))
+        scan._calls_by_name = index
+    return index.get(name, [])
 
 
 def _returns(block):
@@ -345,6 +349,10 @@ class Types:
         module = chain[-1] if chain else None
         if not isinstance(func, cst.FunctionDef) or not isinstance(module, cst.Module) or func is module:
             return None
+        if not any(stmt is func for stmt in module.body):
+            return None  # methods and nested functions are called through attributes or closures
+        if func.name.value not in self.facts.get("_called_functions", ()):
+            return None
         if any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod") for d in func.decorators):
             return None
         names = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
@@ -357,7 +365,7 @@ class Types:
         self._memo[key] = None  # recursion guard
         kinds = set()
         calls = 0
-        for call, path in _calls_of(module, func.name.value):
+        for call, call_chain in _calls_of(self.resolver, func.name.value):
             calls += 1
             arg = None
             for i, a in enumerate(call.args):
@@ -367,7 +375,7 @@ class Types:
                     arg = a.value
             if arg is None:
                 return None
-            kinds.add(self.kind_of(arg, self.resolver.chain_of(path + (call, arg))))
+            kinds.add(self.kind_of(arg, call_chain))
         kind = kinds.pop() if calls and len(kinds) == 1 else None
         self._memo[key] = kind
         return kind
@@ -441,11 +449,11 @@ def value_names_to_follow(scan, resolver, ruleset, source: str, module: cst.Modu
     for cls in classes:
         names.update(re.findall(r"(\w+)\s*=\s*" + re.escape(cls) + r"\s*\(", source))
     if names:
-        names |= parameters_receiving(module, names)
+        names |= parameters_receiving(module, resolver, names)
     return names
 
 
-def parameter_aliases(module: cst.Module) -> dict[str, dict[str, str]]:
+def parameter_aliases(module: cst.Module, resolver) -> dict[str, dict[str, str]]:
     """function name -> {parameter: the plain name every call site passes for it}."""
     functions = {
         stmt.name.value: [p.name.value for p in (*stmt.params.posonly_params, *stmt.params.params)]
@@ -454,13 +462,7 @@ def parameter_aliases(module: cst.Module) -> dict[str, dict[str, str]]:
     }
     if not functions:
         return {}
-    calls: dict[str, list] = {}
-    stack = [module]
-    while stack:  # calls of these functions, by name (no ancestors needed here)
-        node = stack.pop()
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in functions:
-            calls.setdefault(node.func.value, []).append(node)
-        stack.extend(node.children)
+    calls = {name: [call for call, _ in _calls_of(resolver, name)] for name in functions}
     passed: dict[str, dict[str, set]] = {}
     for name, params in functions.items():
         seen: dict[str, set] = {p: set() for p in params}
@@ -478,10 +480,10 @@ def parameter_aliases(module: cst.Module) -> dict[str, dict[str, str]]:
     }
 
 
-def parameters_receiving(module: cst.Module, names: set[str]) -> set[str]:
+def parameters_receiving(module: cst.Module, resolver, names: set[str]) -> set[str]:
     """Parameters of this file's functions that every call site passes one of ``names``."""
     out = set()
-    for aliases in parameter_aliases(module).values():
+    for aliases in parameter_aliases(module, resolver).values():
         out.update(p for p, arg in aliases.items() if arg in names)
     return out
 

@@ -310,7 +310,9 @@ def mode_switch(transformer, original, updated):
     """`model(x, training=True)` -> `model.train()` before the statement (PyTorch keeps
     the mode on the module); `training=False` -> `model.eval()`; a variable -> `model.train(flag)`."""
     ctx = transformer.ctx
-    if ctx.types is None or "training" not in code_of(original):
+    if ctx.types is None or "training" not in ctx.scan.source:
+        return None
+    if id(original) not in _statements_with_training_calls(ctx):
         return None
     chain = ctx.resolver.chain_of(tuple(transformer.stack))
     switches: list[str] = []
@@ -340,3 +342,22 @@ def mode_switch(transformer, original, updated):
     new = [ctx.mark_new(s) for s in ctx.build_statements("\n".join(switches) + "\n", **subs)]
     new[0] = new[0].with_changes(leading_lines=updated.leading_lines)
     return cst.FlattenSentinel([*new, updated.with_changes(leading_lines=[])])
+
+
+def _statements_with_training_calls(ctx) -> set[int]:
+    """Statements holding a call ``name(..., training=...)`` of a scanned name (models
+    are followed names), found once from the scan's hits."""
+    found = ctx.facts.get("_training_statements")
+    if found is None:
+        found = set()
+        for hit in ctx.scan.hits:
+            stack = hit.stack
+            if len(stack) < 2 or not isinstance(stack[-2], cst.Call) or stack[-2].func is not hit.name:
+                continue
+            if any(a.keyword is not None and a.keyword.value == "training" for a in stack[-2].args):
+                for node in reversed(stack):
+                    if isinstance(node, cst.SimpleStatementLine):
+                        found.add(id(node))
+                        break
+        ctx.facts["_training_statements"] = found
+    return found

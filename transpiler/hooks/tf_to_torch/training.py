@@ -360,7 +360,7 @@ def _optimizer_uses(ctx) -> dict:
     # the optimizer variable trains the model variable
     from ...engine.types import parameter_aliases
 
-    for aliases in parameter_aliases(ctx.module).values():
+    for aliases in parameter_aliases(ctx.module, ctx.resolver).values():
         for (kind, name), model in list(found.items()):
             if kind == "var" and name in aliases:
                 found[("var", aliases[name])] = aliases.get(model, model)
