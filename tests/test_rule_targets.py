@@ -54,7 +54,7 @@ def _names() -> set[str]:
 
 
 CHECK = r"""
-import importlib, json, sys
+import importlib, importlib.util, json, sys
 missing = []
 for name in json.load(sys.stdin):
     parts = name.split(".")
@@ -63,9 +63,14 @@ for name in json.load(sys.stdin):
         if hasattr(obj, part):
             obj = getattr(obj, part)
             continue
+        module = ".".join(parts[: i + 1])
         try:
-            obj = importlib.import_module(".".join(parts[: i + 1]))
-        except ImportError:
+            obj = importlib.import_module(module)
+        except ImportError as error:
+            # a module that exists but needs an optional package (torch.utils.tensorboard
+            # needs tensorboard) is a real target: the names after it cannot be checked here
+            if error.name != module and importlib.util.find_spec(module) is not None:
+                break
             missing.append(name)
             break
 print(json.dumps(missing))
