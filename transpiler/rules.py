@@ -34,6 +34,8 @@ class Rule:
     template: str | None = None
     hook: str | None = None
     remove: bool = False
+    # the context of a `with` that disappears, its body staying (`with tf.name_scope("x"):`)
+    unwrap: bool = False
     args: tuple[str, ...] = ()
     target_args: tuple[str, ...] = ()
     rename: dict[str, str] = field(default_factory=dict)
@@ -66,7 +68,7 @@ class Rule:
         return bool(self.target) and not (
             self.rename or self.defaults or self.values or self.transform
             or self.template or self.hook or self.unsupported or self.remove
-            or self.args or self.reject
+            or self.unwrap or self.args or self.reject
         )
 
     @property
@@ -75,6 +77,8 @@ class Rule:
             return "(not converted: " + self.reject + ")"
         if self.remove:
             return "(removed)"
+        if self.unwrap:
+            return "(with removed, its body kept)"
         if self.template:
             return self.template
         if self.target:
@@ -136,7 +140,7 @@ class RuleSet:
 
 
 _STR_FIELDS = {"source", "target", "template", "hook", "value", "note", "warn", "receiver", "name", "returns", "receiver_arg", "reject"}
-_BOOL_FIELDS = {"remove", "attribute", "ambiguous"}
+_BOOL_FIELDS = {"remove", "unwrap", "attribute", "ambiguous"}
 _LIST_FIELDS = {"also", "args", "target_args"}
 _TABLE_FIELDS = {"rename", "drop", "unsupported", "defaults", "transform"}
 _KNOWN = _STR_FIELDS | _LIST_FIELDS | _TABLE_FIELDS | _BOOL_FIELDS | {"values", "data"}
@@ -184,10 +188,10 @@ def _build_rule(
             if need not in raw:
                 raise _fail(file, where, need, "missing")
     actions = [k for k in ("target", "template", "hook", "reject") if k in raw] + (
-        ["remove"] if raw.get("remove") else []
+        [k for k in ("remove", "unwrap") if raw.get(k)]
     )
     if not actions:
-        raise _fail(file, where, None, "needs one of 'target', 'template', 'hook', 'reject' or 'remove = true'")
+        raise _fail(file, where, None, "needs one of 'target', 'template', 'hook', 'reject', 'remove = true' or 'unwrap = true'")
     if "target" in raw and "template" in raw:
         raise _fail(file, where, "template", "give either 'target' or 'template', not both")
 
@@ -241,6 +245,7 @@ def _build_rule(
         template=template,
         hook=hook,
         remove=bool(raw.get("remove", False)),
+        unwrap=bool(raw.get("unwrap", False)),
         args=args,
         target_args=tuple(raw.get("target_args", ())),
         rename=dict(raw.get("rename", {})),

@@ -364,8 +364,42 @@ class RuleTransformer(PathTransformer):
     def leave_FunctionDef(self, original, updated):
         return self._run_handlers("FunctionDef", original, updated)
 
+    def _removed_context_rules(self, node: cst.With):
+        """[(call, qual, rule)] when every context of ``with`` is an unwrap rule's call bound to no name
+        (``with tf.name_scope("x"):``): the statement becomes its body."""
+        found = []
+        for item in node.items:
+            if item.asname is not None or not isinstance(item.item, cst.Call):
+                return None
+            call = item.item
+            if not isinstance(call.func, (cst.Name, cst.Attribute)):
+                return None
+            qual = self.ctx.resolver.resolve_chain(call.func)
+            if not qual or framework_of(qual) != self.ctx.source_framework:
+                return None
+            rule = self.ctx.ruleset.lookup(qual)
+            if rule is None or not rule.unwrap:
+                return None
+            found.append((call, qual, rule))
+        return found
+
+    def visit_With(self, node: cst.With) -> bool:
+        for call, _, _ in self._removed_context_rules(node) or ():
+            self.skip.add(id(call))
+        return True
+
     def leave_With(self, original, updated):
-        return self._run_handlers("With", original, updated)
+        removed = self._removed_context_rules(original)
+        if not removed:
+            return self._run_handlers("With", original, updated)
+        for call, qual, rule in removed:
+            self.ctx.converted(call, qual, "(removed)", rule.note)
+            self.ctx.consume_subtree(call)
+        body = list(updated.body.body)
+        if not body:  # `with tf.name_scope("x"): pass` has a body; a bare one cannot occur
+            return cst.RemovalSentinel.REMOVE
+        body[0] = body[0].with_changes(leading_lines=[*original.leading_lines, *body[0].leading_lines])
+        return cst.FlattenSentinel(body)
 
     def leave_Assign(self, original, updated):
         return self._run_handlers("Assign", original, updated)
@@ -486,6 +520,8 @@ def apply_rule(rule: Rule, call: cst.Call, ctx: Context, original: cst.Call | No
         if len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star:
             return call.args[0].value
         raise Unconvertible("removed in the target framework, and this use of its result cannot be rewritten")
+    if rule.unwrap:
+        raise Unconvertible("only `with NAME(...):` with no `as` disappears (its body stays); rewrite this use by hand")
     if rule.is_pure_rename:
         return call.with_changes(func=ctx.name(rule.target))
     args = bind_args(rule, call, original)
