@@ -216,7 +216,11 @@ def analyze(ctx) -> None:
     for info in classes.values():
         for member in info.members.values():
             if member.container is not None:
-                _register_container(ctx, member.container, layer_plans, containers)
+                try:
+                    _register_container(ctx, member.container, layer_plans, containers)
+                except Unconvertible as exc:  # a layer in it has no Keras equivalent
+                    info.problems.append(str(exc))
+                    break
     changed = True
     while changed:  # a module whose block stays PyTorch stays PyTorch too
         changed = False
