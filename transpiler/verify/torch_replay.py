@@ -94,7 +94,7 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
     infos = json.load(open(info_path))
     record = np.load(os.path.join(record_dir, "record.npz"), allow_pickle=False)
     meta = json.load(open(os.path.join(record_dir, "record.json")))
-    result: dict = {"models": {}, "device": device}
+    result: dict = {"framework": "torch", "models": {}, "device": device}
     entries = {name: result["models"].setdefault(name, {}) for name in meta["models"]}
     namespace: dict = {}
     loaded: dict[str, int] = {}  # model name -> id of the module that got the initial weights
@@ -122,10 +122,14 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
     deterministic.STEP_LOSSES.clear()
     if device != "cpu":
         torch.set_default_device(device)
+    cuda_available = torch.cuda.is_available
+    if device == "cpu":  # the program's own `torch.device("cuda" if torch.cuda.is_available() ...)` too
+        torch.cuda.is_available = lambda: False
     try:
         namespace, program_meta, program_arrays = capture.execute(program, namespace, echo=echo)
     finally:
         hook.remove()
+        torch.cuda.is_available = cuda_available
         if device != "cpu":
             torch.set_default_device("cpu")
     result["step_losses"] = list(deterministic.STEP_LOSSES)

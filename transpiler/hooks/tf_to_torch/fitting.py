@@ -225,7 +225,9 @@ def _input(ctx, model: str, x, original) -> cst.BaseExpression:
     """An array as the model takes it: a float32 (or index) tensor, channels moved first."""
     info = ctx.models.get(model) or {}
     inputs = info.get("inputs") or []
-    out = ctx.build(f"torch.as_tensor({{x}}, dtype={_input_dtype(ctx, model)})", x=x)
+    device = ctx.facts.get("device_var")
+    on = f", device={device}" if device and original is _PREDICTED else ""
+    out = ctx.build(f"torch.as_tensor({{x}}, dtype={_input_dtype(ctx, model)}{on})", x=x)
     if inputs and inputs[0].get("layout") == "cf":
         out = ctx.build("{x}.movedim(-1, 1)", x=out)
     return out
@@ -397,6 +399,7 @@ def _fit_text(ctx, model, info, a):
     if report:
         lines.append(f"    {n.start()}")
     lines.append(f"    for {bx}, {by} in {loader}:")
+    lines.extend(_device_lines(ctx, bx, by, "        "))
     lines.append(f"        {pred} = {model}({_batch_input(ctx, model, a, bx)})")
     lines.append(f"        {loss} = {info['loss']}({pred}, {by})")
     lines.append(f"        {opt}.zero_grad()")
@@ -452,6 +455,12 @@ def _batch_input(ctx, model, a, batch: str) -> str:
     return batch
 
 
+def _device_lines(ctx, bx: str, by: str, indent: str) -> list[str]:
+    """Batches move to the model's device (the variable compile() made), as PyTorch code does."""
+    device = ctx.facts.get("device_var")
+    return [f"{indent}{bx}, {by} = {bx}.to({device}), {by}.to({device})"] if device else []
+
+
 def _clip_lines(info, model, indent):
     extras = info.get("extras") or {}
     out = []
@@ -476,6 +485,7 @@ def _evaluate_text(ctx, model, info, a, targets):
     lines.append(n.start())
     lines.append("with torch.no_grad():")
     lines.append(f"    for {bx}, {by} in {loader}:")
+    lines.extend(_device_lines(ctx, bx, by, "        "))
     lines.append(f"        {pred} = {model}({_batch_input(ctx, model, a, bx)})")
     lines.append(f"        {n.total} += {info['loss']}({pred}, {by}).item() * len({bx})")
     lines.extend(n.count_lines(pred, by, "        "))
@@ -493,8 +503,11 @@ def _evaluate_text(ctx, model, info, a, targets):
     return "\n".join(lines) + "\n", subs
 
 
+_PREDICTED = object()  # _input's `original` for predict(): the array goes straight to the model's device
+
+
 def _predict_text(ctx, model, a, target):
-    subs = {"x": _input(ctx, model, a.require("x"), None)}
+    subs = {"x": _input(ctx, model, a.require("x"), _PREDICTED)}
     info = ctx.models.get(model) or {}
     back = ".movedim(1, -1)" if info.get("output_layout") == "cf" else ""
     text = f"{model}.eval()\nwith torch.no_grad():\n    {target} = {model}({{x}}){back}.cpu().numpy()\n"

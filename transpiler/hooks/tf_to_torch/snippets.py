@@ -202,6 +202,7 @@ def fit(model, x, y, loss_fn, optimizer, epochs=1, batch_size=32, shuffle=True,
     and on_train_end(). Returns a History whose .history holds each epoch's values, as Keras's does.
     """
     metrics = metrics or {}
+    device = next(model.parameters()).device
     for callback in callbacks:
         callback.on_train_begin(model, optimizer)
     if validation_split and validation_data is None:
@@ -214,6 +215,7 @@ def fit(model, x, y, loss_fn, optimizer, epochs=1, batch_size=32, shuffle=True,
         totals = dict.fromkeys(["loss", *metrics], 0.0)
         seen = 0
         for batch_x, batch_y in loader:
+            batch_x, batch_y = batch_x.to(device), batch_y.to(device)
             prediction = model(batch_x)
             loss = loss_fn(prediction, batch_y)
             optimizer.zero_grad()
@@ -232,6 +234,7 @@ def fit(model, x, y, loss_fn, optimizer, epochs=1, batch_size=32, shuffle=True,
             seen = 0
             with torch.no_grad():
                 for batch_x, batch_y in as_loader(*validation_data, batch_size=batch_size):
+                    batch_x, batch_y = batch_x.to(device), batch_y.to(device)
                     prediction = model(batch_x)
                     totals["val_loss"] += loss_fn(prediction, batch_y).item() * len(batch_x)
                     for name, metric in metrics.items():
@@ -257,11 +260,13 @@ snippet("evaluate", requires=("as_loader",))('''
 def evaluate(model, x, y, loss_fn, batch_size=32, metrics=None, verbose=1):
     """Keras's model.evaluate: the mean loss (then each metric) over the data, in eval mode."""
     metrics = metrics or {}
+    device = next(model.parameters()).device
     model.eval()
     totals = dict.fromkeys(["loss", *metrics], 0.0)
     seen = 0
     with torch.no_grad():
         for batch_x, batch_y in as_loader(x, y, batch_size=batch_size):
+            batch_x, batch_y = batch_x.to(device), batch_y.to(device)
             prediction = model(batch_x)
             totals["loss"] += loss_fn(prediction, batch_y).item() * len(batch_x)
             for name, metric in metrics.items():
@@ -276,9 +281,10 @@ def evaluate(model, x, y, loss_fn, batch_size=32, metrics=None, verbose=1):
 snippet("predict", requires=("as_loader",))('''
 def predict(model, x, batch_size=32):
     """Keras's model.predict: the model's outputs over the data, in eval mode, as a NumPy array."""
+    device = next(model.parameters()).device
     model.eval()
     with torch.no_grad():
-        outputs = [model(batch_x) for (batch_x,) in as_loader(x, batch_size=batch_size)]
+        outputs = [model(batch_x.to(device)) for (batch_x,) in as_loader(x, batch_size=batch_size)]
     return torch.cat(outputs).cpu().numpy()
 ''')
 
