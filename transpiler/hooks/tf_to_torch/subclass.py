@@ -22,7 +22,9 @@ import libcst as cst
 
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
+from ...engine.names import classify
 from ...engine.query import resolve_call
+from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _fail, _layer_call, _Placeholders
@@ -487,9 +489,14 @@ def _layer_call_code(attr: Attr, x_code: str) -> str:
 def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
     params = fn.params
     kept = [p for p in params.params if p.name.value not in ("training", "mask")]
-    if kept and len(kept) != len(params.params):
-        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-    fn = fn.with_changes(name=cst.Name("forward"), params=params.with_changes(params=kept))
+    kwonly = [p for p in params.kwonly_params if p.name.value not in ("training", "mask")]
+    changes = {"params": kept, "kwonly_params": kwonly}
+    if not kwonly and isinstance(params.star_arg, cst.ParamStar):
+        changes["star_arg"] = cst.MaybeSentinel.DEFAULT  # a bare * with nothing after it
+    last = changes["params"] if not kwonly and not isinstance(params.star_arg, cst.Param) and params.star_kwarg is None else None
+    if last and (len(kept) != len(params.params) or len(kwonly) != len(params.kwonly_params)):
+        last[-1] = last[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    fn = fn.with_changes(name=cst.Name("forward"), params=params.with_changes(**changes))
     original_call = _method(plan.node, "call")
     remaps, befores, moves = {}, {}, {}
     for node in _walk(original_call.body):
@@ -503,6 +510,25 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
     class Forward(cst.CSTTransformer):
         def __init__(self):
             self.moving: list[set] = []
+            self.stack: list[cst.CSTNode] = []  # from fn down to the node being visited
+            self.shadowed: list[bool] = []  # per nested function/lambda: it binds its own `training`
+
+        def on_visit(self, node):
+            self.stack.append(node)
+            if isinstance(node, (cst.FunctionDef, cst.Lambda)) and node is not fn:
+                self.shadowed.append(any(p.name.value == "training" for p in _all_params(node.params)))
+            return super().on_visit(node)
+
+        def on_leave(self, original, updated):
+            result = super().on_leave(original, updated)
+            self.stack.pop()
+            if isinstance(original, (cst.FunctionDef, cst.Lambda)) and original is not fn:
+                self.shadowed.pop()
+            return result
+
+        def _reads(self, name: cst.Name) -> bool:
+            """A read of a variable (not a keyword, an attribute's name, a parameter, a target)."""
+            return classify(Hit(name, tuple(self.stack))) == "load"
 
         def visit_SimpleStatementLine(self, node):
             self.moving.append(moves.get(id(node), set()))
@@ -512,9 +538,9 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             return updated
 
         def leave_Name(self, original, updated):
-            if original.value == "training":
+            if original.value == "training" and not any(self.shadowed) and self._reads(original):
                 return cst.parse_expression("self.training")
-            if self.moving and original.value in self.moving[-1]:
+            if self.moving and original.value in self.moving[-1] and self._reads(original):
                 return cst.parse_expression(f"{original.value}.movedim(1, -1)")
             return updated
 
@@ -547,6 +573,11 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             return cst.parse_expression(_layer_call_code(attr, x_code))
 
     return fn.visit(Forward())
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    star = [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+    return [*params.posonly_params, *params.params, *params.kwonly_params, *star]
 
 
 # -- weight maps for instances ----------------------------------------------------
