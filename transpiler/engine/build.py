@@ -155,6 +155,19 @@ def build(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression)
     return template.visit(_Fill(subs, spell))
 
 
+def template_node(text: str) -> cst.BaseExpression:
+    """A template's expression with its ``{placeholders}`` as names, to be filled by :func:`fill`
+    once it sits in a larger tree."""
+    return cst.parse_expression(PLACEHOLDER.sub(r"__tp_\1__", text))
+
+
+def fill(node: cst.CSTNode, spell: Callable[[str], str], /, **subs: cst.BaseExpression) -> cst.CSTNode:
+    """Spell the framework names in ``node`` and put ``subs`` in for the placeholders that
+    :func:`template_node` left in it. Unlike building from text, the code around the
+    templates (f-strings, dict and set displays) is never read as a template."""
+    return node.visit(_Fill(subs, spell))
+
+
 def build_statements(
     text: str, spell: Callable[[str], str], /, literal: bool = False, **subs: cst.BaseExpression
 ) -> list[cst.BaseStatement]:

@@ -9,7 +9,7 @@ import libcst as cst
 
 from ..report import CONVERTED, UNCONVERTED, WARNING
 from ..rules import RuleSet
-from .build import DuplicatedArgument, LiteralReceiver, build, build_statements, name_expr
+from .build import DuplicatedArgument, LiteralReceiver, build, build_statements, fill, name_expr
 from .names import Resolver
 from .scan import Scan
 from .spelling import Speller
@@ -76,6 +76,9 @@ class Context:
 
     def build_statements(this, text: str, /, literal: bool = False, **subs: cst.BaseExpression) -> list:
         return build_statements(text, this.spell, literal=literal, **subs)
+
+    def fill(self, node: cst.CSTNode, /, **subs: cst.BaseExpression) -> cst.CSTNode:
+        return fill(node, self.spell, **subs)
 
     def name(self, qualname: str) -> cst.BaseExpression:
         return name_expr(self.spell(qualname))

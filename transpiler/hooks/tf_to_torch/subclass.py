@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ...engine.build import code_of
+from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.names import classify
 from ...engine.query import resolve_call
@@ -387,8 +387,7 @@ def on_class(transformer, original, updated):
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
     if holder.subs:
-        text = code_of(new.with_changes(leading_lines=[]))
-        new = ctx.build_statements(text, **holder.subs)[0].with_changes(leading_lines=new.leading_lines)
+        new = ctx.fill(new, **holder.subs)
     ctx.mark_new(new)
     return new
 
@@ -426,7 +425,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         def leave_Call(self, original, updated):
             text = replacements.get(id(original))
             if text is not None:
-                return cst.parse_expression(text)
+                return template_node(text)  # its placeholders are filled with the whole class
             func = original.func
             if (
                 isinstance(func, cst.Attribute) and func.attr.value == "__init__"
