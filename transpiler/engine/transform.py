@@ -135,6 +135,20 @@ class RuleTransformer(PathTransformer):
         if rule is None:
             ctx.unconverted(original, qual, _no_rule_reason(qual, ctx))
             return updated
+        if rule.as_type:
+            use = used_as_type(self.stack)
+            if use:
+                ctx.converted(original, qual, rule.as_type)
+                ctx.consume_head(original)
+                if rule.warn and use == "check":  # an annotation checks nothing at run time
+                    ctx.warn(original, qual, rule.warn, rule.as_type)
+                return ctx.name(rule.as_type)
+            if not rule.value:
+                ctx.unconverted(
+                    original, qual,
+                    f"used as a value, not as a type: only annotations, isinstance/issubclass checks and type arguments convert (to {rule.as_type})",
+                )
+                return updated
         if rule.reject:
             ctx.unconverted(original, qual, rule.reject)
             return updated
@@ -149,6 +163,8 @@ class RuleTransformer(PathTransformer):
         ctx.consume_head(original)
         if rule.warn:
             ctx.warn(original, qual, rule.warn, target)
+        if target in ("None", "True", "False"):  # a constant (tf.newaxis -> None), not a name to import
+            return cst.Name(target)
         return ctx.name(target)
 
     # -- calls -------------------------------------------------------------
@@ -441,6 +457,41 @@ def apply_method_rule(rule: Rule, original: cst.Call | None, updated, ctx: Conte
     return apply_rule(as_function, call, ctx, orig)
 
 
+def used_as_type(stack) -> str | None:
+    """How the reference at the end of ``stack`` is used as a type: "annotation",
+    "check" (a class isinstance/issubclass checks, alone or in a tuple) or
+    "argument" (a type argument, ``Dict[str, X]``, also in a type alias); None
+    when it is used as a value."""
+    in_brackets = False
+    for i in range(len(stack) - 2, -1, -1):
+        node, child = stack[i], stack[i + 1]
+        if isinstance(node, cst.Annotation):
+            return "annotation"
+        if isinstance(node, cst.Subscript):
+            if node.value is child:
+                break
+            continue
+        if isinstance(node, cst.SubscriptElement):
+            in_brackets = True
+            continue
+        if isinstance(node, (cst.Index, cst.Tuple, cst.List, cst.Element)):
+            continue
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+            continue
+        if isinstance(node, cst.Arg) and i >= 1 and not in_brackets:
+            call = stack[i - 1]
+            if (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Name)
+                and call.func.value in ("isinstance", "issubclass")
+                and len(call.args) == 2
+                and call.args[1] is node
+            ):
+                return "check"
+        break
+    return "argument" if in_brackets else None
+
+
 def _same_code(a, b) -> bool:
     return code_of(a).strip() == code_of(b).strip()
 
@@ -516,6 +567,8 @@ def apply_rule(rule: Rule, call: cst.Call, ctx: Context, original: cst.Call | No
     """The converted form of ``call`` (children already converted) under ``rule``."""
     if rule.reject:
         raise Unconvertible(rule.reject)
+    if rule.as_type and not (rule.target or rule.template or rule.hook or rule.remove):
+        raise Unconvertible(f"called: only its uses as a type convert (to {rule.as_type})")
     if rule.remove:
         if len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star:
             return call.args[0].value
