@@ -386,8 +386,7 @@ def on_class(transformer, original, updated):
                 ctx.unconverted(original, "keras.layers.Layer.build", "build() makes weights from the input shape; create them in __init__ from explicit sizes")
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
-    if holder.subs:
-        new = ctx.fill(new, **holder.subs)
+    new = ctx.fill(new, **holder.subs)  # also spells the layer templates' framework names
     ctx.mark_new(new)
     return new
 
