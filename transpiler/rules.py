@@ -45,6 +45,9 @@ class Rule:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     transform: dict[str, str] = field(default_factory=dict)
     value: str | None = None
+    # what a reference becomes where it is used as a type (an annotation, the class
+    # of isinstance/issubclass, a type argument); its other uses are reported
+    as_type: str | None = None
     note: str = ""
     warn: str = ""
     # method rules only: the kind of value the method is called on
@@ -73,6 +76,8 @@ class Rule:
 
     @property
     def target_display(self) -> str:
+        if self.as_type:
+            return self.as_type + " (where used as a type; calls are not converted)"
         if self.reject:
             return "(not converted: " + self.reject + ")"
         if self.remove:
@@ -139,7 +144,7 @@ class RuleSet:
         return list(seen.values())
 
 
-_STR_FIELDS = {"source", "target", "template", "hook", "value", "note", "warn", "receiver", "name", "returns", "receiver_arg", "reject"}
+_STR_FIELDS = {"source", "target", "template", "hook", "value", "as_type", "note", "warn", "receiver", "name", "returns", "receiver_arg", "reject"}
 _BOOL_FIELDS = {"remove", "unwrap", "attribute", "ambiguous"}
 _LIST_FIELDS = {"also", "args", "target_args"}
 _TABLE_FIELDS = {"rename", "drop", "unsupported", "defaults", "transform"}
@@ -187,11 +192,11 @@ def _build_rule(
         for need in ("name", "receiver"):
             if need not in raw:
                 raise _fail(file, where, need, "missing")
-    actions = [k for k in ("target", "template", "hook", "reject") if k in raw] + (
+    actions = [k for k in ("target", "template", "hook", "reject", "as_type") if k in raw] + (
         [k for k in ("remove", "unwrap") if raw.get(k)]
     )
     if not actions:
-        raise _fail(file, where, None, "needs one of 'target', 'template', 'hook', 'reject', 'remove = true' or 'unwrap = true'")
+        raise _fail(file, where, None, "needs one of 'target', 'template', 'hook', 'reject', 'as_type', 'remove = true' or 'unwrap = true'")
     if "target" in raw and "template" in raw:
         raise _fail(file, where, "template", "give either 'target' or 'template', not both")
 
@@ -221,7 +226,7 @@ def _build_rule(
             if args and name not in known_args:
                 raise _fail(file, where, "template", f"placeholder '{{{name}}}' is not in 'args'")
         _check_python(file, where, "template", PLACEHOLDER.sub(r"__tp_\1__", template))
-    for key in ("target", "value"):
+    for key in ("target", "value", "as_type"):
         if key in raw and not re.fullmatch(r"[A-Za-z_][\w.]*", raw[key]):
             raise _fail(file, where, key, f"expected a dotted name, got {raw[key]!r}")
     for key in ("defaults",):
@@ -255,6 +260,7 @@ def _build_rule(
         values=values,
         transform=dict(raw.get("transform", {})),
         value=raw.get("value"),
+        as_type=raw.get("as_type"),
         note=raw.get("note", ""),
         warn=raw.get("warn", ""),
         receiver=raw.get("receiver"),
