@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from .._util import Args, Unconvertible, literal_value
+from ...engine.build import code_of
 
 
 def matmul(args, ctx, original):
@@ -73,3 +74,36 @@ def l2_normalize(args, ctx, original):
         x=a.require("x"),
         axis=axis,
     )
+
+
+def assert_compare(args, ctx, original):
+    """tf.debugging.assert_equal(x, y, message) -> torch._assert(torch.all(x == y), message).
+
+    TensorFlow compares elementwise with broadcasting, on tensors or Python lists
+    (often a shape against a list), so both sides become tensors first.
+    torch._assert is what PyTorch's own models use for such checks (it also
+    survives torch.jit/fx tracing, which a bare `assert` does not)."""
+    a = Args(args, ctx)
+    op = args.rule.data["op"]
+    subs = {"x": _as_tensor(ctx, args, a, "x", left=True), "y": _as_tensor(ctx, args, a, "y", left=False)}
+    message = a.get("message")
+    subs["message"] = message if message is not None else cst.SimpleString(repr(f"{args.rule.source.rsplit('.', 1)[-1]} failed"))
+    return ctx.build(f"torch._assert(torch.all({{x}} {op} {{y}}), {{message}})", **subs)
+
+
+def _as_tensor(ctx, args, a, name: str, left: bool):
+    """A side of the comparison as a tensor: lists and shapes become one; a tensor, or a
+    number compared with one, stays as it is."""
+    value = a.require(name)
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return ctx.build("torch.tensor({v})", v=value)
+    if isinstance(value, (cst.Integer, cst.Float)) or isinstance(value, cst.UnaryOperation) and isinstance(value.expression, (cst.Integer, cst.Float)):
+        return value if not left else ctx.build("torch.tensor({v})", v=value)
+    bound = args.get(name)
+    original = bound.original.value if bound is not None and bound.original is not None else None
+    if original is not None and ctx.types is not None and ctx.types.kind_of(original, [ctx.module]) == "tensor":
+        return value
+    code = code_of(value).strip()
+    if code.startswith("torch.") and not code.endswith((".shape", ".size()")):
+        return value
+    return ctx.build("torch.as_tensor({v})", v=value)
