@@ -1,0 +1,360 @@
+"""Hooks for Keras 3 ``keras.ops`` / ``keras.random`` (rules/tf_to_torch/keras_ops.toml).
+
+Keras ops follow NumPy: ``axis=None`` means every axis (or the flattened tensor),
+``split`` takes section counts or split *indices*, ``pad`` takes (before, after)
+pairs from the first axis on. Each hook writes the PyTorch form that computes
+the same values, or raises Unconvertible where none does.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ...engine.build import is_simple
+from .._util import Args, Unconvertible, code_of, literal_value
+
+
+def _number(node: cst.BaseExpression) -> bool:
+    """A numeric literal (``0.0``, ``-1e9``, ``2``), not a bool."""
+    ok, value = literal_value(node)
+    return ok and isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _none(a: Args, name: str) -> bool:
+    """The argument is absent or written as ``None``."""
+    return name not in a or code_of(a[name]).strip() == "None"
+
+
+def _literal_sequence(node: cst.BaseExpression) -> bool:
+    return isinstance(node, (cst.List, cst.Tuple))
+
+
+def _elements(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    return [e.value for e in node.elements if isinstance(e, cst.Element)]
+
+
+def _int_or_none(node: cst.BaseExpression):
+    ok, value = literal_value(node)
+    if ok and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+# -- shapes ------------------------------------------------------------------
+
+
+def expand_dims(args, ctx, original):
+    a = Args(args, ctx)
+    x, axis = a.require("x"), a.require("axis")
+    if _literal_sequence(axis):
+        raise Unconvertible("several new axes at once: torch.unsqueeze adds one; unsqueeze once per axis")
+    return ctx.build("torch.unsqueeze({x}, {axis})", x=x, axis=axis)
+
+
+def transpose(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("x")
+    if _none(a, "axes"):
+        # NumPy/Keras reverse every axis; so does Tensor.T (exact for any rank;
+        # PyTorch warns that .T on other than 2-D tensors is deprecated)
+        return ctx.build("{x}.T", x=x)
+    return ctx.build("torch.permute({x}, {axes})", x=x, axes=a["axes"])
+
+
+def squeeze(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("x")
+    if _none(a, "axis"):
+        return ctx.build("torch.squeeze({x})", x=x)
+    return ctx.build("torch.squeeze({x}, {axis})", x=x, axis=a["axis"])
+
+
+def slice(args, ctx, original):  # noqa: A001 - the Keras name
+    a = Args(args, ctx)
+    x, starts, sizes = a.require("inputs"), a.require("start_indices"), a.require("shape")
+    if not (_literal_sequence(starts) and _literal_sequence(sizes)):
+        raise Unconvertible("start_indices and shape must be written out as lists, one entry per axis, to become a subscript")
+    starts, sizes = _elements(starts), _elements(sizes)
+    if len(starts) != len(sizes) or not starts:
+        raise Unconvertible("start_indices and shape must have one entry per axis")
+    parts: list[str] = []
+    subs: dict[str, cst.BaseExpression] = {"x": x}
+    for i, (start, size) in enumerate(zip(starts, sizes)):
+        s, n = _int_or_none(start), _int_or_none(size)
+        if n == -1:  # tf.slice: everything from start on
+            parts.append(":" if s == 0 else f"{{s{i}}}:")
+        elif s == 0:
+            parts.append(f":{{n{i}}}")
+        elif s is not None and n is not None:
+            parts.append(f"{s}:{s + n}")
+        else:
+            if not is_simple(start):
+                raise Unconvertible(f"start index {code_of(start).strip()!r} would be written twice (start:start + size); name it first")
+            parts.append(f"{{s{i}}}:{{s{i}}} + {{n{i}}}")
+        subs[f"s{i}"] = start
+        subs[f"n{i}"] = size
+    while len(parts) > 1 and parts[-1] == ":":
+        parts.pop()
+    text = "{x}[" + ", ".join(parts) + "]"
+    used = {k: v for k, v in subs.items() if "{" + k + "}" in text}
+    return ctx.build(text, **used)
+
+
+def split(args, ctx, original):
+    a = Args(args, ctx)
+    x, sections = a.require("x"), a.require("indices_or_sections")
+    subs = {"x": x, "sections": sections}
+    dim = ""
+    if "axis" in a:
+        subs["axis"] = a["axis"]
+        dim = ", dim={axis}"
+    if _int_or_none(sections) is not None:
+        # equal sections (Keras fails when they are not): torch.chunk
+        return ctx.build("torch.chunk({x}, {sections}" + dim + ")", **subs)
+    # split *indices* (NumPy), or a count known only at run time: tensor_split takes both
+    return ctx.build("torch.tensor_split({x}, {sections}" + dim + ")", **subs)
+
+
+def tile(args, ctx, original):
+    a = Args(args, ctx)
+    x, repeats = a.require("x"), a.require("repeats")
+    if _int_or_none(repeats) is not None:
+        return ctx.build("torch.tile({x}, ({repeats},))", x=x, repeats=repeats)
+    return ctx.build("torch.tile({x}, {repeats})", x=x, repeats=repeats)
+
+
+def flip(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("x")
+    if _none(a, "axis"):
+        if not is_simple(x):
+            raise Unconvertible("flip over every axis: name the tensor first (torch.flip(x, tuple(range(x.ndim))))")
+        return ctx.build("torch.flip({x}, tuple(range({x}.ndim)))", x=x)
+    axis = a["axis"]
+    if _int_or_none(axis) is not None:
+        return ctx.build("torch.flip({x}, ({axis},))", x=x, axis=axis)
+    return ctx.build("torch.flip({x}, {axis})", x=x, axis=axis)
+
+
+def take(args, ctx, original):
+    a = Args(args, ctx)
+    x, indices = a.require("x"), a.require("indices")
+    if _none(a, "axis"):
+        # NumPy take without axis indexes the flattened tensor
+        if _literal_sequence(indices):
+            indices = ctx.build("torch.tensor({i})", i=indices)
+        return ctx.build("torch.take({x}, {i})", x=x, i=indices)
+    axis = _int_or_none(a["axis"])
+    if axis is None:
+        raise Unconvertible("axis must be an integer literal to become a subscript")
+    if axis >= 0:
+        index = ":, " * axis + "{i}"
+    else:
+        index = "..., {i}" + ", :" * (-axis - 1)
+    return ctx.build("{x}[" + index + "]", x=x, i=indices)
+
+
+def pad(args, ctx, original):
+    a = Args(args, ctx)
+    x, widths = a.require("x"), a.require("pad_width")
+    mode = a.literal("mode", "constant")
+    if mode != "constant":
+        raise Unconvertible(
+            f"mode {mode!r}: F.pad's reflect/replicate/circular modes pad only the last 1-3 axes of a batched tensor; convert by hand"
+        )
+    if not _literal_sequence(widths) or not all(_literal_sequence(p) and len(_elements(p)) == 2 for p in _elements(widths)):
+        raise Unconvertible("pad_width must be written out as (before, after) pairs, one per axis")
+    pairs = [_elements(p) for p in _elements(widths)]
+    while pairs and all(_int_or_none(v) == 0 for v in pairs[0]):
+        pairs.pop(0)  # F.pad pads from the last axis; leading unpadded axes need no entry
+    subs: dict[str, cst.BaseExpression] = {"x": x}
+    flat: list[str] = []
+    for i, (before, after) in enumerate(reversed(pairs)):
+        subs[f"b{i}"], subs[f"a{i}"] = before, after
+        flat += [f"{{b{i}}}", f"{{a{i}}}"]
+    if not flat:
+        return ctx.build("{x}", x=x)
+    text = "torch.nn.functional.pad({x}, (" + ", ".join(flat) + ")"
+    if not _none(a, "constant_values"):
+        value = a["constant_values"]
+        if _number(value) and literal_value(value)[1] == 0:
+            return ctx.build(text + ")", **subs)
+        subs["value"] = value
+        text += ", value={value}"
+    return ctx.build(text + ")", **subs)
+
+
+# -- math and reductions -----------------------------------------------------
+
+
+def _cumulative(func: str, args, ctx):
+    a = Args(args, ctx)
+    subs = {"x": a.require("x")}
+    extra = ""
+    if not _none(a, "dtype"):
+        subs["dtype"] = a["dtype"]
+        extra = ", dtype={dtype}"
+    if _none(a, "axis"):
+        # NumPy: without an axis, over the flattened tensor
+        return ctx.build(func + "({x}.flatten(), dim=0" + extra + ")", **subs)
+    subs["axis"] = a["axis"]
+    return ctx.build(func + "({x}, dim={axis}" + extra + ")", **subs)
+
+
+def cumsum(args, ctx, original):
+    return _cumulative("torch.cumsum", args, ctx)
+
+
+def cumprod(args, ctx, original):
+    return _cumulative("torch.cumprod", args, ctx)
+
+
+def _bound(func: str, clamp: str, args, ctx):
+    a = Args(args, ctx)
+    x1, x2 = a.require("x1"), a.require("x2")
+    # torch.maximum needs two tensors; a number bound is torch.clamp's
+    if _number(x2) and not _number(x1):
+        return ctx.build("torch.clamp({x}, " + clamp + "={b})", x=x1, b=x2)
+    if _number(x1) and not _number(x2):
+        return ctx.build("torch.clamp({x}, " + clamp + "={b})", x=x2, b=x1)
+    return ctx.build(func + "({x1}, {x2})", x1=x1, x2=x2)
+
+
+def maximum(args, ctx, original):
+    return _bound("torch.maximum", "min", args, ctx)
+
+
+def minimum(args, ctx, original):
+    return _bound("torch.minimum", "max", args, ctx)
+
+
+def prod(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"x": a.require("x")}
+    extra = ""
+    if not _none(a, "dtype"):
+        subs["dtype"] = a["dtype"]
+        extra = ", dtype={dtype}"
+    if _none(a, "axis"):
+        if a.literal("keepdims", False):
+            raise Unconvertible("prod over every axis with keepdims=True: torch.prod reduces one axis at a time")
+        return ctx.build("torch.prod({x}" + extra + ")", **subs)
+    axis = a["axis"]
+    if _literal_sequence(axis):
+        items = _elements(axis)
+        if len(items) != 1:
+            raise Unconvertible("torch.prod reduces one axis at a time; reduce each axis in turn")
+        axis = items[0]
+    subs["axis"] = axis
+    if "keepdims" in a:
+        subs["keepdims"] = a["keepdims"]
+        extra = ", keepdim={keepdims}" + extra
+    return ctx.build("torch.prod({x}, {axis}" + extra + ")", **subs)
+
+
+def logsumexp(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"x": a.require("x")}
+    if _none(a, "axis"):
+        if a.literal("keepdims", False):
+            raise Unconvertible("logsumexp over every axis with keepdims=True: give the axes")
+        return ctx.build("torch.logsumexp({x}.flatten(), dim=0)", **subs)
+    subs["axis"] = a["axis"]
+    text = "torch.logsumexp({x}, dim={axis}"
+    if "keepdims" in a:
+        subs["keepdims"] = a["keepdims"]
+        text += ", keepdim={keepdims}"
+    return ctx.build(text + ")", **subs)
+
+
+# -- creation ----------------------------------------------------------------
+
+
+def full(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"shape": a.require("shape"), "value": a.require("fill_value")}
+    if not _none(a, "dtype"):
+        subs["dtype"] = a["dtype"]
+        return ctx.build("torch.full({shape}, {value}, dtype={dtype})", **subs)
+    ok, value = literal_value(subs["value"])
+    if ok and isinstance(value, float):
+        return ctx.build("torch.full({shape}, {value})", **subs)
+    # Keras fills with floatx (float32) whatever the value; torch.full would take an int's int64
+    return ctx.build("torch.full({shape}, {value}, dtype=torch.float32)", **subs)
+
+
+def one_hot(args, ctx, original):
+    a = Args(args, ctx)
+    x, depth = a.require("x"), a.require("num_classes")
+    if a.literal("axis", -1) not in (-1, None):
+        raise Unconvertible("one_hot with axis other than -1: move the new axis with torch.movedim")
+    if a.literal("sparse", False):
+        raise Unconvertible("sparse one-hot tensors have no direct PyTorch equivalent")
+    if _literal_sequence(x):
+        base = "torch.nn.functional.one_hot(torch.tensor({x}), {depth})"
+    else:
+        base = "torch.nn.functional.one_hot({x}.long(), {depth})"
+    subs = {"x": x, "depth": depth}
+    if not _none(a, "dtype"):
+        subs["dtype"] = a["dtype"]
+        return ctx.build(base + ".to({dtype})", **subs)
+    return ctx.build(base + ".float()", **subs)
+
+
+# -- keras.random --------------------------------------------------------------
+
+
+def randint(args, ctx, original):
+    a = Args(args, ctx)
+    subs = {"shape": a.require("shape"), "low": a.require("minval"), "high": a.require("maxval")}
+    if not _none(a, "dtype"):
+        subs["dtype"] = a["dtype"]
+        return ctx.build("torch.randint({low}, {high}, {shape}, dtype={dtype})", **subs)
+    # Keras draws int32 by default; torch.randint would give int64
+    return ctx.build("torch.randint({low}, {high}, {shape}, dtype=torch.int32)", **subs)
+
+
+def array(args, ctx, original):
+    a = Args(args, ctx)
+    x = a.require("x")
+    # a literal is written out as one (torch.tensor); anything else is converted without a copy, as Keras does
+    ok, _ = literal_value(x)
+    func = "torch.tensor" if ok or _literal_sequence(x) else "torch.as_tensor"
+    if not _none(a, "dtype"):
+        return ctx.build(func + "({x}, dtype={dtype})", x=x, dtype=a["dtype"])
+    return ctx.build(func + "({x})", x=x)
+
+
+def meshgrid(args, ctx, original):
+    a = Args(args, ctx)
+    tensors = a.require("x")
+    items = _elements(tensors) if isinstance(tensors, cst.List) else [tensors]
+    subs: dict[str, cst.BaseExpression] = {f"t{i}": v for i, v in enumerate(items)}
+    subs["indexing"] = a.get("indexing") or cst.parse_expression('"xy"')
+    names = ", ".join("{" + k + "}" for k in subs if k != "indexing")
+    return ctx.build("torch.meshgrid(" + names + ", indexing={indexing})", **subs)
+
+
+def _branch(fn: cst.BaseExpression, ctx) -> cst.BaseExpression:
+    """What calling a branch gives: a lambda's body, else fn()."""
+    params = fn.params if isinstance(fn, cst.Lambda) else None
+    if params is not None and not (
+        params.params or params.posonly_params or params.kwonly_params
+        or isinstance(params.star_arg, cst.Param) or params.star_kwarg is not None
+    ):
+        return _guard(fn.body)
+    return ctx.build("{fn}()", fn=fn)
+
+
+def _guard(node: cst.BaseExpression) -> cst.BaseExpression:
+    """Parentheses for what cannot stand unparenthesised in a conditional expression."""
+    if isinstance(node, (cst.IfExp, cst.Lambda, cst.NamedExpr)) and not node.lpar:
+        return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return node
+
+
+def cond(args, ctx, original):
+    a = Args(args, ctx)
+    pred = _guard(a.require("pred"))
+    yes, no = _branch(a.require("true_fn"), ctx), _branch(a.require("false_fn"), ctx)
+    return ctx.build("{yes} if {pred} else {no}", yes=yes, pred=pred, no=no)
