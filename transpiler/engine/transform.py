@@ -261,7 +261,7 @@ class RuleTransformer(PathTransformer):
             ctx.unconverted(original, f"model.{name}", "the model stays as it was: its definition could not be converted (see the TODO there)")
             return updated
         if rule is None:
-            if kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()):
+            if kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()) and not self._user_attribute(original.func.value, name):
                 ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} method")
                 return updated
             return None
@@ -299,9 +299,14 @@ class RuleTransformer(PathTransformer):
                 return updated
             ctx.converted(original, api, _describe(result))
             return result
-        if rule is None and kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()):
+        if rule is None and kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()) and not self._user_attribute(original.value, name):
             ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} attribute")
         return None
+
+    def _user_attribute(self, receiver: cst.BaseExpression, name: str) -> bool:
+        """An attribute a class of this file defines on its instances: the user's own."""
+        user_attribute = getattr(self.ctx.types, "user_attribute", None)
+        return bool(user_attribute) and user_attribute(receiver, name, self.ctx.resolver.chain_of(self.stack))
 
     def convert_call(self, original, updated, qual: str):
         ctx = self.ctx

@@ -8,6 +8,13 @@ analyzers add (``forward``'s arguments are tensors). A name gets a kind only whe
 every binding of it in its scope gives that same kind; otherwise it is unknown,
 and a method call on it is reported, never guessed.
 
+Annotations are facts too: a parameter or variable annotated with a framework
+type (``x: torch.Tensor``, ``labels: Optional[torch.LongTensor]``,
+``mask: tf.Tensor | None``, ``model: nn.Module``) has the kind that type's rule
+``returns``, in its whole scope, unless a binding visibly gives another kind.
+``self.dense`` has the kind every assignment to it in the class's methods gives
+(``self.dense = nn.Linear(...)``: a module, so ``self.dense(x)`` is a tensor).
+
 The bindings of a scope are found on demand by walking that scope's statements
 (not every node), the first time a name in it is asked about.
 """
@@ -28,6 +35,12 @@ CALL_KINDS = {"module": "tensor", "layer": "tensor", "model": "tensor", "loss": 
 # a kind that is also another: a variable is a tensor too
 KIND_PARENTS = {"variable": "tensor", "parameter": "tensor"}
 _UNKNOWN = object()
+# typing constructs an annotation may wrap a framework type in (by their last name)
+_OPTIONAL = {"Optional"}
+_UNION = {"Union"}
+_ANNOTATED = {"Annotated", "Final", "ClassVar"}
+_SEQUENCES = {"List", "list", "Tuple", "tuple", "Sequence", "MutableSequence"}
+_NONE = "<none>"  # the None in Optional[X] / X | None
 
 
 def is_tensor(kind: str | None) -> bool:
@@ -40,17 +53,35 @@ class BindingSite:
     expr: cst.CSTNode | None = None
     path: tuple[int, ...] = ()  # index path into a tuple target
     node: cst.CSTNode | None = None  # the parameter, for "param"
+    annotation: cst.BaseExpression | None = None  # the declared type, where one is written
+    chain: list | None = None  # scopes to evaluate ``expr`` in, when not the name's own
 
 
 def _targets(target, path=()):
-    """(name, index path) for every name a target binds."""
+    """(name, index path) for every name a target binds; an attribute of a plain
+    name (``self.dense``, ``self.encoder.proj``) is recorded as its dotted text."""
     if isinstance(target, cst.Name):
         yield target.value, path
+    elif isinstance(target, cst.Attribute):
+        dotted = _dotted(target)
+        if dotted is not None:
+            yield dotted, path
     elif isinstance(target, (cst.Tuple, cst.List)):
         for i, el in enumerate(target.elements):
             yield from _targets(el.value, path + (i,))
     elif isinstance(target, cst.StarredElement):
         yield from _targets(target.value, ())
+
+
+def _dotted(node) -> str | None:
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
 
 
 def called_functions(module: cst.Module, source: str) -> set[str]:
@@ -101,9 +132,9 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
     def add(name: str, site: BindingSite) -> None:
         sites.setdefault(name, []).append(site)
 
-    def bind_target(target, kind, expr):
+    def bind_target(target, kind, expr, annotation=None):
         for name, path in _targets(target):
-            add(name, BindingSite("unpack" if (path and kind == "value") else kind, expr, path))
+            add(name, BindingSite("unpack" if (path and kind == "value") else kind, expr, path, annotation=annotation))
 
     def walk(body) -> None:
         for stmt in body:
@@ -112,8 +143,17 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
                     if isinstance(small, cst.Assign):
                         for t in small.targets:
                             bind_target(t.target, "value", small.value)
-                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                        bind_target(small.target, "value", small.value)
+                    elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                        registered = _registered_attribute(small.value)
+                        if registered is not None:
+                            name, value = registered
+                            add(name, BindingSite("value" if value is not None else "other", value))
+                    elif isinstance(small, cst.AnnAssign):
+                        annotation = small.annotation.annotation
+                        if small.value is not None:
+                            bind_target(small.target, "value", small.value, annotation)
+                        else:  # a declaration: binds nothing, says what the bindings hold
+                            bind_target(small.target, "declare", None, annotation)
                     elif isinstance(small, (cst.Import, cst.ImportFrom)):
                         names = small.names
                         if isinstance(names, cst.ImportStar):
@@ -174,7 +214,8 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
     elif isinstance(scope, (cst.FunctionDef, cst.Lambda)):
         params = scope.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            add(param.name.value, BindingSite("param", node=param))
+            annotation = param.annotation.annotation if param.annotation is not None else None
+            add(param.name.value, BindingSite("param", node=param, annotation=annotation))
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 add(star.name.value, BindingSite("other"))
@@ -198,6 +239,8 @@ class Types:
         self.facts = facts
         self._scopes: dict[int, dict[str, list[BindingSite]]] = {}
         self._memo: dict[tuple[int, str], object] = {}
+        self._annotations: dict[int, str | None] = {}
+        self._classes: dict | None = None  # method id -> (class, self name, method chain)
 
     def _sites(self, scope) -> dict[str, list[BindingSite]]:
         found = self._scopes.get(id(scope))
@@ -216,13 +259,34 @@ class Types:
         return None
 
     def _scope_kind(self, scope, name: str, sites, chain) -> str | None:
-        key = (id(scope), name)
+        return self._combine((id(scope), name), sites, chain)
+
+    def _combine(self, key, sites, chain) -> str | None:
+        """The kind every binding in ``sites`` gives (a site's own chain, else ``chain``)."""
         memo = self._memo.get(key, _UNKNOWN)
         if memo is not _UNKNOWN:
             return memo  # type: ignore[return-value]
         self._memo[key] = None  # recursion guard: a cycle is unknown
         before = set(self._memo)
-        kinds = [self._site_kind(site, chain) for site in sites]
+        declared = {self.annotation_kind(site.annotation) for site in sites if site.annotation is not None}
+        if len(declared) == 1 and None not in declared:
+            # the annotation says what the name holds, in its whole scope; a binding
+            # that visibly gives another kind contradicts it (then unknown)
+            kind = declared.pop()
+            self._memo[key] = kind
+            for site in sites:
+                if site.kind in ("declare", "param") and site.annotation is not None:
+                    continue
+                found = self._site_kind(site, site.chain or chain)
+                if found is not None and not _compatible(found, kind):
+                    self._forget(before, key)
+                    self._memo[key] = None
+                    break
+            return self._memo[key]  # type: ignore[return-value]
+        sites = [site for site in sites if site.kind != "declare"]
+        if not sites:
+            return None
+        kinds = [self._site_kind(site, site.chain or chain) for site in sites]
         known = set(kinds) - {None}
         if len(known) == 1 and None in kinds:
             # a name rebound from itself (x = x.view(...)): assume the kind its other
@@ -230,7 +294,7 @@ class Types:
             guess = known.pop()
             self._forget(before, key)
             self._memo[key] = guess
-            if any(self._site_kind(site, chain) != guess for site in sites):
+            if any(self._site_kind(site, site.chain or chain) != guess for site in sites):
                 self._forget(before, key)
                 self._memo[key] = None
             return self._memo[key]
@@ -326,8 +390,10 @@ class Types:
                 if rule is not None and rule.attribute:
                     return rule.returns
             if isinstance(expr.value, cst.Name) and expr.value.value == "self":
-                return self.facts.get("attribute_kinds", {}).get(expr.attr.value)
-            return None
+                known = self.facts.get("attribute_kinds", {}).get(expr.attr.value)
+                if known is not None:
+                    return known
+            return self._instance_attribute_kind(expr.value, expr.attr.value, chain)
         if isinstance(expr, cst.BinaryOperation):
             left, right = self.kind_of(expr.left, chain), self.kind_of(expr.right, chain)
             return "tensor" if is_tensor(left) or is_tensor(right) else None
@@ -341,6 +407,220 @@ class Types:
                 return "tensor"
             return None
         return None
+
+    # -- annotations ----------------------------------------------------------
+    def annotation_kind(self, node: cst.BaseExpression | None) -> str | None:
+        """The kind of a value annotated ``node``: a framework type's rule ``returns``
+        (``torch.Tensor``, ``nn.Module``), through ``Optional[...]``, ``Union[..., None]``,
+        ``X | None`` and ``Annotated[X, ...]``; ``List[X]``/``Tuple[X, ...]`` of
+        tensors are ``tensors``. Anything else: None."""
+        if node is None:
+            return None
+        found = self._annotations.get(id(node), _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self._annotations[id(node)] = self._annotation_kind(node)
+        return None if found == _NONE else found  # type: ignore[return-value]
+
+    def _annotation_kind(self, node) -> str | None:
+        if isinstance(node, cst.Name) and node.value == "None":
+            return _NONE
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            qual = self.resolver.resolve_chain(node)
+            if qual is None or framework_of(qual) != self.source:
+                return None
+            rule = self.ruleset.lookup(qual)
+            return rule.returns if rule is not None else None
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+            return _union([self._annotation_kind(node.left), self._annotation_kind(node.right)])
+        if isinstance(node, cst.Subscript):
+            head = node.value
+            while isinstance(head, cst.Attribute):
+                head = head.attr
+            if not isinstance(head, cst.Name):
+                return None
+            items = [el.slice.value for el in node.slice if isinstance(el.slice, cst.Index)]
+            if len(items) != len(node.slice) or not items:
+                return None
+            if head.value in _OPTIONAL and len(items) == 1:
+                return _union([self._annotation_kind(items[0]), _NONE])
+            if head.value in _UNION:
+                return _union([self._annotation_kind(item) for item in items])
+            if head.value in _ANNOTATED:
+                return self._annotation_kind(items[0])
+            if head.value in _SEQUENCES:
+                kinds = [self._annotation_kind(item) for item in items if not isinstance(item, cst.Ellipsis)]
+                return "tensors" if kinds and all(is_tensor(k) for k in kinds) else None
+        return None
+
+    # -- attributes of self ----------------------------------------------------
+    def _instance_attribute_kind(self, receiver, attr: str, chain: list) -> str | None:
+        """``self.attr`` in a method, ``self.encoder.attr``, ``block.attr``: where the
+        receiver is an instance of a class of this file, the kind every assignment
+        to the attribute in that class (its methods, its body, the classes of this
+        file it derives from) gives."""
+        module = chain[-1] if chain and isinstance(chain[-1], cst.Module) else None
+        cls = self._instance_class(receiver, chain, module) if module is not None else None
+        if cls is None:
+            return None
+        sites = self._attribute_sites(cls, attr, module, in_body=True)
+        key: tuple = (id(cls), "self." + attr)
+        dotted = _dotted(receiver)
+        if dotted is not None and dotted != "self":
+            # assigned through the same name outside the class: model.head = ...,
+            # self.encoder.proj = ... (in the methods of self's class)
+            outside: list = []
+            head, _, rest = dotted.partition(".")
+            if head == "self":
+                owner = self._class_of_self(chain, module)
+                if owner is not None:
+                    for klass in self._class_lineage(owner, self._class_info(module)):
+                        for method, self_name, method_chain in self._class_info(module)["methods"].get(id(klass), ()):
+                            found = self._sites(method).get(f"{self_name}.{rest}.{attr}", ())
+                            outside += [_with_chain(site, method_chain) for site in found]
+                    scope_id = id(owner)
+            else:
+                scope_id = 0
+                for i, scope in enumerate(chain):
+                    if head in self._sites(scope):
+                        found = self._sites(scope).get(f"{dotted}.{attr}", ())
+                        outside += [_with_chain(site, chain[i:]) for site in found]
+                        scope_id = id(scope)
+                        break
+            if outside:
+                sites = sites + outside
+                key = (id(cls), f"{dotted}.{attr}", scope_id)
+        if not sites:
+            return None
+        return self._combine(key, sites, chain)
+
+    def _attribute_sites(self, cls, attr: str, module: cst.Module, in_body: bool) -> list:
+        """The assignments to ``self.attr`` in the methods of ``cls`` and of the classes
+        of this file it derives from (and, ``in_body``, to ``attr`` in their bodies)."""
+        info = self._class_info(module)
+        sites = []
+        for klass in self._class_lineage(cls, info):
+            for method, self_name, method_chain in info["methods"].get(id(klass), ()):
+                for site in self._sites(method).get(f"{self_name}.{attr}", ()):
+                    sites.append(_with_chain(site, method_chain))
+            if in_body:
+                for site in self._sites(klass).get(attr, ()):
+                    sites.append(_with_chain(site, [klass, *info["outer"][id(klass)]]))
+        return sites
+
+    def _class_info(self, module: cst.Module) -> dict:
+        """Classes of this file: their methods (with the name of ``self``), the
+        scopes around them, and the module-level ones by name."""
+        if self._classes is not None:
+            return self._classes
+        info: dict = {"methods": {}, "outer": {}, "by_name": {}, "method_class": {}}
+
+        def visit(body, outer_chain, top_level):
+            for stmt in _statements(body):
+                if isinstance(stmt, cst.ClassDef):
+                    if top_level:
+                        info["by_name"].setdefault(stmt.name.value, []).append(stmt)
+                    info["outer"][id(stmt)] = outer_chain
+                    methods = []
+                    for inner in _statements(stmt.body.body):
+                        if isinstance(inner, cst.FunctionDef):
+                            params = [*inner.params.posonly_params, *inner.params.params]
+                            decorators = {d.decorator.value for d in inner.decorators if isinstance(d.decorator, cst.Name)}
+                            if params and not decorators & {"staticmethod", "classmethod"}:
+                                methods.append((inner, params[0].name.value, [inner, *outer_chain]))
+                                info["method_class"][id(inner)] = (stmt, params[0].name.value)
+                            visit(inner.body.body, [inner, *outer_chain], False)
+                        elif isinstance(inner, cst.ClassDef):
+                            visit([inner], outer_chain, False)
+                    info["methods"][id(stmt)] = methods
+                elif isinstance(stmt, cst.FunctionDef):
+                    visit(stmt.body.body, [stmt, *outer_chain], False)
+
+        visit(module.body, [module], True)
+        self._classes = info
+        return info
+
+    def _class_of_self(self, chain: list, module: cst.Module):
+        """The class whose instance ``self`` is, where ``self`` is a method's first parameter."""
+        for scope in chain:
+            sites = self._sites(scope).get("self")
+            if not sites:
+                continue
+            if len(sites) != 1 or sites[0].kind != "param" or not isinstance(scope, cst.FunctionDef):
+                return None
+            found = self._class_info(module)["method_class"].get(id(scope))
+            if found is None or found[1] != "self":
+                return None
+            return found[0]
+        return None
+
+    def user_attribute(self, receiver: cst.BaseExpression, name: str, chain: list) -> bool:
+        """Whether ``receiver.name`` is an attribute or method a class of this file defines
+        on the instance ``receiver`` is (``self.embeddings.word_embeddings`` where
+        ``self.embeddings = BertEmbeddings(config)`` and ``BertEmbeddings.__init__``
+        assigns ``self.word_embeddings``): the user's own, nothing to convert."""
+        module = chain[-1] if chain and isinstance(chain[-1], cst.Module) else None
+        if module is None:
+            return False
+        cls = self._instance_class(receiver, chain, module)
+        if cls is None:
+            return False
+        info = self._class_info(module)
+        for klass in self._class_lineage(cls, info):
+            if name in self._sites(klass):
+                return True  # a method, or a class attribute
+            for method, self_name, _ in info["methods"].get(id(klass), ()):
+                sites = self._sites(method)
+                if f"{self_name}.{name}" in sites:
+                    return True
+        return False
+
+    def _instance_class(self, expr, chain: list, module: cst.Module):
+        """The class of this file ``expr`` is an instance of: ``self``, ``Block(...)``,
+        a name or an attribute (``self.block``, ``model.encoder``) every assignment
+        of which is ``Block(...)``."""
+        info = self._class_info(module)
+        if isinstance(expr, cst.Call):
+            if isinstance(expr.func, cst.Name) and len(info["by_name"].get(expr.func.value, ())) == 1:
+                return info["by_name"][expr.func.value][0]
+            return None
+        sites: list = []
+        if isinstance(expr, cst.Name):
+            if expr.value == "self":
+                return self._class_of_self(chain, module)
+            for i, scope in enumerate(chain):
+                found = self._sites(scope).get(expr.value)
+                if found:
+                    sites = [_with_chain(site, chain[i:]) for site in found]
+                    break
+        elif isinstance(expr, cst.Attribute):
+            cls = self._instance_class(expr.value, chain, module)
+            if cls is None:
+                return None
+            sites = self._attribute_sites(cls, expr.attr.value, module, in_body=False)
+        classes = set()
+        for site in sites:
+            if site.kind != "value" or not isinstance(site.expr, cst.Call):
+                return None
+            found = self._instance_class(site.expr, site.chain or chain, module)
+            if found is None:
+                return None
+            classes.add(id(found))
+            result = found
+        return result if len(classes) == 1 else None
+
+    def _class_lineage(self, cls, info: dict) -> list:
+        """The class and the classes of this file it derives from (by a module-level name)."""
+        out, todo = [], [cls]
+        by_name = info["by_name"]
+        while todo:
+            klass = todo.pop(0)
+            if any(k is klass for k in out):
+                continue
+            out.append(klass)
+            for base in klass.bases:
+                if isinstance(base.value, cst.Name) and len(by_name.get(base.value.value, ())) == 1:
+                    todo.append(by_name[base.value.value][0])
+        return out
 
     def _param_from_calls(self, param: cst.Param, chain: list) -> str | None:
         """A parameter of a function of this file: the kind every call site passes
@@ -407,6 +687,73 @@ class Types:
                     return rule
             kind = KIND_PARENTS.get(kind)
         return None
+
+
+_REGISTERS = {"register_buffer", "register_parameter", "add_module", "register_module"}
+
+
+def _registered_attribute(call: cst.Call):
+    """``self.register_buffer("pos", value)``: ("self.pos", value or None)."""
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in _REGISTERS):
+        return None
+    if not call.args or call.args[0].keyword is not None or not isinstance(call.args[0].value, cst.SimpleString):
+        return None
+    name = call.args[0].value.evaluated_value
+    if not isinstance(name, str) or not name.isidentifier():
+        return None
+    value = None
+    if len(call.args) >= 2 and call.args[1].keyword is None and not call.args[1].star:
+        value = call.args[1].value
+    return f"{func.value.value}.{name}", value
+
+
+def _union(kinds: list) -> str | None:
+    """One kind for ``A | B | None``: the kinds other than None, when they agree."""
+    if None in kinds:
+        return None
+    real = {k for k in kinds if k != _NONE}
+    if not real:
+        return _NONE
+    return real.pop() if len(real) == 1 else None
+
+
+def _compatible(found: str, declared: str) -> bool:
+    """A binding of kind ``found`` fits a name declared ``declared`` (a variable is a tensor)."""
+    kind: str | None = found
+    while kind:
+        if kind == declared:
+            return True
+        kind = KIND_PARENTS.get(kind)
+    return False
+
+
+def _with_chain(site: BindingSite, chain: list) -> BindingSite:
+    return BindingSite(site.kind, site.expr, site.path, site.node, site.annotation, chain)
+
+
+def _statements(body):
+    """The statements of a block, with those of if/try/with blocks in it (not of loops'
+    or functions' bodies: a class or method defined there is rare)."""
+    for stmt in body:
+        if isinstance(stmt, cst.If):
+            yield from _statements(stmt.body.body)
+            orelse = stmt.orelse
+            while isinstance(orelse, cst.If):
+                yield from _statements(orelse.body.body)
+                orelse = orelse.orelse
+            if orelse is not None:
+                yield from _statements(orelse.body.body)
+        elif isinstance(stmt, cst.Try):
+            yield from _statements(stmt.body.body)
+            for handler in stmt.handlers:
+                yield from _statements(handler.body.body)
+            if stmt.orelse is not None:
+                yield from _statements(stmt.orelse.body.body)
+            if stmt.finalbody is not None:
+                yield from _statements(stmt.finalbody.body.body)
+        else:
+            yield stmt
 
 
 def value_names_to_follow(scan, resolver, ruleset, source: str, module: cst.Module) -> set[str]:
