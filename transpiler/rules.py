@@ -115,6 +115,10 @@ class RuleSet:
     tensor_wrapper: str = ""
     # attributes that mean the same in both frameworks, per kind of value (x.shape)
     passthrough: dict[str, set[str]] = field(default_factory=dict)
+    # per kind of value, every member the framework gives it (nn.Module's methods, the
+    # attributes of torch.nn layers): any other name on such a value is the user's own
+    # (self.encoder.num_heads on a module of a class this file does not define)
+    members: dict[str, set[str]] = field(default_factory=dict)
     # method names that make a call interesting even without a rule: a call of one
     # of them on a value of a known kind is reported when no rule converts it
     triggers: set[str] = field(default_factory=set)
@@ -292,7 +296,7 @@ def load_file(
         raise RuleError(f"{file}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{file}: cannot read: {exc}") from None
-    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling", "tensor_params", "tensor_wrapper", "returns", "passthrough", "methods_of"}
+    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling", "tensor_params", "tensor_wrapper", "returns", "passthrough", "members", "methods_of"}
     for key in data:
         if key not in allowed:
             raise RuleError(f"{file}: unknown top-level key '{key}' (known: {', '.join(sorted(allowed))})")
@@ -336,6 +340,10 @@ def load_file(
         if not isinstance(attrs, list) or not all(isinstance(v, str) for v in attrs):
             raise RuleError(f"{file}: passthrough.{kind_name}: expected a list of attribute names")
         ruleset.passthrough.setdefault(kind_name, set()).update(attrs)
+    for kind_name, names in data.get("members", {}).items():
+        if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
+            raise RuleError(f"{file}: members.{kind_name}: expected a list of member names")
+        ruleset.members.setdefault(kind_name, set()).update(names)
     for kind_name, names in data.get("methods_of", {}).items():
         if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
             raise RuleError(f"{file}: methods_of.{kind_name}: expected a list of method names")

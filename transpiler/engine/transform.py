@@ -261,7 +261,7 @@ class RuleTransformer(PathTransformer):
             ctx.unconverted(original, f"model.{name}", "the model stays as it was: its definition could not be converted (see the TODO there)")
             return updated
         if rule is None:
-            if kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()) and not self._user_attribute(original.func.value, name):
+            if kind in _VALUE_KINDS and self._framework_member(kind, name) and not self._user_attribute(original.func.value, name):
                 ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} method")
                 return updated
             return None
@@ -299,9 +299,18 @@ class RuleTransformer(PathTransformer):
                 return updated
             ctx.converted(original, api, _describe(result))
             return result
-        if rule is None and kind in _VALUE_KINDS and name not in ctx.ruleset.passthrough.get(kind, ()) and not self._user_attribute(original.value, name):
+        if rule is None and kind in _VALUE_KINDS and self._framework_member(kind, name) and not self._user_attribute(original.value, name):
             ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} attribute")
         return None
+
+    def _framework_member(self, kind: str, name: str) -> bool:
+        """Whether ``name`` on a value of ``kind`` is the framework's (so one without a rule
+        is reported): not a passthrough, and a known member where the kind lists them."""
+        ruleset = self.ctx.ruleset
+        if name in ruleset.passthrough.get(kind, ()):
+            return False
+        members = ruleset.members.get(kind)
+        return members is None or name in members
 
     def _user_attribute(self, receiver: cst.BaseExpression, name: str) -> bool:
         """An attribute a class of this file defines on its instances: the user's own."""
