@@ -43,12 +43,31 @@ def _int_or_none(node: cst.BaseExpression):
 # -- shapes ------------------------------------------------------------------
 
 
+def cast(args, ctx, original):
+    a = Args(args, ctx)
+    x, dtype = a.require("x"), a.require("dtype")
+    if literal_value(x)[0] or _literal_sequence(x):
+        # a Python number or list: Keras makes a tensor of it
+        return ctx.build("torch.tensor({x}, dtype={dtype})", x=x, dtype=dtype)
+    return ctx.build("{x}.to({dtype})", x=x, dtype=dtype)
+
+
 def expand_dims(args, ctx, original):
     a = Args(args, ctx)
     x, axis = a.require("x"), a.require("axis")
-    if _literal_sequence(axis):
-        raise Unconvertible("several new axes at once: torch.unsqueeze adds one; unsqueeze once per axis")
-    return ctx.build("torch.unsqueeze({x}, {axis})", x=x, axis=axis)
+    if not _literal_sequence(axis):
+        return ctx.build("torch.unsqueeze({x}, {axis})", x=x, axis=axis)
+    # several new axes: a subscript with None at each (x[:, None, None])
+    axes = [_int_or_none(v) for v in _elements(axis)]
+    if not axes or None in axes or len(set(axes)) != len(axes):
+        raise Unconvertible("several new axes at once: give them as distinct integer literals")
+    if all(v >= 0 for v in axes):
+        parts = ["None" if p in axes else ":" for p in range(max(axes) + 1)]
+    elif all(v < 0 for v in axes):
+        parts = ["..."] + ["None" if p in axes else ":" for p in range(min(axes), 0)]
+    else:
+        raise Unconvertible("new axes counted from both ends: the result's rank is needed to place them")
+    return ctx.build("{x}[" + ", ".join(parts) + "]", x=x)
 
 
 def transpose(args, ctx, original):
