@@ -1,12 +1,14 @@
 """Every PyTorch fixture model computes the same function as its Keras conversion.
 
-For each file in fixtures/torch_to_tf/models (and the seed models): run the
-PyTorch program, give every module-level model random weights (BatchNorm
-statistics included) and random inputs, convert the source, load the same
-weights into the Keras models through the converter's weight map, feed the same
-inputs and compare outputs in inference mode (float32, max relative error under
-1e-4, absolute 1e-5 near zero). The fixture's first line gives the input shapes:
-``# fixture: models spec={"net": {"input_shapes": [[2, 1, 28, 28]]}}``.
+For each file in fixtures/torch_to_tf/models (and the seed models): the PyTorch
+program runs under ``transpiler verify``'s recorder (torch_record.py), which
+gives every module-level model seeded random weights (BatchNorm statistics
+included) and random inputs; the conversion runs under its replayer
+(keras_replay.py), which loads the same weights into the Keras models through
+the converter's weight map and feeds the same inputs; check.py compares the
+outputs in inference mode (float32, max relative error under 1e-4, absolute
+1e-5 near zero) and the parameter counts. The fixture's first line gives the
+input shapes: ``# fixture: models spec={"net": {"input_shapes": [[2, 1, 28, 28]]}}``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 
 from fixtures_util import FIXTURES
 from numeric_util import needs_frameworks
-from reverse_model_util import check_models
+from training_util import verify_cases
 
 pytestmark = [pytest.mark.numeric, needs_frameworks()]
 
@@ -35,13 +37,16 @@ for folder in ("models", "seeds"):
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    return check_models(CASES, tmp_path_factory.mktemp("reverse_models"))
+def verdicts(tmp_path_factory):
+    return verify_cases([(case_id, path, None, None, spec) for case_id, path, spec in CASES], tmp_path_factory.mktemp("reverse_models"), to="tf")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_same_outputs(case, results):
-    models = results[case[0]]
-    assert models, "the fixture builds no PyTorch model"
-    problems = [f"{m.name}: {e}" for m in models for e in m.errors]
-    assert not problems, "\n".join(problems)
+def test_same_outputs(case, verdicts):
+    from transpiler.verify.check import describe
+
+    verdict = verdicts[case[0]]
+    outputs = [c for c in verdict.checks if c.name.startswith("model ")]
+    assert verdict.passed, describe(verdict, verbose=True)
+    compared = {c.name.split(":")[0][len("model "):] for c in outputs}
+    assert compared >= set(case[2]), f"models not compared: {sorted(set(case[2]) - compared)}\n{describe(verdict)}"

@@ -1,10 +1,13 @@
 """``transpiler verify``: run a program and its conversion with the same weights and inputs.
 
-The original runs first and is recorded (keras_record.py); the conversion then
-runs against the recording (torch_replay.py), on the GPU when there is one.
-``--record DIR`` keeps a recording, ``--replay DIR`` uses one made before (on a
-machine with TensorFlow), so the replaying machine needs only the target
-framework. Each side runs in its own process: converting never imports either.
+The original runs first and is recorded (keras_record.py for TensorFlow/Keras,
+torch_record.py for PyTorch); the conversion then runs against the recording
+(torch_replay.py, keras_replay.py). Both directions write the same kind of
+recording and run, which check.py compares. The PyTorch side runs on the GPU
+when there is one. ``--record DIR`` keeps a recording, ``--replay DIR`` uses one
+made before (on a machine with the original's framework), so the replaying
+machine needs only the target framework. Each side runs in its own process:
+converting never imports either.
 """
 
 from __future__ import annotations
@@ -159,10 +162,14 @@ def _run(args) -> int:
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("source_sha256") != _digest(source):
             raise VerifyError(f"{record_dir} records another version of {program.name}; record it again")
+        if manifest.get("framework") not in (None, SOURCE_OF.get(to)):
+            raise VerifyError(f"{record_dir} records a {manifest['framework']} run; --to {to} replays a {SOURCE_OF.get(to)} one")
     else:
         _need(record_fw, "running the original")
         record_dir.mkdir(parents=True, exist_ok=True)
-        _side(recorder, [str(program.resolve()), str(record_dir.resolve()), *([spec] if spec else [])], args.timeout, args.show_output)
+        # the PyTorch side runs where --device says, whichever side it is
+        device = [args.device] if record_fw == "torch" else []
+        _side(recorder, [str(program.resolve()), str(record_dir.resolve()), spec or "", *device], args.timeout, args.show_output)
         (record_dir / MANIFEST).write_text(json.dumps({
             "program": str(program), "source_sha256": _digest(source), "framework": SOURCE_OF.get(to),
         }, indent=1))
@@ -186,7 +193,9 @@ def _run(args) -> int:
     step_rtol, allowances = _allowances(result, to, args)
     verdict = compare(str(record_dir), str(run_dir), rtol=args.rtol, atol=args.atol, train_rtol=args.train_rtol, step_rtol=step_rtol)
     verdict.notes.extend(allowances)
-    device = json.loads((run_dir / "run.json").read_text()).get("device", "cpu")
+    torch_side = run_dir / "run.json" if replay_fw == "torch" else record_dir / "record.json"
+    device = json.loads(torch_side.read_text()).get("device", "cpu")
+    where = f"conversion run on {device}" if replay_fw == "torch" else f"original run on {device}"
     warnings = [f"{f.line}:{f.col}: {f.api}: {f.message}" for f in result.report.findings if f.kind == "warning"]
     unconverted = [f"{f.line}:{f.col}: {f.api}: {f.message}" for f in result.report.findings if f.kind == "unconverted"]
     if args.format == "json":
@@ -194,7 +203,7 @@ def _run(args) -> int:
         out.update({"program": str(program), "converted": str(converted), "device": device, "conversion_warnings": warnings, "unconverted": unconverted})
         print(json.dumps(out, indent=1))
     else:
-        print(f"{program} -> {converted} (conversion run on {device})")
+        print(f"{program} -> {converted} ({where})")
         if unconverted:
             print(f"{len(unconverted)} use(s) left unconverted; see `transpiler convert --report text`")
         print(describe(verdict, verbose=args.verbose))

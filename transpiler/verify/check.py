@@ -19,8 +19,10 @@ of every training step to ``step_rtol`` (1e-4: the same batches from the same
 weights give the same loss, step after step). Values computed after training
 (final metrics, a trained model's outputs) carry the float differences of every
 step before them and of documented optimizer differences (Adam's epsilon
-placement), so ``train_rtol`` applies to them (to a model's outputs relative
-to their largest magnitude).
+placement), so ``train_rtol`` applies to them, relative to each tensor's
+largest magnitude (a model's outputs, printed and module-level arrays: the
+near-zero logits of a trained model carry the absolute error of the whole
+tensor).
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class Verdict:
         }
 
 
+_LABEL = {"torch": "PyTorch", "keras": "Keras"}  # the "framework" a recording or run names
+
+
 def _num(x: float):
     return None if x != x or x in (float("inf"), float("-inf")) else x
 
@@ -82,7 +87,10 @@ def compare(
     tol = train_rtol if v.trained else rtol
     tol_abs = max(atol, train_rtol * 1e-2) if v.trained else atol
 
-    program = compare_runs(os.path.join(record_dir, "program"), os.path.join(run_dir, "program"), rtol=tol, atol=tol_abs, allow_nan=False)
+    program = compare_runs(
+        os.path.join(record_dir, "program"), os.path.join(run_dir, "program"), rtol=tol, atol=tol_abs, allow_nan=False,
+        scale_rtol=train_rtol if v.trained else None,
+    )
     v.errors.extend(program.errors)
     v.checks.extend(program.checks)
 
@@ -113,8 +121,11 @@ def compare(
             # after training, near-zero outputs carry the training's float differences: scale-relative
             scale_atol = max(atol, model_tol * float(np.abs(expected).max())) if km.get("trained") and expected.size else atol
             v.checks.append(compare_arrays(f"model {name}: output {i}", expected, t_arr[key], model_tol, scale_atol, allow_nan=False))
+        if km.get("structure") and tm.get("structure") and km["structure"] != tm["structure"]:
+            v.errors.append(f"model {name}: outputs differ in structure: original {km['structure']}, conversion {tm['structure']}")
         if km["count_params"] != tm.get("count_params"):
-            v.checks.append(Check(f"model {name}: parameter count", 0.0, 0.0, 0.0, False, f"Keras {km['count_params']}, PyTorch {tm.get('count_params')}"))
+            original, conversion = _LABEL.get(record.get("framework"), "original"), _LABEL.get(run.get("framework"), "conversion")
+            v.checks.append(Check(f"model {name}: parameter count", 0.0, 0.0, 0.0, False, f"{original} {km['count_params']}, {conversion} {tm.get('count_params')}"))
         if km.get("trained") and not tm.get("loaded_before_first_call"):
             v.notes.append(f"model {name}: its initial weights were loaded after its first call (a lazy module?): training is not comparable")
         if tm.get("weights"):

@@ -84,9 +84,21 @@ def compare_arrays(
 
 
 def compare_runs(
-    prefix_a: str, prefix_b: str, *, rtol: float = 1e-5, atol: float = 1e-6, shape_only: set[str] = frozenset(), allow_nan: bool = True
+    prefix_a: str, prefix_b: str, *, rtol: float = 1e-5, atol: float = 1e-6, shape_only: set[str] = frozenset(), allow_nan: bool = True,
+    scale_rtol: float | None = None,
 ) -> Comparison:
+    """scale_rtol: each array's absolute tolerance is at least scale_rtol times its largest
+    magnitude (values computed after training: near-zero entries carry the absolute error
+    of the whole tensor)."""
     result = Comparison()
+
+    def check(name, a, b, **kwargs):
+        tol = atol
+        if scale_rtol is not None and a.size and a.dtype.kind in "fc":
+            finite = np.abs(a[np.isfinite(a)]) if np.isfinite(a).any() else np.zeros(1)
+            tol = max(atol, scale_rtol * float(finite.max()))
+        return compare_arrays(name, a, b, rtol, tol, allow_nan=allow_nan, **kwargs)
+
     meta_a, arr_a = load_run(prefix_a)
     meta_b, arr_b = load_run(prefix_b)
     for label, meta in (("original", meta_a), ("converted", meta_b)):
@@ -99,9 +111,7 @@ def compare_runs(
     if len(pa) != len(pb):
         result.errors.append(f"printed {len(pa)} values in the original, {len(pb)} in the conversion")
     for i, (x, y) in enumerate(zip(pa, pb)):
-        result.checks.append(compare_arrays(f"print #{i + 1}", arr_a[x["array"]], arr_b[y["array"]], rtol, atol, allow_nan=allow_nan))
+        result.checks.append(check(f"print #{i + 1}", arr_a[x["array"]], arr_b[y["array"]]))
     for name in sorted(set(meta_a["variables"]) & set(meta_b["variables"])):
-        result.checks.append(
-            compare_arrays(name, arr_a[f"var_{name}"], arr_b[f"var_{name}"], rtol, atol, shape_only=name in shape_only, allow_nan=allow_nan)
-        )
+        result.checks.append(check(name, arr_a[f"var_{name}"], arr_b[f"var_{name}"], shape_only=name in shape_only))
     return result

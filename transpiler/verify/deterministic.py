@@ -14,8 +14,59 @@ PyTorch. Two equivalent programs give the same sequence.
 
 from __future__ import annotations
 
+import sys
+
 _DONE: set[str] = set()
 STEP_LOSSES: list[float] = []  # of the program running now
+RANDOM: dict = {"rng": None}  # the generator the program's random tensors come from
+SEED = 20240601
+
+
+def reset() -> None:
+    """Before each program: no losses yet, the random stream from its start."""
+    import numpy as np
+
+    STEP_LOSSES.clear()
+    RANDOM["rng"] = np.random.default_rng(SEED)
+
+
+def _reseed(seed) -> None:
+    """The program seeds its framework: the shared stream restarts from that seed too."""
+    import numpy as np
+
+    try:
+        RANDOM["rng"] = np.random.default_rng(int(seed) % 2**32)
+    except (TypeError, ValueError):
+        pass
+
+
+def _from_program(depth: int = 2) -> bool:
+    """Whether the caller (``depth`` frames up) is the program, not a framework's own code
+    (weight initialisers, data shuffling): only the program's draws are shared."""
+    if RANDOM["rng"] is None:
+        return False
+    name = sys._getframe(depth).f_globals.get("__name__", "") or ""
+    return not name.startswith(("torch", "tensorflow", "keras", "tf_keras", "numpy"))
+
+
+def _shape(value) -> tuple[int, ...]:
+    import numpy as np
+
+    if hasattr(value, "as_list"):
+        value = value.as_list()
+    return tuple(int(d) for d in np.asarray(value).reshape(-1)) if not isinstance(value, int) else (value,)
+
+
+def _uniform(shape, low=0.0, high=1.0):
+    return RANDOM["rng"].random(shape) * (high - low) + low
+
+
+def _normal(shape, mean=0.0, std=1.0):
+    return RANDOM["rng"].standard_normal(shape) * std + mean
+
+
+def _integers(shape, low, high):
+    return RANDOM["rng"].integers(int(low), int(high), size=shape)
 
 
 def _scalar(value) -> float | None:
@@ -72,6 +123,76 @@ def keras_patches() -> None:
         return gradient(self, target, *args, **kwargs)
 
     tf.GradientTape.gradient = recording_gradient
+    _keras_random()
+
+
+def _keras_random() -> None:
+    """tf.random.uniform/normal/shuffle and keras.random's, called by the program in
+    eager mode, draw from the shared stream (the PyTorch side's torch.rand/randn/randint/
+    randperm draw the same numbers in the same order)."""
+    import keras
+    import tensorflow as tf
+
+    def is_float(dtype) -> bool:
+        return dtype is None or tf.as_dtype(dtype).is_floating
+
+    def shared(original, make):
+        def draw(*args, **kwargs):
+            if not _from_program() or not tf.executing_eagerly():
+                return original(*args, **kwargs)
+            try:
+                return make(*args, **kwargs)
+            except (TypeError, ValueError):
+                return original(*args, **kwargs)
+
+        draw.__wrapped__ = original
+        return draw
+
+    def uniform(shape, minval=0, maxval=None, dtype=tf.float32, seed=None, name=None):
+        if is_float(dtype):
+            return tf.constant(_uniform(_shape(shape), float(minval), 1.0 if maxval is None else float(maxval)), dtype=dtype or tf.float32)
+        if maxval is None:
+            raise ValueError("integer uniform needs maxval")
+        return tf.constant(_integers(_shape(shape), minval, maxval), dtype=dtype)
+
+    def normal(shape, mean=0.0, stddev=1.0, dtype=tf.float32, seed=None, name=None):
+        return tf.constant(_normal(_shape(shape), float(mean), float(stddev)), dtype=dtype or tf.float32)
+
+    def shuffle(value, seed=None, name=None):
+        value = tf.convert_to_tensor(value)
+        return tf.gather(value, RANDOM["rng"].permutation(int(value.shape[0])))
+
+    def k_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return tf.constant(_uniform(_shape(shape), float(minval), float(maxval)), dtype=dtype or keras.config.floatx())
+
+    def k_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        return tf.constant(_normal(_shape(shape), float(mean), float(stddev)), dtype=dtype or keras.config.floatx())
+
+    def k_randint(shape, minval, maxval, dtype="int32", seed=None):
+        return tf.constant(_integers(_shape(shape), minval, maxval), dtype=dtype)
+
+    def k_shuffle(x, axis=0, seed=None):
+        x = tf.convert_to_tensor(x)
+        if axis != 0:
+            raise ValueError("only axis 0")
+        return tf.gather(x, RANDOM["rng"].permutation(int(x.shape[0])))
+
+    for module, name, make in (
+        (tf.random, "uniform", uniform), (tf.random, "normal", normal), (tf.random, "shuffle", shuffle),
+        (keras.random, "uniform", k_uniform), (keras.random, "normal", k_normal),
+        (keras.random, "randint", k_randint), (keras.random, "shuffle", k_shuffle),
+    ):
+        setattr(module, name, shared(getattr(module, name), make))
+
+    for module, name in ((tf.random, "set_seed"), (keras.utils, "set_random_seed")):
+        original = getattr(module, name)
+
+        def seeding(seed, *args, _original=original, **kwargs):
+            if _from_program():
+                _reseed(seed)
+            return _original(seed, *args, **kwargs)
+
+        setattr(module, name, seeding)
 
 
 def torch_patches() -> None:
@@ -107,3 +228,99 @@ def torch_patches() -> None:
         return backward(self, *args, **kwargs)
 
     torch.Tensor.backward = recording_backward
+    _torch_random()
+
+
+def _torch_random() -> None:
+    """torch.rand/randn/randint/randperm/rand_like/randn_like/normal and in-place
+    uniform_/normal_ on plain tensors, called by the program, draw from the shared stream."""
+    import numpy as np
+    import torch
+
+    def size_of(args, kwargs):
+        if "size" in kwargs:
+            return _shape(tuple(kwargs.pop("size")))
+        if len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)):
+            return _shape(tuple(args[0]))
+        return _shape(tuple(int(a) for a in args))
+
+    def tensor(value, kwargs, default):
+        dtype = kwargs.get("dtype") or default
+        out = torch.from_numpy(np.asarray(value)).to(dtype=dtype, device=kwargs.get("device") or torch.get_default_device())
+        if kwargs.get("requires_grad"):
+            out.requires_grad_(True)
+        return out
+
+    def shared(original, make):
+        def draw(*args, **kwargs):
+            if not _from_program() or kwargs.get("out") is not None:
+                return original(*args, **kwargs)
+            try:
+                return make(*args, **kwargs)
+            except (TypeError, ValueError):
+                return original(*args, **kwargs)
+
+        draw.__wrapped__ = original
+        return draw
+
+    def rand(*args, **kwargs):
+        return tensor(_uniform(size_of(args, kwargs)), kwargs, torch.get_default_dtype())
+
+    def randn(*args, **kwargs):
+        return tensor(_normal(size_of(args, kwargs)), kwargs, torch.get_default_dtype())
+
+    def randint(*args, **kwargs):
+        args = list(args)
+        size = kwargs.pop("size", None)
+        if size is None and args and isinstance(args[-1], (tuple, list, torch.Size)):
+            size = args.pop()
+        if size is None:
+            raise TypeError("randint without a size")
+        high = kwargs.pop("high", None)
+        if high is None:
+            high = args.pop()
+        low = kwargs.pop("low", args.pop() if args else 0)
+        return tensor(_integers(_shape(tuple(size)), low, high), kwargs, torch.int64)
+
+    def randperm(n, **kwargs):
+        return tensor(RANDOM["rng"].permutation(int(n)), kwargs, torch.int64)
+
+    def like(fill):
+        def make(input, **kwargs):
+            kwargs.setdefault("dtype", input.dtype)
+            kwargs.setdefault("device", input.device)
+            return tensor(fill(tuple(input.shape)), kwargs, input.dtype)
+
+        return make
+
+    def normal(mean, std=1.0, size=None, **kwargs):
+        if size is None or isinstance(mean, torch.Tensor) or isinstance(std, torch.Tensor):
+            raise TypeError("only normal(mean, std, size)")
+        return tensor(_normal(_shape(tuple(size)), float(mean), float(std)), kwargs, torch.get_default_dtype())
+
+    for name, make in (
+        ("rand", rand), ("randn", randn), ("randint", randint), ("randperm", randperm),
+        ("rand_like", like(_uniform)), ("randn_like", like(_normal)), ("normal", normal),
+    ):
+        setattr(torch, name, shared(getattr(torch, name), make))
+
+    def in_place(original, fill):
+        def draw(self, *args, **kwargs):
+            if isinstance(self, torch.nn.Parameter) or not _from_program():
+                return original(self, *args, **kwargs)
+            with torch.no_grad():
+                values = fill(tuple(self.shape), *args, **{k: v for k, v in kwargs.items() if k != "generator"})
+                return self.copy_(torch.from_numpy(np.asarray(values)))
+
+        return draw
+
+    torch.Tensor.uniform_ = in_place(torch.Tensor.uniform_, lambda shape, low=0.0, high=1.0: _uniform(shape, float(low), float(high)))
+    torch.Tensor.normal_ = in_place(torch.Tensor.normal_, lambda shape, mean=0.0, std=1.0: _normal(shape, float(mean), float(std)))
+    manual_seed = torch.manual_seed
+
+    def seeding(seed):
+        if _from_program():
+            _reseed(seed)
+        return manual_seed(seed)
+
+    torch.manual_seed = seeding

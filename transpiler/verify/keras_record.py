@@ -170,7 +170,7 @@ def main(program: str, out_dir: str, spec_path: str | None = None, echo: bool = 
     keras.utils.set_random_seed(0)
     _SEEDED["rng"] = np.random.default_rng(0)
     _SEEDED["initial"] = {}
-    deterministic.STEP_LOSSES.clear()
+    deterministic.reset()
     try:
         namespace, program_meta, program_arrays = capture.execute(program, echo=echo)
     finally:
@@ -179,7 +179,7 @@ def main(program: str, out_dir: str, spec_path: str | None = None, echo: bool = 
     capture.save(program_meta, program_arrays, os.path.join(out_dir, "program"))
     rng = np.random.default_rng(1)
     arrays: dict[str, np.ndarray] = {}
-    meta: dict = {"models": {}, "program_error": program_meta.get("error"), "step_losses": list(deterministic.STEP_LOSSES)}
+    meta: dict = {"framework": "keras", "models": {}, "program_error": program_meta.get("error"), "step_losses": list(deterministic.STEP_LOSSES)}
     for name, value in namespace.items():
         if name.startswith("_") or not isinstance(value, keras.Model):
             continue
@@ -246,4 +246,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--jobs":
         main_jobs(sys.argv[2])
     else:
-        main(*sys.argv[1:])
+        argv = sys.argv[1:]
+        main(argv[0], argv[1], argv[2] if len(argv) > 2 and argv[2] else None)

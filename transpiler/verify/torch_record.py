@@ -1,30 +1,34 @@
-"""Run a PyTorch program and record, for each model it builds: inputs, outputs, state_dict.
+"""Run a PyTorch program and record what its Keras conversion must reproduce.
 
-Two modes, both usable from Python or the command line (needs PyTorch, not TensorFlow):
+``python -m transpiler.verify.torch_record PROGRAM OUT_DIR [SPEC_JSON] [DEVICE]``
+(needs PyTorch, not TensorFlow); the counterpart of keras_record.py, writing the
+same kind of recording. While the program runs:
 
-* models: ``record_models(program, out_dir, spec)`` runs the program, then for every
-  module-level ``nn.Module`` gives its parameters and buffers fresh random values,
-  feeds random inputs (shapes from ``spec``: ``{"model": {"input_shapes": [[2, 1, 28, 28]],
-  "input_dtypes": ["int:100"]}}``) in evaluation mode and stores inputs, outputs (a
-  tuple's leaves in order) and the state_dict, keyed by module path
-  (``net/sd/features.0.weight``), in ``out_dir/record.npz`` (no pickle) and
-  ``out_dir/record.json``.
-* training: ``record_training(program, out_prefix)`` runs the program as it is and
-  records what it prints (transpiler.verify.capture), plus the state_dict each
-  top-level module has when it is first called (before any training step), in
-  call order: ``out_prefix.weights.npz`` (``<k>/<path>``) and ``.weights.json``.
-  keras_replay.replay_training gives the converted models those weights.
+* the first time any module runs, every module-level ``nn.Module`` (losses
+  aside) gets fresh values from one seeded generator (kernels and biases
+  ~ N(0, 0.3²), running variances U(0.5, 1.5): the same draw as the Keras
+  recorder), so that biases and statistics are tested too, and that initial
+  state is kept. A Lazy module is run once in evaluation mode on its first
+  input to make its weights first; a module whose ``load_state_dict`` the
+  program called keeps what it loaded;
+* dropout is off and DataLoaders do not shuffle; the loss of every
+  ``loss.backward()`` is recorded (deterministic.py);
+* what it prints and leaves in module-level variables is recorded (capture.py).
 
-``python -m transpiler.verify.torch_record PROGRAM OUT_DIR [SPEC_JSON]``,
-``... --training PROGRAM OUT_PREFIX``, or ``... --jobs JOBS_JSON`` (a JSON list of
-argument lists, one process for all).
+Afterwards, for each of those models: random inputs of the shapes it was first
+called with (or SPEC_JSON's ``{"model": {"input_shapes": [[2, 1, 28, 28]],
+"input_dtypes": ["int:100"]}}``), its outputs in evaluation mode (a tuple's
+leaves in order), its initial and final state_dict. Everything goes to
+``OUT_DIR/record.npz`` (no pickle; ``<model>/in/<i>``, ``<model>/out/<i>``,
+``<model>/init/<state_dict key>``, ``<model>/w/<state_dict key>``),
+``OUT_DIR/record.json`` and ``OUT_DIR/program.{npz,json}``: what keras_replay.py
+replays without PyTorch, and check.py compares.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import runpy
 import sys
 
 import numpy as np
@@ -72,8 +76,11 @@ def make_inputs(spec: dict, rng) -> list[np.ndarray]:
     arrays = []
     for shape, kind in zip(shapes, dtypes):
         if kind and kind.startswith("int"):
-            high = int(kind.split(":")[1]) if ":" in kind else 10
-            arrays.append(rng.integers(0, high, size=shape).astype("int64"))
+            body = kind.split(":", 1)[1] if ":" in kind else "10"
+            low, high = (int(v) for v in body.split(",")) if "," in body else (0, int(body))
+            arrays.append(rng.integers(low, high, size=shape).astype("int64"))
+        elif kind == "bool":
+            arrays.append(rng.random(size=shape) < 0.5)
         else:
             arrays.append(rng.standard_normal(shape).astype("float32"))
     return arrays
@@ -83,111 +90,204 @@ def state_arrays(module) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
 
-def record_models(program: str, out_dir: str, spec: dict | None = None) -> dict:
+def _lazy(module) -> bool:
+    from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
+
+    return any(isinstance(t, (UninitializedParameter, UninitializedBuffer)) for t in list(module.parameters()) + list(module.buffers()))
+
+
+def _first_call_spec(args) -> dict | None:
+    """input_shapes/input_dtypes of a model's first call, when every argument is a tensor."""
     import torch
 
+    if not args or not all(isinstance(a, torch.Tensor) for a in args):
+        return None
+    shapes, dtypes = [], []
+    for a in args:
+        shapes.append(list(a.shape))
+        if a.dtype == torch.bool:
+            dtypes.append("bool")
+        elif a.is_floating_point() or a.is_complex():
+            dtypes.append(None)
+        else:
+            values = a.detach().cpu()
+            low = int(values.min()) if values.numel() else 0
+            high = int(values.max()) + 1 if values.numel() else 10
+            dtypes.append(f"int:{min(low, 0)},{max(high, 1)}")
+    return {"input_shapes": shapes, "input_dtypes": dtypes}
+
+
+def _in_eval(module, fn):
+    """fn() with every submodule in evaluation mode and no gradient; training flags restored."""
+    import torch
+
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        with torch.no_grad():
+            return fn()
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def main(program: str, out_dir: str, spec_path: str | None = None, device: str = "cpu", echo: bool = False) -> dict:
+    import torch
+
+    from . import capture, deterministic
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    deterministic.torch_patches()
+    spec = json.load(open(spec_path)) if spec_path else {}
     torch.manual_seed(0)
-    spec = spec or {}
-    namespace = runpy.run_path(program, run_name="__main__")
     rng = np.random.default_rng(0)
-    arrays: dict[str, np.ndarray] = {}
-    meta: dict = {"models": {}}
-    for name, value in namespace.items():
-        if name.startswith("_") or not isinstance(value, torch.nn.Module):
-            continue
-        model_spec = spec.get(name, {})
-        entry: dict = {"class": type(value).__name__}
-        meta["models"][name] = entry
+    namespace: dict = {}
+    models: dict[str, dict] = {}  # name -> {"module", "init", "first_call", "seeded_before_first_call"}
+    by_id: dict[int, str] = {}
+    loaded: set[int] = set()  # modules the program gave a state_dict (kept as loaded)
+    busy = [False]
+
+    def seed(name: str, module) -> None:
+        keep = id(module) in loaded or spec.get(name, {}).get("randomize", True) is False
+        if not keep:
+            randomize(module, rng)
+        models[name]["init"] = state_arrays(module)
+
+    def candidates():
+        for name, value in list(namespace.items()):
+            if name.startswith("_") or not isinstance(value, torch.nn.Module) or isinstance(value, torch.nn.modules.loss._Loss):
+                continue
+            if id(value) in by_id:
+                continue
+            yield name, value
+
+    def before_forward(module, args):
+        if busy[0]:
+            return
+        busy[0] = True
         try:
-            inputs = make_inputs(model_spec, rng)
-            value.eval()
-            with torch.no_grad():
-                value(*[torch.from_numpy(x) for x in inputs])  # materialise Lazy modules
-            if model_spec.get("randomize", True):
-                randomize(value, rng)
-            value.eval()
-            with torch.no_grad():
-                result = value(*[torch.from_numpy(x) for x in inputs])
-        except Exception as exc:  # a failing model is a result
-            entry["error"] = f"{type(exc).__name__}: {exc}"
+            for name, value in candidates():
+                by_id[id(value)] = name
+                models[name] = {"module": value, "first_call": None, "init": None}
+            for name, entry in models.items():
+                value = entry["module"]
+                if value is module and entry["first_call"] is None:
+                    entry["first_call"] = _first_call_spec(args)
+                if entry["init"] is not None:
+                    continue
+                if _lazy(value):
+                    if value is not module:
+                        continue
+                    try:
+                        _in_eval(value, lambda: value(*args))  # Lazy modules make their weights on a first call
+                    except Exception:
+                        continue
+                entry["seeded_before_first_call"] = True
+                seed(name, value)
+        finally:
+            busy[0] = False
+
+    load_state_dict = torch.nn.Module.load_state_dict
+
+    def loading(self, *args, **kwargs):
+        loaded.update(id(m) for m in self.modules())
+        return load_state_dict(self, *args, **kwargs)
+
+    torch.nn.Module.load_state_dict = loading
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(before_forward)
+    deterministic.reset()
+    if device != "cpu":
+        torch.set_default_device(device)
+    cuda_available = torch.cuda.is_available
+    if device == "cpu":  # the program's own `torch.device("cuda" if torch.cuda.is_available() ...)` too
+        torch.cuda.is_available = lambda: False
+    try:
+        namespace, program_meta, program_arrays = capture.execute(program, namespace, echo=echo)
+    finally:
+        hook.remove()
+        torch.nn.Module.load_state_dict = load_state_dict
+        torch.cuda.is_available = cuda_available
+        if device != "cpu":
+            torch.set_default_device("cpu")
+    os.makedirs(out_dir, exist_ok=True)
+    capture.save(program_meta, program_arrays, os.path.join(out_dir, "program"))
+    for name, value in candidates():  # models the program never ran
+        by_id[id(value)] = name
+        models[name] = {"module": value, "first_call": None, "init": None}
+
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict = {
+        "framework": "torch", "device": device, "models": {}, "program_error": program_meta.get("error"),
+        "step_losses": list(deterministic.STEP_LOSSES),
+    }
+    out_rng = np.random.default_rng(1)
+    for name, entry in models.items():
+        module = entry["module"]
+        model_spec = spec.get(name) or entry["first_call"]
+        record: dict = {"class": type(module).__name__}
+        meta["models"][name] = record
+        try:
+            if not model_spec or not model_spec.get("input_shapes"):
+                raise ValueError(f"{name} never ran: give its input shapes with --spec '{{\"{name}\": {{\"input_shapes\": [[2, ...]]}}}}'")
+            inputs = make_inputs(model_spec, out_rng)
+            tensors = [torch.from_numpy(x).to(device) for x in inputs]
+            if entry["init"] is None:
+                if _lazy(module):
+                    _in_eval(module, lambda: module(*tensors))
+                seed(name, module)
+            result = _in_eval(module, lambda: module(*tensors))
+        except Exception as exc:  # a model the program leaves unusable: nothing to compare
+            record["error"] = f"cannot run {name}: {type(exc).__name__}: {exc}"
             continue
         leaves: list = []
-        entry["structure"] = _flatten(result, leaves)
+        record["structure"] = _flatten(result, leaves)
+        final = state_arrays(module)
         for i, x in enumerate(inputs):
             arrays[f"{name}/in/{i}"] = x
         for i, y in enumerate(leaves):
             arrays[f"{name}/out/{i}"] = y
-        state = state_arrays(value)
-        for key, array in state.items():
-            arrays[f"{name}/sd/{key}"] = array
-        entry.update({
-            "inputs": len(inputs), "outputs": len(leaves), "state_dict": sorted(state),
-            "parameters": int(sum(p.numel() for p in value.parameters())),
+        for key, value in entry["init"].items():
+            arrays[f"{name}/init/{key}"] = value
+        for key, value in final.items():
+            arrays[f"{name}/w/{key}"] = value
+        record.update({
+            "inputs": len(inputs),
+            "input_dtypes": [str(x.dtype) for x in inputs],
+            "outputs": len(leaves),
+            "state_dict": list(final),
+            "count_params": int(sum(v.size for k, v in final.items() if not k.endswith("num_batches_tracked"))),
+            "trained": any(
+                not np.array_equal(value, entry["init"][key]) for key, value in final.items()
+                if key in entry["init"] and np.issubdtype(value.dtype, np.floating)
+            ),
+            "seeded_before_first_call": bool(entry.get("seeded_before_first_call")),
         })
-    os.makedirs(out_dir, exist_ok=True)
     np.savez(os.path.join(out_dir, "record.npz"), **arrays)
     with open(os.path.join(out_dir, "record.json"), "w") as handle:
         json.dump(meta, handle, indent=1)
     return meta
 
 
-def record_training(program: str, out_prefix: str) -> None:
-    """Run the program, recording what it prints and each top-level model's first weights."""
-    import torch
-
-    from .capture import run_program
-
-    snapshots: list[tuple[str, dict]] = []
-    seen: set[int] = set()
-    depth = [0]
-    original_call = torch.nn.Module.__call__
-
-    def call(self, *args, **kwargs):
-        if depth[0] == 0 and id(self) not in seen and not isinstance(self, torch.nn.modules.loss._Loss):
-            seen.add(id(self))
-            snapshots.append((type(self).__name__, state_arrays(self)))
-        depth[0] += 1
-        try:
-            return original_call(self, *args, **kwargs)
-        finally:
-            depth[0] -= 1
-
-    torch.manual_seed(0)
-    torch.nn.Module.__call__ = call
-    try:
-        run_program(program, out_prefix)
-    finally:
-        torch.nn.Module.__call__ = original_call
-    arrays = {f"{k}/{key}": value for k, (_, state) in enumerate(snapshots) for key, value in state.items()}
-    np.savez(out_prefix + ".weights.npz", **arrays)
-    with open(out_prefix + ".weights.json", "w") as handle:
-        json.dump({"models": [{"class": cls, "state_dict": sorted(state)} for cls, state in snapshots]}, handle, indent=1)
-
-
 def main_jobs(path: str) -> None:
+    """Several programs in one process (the framework is imported once): a JSON list of argument lists."""
     import traceback
 
     for args in json.load(open(path)):
         try:
-            if args and args[0] == "--training":
-                record_training(*args[1:])
-            else:
-                program, out_dir = args[0], args[1]
-                spec = json.load(open(args[2])) if len(args) > 2 else {}
-                record_models(program, out_dir, spec)
+            main(*args)
         except BaseException as exc:  # one failing program must not hide the others
-            out = args[2] if args and args[0] == "--training" else args[1]
-            target = out + ".failure.txt" if args[0] == "--training" else os.path.join(out, "failure.txt")
-            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            with open(target, "w") as handle:
+            out_dir = args[1]
+            os.makedirs(out_dir, exist_ok=True)
+            with open(os.path.join(out_dir, "failure.txt"), "w") as handle:
                 handle.write(f"{type(exc).__name__}: {exc}\n" + traceback.format_exc())
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if len(argv) == 2 and argv[0] == "--jobs":
-        main_jobs(argv[1])
-    elif argv and argv[0] == "--training":
-        record_training(*argv[1:])
+    if len(sys.argv) == 3 and sys.argv[1] == "--jobs":
+        main_jobs(sys.argv[2])
     else:
-        record_models(argv[0], argv[1], json.load(open(argv[2])) if len(argv) > 2 else {})
+        argv = sys.argv[1:]
+        main(argv[0], argv[1], argv[2] if len(argv) > 2 and argv[2] else None, *argv[3:4])

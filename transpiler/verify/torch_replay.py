@@ -119,7 +119,7 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
                 entries[name]["loaded_before_first_call"] = True
 
     hook = torch.nn.modules.module.register_module_forward_pre_hook(before_forward)
-    deterministic.STEP_LOSSES.clear()
+    deterministic.reset()
     if device != "cpu":
         torch.set_default_device(device)
     cuda_available = torch.cuda.is_available
