@@ -1,11 +1,14 @@
 """`transpiler verify` and `transpiler weights` as a user runs them.
 
-* a fixture program verifies (exit 0, a MATCH line);
+In both directions (TensorFlow/Keras -> PyTorch, PyTorch -> Keras):
+
+* fixture programs verify (exit 0, a MATCH line; JSON with --format json);
 * a deliberately wrong conversion (the converted file edited) fails with exit 1
   and names the check;
-* a recording made with TensorFlow replays in a process where importing
-  tensorflow or keras fails;
-* trained Keras weights load into the converted model and give its outputs.
+* a recording made with the original's framework replays in a process where
+  importing that framework fails, and a changed program refuses the recording;
+
+and trained Keras weights load into the converted model and give its outputs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from numeric_util import needs_frameworks
 pytestmark = [pytest.mark.numeric, needs_frameworks()]
 
 PROGRAM = FIXTURES / "tf_to_torch" / "training" / "tape_step.py"
+TORCH_PROGRAM = FIXTURES / "torch_to_tf" / "seeds" / "s003_net_synthetic.py"  # synthetic data, an SGD loop
+# PyTorch programs --to tf: a model file (input shapes from --spec), training loops (losses, batch norm)
+TORCH_CASES = ["models/cnn.py", "models/recurrent.py", "training/batchnorm.py", "training/losses.py"]
 
 
 def cli(*args, env_extra=None, cwd=None):
@@ -59,15 +65,88 @@ def test_record_then_replay_without_tensorflow(tmp_path):
     proc = cli("verify", PROGRAM, "--record", recording)
     assert proc.returncode == 0, proc.stderr
     assert (recording / "record.npz").is_file() and (recording / "recording.json").is_file()
-    blocker = tmp_path / "blocker"
-    for name in ("tensorflow", "keras"):
-        (blocker / name).mkdir(parents=True)
-        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not available in this process')\n")
+    blocker = _blocker(tmp_path, "tensorflow", "keras")
     proc = cli("verify", PROGRAM, "--replay", recording, env_extra={"PREPEND": [str(blocker)]})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "MATCH" in proc.stdout
     changed = tmp_path / "changed.py"
     changed.write_text(PROGRAM.read_text() + "\nprint('one more line')\n")
+    proc = cli("verify", changed, "--replay", recording)
+    assert proc.returncode == 2 and "records another version" in proc.stderr
+
+
+def _spec_of(path: Path) -> list[str]:
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    return ["--spec", first.split("spec=", 1)[1]] if "spec=" in first else []
+
+
+def _blocker(tmp_path: Path, *names: str) -> Path:
+    blocker = tmp_path / "blocker"
+    for name in names:
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not available in this process')\n")
+    return blocker
+
+
+@pytest.mark.parametrize("case", TORCH_CASES)
+def test_verify_to_tf_passes(case, tmp_path):
+    program = FIXTURES / "torch_to_tf" / case
+    proc = cli("verify", program, "--to", "tf", "--format", "json", "--keep", tmp_path / "work", *_spec_of(program))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and not report["errors"], report
+    assert (tmp_path / "work" / f"{program.stem}_converted.py").is_file()
+    models = {c["name"].split(":")[0] for c in report["checks"] if c["name"].startswith("model ")}
+    assert models, "no model compared"
+    if case.startswith("training/"):
+        assert report["trained"] and report["training_steps"] > 0
+        steps = [c for c in report["checks"] if c["name"].startswith("loss of training steps")]
+        assert steps and steps[0]["passed"] and steps[0]["tolerance"] == 1e-4
+
+
+def test_verify_to_tf_table_on_a_seed_program():
+    """Synthetic data drawn with torch.rand/randint: the conversion's tf.random draws the same numbers."""
+    proc = cli("verify", TORCH_PROGRAM)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"{TORCH_PROGRAM} -> ") and lines[0].endswith("(original run on cpu)")
+    assert lines[1].split() == ["check", "max", "abs", "max", "rel", "tolerance", "result"]
+    table = {line.split()[0]: line.split()[-1] for line in lines[2:] if line.split() and line.split()[-1] in ("ok", "FAIL")}
+    assert table.get("inputs") == "ok" and table.get("labels") == "ok"  # the same synthetic batch on both sides
+    assert any(line.startswith("loss of training steps 1-4 ") and line.endswith("ok") for line in lines)
+    assert lines[-1].startswith("MATCH: ") and "4 training step(s) compared" in lines[-1]
+
+
+def test_a_wrong_conversion_to_tf_fails(tmp_path):
+    converted = tmp_path / "wrong.py"
+    code = TORCH_PROGRAM.with_name(TORCH_PROGRAM.stem + ".expected.py").read_text()
+    assert "momentum=0.9" in code
+    converted.write_text(code.replace("momentum=0.9", "momentum=0.8"))  # a conversion that got an argument wrong
+    proc = cli("verify", TORCH_PROGRAM, "--to", "tf", "--converted", converted)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failed = [line for line in proc.stdout.splitlines() if "FAIL" in line]
+    assert any(line.startswith("loss of training steps 1-4") for line in failed), proc.stdout
+    assert any(line.startswith("model net: output 0") for line in failed), proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("MISMATCH: ")
+
+
+def test_record_then_replay_to_tf_without_torch(tmp_path):
+    recording = tmp_path / "recording"
+    proc = cli("verify", TORCH_PROGRAM, "--record", recording)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("record.npz", "record.json", "program.npz", "program.json", "recording.json"):
+        assert (recording / name).is_file(), name
+    manifest = json.loads((recording / "recording.json").read_text())
+    assert manifest["framework"] == "torch"
+    with np.load(recording / "record.npz", allow_pickle=False) as arrays:  # plain arrays, no pickle
+        assert {"net/in/0", "net/out/0", "net/init/conv1.weight", "net/w/fc3.bias"} <= set(arrays.files)
+    blocker = _blocker(tmp_path, "torch")
+    proc = cli("verify", TORCH_PROGRAM, "--replay", recording, "--format", "json", env_extra={"PREPEND": [str(blocker)]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and report["training_steps"] == 4
+    changed = tmp_path / "changed.py"
+    changed.write_text(TORCH_PROGRAM.read_text() + "\nprint('one more line')\n")
     proc = cli("verify", changed, "--replay", recording)
     assert proc.returncode == 2 and "records another version" in proc.stderr
 
