@@ -247,7 +247,8 @@ class RuleTransformer(PathTransformer):
         rules = ctx.ruleset.method_rules(name)
         kind = self._receiver_kind(original.func.value)
         if kind is None:
-            if rules and not all(r.ambiguous for r in rules):
+            if rules and not all(r.ambiguous for r in rules) and not self._user_attribute(original.func.value, name):
+                # (self.relu(x) where the class assigns self.relu: the user's own, not a tensor's)
                 kinds = sorted({r.receiver for r in rules})
                 receiver = code_of(original.func.value).strip()
                 ctx.unconverted(
