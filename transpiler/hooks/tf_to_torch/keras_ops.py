@@ -46,8 +46,8 @@ def _int_or_none(node: cst.BaseExpression):
 def cast(args, ctx, original):
     a = Args(args, ctx)
     x, dtype = a.require("x"), a.require("dtype")
-    if literal_value(x)[0] or _literal_sequence(x):
-        # a Python number or list: Keras makes a tensor of it
+    if literal_value(x)[0] or _literal_sequence(x) or _python_number(x):
+        # a Python number or list (x.shape[-1] included): Keras makes a tensor of it
         return ctx.build("torch.tensor({x}, dtype={dtype})", x=x, dtype=dtype)
     return ctx.build("{x}.to({dtype})", x=x, dtype=dtype)
 
@@ -228,13 +228,47 @@ def cumprod(args, ctx, original):
     return _cumulative("torch.cumprod", args, ctx)
 
 
+_INT_METHODS = {"numel", "dim", "size"}
+_INT_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo)
+
+
+def _python_number(node: cst.BaseExpression) -> bool:
+    """An expression that is a Python number in PyTorch code: a literal, a shape entry
+    (x.shape[0], once keras.ops.shape is converted), len(), x.ndim, x.size(0), and
+    integer arithmetic of those."""
+    if _number(node):
+        return True
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return _python_number(node.expression)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _INT_OPERATORS):
+        return _python_number(node.left) and _python_number(node.right)
+    if isinstance(node, cst.Subscript):
+        return (
+            isinstance(node.value, cst.Attribute)
+            and node.value.attr.value == "shape"
+            and len(node.slice) == 1
+            and isinstance(node.slice[0].slice, cst.Index)
+        )
+    if isinstance(node, cst.Attribute):
+        return node.attr.value == "ndim"
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Name):
+            return func.value == "len"
+        return isinstance(func, cst.Attribute) and func.attr.value in _INT_METHODS and (func.attr.value != "size" or bool(node.args))
+    return False
+
+
 def _bound(func: str, clamp: str, args, ctx):
     a = Args(args, ctx)
     x1, x2 = a.require("x1"), a.require("x2")
+    if _python_number(x1) and _python_number(x2):
+        # shape arithmetic: Python numbers in PyTorch, so Python's max/min
+        return ctx.build(("max" if clamp == "min" else "min") + "({x1}, {x2})", x1=x1, x2=x2)
     # torch.maximum needs two tensors; a number bound is torch.clamp's
-    if _number(x2) and not _number(x1):
+    if _python_number(x2):
         return ctx.build("torch.clamp({x}, " + clamp + "={b})", x=x1, b=x2)
-    if _number(x1) and not _number(x2):
+    if _python_number(x1):
         return ctx.build("torch.clamp({x}, " + clamp + "={b})", x=x2, b=x1)
     return ctx.build(func + "({x1}, {x2})", x1=x1, x2=x2)
 
@@ -245,6 +279,19 @@ def maximum(args, ctx, original):
 
 def minimum(args, ctx, original):
     return _bound("torch.minimum", "max", args, ctx)
+
+
+def compare(args, ctx, original):
+    a = Args(args, ctx)
+    x1, x2 = a.require("x1"), a.require("x2")
+    if _python_number(x1):
+        # torch.eq(0, x) and torch.eq(n, 0) fail on the Python number: the operator takes both
+        return ctx.build("{x1} " + args.rule.data["operator"] + " {x2}", x1=x1, x2=x2)
+    if isinstance(x1, (cst.List, cst.Tuple)):
+        x1 = ctx.build("torch.tensor({x})", x=x1)
+    if isinstance(x2, (cst.List, cst.Tuple)):
+        x2 = ctx.build("torch.tensor({x})", x=x2)
+    return ctx.build(args.rule.data["target"] + "({x1}, {x2})", x1=x1, x2=x2)
 
 
 def prod(args, ctx, original):
