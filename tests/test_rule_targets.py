@@ -1,6 +1,6 @@
 """Every name a rule writes exists in the installed target framework.
 
-The names come from targets, values, defaults, templates and hook outputs
+The names come from targets, values, as_type, defaults, templates and hook outputs
 (collected from the converted fixtures), so a typo such as ``tf.math.truncatediv``
 fails here rather than in a user's program.
 """
@@ -29,7 +29,7 @@ def _names() -> set[str]:
     for direction in ("tf_to_torch", "torch_to_tf"):
         ruleset = load_ruleset(direction)
         for rule in ruleset.all_rules():
-            texts = [rule.target or "", rule.value or "", rule.template or ""]
+            texts = [rule.target or "", rule.value or "", rule.as_type or "", rule.template or ""]
             texts += list(rule.defaults.values()) + list(rule.transform.values())
             for table in rule.values.values():
                 texts += list(table.values())
