@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...engine.build import is_simple
+from ...engine.build import is_simple, parenthesize
 from .._util import Args, Unconvertible, code_of, literal_value
 
 
@@ -31,6 +31,17 @@ def _literal_sequence(node: cst.BaseExpression) -> bool:
 
 def _elements(node: cst.BaseExpression) -> list[cst.BaseExpression]:
     return [e.value for e in node.elements if isinstance(e, cst.Element)]
+
+
+def _pure(node: cst.BaseExpression) -> bool:
+    """Names, attributes, numbers and arithmetic of them: writing one twice computes nothing twice that matters."""
+    if is_simple(node):
+        return True
+    if isinstance(node, cst.UnaryOperation):
+        return _pure(node.expression)
+    if isinstance(node, cst.BinaryOperation):
+        return _pure(node.left) and _pure(node.right)
+    return False
 
 
 def _int_or_none(node: cst.BaseExpression):
@@ -107,9 +118,13 @@ def slice(args, ctx, original):  # noqa: A001 - the Keras name
         elif s is not None and n is not None:
             parts.append(f"{s}:{s + n}")
         else:
-            if not is_simple(start):
-                raise Unconvertible(f"start index {code_of(start).strip()!r} would be written twice (start:start + size); name it first")
-            parts.append(f"{{s{i}}}:{{s{i}}} + {{n{i}}}")
+            if not _pure(start):
+                raise Unconvertible(f"start index {code_of(start).strip()!r} would be computed twice (start:start + size); name it first")
+            parts.append(f"{{s{i}}}:{{e{i}}}")
+            # start + size; the start is pure, so writing it twice computes the same value
+            subs[f"e{i}"] = cst.BinaryOperation(
+                left=start.deep_clone(), operator=cst.Add(), right=parenthesize(size)
+            )
         subs[f"s{i}"] = start
         subs[f"n{i}"] = size
     while len(parts) > 1 and parts[-1] == ":":
