@@ -339,12 +339,10 @@ def test_output_that_does_not_parse_is_caught_even_where_the_engine_misses_it(tm
     assert piped.returncode == 2 and piped.stdout == bad
 
 
-# Engine bug (reported): a changed statement that the import rewrite replaces
-# afterwards (the first statement after the import block, given blank lines; a
-# compound statement whose body loses an import) is neither black-formatted nor
-# parse-checked by convert_source. Strict xfail: passes once the engine is fixed.
+# Engine bug, fixed: a changed statement that the import rewrite replaces afterwards
+# (the first statement after the import block, given blank lines; a compound statement
+# whose body loses an import) escaped black and the parse check of convert_source.
 
-@pytest.mark.xfail(strict=True, reason="engine: statements replaced by the import rewrite escape formatting and checking")
 def test_engine_checks_a_compound_statement_that_loses_an_import(tmp_path):
     rules = tmp_path / "rules.toml"
     rules.write_text(BAD_TEMPLATE_RULES)
@@ -353,7 +351,6 @@ def test_engine_checks_a_compound_statement_that_loses_an_import(tmp_path):
         convert_source(source, to="torch", rules=(str(rules),))  # returns `for v in f(k=a, 1):`
 
 
-@pytest.mark.xfail(strict=True, reason="engine: statements replaced by the import rewrite escape formatting and checking")
 def test_engine_formats_the_statement_after_the_imports():
     from transpiler.engine.formatting import BlackConfig
 
@@ -369,8 +366,8 @@ def test_output_that_does_not_parse_from_a_broken_hook(tmp_path):
         import libcst as cst
         import transpiler.api as api
         real = api.rewrite_imports
-        def rewrite_imports(module, ctx):
-            module = real(module, ctx)
+        def rewrite_imports(module, ctx, moved=None):
+            module = real(module, ctx, moved)
             junk = cst.SimpleStatementLine(body=[cst.Expr(cst.Name("def"))])  # not Python
             return module.with_changes(body=[*module.body, junk])
         api.rewrite_imports = rewrite_imports

@@ -143,7 +143,10 @@ def convert_source(
     transformer = RuleTransformer(ctx, hooks.HANDLERS)
     new_module = transformer.transform(module)
     if ctx.changes or ctx.speller.needs:
-        new_module = rewrite_imports(new_module, ctx)
+        moved: dict[int, cst.CSTNode] = {}
+        new_module = rewrite_imports(new_module, ctx, moved)
+        for marked in (transformer.dirty, ctx.new_statements):
+            marked.update(id(moved[key]) for key in marked & moved.keys())
     validated = False
     if format and (transformer.dirty or ctx.new_statements):
         new_module, validated = format_changed(

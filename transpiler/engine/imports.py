@@ -81,7 +81,11 @@ def remaining_uses(ctx, names: set[str]) -> set[str]:
     return used
 
 
-def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
+def rewrite_imports(module: cst.Module, ctx, moved: dict[int, cst.CSTNode] | None = None) -> cst.Module:
+    """The module with the source framework's unused imports removed and the target's
+    added. ``moved`` receives, for every statement replaced on the way (fewer imports in
+    its body, blank lines added before it), id(old statement) -> its replacement, so
+    that a changed statement is still formatted and checked as one."""
     records = ctx.resolver.bindings.framework_imports
     source = ctx.source_framework
     candidates: set[str] = set()
@@ -106,7 +110,7 @@ def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
         for node in stars:
             removable[id(node)] = {"*"}
 
-    state = _State()
+    state = _State(moved if moved is not None else {})
     body, pending = _rewrite_block(list(module.body), removable, state, top=True)
     footer = [*pending, *module.footer]
     needs = ctx.speller.needs
@@ -118,21 +122,30 @@ def rewrite_imports(module: cst.Module, ctx) -> cst.Module:
         body[anchor:anchor] = new_imports
         after = anchor + len(new_imports)
         if after < len(body) and not _is_import(body[after]):
-            body[after] = _separated(body[after])
+            body[after] = state.move(body[after], _separated(body[after]))
     elif state.anchor_lead:
         if anchor < len(body):
-            body[anchor] = body[anchor].with_changes(
+            body[anchor] = state.move(body[anchor], body[anchor].with_changes(
                 leading_lines=[*state.anchor_lead, *body[anchor].leading_lines]
-            )
+            ))
         else:
             footer = [*state.anchor_lead, *footer]
     return module.with_changes(body=body, footer=footer)
 
 
 class _State:
-    def __init__(self) -> None:
+    def __init__(self, moved: dict) -> None:
         self.anchor: int | None = None  # where new imports go in the module body
         self.anchor_lead: list = []  # comments/blank lines of the removed import there
+        self.moved = moved  # id(original statement) -> the statement that replaced it
+        self._origin: dict[int, int] = {}  # id(replacement) -> id(original statement)
+
+    def move(self, old, new):
+        if new is not old:
+            origin = self._origin.get(id(old), id(old))
+            self.moved[origin] = new
+            self._origin[id(new)] = origin
+        return new
 
 
 def _is_import(stmt) -> bool:
@@ -202,7 +215,7 @@ def _rewrite_block(body: list, removable: dict[int, set[str]], state: _State, to
         if lines != list(new.leading_lines):
             new = new.with_changes(leading_lines=lines)
         pending = []
-        out.append(new)
+        out.append(state.move(stmt, new))
     return out, pending
 
 
