@@ -229,6 +229,4 @@ def test_new_imports_go_before_their_first_use(tmp_path):
     write(nb, nb_data)
     assert run("convert", nb, "--to", "torch", "-i").returncode == 0
     cells = sources(json.loads(nb.read_text(encoding="utf-8")))
-    if "import torch" in cells[3]:
-        pytest.xfail("engine: new imports placed after the last import of the module (cell 3), not before cell 2")
     assert "import torch" in cells[1]

@@ -167,14 +167,19 @@ def _separated(stmt):
 
 
 def _after_last_import(body: list) -> int:
+    """Where new imports go when no removed import marks the place: after the module's
+    first block of imports (the one at the top), so they come before any use; an import
+    further down (a later notebook cell, one after sys.path changes) is not the place."""
     index = 0
+    started = False
     for i, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and all(
-            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
-        ):
+        if _is_import(stmt):
             index = i + 1
+            started = True
         elif i == 0 and _is_docstring(stmt):
             index = 1
+        elif started:
+            break
     return index
 
 
