@@ -212,11 +212,8 @@ def test_a_folder_takes_notebooks_with_python_files(tmp_path):
 
 
 def test_new_imports_go_before_their_first_use(tmp_path):
-    """Known engine limitation (transpiler/engine/imports.py): when the TensorFlow import
-    stays (something is left unconverted), new imports go after the module's *last*
-    import, which in a notebook can be a later cell than the first use."""
-    import pytest
-
+    """When the TensorFlow import stays (something is left unconverted), new imports go
+    after the first import block, not after the module's last import (a later cell)."""
     nb_data = {
         "cells": [
             code("import tensorflow as tf"),
