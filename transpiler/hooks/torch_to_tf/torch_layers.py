@@ -389,9 +389,18 @@ def _number(value) -> str:
     return repr(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
 
 
+def _epsilon(layer: TorchLayer, s: Subs, default: float) -> str:
+    """eps as Keras's epsilon: the same number, a literal or an expression
+    (config.layer_norm_eps); PyTorch's default written out, as Keras's differs."""
+    if "eps" in layer.values and not layer.is_literal("eps"):
+        return s.arg(layer, "eps")
+    return _number(layer.literal("eps", default))
+
+
 def plan_batch_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     n = layer.rank
-    eps = layer.literal("eps", 1e-5)
+    s = Subs()
+    eps = _epsilon(layer, s, 1e-5)
     momentum = layer.literal("momentum", 0.1)
     if momentum is None:
         raise Unconvertible(f"{layer.short}(momentum=None) keeps a cumulative average; Keras keeps only an exponential one")
@@ -409,10 +418,10 @@ def plan_batch_norm(layer: TorchLayer, layout: str) -> KerasPlan:
 
     keras_momentum = float(Decimal("1") - Decimal(repr(float(momentum))))
     args.append(f"momentum={keras_momentum!r}")
-    args.append(f"epsilon={_number(eps)}")
+    args.append(f"epsilon={eps}")
     if affine is False:
         args += ["center=False", "scale=False"]
-    plan = KerasPlan(["keras.layers.BatchNormalization(" + ", ".join(args) + ")"], wants=wants, rank=n, out="same" if n == 1 else "keras", training=True)
+    plan = KerasPlan(["keras.layers.BatchNormalization(" + ", ".join(args) + ")"], s.subs, wants=wants, rank=n, out="same" if n == 1 else "keras", training=True)
     if affine is not False:
         plan.weights += [WeightSpec(["weight"], "gamma"), WeightSpec(["bias"], "beta")]
     plan.weights += [WeightSpec(["running_mean"], "moving_mean"), WeightSpec(["running_var"], "moving_variance")]
@@ -431,16 +440,17 @@ def plan_layer_norm(layer: TorchLayer, layout: str) -> KerasPlan:
         count = len(shape_node.elements)
     elif not isinstance(shape_node, (cst.Name, cst.Integer, cst.Attribute, cst.BinaryOperation)):
         raise Unconvertible("LayerNorm: normalized_shape must be an int or a literal tuple of sizes")
-    eps = layer.literal("eps", 1e-5)
+    s = Subs()
+    eps = _epsilon(layer, s, 1e-5)
     affine = layer.literal("elementwise_affine", True)
     bias = layer.literal("bias", True)
     axis = "-1" if count == 1 else repr([-i for i in range(count, 0, -1)])
-    args = [f"axis={axis}", f"epsilon={_number(eps)}"]
+    args = [f"axis={axis}", f"epsilon={eps}"]
     if affine is False:
         args += ["center=False", "scale=False"]
     elif bias is False:
         args.append("center=False")
-    plan = KerasPlan(["keras.layers.LayerNormalization(" + ", ".join(args) + ")"], wants="torch", out="torch")
+    plan = KerasPlan(["keras.layers.LayerNormalization(" + ", ".join(args) + ")"], s.subs, wants="torch", out="torch")
     if affine is not False:
         plan.weights.append(WeightSpec(["weight"], "gamma"))
         if bias is not False:
@@ -451,12 +461,12 @@ def plan_layer_norm(layer: TorchLayer, layout: str) -> KerasPlan:
 def plan_group_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     s = Subs()
     groups = s.arg(layer, "num_groups")
-    eps = layer.literal("eps", 1e-5)
+    eps = _epsilon(layer, s, 1e-5)
     affine = layer.literal("affine", True)
     args = [groups]
     if layout != "keras":
         args.append("axis=1")
-    args.append(f"epsilon={_number(eps)}")
+    args.append(f"epsilon={eps}")
     if affine is False:
         args += ["center=False", "scale=False"]
     plan = KerasPlan(["keras.layers.GroupNormalization(" + ", ".join(args) + ")"], s.subs, wants="any")
