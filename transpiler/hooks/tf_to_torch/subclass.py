@@ -166,6 +166,11 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
     params = [p.name.value for p in call.params.params]
     if not params or params[0] != "self":
         raise Unconvertible("call() must be a method")
+    declared = {p.name.value for p in (*call.params.params, *call.params.kwonly_params)}
+    if "mask" in declared and "mask" in used_names(call.body):
+        # forward() loses the mask parameter (PyTorch modules take no Keras mask), so a
+        # call() that reads it cannot be converted as it is
+        raise Unconvertible("call() reads its Keras mask argument: pass the mask as an ordinary tensor argument")
     tensors = [p for p in params[1:] if p not in ("training", "mask")]
     plan.call_params = tensors
     infos: dict[str, TensorInfo] = {}
