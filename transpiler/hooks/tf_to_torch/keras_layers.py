@@ -153,6 +153,18 @@ class LayerCall:
             raise Unconvertible(f"{self.short}: argument '{name}' must be an integer")
         return Expr(self.ctx.updated(self.values[name]))
 
+    def number(self, name: str, default=None):
+        """A number that means the same in PyTorch (a rate, an epsilon): the literal, or
+        the (converted) expression that computes it (self.dropout, config.eps)."""
+        if name not in self.values:
+            return default
+        ok, value = literal_value(self.values[name])
+        if ok:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise Unconvertible(f"{self.short}: argument '{name}' must be a number")
+            return value
+        return Expr(self.ctx.updated(self.values[name]))
+
     def tuple_arg(self, name: str, n: int, default):
         value = self.literal(name, default)
         if isinstance(value, int):
@@ -667,7 +679,11 @@ def plan_flatten(layer: LayerCall, x: TensorInfo) -> LayerPlan:
 
 
 def plan_dropout(layer: LayerCall, x: TensorInfo) -> LayerPlan:
-    rate = layer.literal("rate")
+    s = _Subs()
+    rate = layer.number("rate")
+    if rate is None:
+        raise Unconvertible(f"{layer.short} needs rate")
+    rate = s(rate)
     layer.reject("noise_shape")
     plan = LayerPlan()
     name = "Dropout"
@@ -676,13 +692,13 @@ def plan_dropout(layer: LayerCall, x: TensorInfo) -> LayerPlan:
         if x.layout != "cf" and n != 1:
             raise Unconvertible(f"{layer.short} on channels-last data")
         if n == 1 and x.layout != "cf":
-            plan.modules.append(ModuleSpec("dropout", f"torch.nn.Dropout1d({rate!r})"))
+            plan.modules.append(ModuleSpec("dropout", f"torch.nn.Dropout1d({rate})", s.subs))
             plan.apply = "{m0}({x}.transpose(1, 2)).transpose(1, 2)"
             plan.chain = False
             plan.out = x
             return plan
         name = f"Dropout{n}d"
-    plan.modules.append(ModuleSpec("dropout", f"torch.nn.{name}({rate!r})"))
+    plan.modules.append(ModuleSpec("dropout", f"torch.nn.{name}({rate})", s.subs))
     plan.out = x
     return plan
 
@@ -711,7 +727,7 @@ def plan_batchnorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
         raise Unconvertible("BatchNormalization over an axis other than the last (channels) one")
     layer.reject("renorm", "synchronized", "beta_constraint", "gamma_constraint", unless={"renorm": False, "synchronized": False})
     momentum = layer.literal("momentum", 0.99)
-    epsilon = layer.literal("epsilon", 1e-3)
+    epsilon = layer.number("epsilon", 1e-3)
     center = layer.literal("center", True)
     scale = layer.literal("scale", True)
     if center != scale:
@@ -726,7 +742,7 @@ def plan_batchnorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     dims = {1: 1, 2: 1, 3: 2, 4: 3}.get(rank)
     if dims is None:
         raise Unconvertible("BatchNormalization on inputs of this rank")
-    extra = f", eps={epsilon!r}, momentum={torch_momentum!r}"
+    extra = f", eps={s(epsilon)}, momentum={torch_momentum!r}"
     if center is False:
         extra += ", affine=False"
     plan.modules.append(ModuleSpec("bn", f"torch.nn.BatchNorm{dims}d({s(channels)}{extra})", s.subs))
@@ -748,7 +764,7 @@ def plan_layernorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     axis = layer.literal("axis", -1)
     if axis not in (-1, x.rank):
         raise Unconvertible("LayerNormalization over an axis other than the last one is not supported yet")
-    epsilon = layer.literal("epsilon", 1e-3)
+    epsilon = layer.number("epsilon", 1e-3)
     center = layer.literal("center", True)
     scale = layer.literal("scale", True)
     if not center and not scale:
@@ -761,7 +777,7 @@ def plan_layernorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
         raise Unconvertible("LayerNormalization with center but no scale")
     s = _Subs()
     plan = LayerPlan()
-    plan.modules.append(ModuleSpec("norm", f"torch.nn.LayerNorm({s(x.channels)}, eps={epsilon!r}{extra})", s.subs))
+    plan.modules.append(ModuleSpec("norm", f"torch.nn.LayerNorm({s(x.channels)}, eps={s(epsilon)}{extra})", s.subs))
     if x.channels is None:
         raise Unconvertible("LayerNormalization needs the size of the last axis to be known statically")
     if x.layout == "cf" and x.rank and x.rank > 1:
