@@ -105,6 +105,15 @@ def analyze(ctx) -> None:
         by_name[plan.name] = plan
         if not plan.problems:
             ctx.facts.setdefault("class_kinds", {})[plan.name] = "model" if plan.is_model else "layer"
+        else:
+            # all or nothing: a class that stays Keras keeps its TensorFlow code too
+            # (tf.cast in its call() turned into torch code would run under neither)
+            stack = [stmt.body]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
+                    ctx.owned.add(id(node))
+                stack.extend(node.children)
     ctx.facts["class_plans_by_name"] = by_name
 
 

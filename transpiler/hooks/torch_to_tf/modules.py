@@ -236,8 +236,9 @@ def analyze(ctx) -> None:
     for info in classes.values():
         if info.problems:
             # all or nothing: the class stays PyTorch code, reported once on the class
+            # (references too: torch.float32 or isinstance(x, torch.Tensor) in it stay PyTorch)
             for node in _walk(info.node):
-                if isinstance(node, cst.Call):
+                if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
                     ctx.owned.add(id(node))
     # kinds for type inference: instances, layers, forward's arguments
     instance_kinds = ctx.facts.setdefault("instance_kinds", {})
