@@ -3,8 +3,17 @@
 Random numbers are not the same across frameworks: dropout masks and shuffled
 batch orders would make two correct programs train differently. While verify
 runs a program, dropout passes its input through unchanged and data is not
-shuffled (Keras ``fit``, ``tf.data`` ``shuffle``; PyTorch ``DataLoader``). The
-report says so; everything else runs as written.
+shuffled (Keras ``fit``, ``tf.data`` ``shuffle``, ``tf.random.shuffle``,
+``keras.random.shuffle``; PyTorch ``DataLoader``, ``torch.randperm`` gives
+0..n-1). The random tensors the program itself draws (``torch.rand``/``randn``/
+``randint``/``normal``/``trunc_normal_``, ``tf.random.uniform``/``normal``/
+``truncated_normal``, ``keras.random``'s) come from one seeded NumPy stream in
+call order, so a program that makes synthetic data gets the same data as its
+conversion; seeding the framework (``torch.manual_seed``,
+``tf.random.set_seed``, ``keras.utils.set_random_seed``) restarts that stream
+from the seed. ``torch.empty`` gives zeros. A framework's own draws (weight
+initialisers) are left alone: verify sets the weights itself. Everything else
+runs as written.
 
 It also records the loss of every training step: the value each
 ``tape.gradient(loss, ...)`` differentiates in TensorFlow (tf.functions run
@@ -69,6 +78,17 @@ def _integers(shape, low, high):
     return RANDOM["rng"].integers(int(low), int(high), size=shape)
 
 
+def _truncated(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
+    """Normal values redrawn (from the same stream) until within [low, high] standard deviations."""
+    z = RANDOM["rng"].standard_normal(shape)
+    for _ in range(1000):
+        bad = (z < low) | (z > high)
+        if not bad.any():
+            break
+        z[bad] = RANDOM["rng"].standard_normal(int(bad.sum()))
+    return z * std + mean
+
+
 def _scalar(value) -> float | None:
     try:
         import numpy as np
@@ -127,9 +147,9 @@ def keras_patches() -> None:
 
 
 def _keras_random() -> None:
-    """tf.random.uniform/normal/shuffle and keras.random's, called by the program in
-    eager mode, draw from the shared stream (the PyTorch side's torch.rand/randn/randint/
-    randperm draw the same numbers in the same order)."""
+    """tf.random.uniform/normal/truncated_normal and keras.random's, called by the program
+    in eager mode, draw from the shared stream (the PyTorch side's torch.rand/randn/randint/
+    normal/trunc_normal_ draw the same numbers in the same order); shuffles are the identity."""
     import keras
     import tensorflow as tf
 
@@ -158,9 +178,11 @@ def _keras_random() -> None:
     def normal(shape, mean=0.0, stddev=1.0, dtype=tf.float32, seed=None, name=None):
         return tf.constant(_normal(_shape(shape), float(mean), float(stddev)), dtype=dtype or tf.float32)
 
-    def shuffle(value, seed=None, name=None):
-        value = tf.convert_to_tensor(value)
-        return tf.gather(value, RANDOM["rng"].permutation(int(value.shape[0])))
+    def shuffle(value, seed=None, name=None):  # no shuffling: the identity, like torch.randperm's
+        return tf.identity(value)
+
+    def truncated(shape, mean=0.0, stddev=1.0, dtype=tf.float32, seed=None, name=None):
+        return tf.constant(_truncated(_shape(shape), float(mean), float(stddev)), dtype=dtype or tf.float32)
 
     def k_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
         return tf.constant(_uniform(_shape(shape), float(minval), float(maxval)), dtype=dtype or keras.config.floatx())
@@ -172,15 +194,16 @@ def _keras_random() -> None:
         return tf.constant(_integers(_shape(shape), minval, maxval), dtype=dtype)
 
     def k_shuffle(x, axis=0, seed=None):
-        x = tf.convert_to_tensor(x)
-        if axis != 0:
-            raise ValueError("only axis 0")
-        return tf.gather(x, RANDOM["rng"].permutation(int(x.shape[0])))
+        return tf.identity(x)
+
+    def k_truncated(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        return tf.constant(_truncated(_shape(shape), float(mean), float(stddev)), dtype=dtype or keras.config.floatx())
 
     for module, name, make in (
         (tf.random, "uniform", uniform), (tf.random, "normal", normal), (tf.random, "shuffle", shuffle),
-        (keras.random, "uniform", k_uniform), (keras.random, "normal", k_normal),
-        (keras.random, "randint", k_randint), (keras.random, "shuffle", k_shuffle),
+        (tf.random, "truncated_normal", truncated),
+        (keras.random, "uniform", k_uniform), (keras.random, "normal", k_normal), (keras.random, "randint", k_randint),
+        (keras.random, "shuffle", k_shuffle), (keras.random, "truncated_normal", k_truncated),
     ):
         setattr(module, name, shared(getattr(module, name), make))
 
@@ -232,8 +255,9 @@ def torch_patches() -> None:
 
 
 def _torch_random() -> None:
-    """torch.rand/randn/randint/randperm/rand_like/randn_like/normal and in-place
-    uniform_/normal_ on plain tensors, called by the program, draw from the shared stream."""
+    """torch.rand/randn/randint/rand_like/randn_like/normal, nn.init.trunc_normal_ and
+    in-place uniform_/normal_ on plain tensors, called by the program, draw from the shared
+    stream; randperm is the identity permutation and torch.empty gives zeros."""
     import numpy as np
     import torch
 
@@ -282,8 +306,16 @@ def _torch_random() -> None:
         low = kwargs.pop("low", args.pop() if args else 0)
         return tensor(_integers(_shape(tuple(size)), low, high), kwargs, torch.int64)
 
-    def randperm(n, **kwargs):
-        return tensor(RANDOM["rng"].permutation(int(n)), kwargs, torch.int64)
+    def randperm(n, **kwargs):  # no shuffling: the identity permutation, like tf.random.shuffle's
+        return tensor(np.arange(int(n)), kwargs, torch.int64)
+
+    def empty(*args, **kwargs):  # uninitialised memory differs from run to run: zeros
+        return tensor(np.zeros(size_of(args, kwargs)), kwargs, torch.get_default_dtype())
+
+    def empty_like(input, **kwargs):
+        kwargs.setdefault("dtype", input.dtype)
+        kwargs.setdefault("device", input.device)
+        return tensor(np.zeros(tuple(input.shape)), kwargs, input.dtype)
 
     def like(fill):
         def make(input, **kwargs):
@@ -301,8 +333,20 @@ def _torch_random() -> None:
     for name, make in (
         ("rand", rand), ("randn", randn), ("randint", randint), ("randperm", randperm),
         ("rand_like", like(_uniform)), ("randn_like", like(_normal)), ("normal", normal),
+        ("empty", empty), ("empty_like", empty_like),
     ):
         setattr(torch, name, shared(getattr(torch, name), make))
+
+    trunc_normal = torch.nn.init.trunc_normal_
+
+    def truncated(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+        if isinstance(tensor, torch.nn.Parameter) or not _from_program():
+            return trunc_normal(tensor, mean, std, a, b, generator=generator)
+        values = _truncated(tuple(tensor.shape), float(mean), float(std), (a - mean) / std, (b - mean) / std)
+        with torch.no_grad():
+            return tensor.copy_(torch.from_numpy(values))
+
+    torch.nn.init.trunc_normal_ = truncated
 
     def in_place(original, fill):
         def draw(self, *args, **kwargs):
