@@ -48,6 +48,9 @@ class Rule:
     # what a reference becomes where it is used as a type (an annotation, the class
     # of isinstance/issubclass, a type argument); its other uses are reported
     as_type: str | None = None
+    # a caveat reported where the as_type name is checked at run time (isinstance), for a
+    # rule whose calls convert as well (its `warn` is about the calls)
+    type_warn: str = ""
     note: str = ""
     warn: str = ""
     # method rules only: the kind of value the method is called on
@@ -75,8 +78,13 @@ class Rule:
         )
 
     @property
+    def converts_calls(self) -> bool:
+        """Whether a call of the API converts (a type rule alone reports calls)."""
+        return bool(self.target or self.template or self.hook or self.remove)
+
+    @property
     def target_display(self) -> str:
-        if self.as_type:
+        if self.as_type and not self.converts_calls:
             return self.as_type + " (where used as a type; calls are not converted)"
         if self.reject:
             return "(not converted: " + self.reject + ")"
@@ -148,7 +156,7 @@ class RuleSet:
         return list(seen.values())
 
 
-_STR_FIELDS = {"source", "target", "template", "hook", "value", "as_type", "note", "warn", "receiver", "name", "returns", "receiver_arg", "reject"}
+_STR_FIELDS = {"source", "target", "template", "hook", "value", "as_type", "type_warn", "note", "warn", "receiver", "name", "returns", "receiver_arg", "reject"}
 _BOOL_FIELDS = {"remove", "unwrap", "attribute", "ambiguous"}
 _LIST_FIELDS = {"also", "args", "target_args"}
 _TABLE_FIELDS = {"rename", "drop", "unsupported", "defaults", "transform"}
@@ -201,6 +209,8 @@ def _build_rule(
     )
     if not actions:
         raise _fail(file, where, None, "needs one of 'target', 'template', 'hook', 'reject', 'as_type', 'remove = true' or 'unwrap = true'")
+    if "type_warn" in raw and "as_type" not in raw:
+        raise _fail(file, where, "type_warn", "needs 'as_type' (it is reported where that type is checked)")
     if "target" in raw and "template" in raw:
         raise _fail(file, where, "template", "give either 'target' or 'template', not both")
 
@@ -265,6 +275,7 @@ def _build_rule(
         transform=dict(raw.get("transform", {})),
         value=raw.get("value"),
         as_type=raw.get("as_type"),
+        type_warn=raw.get("type_warn", ""),
         note=raw.get("note", ""),
         warn=raw.get("warn", ""),
         receiver=raw.get("receiver"),

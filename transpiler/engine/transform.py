@@ -140,13 +140,21 @@ class RuleTransformer(PathTransformer):
             if use:
                 ctx.converted(original, qual, rule.as_type)
                 ctx.consume_head(original)
-                if rule.warn and use == "check":  # an annotation checks nothing at run time
-                    ctx.warn(original, qual, rule.warn, rule.as_type)
+                # `warn` of a rule that is only a type; `type_warn` of one whose calls convert too
+                caveat = rule.type_warn or ("" if rule.converts_calls else rule.warn)
+                if caveat and use == "check":  # an annotation checks nothing at run time
+                    ctx.warn(original, qual, caveat, rule.as_type)
                 return ctx.name(rule.as_type)
-            if not rule.value:
+            if not rule.value and not rule.converts_calls:
                 ctx.unconverted(
                     original, qual,
                     f"used as a value, not as a type: only annotations, isinstance/issubclass checks and type arguments convert (to {rule.as_type})",
+                )
+                return updated
+            if not rule.value and not rule.is_pure_rename:  # a factory passed on (norm_layer=nn.BatchNorm2d)
+                ctx.unconverted(
+                    original, qual,
+                    f"used as a value (not called, not a type): the arguments it will be called with cannot be mapped to {rule.as_type}'s; convert this use by hand",
                 )
                 return updated
         if rule.reject:
