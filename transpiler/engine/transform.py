@@ -144,6 +144,8 @@ class RuleTransformer(PathTransformer):
                 caveat = rule.type_warn or ("" if rule.converts_calls else rule.warn)
                 if caveat and use == "check":  # an annotation checks nothing at run time
                     ctx.warn(original, qual, caveat, rule.as_type)
+                if "." not in rule.as_type:  # a builtin (torch.device -> str): nothing to import
+                    return cst.Name(rule.as_type)
                 return ctx.name(rule.as_type)
             if not rule.value and not rule.converts_calls:
                 ctx.unconverted(
@@ -257,7 +259,10 @@ class RuleTransformer(PathTransformer):
         if kind is None:
             if rules and not all(r.ambiguous for r in rules) and not self._user_attribute(original.func.value, name):
                 # (self.relu(x) where the class assigns self.relu: the user's own, not a tensor's)
-                kinds = sorted({r.receiver for r in rules})
+                result = self._unknown_receiver(original, updated)
+                if result is not None:
+                    return result
+                kinds = sorted({r.receiver for r in rules if r.receiver != UNKNOWN_RECEIVER})
                 receiver = code_of(original.func.value).strip()
                 ctx.unconverted(
                     original, f"{'/'.join(kinds)}.{name}",
@@ -285,6 +290,24 @@ class RuleTransformer(PathTransformer):
         ctx.converted(original, api, _describe(result))
         if rule.warn:
             ctx.warn(original, api, rule.warn)
+        return result
+
+    def _unknown_receiver(self, original: cst.Call, updated: cst.Call):
+        """A rule for a receiver of unknown kind (``receiver = "unknown"``: x.to(device) is
+        x whatever x is); None when there is none or it does not apply (Unconvertible)."""
+        ctx = self.ctx
+        rule = next((r for r in ctx.ruleset.method_rules(original.func.attr.value) if r.receiver == UNKNOWN_RECEIVER), None)
+        if rule is None:
+            return None
+        mark = ctx.mark()
+        try:
+            result = apply_method_rule(rule, original, updated, ctx)
+        except (Unconvertible, Deferred):
+            ctx.revert(original, mark)
+            return None
+        ctx.converted(original, f"{UNKNOWN_RECEIVER}.{rule.source}", _describe(result))
+        if rule.warn:
+            ctx.warn(original, f"{UNKNOWN_RECEIVER}.{rule.source}", rule.warn)
         return result
 
     def convert_attribute(self, original: cst.Attribute, updated: cst.Attribute):
@@ -478,6 +501,10 @@ def apply_method_rule(rule: Rule, original: cst.Call | None, updated, ctx: Conte
     if original is not None:
         orig = original.with_changes(args=[cst.Arg(original.func.value), *original.args])
     return apply_rule(as_function, call, ctx, orig)
+
+
+# the receiver of method rules tried on a value whose kind is not known
+UNKNOWN_RECEIVER = "unknown"
 
 
 def used_as_type(stack) -> str | None:
