@@ -130,6 +130,30 @@ def test_a_wrong_conversion_to_tf_fails(tmp_path):
     assert proc.stdout.splitlines()[-1].startswith("MISMATCH: ")
 
 
+def test_a_model_made_inside_a_function_is_named_in_the_notes(tmp_path):
+    """Verify gives the same initial weights to module-level models only: a model trained
+    inside a function starts from each framework's own initialisation, and the report says so."""
+    program = tmp_path / "local.py"
+    program.write_text(
+        "import torch\nimport torch.nn as nn\n\n\n"
+        "def train():\n"
+        "    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    x, y = torch.randn(16, 6), torch.randint(0, 3, (16,))\n"
+        "    for step in range(3):\n"
+        "        opt.zero_grad()\n"
+        "        loss = nn.functional.cross_entropy(model(x), y)\n"
+        "        loss.backward()\n"
+        "        opt.step()\n"
+        "    return model\n\n\n"
+        "trained = train()\n"
+    )
+    proc = cli("verify", program)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "note: no module-level model trained" in proc.stdout
+    assert "note: model trained: not compared (it ran before it was a module-level variable" in proc.stdout
+
+
 def test_record_then_replay_to_tf_without_torch(tmp_path):
     recording = tmp_path / "recording"
     proc = cli("verify", TORCH_PROGRAM, "--record", recording)

@@ -102,6 +102,11 @@ def compare(
         n = min(len(k_steps), len(t_steps))
         check = compare_arrays(f"loss of training steps 1-{n}", np.asarray(k_steps[:n]), np.asarray(t_steps[:n]), step_rtol, atol, allow_nan=False)
         v.checks.append(check)
+        if not check.passed and not any(m.get("trained") for m in record["models"].values() if "error" not in m):
+            v.notes.append(
+                "no module-level model trained: if the program trains a model made inside a function, the two runs "
+                "started it from different weights (verify gives the same initial weights to module-level models only)"
+            )
 
     k_arr = np.load(os.path.join(record_dir, "record.npz"))
     t_arr = np.load(os.path.join(run_dir, "run.npz"))

@@ -51,9 +51,10 @@ def _flatten(value, out: list) -> str:
     return "t"
 
 
-def randomize(module, rng) -> None:
+def randomize(module, rng, done: set | None = None) -> None:
     """Fresh values for every parameter and saved float buffer (BatchNorm statistics
-    included); buffers outside the state_dict keep the values the module made."""
+    included); buffers outside the state_dict keep the values the module made.
+    ``done``: ids of tensors given values before (a model inside another keeps its own)."""
     import torch
 
     saved = set(module.state_dict(keep_vars=False))
@@ -61,6 +62,10 @@ def randomize(module, rng) -> None:
         for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
             if not tensor.is_floating_point() or name not in saved:
                 continue
+            if done is not None:
+                if id(tensor) in done:
+                    continue
+                done.add(id(tensor))
             if name.endswith("running_var"):
                 value = rng.uniform(0.5, 1.5, size=tuple(tensor.shape))
             else:
@@ -149,11 +154,13 @@ def main(program: str, out_dir: str, spec_path: str | None = None, device: str =
     by_id: dict[int, str] = {}
     loaded: set[int] = set()  # modules the program gave a state_dict (kept as loaded)
     busy = [False]
+    randomized: set[int] = set()  # tensors given seeded values (a module-level model inside another)
+    ran: set[int] = set()  # modules that ran (a model bound to a module-level name only afterwards)
 
     def seed(name: str, module) -> None:
         keep = id(module) in loaded or spec.get(name, {}).get("randomize", True) is False
         if not keep:
-            randomize(module, rng)
+            randomize(module, rng, randomized)
         models[name]["init"] = state_arrays(module)
 
     def candidates():
@@ -174,7 +181,8 @@ def main(program: str, out_dir: str, spec_path: str | None = None, device: str =
                 models[name] = {"module": value, "first_call": None, "init": None}
             for name, entry in models.items():
                 value = entry["module"]
-                if value is module and entry["first_call"] is None:
+                if value is module and not entry.get("called"):
+                    entry["called"] = True
                     entry["first_call"] = _first_call_spec(args)
                 if entry["init"] is not None:
                     continue
@@ -187,6 +195,7 @@ def main(program: str, out_dir: str, spec_path: str | None = None, device: str =
                         continue
                 entry["seeded_before_first_call"] = True
                 seed(name, value)
+            ran.add(id(module))
         finally:
             busy[0] = False
 
@@ -214,9 +223,15 @@ def main(program: str, out_dir: str, spec_path: str | None = None, device: str =
             torch.set_default_device("cpu")
     os.makedirs(out_dir, exist_ok=True)
     capture.save(program_meta, program_arrays, os.path.join(out_dir, "program"))
-    for name, value in candidates():  # models the program never ran
+    late: dict[str, str] = {}
+    for name, value in candidates():  # models the program never ran, or ran before they had this name
         by_id[id(value)] = name
         models[name] = {"module": value, "first_call": None, "init": None}
+        if id(value) in ran:
+            late[name] = (
+                "it ran before it was a module-level variable (a model made inside a function): verify gives "
+                "the same initial weights to module-level models only"
+            )
 
     arrays: dict[str, np.ndarray] = {}
     meta: dict = {
@@ -229,9 +244,14 @@ def main(program: str, out_dir: str, spec_path: str | None = None, device: str =
         model_spec = spec.get(name) or entry["first_call"]
         record: dict = {"class": type(module).__name__}
         meta["models"][name] = record
+        if name in late:
+            record["error"] = late[name]
+            continue
+        if not model_spec or not model_spec.get("input_shapes"):
+            why = "its first call was not with tensors only" if entry.get("called") else "the program never calls it"
+            record["error"] = f"{why}: give its input shapes with --spec '{{\"{name}\": {{\"input_shapes\": [[2, ...]]}}}}'"
+            continue
         try:
-            if not model_spec or not model_spec.get("input_shapes"):
-                raise ValueError(f"{name} never ran: give its input shapes with --spec '{{\"{name}\": {{\"input_shapes\": [[2, ...]]}}}}'")
             inputs = make_inputs(model_spec, out_rng)
             tensors = [torch.from_numpy(x).to(device) for x in inputs]
             if entry["init"] is None:
