@@ -72,6 +72,7 @@ class Bindings:
     stars: dict[int, list[str]] = field(default_factory=dict)  # scope id -> modules
     aliases: dict[str, str] = field(default_factory=dict)  # name -> qualname (any scope)
     framework_imports: list = field(default_factory=list)  # ImportRecords of framework modules
+    modules: set = field(default_factory=set)  # names `import m` / `import m as n` binds to another module
 
     def add(self, scope: cst.CSTNode, name: str, binding: Binding) -> None:
         self.by_scope.setdefault(id(scope), {}).setdefault(name, []).append(binding)
@@ -122,6 +123,8 @@ def collect_bindings(scan: Scan) -> Bindings:
                 out.add(rec.scope, name, Binding(offset, qual))
                 if qual:
                     out.aliases[name] = qual
+                else:
+                    out.modules.add(name)
             if any((_dotted(a.name) or "").split(".")[0] in ROOTS for a in node.names):
                 out.framework_imports.append(rec)
         else:

@@ -257,6 +257,9 @@ class RuleTransformer(PathTransformer):
         rules = ctx.ruleset.method_rules(name)
         kind = self._receiver_kind(original.func.value)
         if kind is None:
+            receiver = original.func.value
+            if isinstance(receiver, cst.Name) and receiver.value in ctx.resolver.bindings.modules:
+                return None  # math.sqrt(x), np.where(...): a function of another module
             if rules and not all(r.ambiguous for r in rules) and not self._user_attribute(original.func.value, name):
                 # (self.relu(x) where the class assigns self.relu: the user's own, not a tensor's)
                 result = self._unknown_receiver(original, updated)
@@ -494,13 +497,21 @@ def apply_method_rule(rule: Rule, original: cst.Call | None, updated, ctx: Conte
         receiver = updated.value
         call = cst.Call(func=cst.Name("_"), args=[cst.Arg(receiver)])
         return apply_rule(as_function, call, ctx, None)
-    receiver = updated.func.value
+    receiver = _bare(updated.func.value)
     call = updated.with_changes(func=cst.Name("_"), args=[cst.Arg(receiver), *updated.args])
     ctx.method_call = original  # the call as it is in the module, for hooks that look around it
     orig = None
     if original is not None:
         orig = original.with_changes(args=[cst.Arg(original.func.value), *original.args])
     return apply_rule(as_function, call, ctx, orig)
+
+
+def _bare(receiver: cst.BaseExpression) -> cst.BaseExpression:
+    """The receiver without the parentheses it needed as one (``(x > 0).any()``): as an
+    argument it needs none, and templates add them back where they do."""
+    if getattr(receiver, "lpar", None) and not isinstance(receiver, (cst.Tuple, cst.GeneratorExp, cst.Yield, cst.NamedExpr)):
+        return receiver.with_changes(lpar=[], rpar=[])
+    return receiver
 
 
 # the receiver of method rules tried on a value whose kind is not known

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...engine.build import is_simple
 from ...engine.types import is_tensor
 from ...frameworks import canonical, framework_of
 from .._util import Args, Unconvertible, code_of
@@ -142,7 +143,7 @@ def inplace(args, ctx, original):
     if "alpha" in a and "alpha" in data:
         template = data["alpha"]
     subs = {"self": a.require("self")}
-    for key in ("other", "alpha", "exponent", "value", "src", "dim"):
+    for key in ("other", "alpha", "exponent", "value", "src", "dim", "mask"):
         if "{" + key + "}" in template:
             subs[key] = a.require(key)
     if "{min}" in template or "{max}" in template:
@@ -167,3 +168,109 @@ def inplace(args, ctx, original):
         ctx.warn(receiver if receiver is not None else original, f"tensor.{args.rule.source}",
                  "TensorFlow tensors are immutable: the value is the new tensor, the tensor itself is not changed")
     return ctx.build(template, **subs)
+
+
+def _is_minus_one(node) -> bool:
+    return (
+        isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus)
+        and isinstance(node.expression, cst.Integer) and node.expression.value == "1"
+    )
+
+
+def _shape_kind(node, ctx) -> bool:
+    """Whether ``node`` (original) is known to be a shape: a tensor's .shape or .size(), a
+    name given one."""
+    chain = _scope_chain(ctx) if ctx.types is not None else None
+    if chain is None:
+        return False
+    if isinstance(node, cst.Attribute) and node.attr.value == "shape":
+        return is_tensor(ctx.types.kind_of(node.value, chain))
+    return ctx.types.kind_of(node, chain) == "shape"
+
+
+def expand(args, ctx, original):
+    """x.expand(*sizes) -> tf.broadcast_to(x, sizes). Sizes align on the last dimensions, and
+    -1 keeps that dimension's size: tf.shape(x)[i - n] (so x is read twice: a plain name)."""
+    a = Args(args, ctx)
+    x = a.require("self")
+    sizes = a.require("sizes")
+    bound = next(b for b in args.bound if b.name == "sizes")
+    orig = bound.original.value if bound.original is not None else sizes
+    if isinstance(sizes, (cst.List, cst.Tuple)):
+        items = [e.value for e in sizes.elements]
+    elif _shape_kind(orig, ctx):
+        return ctx.build("tensorflow.broadcast_to({x}, {s})", x=x, s=sizes)
+    else:
+        raise Unconvertible(f"cannot tell whether '{code_of(orig).strip()}' is one size or a list of sizes")
+    if any(isinstance(e, cst.StarredElement) for e in getattr(sizes, "elements", ())):
+        raise Unconvertible("sizes given with *: their number is not known here")
+    n = len(items)
+    keep = [i for i, e in enumerate(items) if _is_minus_one(e)]
+    receiver = ctx.method_call.func.value if ctx.method_call is not None else None
+    if keep == [n - 1] and n > 1 and _one_dimensional(receiver, ctx):
+        # torch.arange(n).expand((1, -1)): new leading dimensions of a 1-D tensor
+        lead = items[:-1]
+        shaped = "tensorflow.expand_dims({x}, 0)" if n == 2 else "tensorflow.reshape({x}, [" + "1, " * (n - 1) + "-1])"
+        if all(isinstance(e, cst.Integer) and e.value == "1" for e in lead):
+            return ctx.build(shaped, x=x)
+        subs = {"x": x, **{f"s{i}": e for i, e in enumerate(lead)}}
+        return ctx.build("tensorflow.tile(" + shaped + ", [" + "".join(f"{{s{i}}}, " for i in range(n - 1)) + "1])", **subs)
+    if keep and not is_simple(x):
+        shown = code_of(receiver if receiver is not None else x).strip()
+        raise Unconvertible(
+            f"-1 keeps a size of '{shown}', which the conversion reads (tf.shape) besides broadcasting it: "
+            "assign it to a variable first so it is computed once"
+        )
+    subs = {"x": x}
+    parts = []
+    for i, item in enumerate(items):
+        if _is_minus_one(item):
+            parts.append(f"tensorflow.shape({{x}})[{i - n}]")
+        else:
+            subs[f"s{i}"] = item
+            parts.append(f"{{s{i}}}")
+    return ctx.build("tensorflow.broadcast_to({x}, [" + ", ".join(parts) + "])", **subs)
+
+
+_ONE_DIMENSIONAL = {"torch.arange", "torch.linspace", "torch.logspace", "torch.randperm"}
+
+
+def _one_dimensional(node, ctx) -> bool:
+    """Whether ``node`` (original) is a call that always gives a 1-D tensor (torch.arange)."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute))):
+        return False
+    qual = ctx.resolver.resolve_chain(node.func)
+    return qual is not None and canonical(qual) in _ONE_DIMENSIONAL
+
+
+def new_tensor(args, ctx, original):
+    """x.new_zeros(size) / new_ones / new_empty / new_full(size, value): a tensor of x's dtype
+    (or dtype=); of x's own shape (size = x.shape or x.size()), tf.zeros_like / ones_like."""
+    a = Args(args, ctx)
+    x = a.require("self")
+    size = a.require("size")
+    fill = args.rule.data["fill"]
+    dtype = a.get("dtype")
+    bound = next(b for b in args.bound if b.name == "size")
+    orig = bound.original.value if bound.original is not None else size
+    receiver = ctx.method_call.func.value if ctx.method_call is not None else None
+    own_shape = receiver is not None and dtype is None and fill != "full" and _is_shape_of(orig, receiver)
+    if own_shape:
+        return ctx.build(f"tensorflow.{fill}_like({{x}})", x=x)
+    subs = {"x": x, "size": size, "dtype": dtype if dtype is not None else ctx.build("{x}.dtype", x=x)}
+    if fill == "full":
+        subs["value"] = a.require("fill_value")
+        return ctx.build("tensorflow.fill({size}, tensorflow.cast({value}, {dtype}))", **subs)
+    return ctx.build(f"tensorflow.{fill}({{size}}, dtype={{dtype}})", **subs)
+
+
+def _is_shape_of(node, receiver) -> bool:
+    """``node`` is ``receiver.shape`` or ``receiver.size()`` (the same code)."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "shape":
+        base = node.value
+    elif (isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Attribute)
+          and node.func.attr.value == "size"):
+        base = node.func.value
+    else:
+        return False
+    return code_of(base).strip() == code_of(receiver).strip() and is_simple(receiver)

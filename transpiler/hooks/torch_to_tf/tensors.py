@@ -105,10 +105,29 @@ def clamp(args, ctx, original):
     raise Unconvertible("clamp needs min or max")
 
 
+def _unpacked_into(ctx, call) -> int | None:
+    """How many names the statement around ``call`` unpacks it into (``a, b = call``)."""
+    stmt = ctx.statement_stack[-1] if ctx.statement_stack else None
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+        return None
+    assign = stmt.body[0]
+    if len(assign.targets) != 1 or assign.value is not call:
+        return None
+    target = assign.targets[0].target
+    if not isinstance(target, (cst.Tuple, cst.List)) or any(isinstance(e, cst.StarredElement) for e in target.elements):
+        return None
+    return len(target.elements)
+
+
 def split(args, ctx, original):
+    """torch.split / x.split: a list of sizes is tf.split's too. An int is the size of each
+    piece (the last may be shorter), where tf.split takes a number of equal pieces: unpacked
+    into k names, the pieces are k - 1 of that size and the rest (tf.split's -1); otherwise
+    the number of pieces is the axis's size over it, which tf.split checks divides evenly."""
     a = Args(args, ctx)
     x = a.require("tensor")
-    sizes = a.require("split_size_or_sections")
+    key = "split_size_or_sections" if "split_size_or_sections" in a else "split_size"
+    sizes = a.require(key)
     ok, literal = literal_value(sizes)
     subs = {"x": x, "sizes": sizes}
     axis = ""
@@ -117,7 +136,23 @@ def split(args, ctx, original):
         axis = ", axis={dim}"
     if ok and isinstance(literal, (list, tuple)):
         return ctx.build("tensorflow.split({x}, {sizes}" + axis + ")", **subs)
-    raise Unconvertible("torch.split with an int gives pieces of that size (tf.split takes a number of pieces): give the sizes as a list")
+    call = ctx.method_call if args.rule.receiver else original
+    literal_int = ok and isinstance(literal, int) and not isinstance(literal, bool) and literal > 0
+    if not literal_int:
+        raise Unconvertible(
+            f"cannot tell whether '{code_of(sizes).strip()}' is the size of each piece (an int) or a list of sizes: "
+            "torch.split with an int gives pieces of that size, tf.split with an int that number of pieces"
+        )
+    count = _unpacked_into(ctx, call)
+    if count is not None:
+        if literal_int and literal == 1:  # k pieces of size 1: the axis has exactly k
+            return ctx.build("tensorflow.split({x}, " + str(count) + axis + ")", **subs)
+        pieces = "[" + ", ".join(["{sizes}"] * (count - 1) + ["-1"]) + "]"
+        return ctx.build("tensorflow.split({x}, " + pieces + axis + ")", **subs)
+    ctx.warn(call, "tensor.split" if args.rule.receiver else "torch.split",
+             "torch.split gives a shorter last piece where the size does not divide the axis; tf.split raises there")
+    index = "{dim}" if "dim" in a else "0"
+    return ctx.build("tensorflow.split({x}, {x}.shape[" + index + "] // {sizes}" + axis + ")", **subs)
 
 
 def topk(args, ctx, original):
