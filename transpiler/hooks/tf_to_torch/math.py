@@ -91,6 +91,15 @@ def assert_compare(args, ctx, original):
     return ctx.build(f"torch._assert(torch.all({{x}} {op} {{y}}), {{message}})", **subs)
 
 
+def assert_data(args, ctx, original):
+    """tf.debugging.Assert(condition, [message]) -> torch._assert(condition, message)."""
+    a = Args(args, ctx)
+    data = a.require("data")
+    if not (isinstance(data, (cst.List, cst.Tuple)) and len(data.elements) == 1):
+        raise Unconvertible("tf.debugging.Assert prints a list of values; torch._assert takes one message: give it one string")
+    return ctx.build("torch._assert({c}, {m})", c=a.require("condition"), m=data.elements[0].value)
+
+
 def _as_tensor(ctx, args, a, name: str, left: bool):
     """A side of the comparison as a tensor: lists and shapes become one; a tensor, or a
     number compared with one, stays as it is."""

@@ -1,6 +1,6 @@
 """Structural rewrites and analyses for this direction (see transpiler/hooks/__init__.py)."""
 
-from . import checks, data, modules, training
+from . import asserts, checks, data, modules, training
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set(checks.ALIASES)
@@ -12,6 +12,6 @@ HANDLERS: dict[str, list] = {
     "IndentedBlock": [training.on_block],
     "Module": [modules.finish_classes, training.on_block],
     "With": [training.on_with],
-    "SimpleStatementLine": [training.on_statement, data.on_statement],
+    "SimpleStatementLine": [training.on_statement, data.on_statement, asserts.on_statement],
     "Call": [checks.on_call],
 }
