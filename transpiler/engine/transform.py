@@ -437,8 +437,8 @@ class RuleTransformer(PathTransformer):
             if item.asname is not None or not isinstance(item.item, cst.Call):
                 return None
             call = item.item
-            if not isinstance(call.func, (cst.Name, cst.Attribute)):
-                return None
+            if not isinstance(call.func, (cst.Name, cst.Attribute)) or id(call) in self.ctx.owned:
+                return None  # owned: in a class that stays as it was, or rewritten by a handler
             qual = self.ctx.resolver.resolve_chain(call.func)
             if not qual or framework_of(qual) != self.ctx.source_framework:
                 return None

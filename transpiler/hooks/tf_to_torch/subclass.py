@@ -5,8 +5,10 @@
 sizes from what flows into them in ``call``; unknown sizes give ``Lazy*``
 modules, reported), ``call`` becomes ``forward`` without the ``training`` and
 ``mask`` arguments (``training`` reads ``self.training``), ``add_weight``
-becomes ``nn.Parameter`` (or a buffer), and Keras-only methods (``get_config``,
-``build`` that only makes weights from the input shape) are reported.
+becomes ``nn.Parameter`` (or a buffer), and ``get_config`` is dropped (reported).
+A ``build()`` that only builds sublayers with explicit shapes (HuggingFace's
+pattern, subclass_build.py) disappears: its shapes become the input sizes of the
+modules made in ``__init__``. Any other ``build()`` keeps the class as it was, reported.
 
 In ``forward``, a convolution's output is channels-first. Reductions over
 spatial axes written for Keras (``tf.reduce_mean(x, axis=[1, 2])``) get their
@@ -28,6 +30,7 @@ from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _fail, _layer_call, _Placeholders
+from .subclass_build import BuildPlan, plan_build
 
 BASES = {"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.engine.base_layer.Layer"}
 # reductions whose axes follow the layout: axis argument name in the source call
@@ -50,6 +53,8 @@ class Attr:
     block: "ClassPlan | None" = None
     weight: dict = field(default_factory=dict)
     statement: cst.CSTNode | None = None  # the __init__ statement that makes it
+    build_shape: tuple | None = None  # the Keras shape build() gives it (no batch dimension)
+    from_build: bool = False  # a weight build() makes: the parameter goes at the end of __init__
 
 
 @dataclass
@@ -66,7 +71,8 @@ class ClassPlan:
     axis_remaps: dict[int, dict] = field(default_factory=dict)  # framework call -> {arg: new value}
     name_moves: dict[int, set] = field(default_factory=dict)  # statement id -> names to move to Keras order
     problems: list[str] = field(default_factory=list)
-    build_problem: str | None = None
+    build_problem: str | None = None  # build() does more than build sublayers: the class stays
+    build: BuildPlan | None = None
 
 
 def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
@@ -98,12 +104,23 @@ def analyze(ctx) -> None:
         plan = ClassPlan(stmt, stmt.name.value, is_model)
         try:
             _collect_attrs(ctx, plan, by_name)
-            _trace_call(ctx, plan)
         except Unconvertible as exc:
             plan.problems.append(str(exc))
+        _plan_build(ctx, plan)
+        kept = [a for a in plan.attrs.values() if a.kind == "block" and (a.block.problems or a.block.build_problem)]
+        if kept and not plan.problems:
+            # a module holding a Keras layer runs under neither framework: all or nothing
+            plan.problems.append(
+                "; ".join(f"self.{a.name} ({a.block.name}) stays Keras" for a in kept)
+            )
+        if not plan.problems:
+            try:
+                _trace_call(ctx, plan)
+            except Unconvertible as exc:
+                plan.problems.append(str(exc))
         plans[id(stmt)] = plan
         by_name[plan.name] = plan
-        if not plan.problems:
+        if not plan.problems and not plan.build_problem:
             ctx.facts.setdefault("class_kinds", {})[plan.name] = "model" if plan.is_model else "layer"
         else:
             # all or nothing: a class that stays Keras keeps its TensorFlow code too
@@ -115,6 +132,27 @@ def analyze(ctx) -> None:
                     ctx.owned.add(id(node))
                 stack.extend(node.children)
     ctx.facts["class_plans_by_name"] = by_name
+
+
+def _plan_build(ctx, plan: ClassPlan) -> None:
+    """build() -> input sizes of the layers made in __init__, weights made at its end."""
+    build, problem = plan_build(ctx, plan.node, _method(plan.node, "__init__"), plan.attrs)
+    if build is None:
+        return
+    for name, shape in build.shapes.items():
+        plan.attrs[name].build_shape = shape
+    if problem is not None:
+        plan.build_problem = problem  # the class stays as it was
+        return
+    for name, (call, stmt, args) in build.weights.items():
+        plan.attrs[name] = Attr(name, "weight", call=call, weight=args, statement=stmt, from_build=True)
+    plan.build = build
+    stack = [build.fn]  # the class handler removes build(): the walk leaves what is in it alone
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
+            ctx.owned.add(id(node))
+        stack.extend(node.children)
 
 
 def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
@@ -312,27 +350,52 @@ def _move_all(plan: ClassPlan, stmt, node, infos) -> None:
 
 def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> TensorInfo:
     args = [a for a in call.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+    if attr.kind == "block":
+        return _block_app_info(ctx, plan, attr, call, args, infos, stmt)
     if len(args) != 1:
         raise Unconvertible(f"self.{attr.name} is called with several tensors; not supported yet")
     x = _expr_info(ctx, plan, args[0].value, infos, stmt)
-    if attr.kind == "block":
-        want = attr.block.input_layout
-        if want != x.layout and (x.rank is None or x.rank >= 2):
-            plan.app_before[id(call)] = "movedim(-1, 1)" if want == "cf" else "movedim(1, -1)"
-        return TensorInfo(None, attr.block.output_layout)
     layer = attr.layer
     want = wanted_layout(layer, x)
     if want != "any" and x.layout != want and (x.rank is None or x.rank >= 2):
         plan.app_before[id(call)] = "movedim(-1, 1)" if want == "cf" else "movedim(1, -1)"
         x = TensorInfo(x.shape, want)
     if attr.plan is None:
-        if want == "cf" and x.shape is None:
+        if x.channels is None and attr.build_shape is not None:
+            x = TensorInfo(attr.build_shape, x.layout)  # the shape build() gives it
+        elif want == "cf" and x.shape is None:
             n = _conv_rank(layer)
             x = TensorInfo((None,) * (n + 1), "cf")
         elif x.shape is None:
             x = TensorInfo((None,) if want == "keras" and layer.rule.data.get("plan") == "dense" else None, x.layout)
         attr.plan = plan_layer(layer, [x])
     return attr.plan.out if attr.plan.out.layout else TensorInfo(None)
+
+
+def _block_tensor_arg(block: ClassPlan, args: list[cst.Arg]) -> int | None:
+    """Which of ``args`` goes to the converted class' first tensor parameter."""
+    first = block.call_params[0] if block.call_params else None
+    for i, a in enumerate(args):
+        if a.star:
+            return None
+        if (a.keyword is None and i == 0) or (a.keyword is not None and a.keyword.value == first):
+            return i
+    return None
+
+
+def _block_app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, infos, stmt) -> TensorInfo:
+    """A converted class called with its tensors (positional or by name): the first goes
+    in the layout it wants, the others are taken in Keras's order."""
+    first = _block_tensor_arg(attr.block, args)
+    for i, a in enumerate(args):
+        info = _expr_info(ctx, plan, a.value, infos, stmt)
+        if i == first:
+            want = attr.block.input_layout
+            if want != info.layout and (info.rank is None or info.rank >= 2):
+                plan.app_before[id(call)] = "movedim(-1, 1)" if want == "cf" else "movedim(1, -1)"
+        elif info.layout == "cf":
+            raise Unconvertible(f"self.{attr.name} is given a channels-first tensor after its first argument; not supported yet")
+    return TensorInfo(None, attr.block.output_layout)
 
 
 def _conv_rank(layer: LayerCall) -> int:
@@ -364,6 +427,8 @@ def _axis_op(ctx, plan: ClassPlan, api: str, call: cst.Call, infos, stmt) -> Ten
         mapped.append(1 if a == full - 1 else (0 if a == 0 else a + 1))
     keepdims = any(k.keyword is not None and k.keyword.value == "keepdims" and code_of(k.value).strip() == "True" for k in call.args)
     plan.axis_remaps[id(call)] = mapped if isinstance(axis, (list, tuple)) else mapped[0]
+    if not keepdims and {a + full if a < 0 else a for a in axes} == set(range(1, full - 1)):
+        return TensorInfo(None, "keras")  # every spatial axis reduced: (N, C) in both layouts
     if keepdims or (full - 1) not in [a + full if a < 0 else a for a in axes]:
         return TensorInfo(None, "cf") if keepdims else TensorInfo(None, "cf" if (full - 1) not in axes else "keras")
     return TensorInfo(None, "keras")
@@ -376,8 +441,11 @@ def on_class(transformer, original, updated):
     plan = ctx.facts.get("class_plans", {}).get(id(original))
     if plan is None:
         return None
-    if plan.problems:
-        ctx.unconverted(original, "keras subclass", "; ".join(plan.problems))
+    if plan.problems or plan.build_problem:
+        if plan.build_problem:
+            ctx.unconverted(original, "keras.layers.Layer.build", plan.build_problem)
+        if plan.problems:
+            ctx.unconverted(original, "keras subclass", "; ".join(plan.problems))
         return updated
     base = "torch.nn.Module"
     new = updated.with_changes(bases=[cst.Arg(ctx.name(base))])
@@ -396,8 +464,9 @@ def on_class(transformer, original, updated):
             elif name == "get_config":
                 ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
                 continue
-            elif name == "build":
-                ctx.unconverted(original, "keras.layers.Layer.build", "build() makes weights from the input shape; create them in __init__ from explicit sizes")
+            elif name == "build" and plan.build is not None:
+                _drop_build(ctx, plan.build)
+                continue
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
     new = ctx.fill(new, **holder.subs)  # also spells the layer templates' framework names
@@ -405,14 +474,24 @@ def on_class(transformer, original, updated):
     return new
 
 
+def _drop_build(ctx, build: BuildPlan) -> None:
+    ctx.converted(build.fn, "keras.layers.Layer.build", "(removed)", "the sizes it builds the layers with are their input sizes in __init__")
+    for call in build.scopes:
+        ctx.converted(call, "tensorflow.name_scope", "(removed)", "PyTorch names parameters after module attributes")
+    for call in build.builds:
+        ctx.converted(call, "layer.build", "(removed)", "PyTorch modules are made with their sizes")
+    ctx.consume_subtree(build.fn)
+
+
 def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.FunctionDef:
     replacements: dict[int, str] = {}
     inits: list[tuple[int, list[str]]] = []
+    built: list[cst.SimpleStatementLine] = []  # the weights build() made
     for attr in plan.attrs.values():
         if attr.kind == "layer":
             if attr.plan is None:
                 try:
-                    attr.plan = plan_layer(attr.layer, [TensorInfo(None)])
+                    attr.plan = plan_layer(attr.layer, [TensorInfo(attr.build_shape)])
                 except Unconvertible as exc:
                     ctx.unconverted(attr.call, attr.layer.kind, str(exc))
                     continue
@@ -430,6 +509,12 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             ctx.consume_head(attr.call.func)
             for warning in attr.plan.warnings:
                 ctx.warn(attr.call, attr.layer.kind, warning)
+        elif attr.kind == "weight" and attr.from_build:
+            param = template_node(_parameter(ctx, attr, holder))
+            target = cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(attr.name)))
+            built.append(cst.SimpleStatementLine([cst.Assign([target], param)]))
+            # reported at its statement: the call itself is in build(), which is gone
+            ctx.converted(attr.statement, "keras.layers.Layer.add_weight", "nn.Parameter", "made in __init__: its sizes are explicit")
         elif attr.kind == "weight":
             replacements[id(ctx.updated(attr.call))] = _parameter(ctx, attr, holder)
             ctx.converted(attr.call, "keras.layers.Layer.add_weight", "nn.Parameter")
@@ -447,7 +532,10 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 return updated.with_changes(args=[])  # nn.Module.__init__ takes no Keras arguments
             return updated
 
-    return fn.visit(Init())
+    fn = fn.visit(Init())
+    if built:
+        fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *built]))
+    return fn
 
 
 def _parameter(ctx, attr: Attr, holder) -> str:
@@ -469,7 +557,7 @@ def _parameter(ctx, attr: Attr, holder) -> str:
     value = inits.get(init_name if ok else None)
     if value is None:
         value = f"torch.nn.init.xavier_uniform_({empty})"
-        ctx.warn(attr.call, "keras.layers.Layer.add_weight", f"initializer {code_of(init).strip() if init is not None else ''} has no conversion; Glorot uniform is used")
+        ctx.warn(attr.statement if attr.from_build else attr.call, "keras.layers.Layer.add_weight", f"initializer {code_of(init).strip() if init is not None else ''} has no conversion; Glorot uniform is used")
     if ok_t and trainable_value is False:
         return f"torch.nn.Parameter({value}, requires_grad=False)"
     return f"torch.nn.Parameter({value})"
@@ -574,13 +662,22 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             args = [a for a in updated.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
             if not args:
                 return updated.with_changes(args=args)
-            x = args[0].value
+            first = _block_tensor_arg(attr.block, args) if attr.kind == "block" else 0
+            if first is None:
+                first = 0
+            x = args[first].value
             x_code = code_of(x).strip()
             before = befores.get(id(original))
             if before:
                 atom = isinstance(x, (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
                 x_code = f"{x_code}.{before}" if atom else f"({x_code}).{before}"
-            if attr.kind == "block" or attr.plan is None:
+            if attr.kind == "block":
+                # forward() takes the call's other tensors as they are (positional or by name)
+                if before:
+                    args[first] = args[first].with_changes(value=cst.parse_expression(x_code))
+                args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                return updated.with_changes(args=args)
+            if attr.plan is None:
                 return cst.parse_expression(f"self.{attr.name}({x_code})")
             return cst.parse_expression(_layer_call_code(attr, x_code))
 
