@@ -118,12 +118,16 @@ def keras_arrays(info: dict, state: dict[str, np.ndarray], reshape: set | None =
     out: dict[tuple[str, str], np.ndarray] = {}
     used: set[str] = set()
     for entry in expand(info["weights"], state):
+        args = dict(entry.get("args") or {})
+        # a weight whose existence is decided at run time (nn.Linear(..., bias=bias))
+        optional = args.pop("optional", False)
+        if optional and any(name not in state for name in entry["torch"]):
+            continue
         try:
             arrays = [np.asarray(state[name]) for name in entry["torch"]]
         except KeyError as exc:
             raise KeyError(f"the PyTorch state_dict has no {exc.args[0]!r} (needed for {entry['layer'] or 'the model'}.{entry['weight']})") from None
         used.update(entry["torch"])
-        args = dict(entry.get("args") or {})
         if args.pop("reshape", False) and reshape is not None:
             reshape.add((entry["layer"], entry["weight"]))
         out[(entry["layer"], entry["weight"])] = TRANSFORMS[entry["transform"]](arrays, **args)

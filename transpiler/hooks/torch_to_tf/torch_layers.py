@@ -194,11 +194,17 @@ def plan_linear(layer: TorchLayer, layout: str) -> KerasPlan:
     units = s.arg(layer, "out_features") if "out_features" in layer.values else None
     if units is None:
         raise Unconvertible(f"{layer.short} needs out_features")
-    extra = ", use_bias=False" if layer.literal("bias", True) is False else ""
+    if "bias" in layer.values and not layer.is_literal("bias"):
+        # a flag computed at run time (bias=config.use_bias) means the same to Keras
+        extra = f", use_bias={s.arg(layer, 'bias')}"
+        bias_args = {"optional": True}
+    else:
+        extra = ", use_bias=False" if layer.literal("bias", True) is False else ""
+        bias_args = {}
     plan = KerasPlan([f"keras.layers.Dense({units}{extra})"], s.subs, wants="torch", out="torch")
     plan.weights.append(WeightSpec(["weight"], "kernel", "linear"))
-    if not extra:
-        plan.weights.append(WeightSpec(["bias"], "bias"))
+    if extra != ", use_bias=False":
+        plan.weights.append(WeightSpec(["bias"], "bias", args=bias_args))
     return plan
 
 
