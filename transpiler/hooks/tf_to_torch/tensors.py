@@ -142,31 +142,81 @@ def gather(args, ctx, original):
     return ctx.build("{params}[" + index + "]", params=params, indices=indices)
 
 
+def _padding_pairs(node):
+    """[(before, after)] nodes of tf.pad's paddings, and whether dimensions in front are
+    left as they are: a literal list of pairs, or ``[[0, 0]] * (n) + [pairs]`` (the form
+    the PyTorch converter writes for F.pad, whose input rank it does not know)."""
+    open_front = False
+    if (
+        isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)
+        and isinstance(node.left, cst.BinaryOperation) and isinstance(node.left.operator, cst.Multiply)
+        and literal_value(node.left.left) == (True, [[0, 0]])
+    ):
+        open_front = True
+        node = node.right
+    if not isinstance(node, (cst.List, cst.Tuple)):
+        return None, False
+    pairs = []
+    for element in node.elements:
+        pair = element.value
+        if isinstance(element, cst.StarredElement) or not isinstance(pair, (cst.List, cst.Tuple)) or len(pair.elements) != 2:
+            return None, False
+        pairs.append((pair.elements[0].value, pair.elements[1].value))
+    return pairs, open_front
+
+
+def _is_zero(node) -> bool:
+    ok, value = literal_value(node)
+    return ok and value == 0
+
+
 def pad(args, ctx, original):
     a = Args(args, ctx)
     tensor = a.require("tensor")
-    paddings = a.literal("paddings")
+    pairs, _ = _padding_pairs(a.require("paddings"))
+    if pairs is None:
+        raise Unconvertible("paddings must be a list of [before, after] pairs written out")
     mode = str(a.literal("mode", "CONSTANT")).upper()
-    value = a.literal("constant_values", 0)
-    try:
-        pairs = [tuple(int(v) for v in pair) for pair in paddings]
-        assert all(len(p) == 2 for p in pairs)
-    except (TypeError, ValueError, AssertionError):
-        raise Unconvertible("paddings must be a literal list of [before, after] pairs") from None
-    while pairs and pairs[0] == (0, 0):
+    while pairs and _is_zero(pairs[0][0]) and _is_zero(pairs[0][1]):
         pairs.pop(0)
+    subs = {"tensor": tensor}
     flat = []
-    for before, after in reversed(pairs):
-        flat.extend([before, after])
+    for i, (before, after) in enumerate(reversed(pairs)):
+        subs[f"b{i}"], subs[f"a{i}"] = before, after
+        flat += [f"{{b{i}}}", f"{{a{i}}}"]
     torch_mode = {"CONSTANT": "constant", "REFLECT": "reflect"}.get(mode)
     if torch_mode is None:
         raise Unconvertible(f"padding mode {mode!r} has no torch equivalent (F.pad supports constant, reflect, replicate, circular)")
-    text = "torch.nn.functional.pad({tensor}, " + repr(tuple(flat)) + ")"
+    text = "torch.nn.functional.pad({tensor}, (" + ", ".join(flat) + ("," if len(flat) == 1 else "") + ")"
     if torch_mode == "reflect":
-        text = text[:-1] + ", mode='reflect')"
-    elif value != 0:
-        text = text[:-1] + f", value={value!r})"
-    return ctx.build(text, tensor=tensor)
+        text += ", mode='reflect'"
+    elif "constant_values" in a and not _is_zero(a["constant_values"]):
+        subs["value"] = a["constant_values"]
+        text += ", value={value}"
+    return ctx.build(text + ")", **subs)
+
+
+_RESIZE_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact"}
+
+
+def image_resize(args, ctx, original):
+    """tf.image.resize(images, size, method) on (N, H, W, C) -> F.interpolate on (N, C, H, W),
+    between two permutes. TensorFlow samples pixel centres: bilinear is PyTorch's bilinear
+    with align_corners=False, nearest its 'nearest-exact' (both checked, up and down)."""
+    a = Args(args, ctx)
+    method = str(a.literal("method", "bilinear")).lower()
+    if method not in _RESIZE_MODES:
+        raise Unconvertible(f"method {method!r}: PyTorch's kernel differs (only bilinear and nearest convert)")
+    if a.literal("antialias", False):
+        raise Unconvertible("antialias=True: PyTorch's and TensorFlow's antialiasing kernels differ")
+    if a.literal("preserve_aspect_ratio", False):
+        raise Unconvertible("preserve_aspect_ratio=True: compute the size first")
+    mode = _RESIZE_MODES[method]
+    corners = ", align_corners=False" if mode == "bilinear" else ""
+    return ctx.build(
+        "torch.nn.functional.interpolate({x}.permute(0, 3, 1, 2), size={size}, mode='" + mode + "'" + corners + ").permute(0, 2, 3, 1)",
+        x=a.require("images"), size=a.require("size"),
+    )
 
 
 def _direction(a) -> bool:

@@ -189,3 +189,122 @@ def argsort(args, ctx, original):
     subs = {"x": a.require("input"), "dim": a.get("dim") or cst.parse_expression("-1")}
     stable = ", stable=True" if a.literal("stable", False) else ""
     return ctx.build("tensorflow.argsort({x}, axis={dim}, direction=" + _direction(a) + stable + ")", **subs)
+
+
+_PAD_MODES = {"constant": "CONSTANT", "reflect": "REFLECT"}
+
+
+def pad(args, ctx, original):
+    """F.pad(x, (left, right, top, bottom, ...), mode, value) -> tf.pad(x, paddings, ...).
+
+    PyTorch lists (before, after) pairs from the last dimension backwards and pads only
+    the dimensions it names; tf.pad takes one pair per dimension, first to last. The
+    dimensions in front get [0, 0]: as many as x has beyond the pairs (len(x.shape) - k)."""
+    a = Args(args, ctx)
+    x = a.require("input")
+    pairs_node = a.require("pad")
+    times = 1
+    if (  # (padding,) * 4
+        isinstance(pairs_node, cst.BinaryOperation) and isinstance(pairs_node.operator, cst.Multiply)
+        and isinstance(pairs_node.left, (cst.List, cst.Tuple)) and isinstance(pairs_node.right, cst.Integer)
+    ):
+        times = int(pairs_node.right.value)
+        pairs_node = pairs_node.left
+    if not isinstance(pairs_node, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in pairs_node.elements):
+        raise Unconvertible(f"the pad sizes ({code_of(pairs_node).strip()}) must be written out: tf.pad takes them per dimension, first to last")
+    items = [e.value for e in pairs_node.elements] * times
+    if times > 1 and not all(is_simple(e) for e in items):
+        raise Unconvertible("the repeated pad sizes would be computed once per dimension: assign them to a variable first")
+    if not is_simple(x):
+        raise Unconvertible(
+            f"the dimensions in front of the padded ones are counted from the input's rank, so the input is read twice: "
+            f"assign '{code_of(x).strip()}' to a variable first"
+        )
+    if not items or len(items) % 2:
+        raise Unconvertible("pad needs (before, after) pairs")
+    mode = a.literal("mode", "constant")
+    if mode not in _PAD_MODES:
+        raise Unconvertible(
+            f"mode={mode!r}: tf.pad has CONSTANT, REFLECT (as PyTorch's reflect) and SYMMETRIC (which repeats the edge and mirrors, unlike {mode!r})"
+        )
+    k = len(items) // 2
+    subs = {"x": x}
+    pairs = []
+    for i in range(k - 1, -1, -1):  # the last pair in PyTorch's list is the first dimension it pads
+        subs[f"b{i}"], subs[f"a{i}"] = items[2 * i], items[2 * i + 1]
+        pairs.append(f"[{{b{i}}}, {{a{i}}}]")
+    lead = f"[[0, 0]] * (len({{x}}.shape) - {k}) + "
+    extra = ""
+    if mode != "constant":
+        extra += f", mode={_PAD_MODES[mode]!r}"
+    value = a.get("value")
+    if value is not None and mode == "constant" and code_of(value).strip() not in ("0", "0.0", "None"):
+        subs["value"] = value
+        extra += ", constant_values={value}"
+    return ctx.build("tensorflow.pad({x}, " + lead + "[" + ", ".join(pairs) + "]" + extra + ")", **subs)
+
+
+def _is_sequence(node, ctx) -> bool:
+    """A size that is a sequence: a literal tuple/list, or a slice of a shape (x.shape[-2:],
+    x.size()[2:])."""
+    if isinstance(node, (cst.List, cst.Tuple)):
+        return True
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+        base = node.value
+        if isinstance(base, cst.Attribute) and base.attr.value == "shape":
+            return True
+        if isinstance(base, cst.Call) and isinstance(base.func, cst.Attribute) and base.func.attr.value == "size" and not base.args:
+            return True
+    return False
+
+
+def interpolate(args, ctx, original):
+    """F.interpolate on (N, C, H, W): tf.image.resize works channels-last, between two
+    transposes. Only where the results are the same: bilinear without align_corners or
+    antialias (the same half-pixel sampling, up and down), and nearest by whole-number
+    scale factors (each pixel repeated: tf.repeat along the spatial axes)."""
+    a = Args(args, ctx)
+    x = a.require("input")
+    mode = a.literal("mode", "nearest")
+    if a.literal("antialias", False):
+        raise Unconvertible("antialias=True: PyTorch's and TensorFlow's antialiasing kernels differ")
+    size, scale = a.get("size"), a.get("scale_factor")
+    bound = {b.name: b for b in args.bound}
+    orig_size = bound["size"].original.value if "size" in bound and bound["size"].original is not None else size
+    if mode == "bilinear":
+        if a.literal("align_corners", None):
+            raise Unconvertible("align_corners=True: tf.image.resize samples pixel centres (align_corners=False) only")
+        if size is None:
+            raise Unconvertible("bilinear by scale_factor: PyTorch maps coordinates by the factor, tf.image.resize by the sizes; give size=")
+        ok, literal = literal_value(size)
+        if ok and isinstance(literal, int):
+            size = cst.Tuple([cst.Element(size), cst.Element(size)])
+        elif not _is_sequence(orig_size, ctx):
+            raise Unconvertible(f"cannot tell whether size={code_of(orig_size).strip()} is one int or (height, width)")
+        return ctx.build(
+            "tensorflow.transpose(tensorflow.image.resize(tensorflow.transpose({x}, [0, 2, 3, 1]), {size}, method='bilinear'), [0, 3, 1, 2])",
+            x=x, size=size,
+        )
+    if mode == "nearest-exact" and size is not None:  # pixel centres, as TensorFlow's nearest
+        ok, literal = literal_value(size)
+        if ok and isinstance(literal, int):
+            size = cst.Tuple([cst.Element(size), cst.Element(size)])
+        elif not _is_sequence(orig_size, ctx):
+            raise Unconvertible(f"cannot tell whether size={code_of(orig_size).strip()} is one int or (height, width)")
+        return ctx.build(
+            "tensorflow.transpose(tensorflow.image.resize(tensorflow.transpose({x}, [0, 2, 3, 1]), {size}, method='nearest'), [0, 3, 1, 2])",
+            x=x, size=size,
+        )
+    if mode == "nearest":
+        if size is not None:
+            raise Unconvertible("nearest to a size: PyTorch takes the pixel at floor(i * in / out), TensorFlow the one nearest the centre (PyTorch's 'nearest-exact'); the same only for whole-number enlargements (give scale_factor=)")
+        ok, factors = literal_value(scale) if scale is not None else (False, None)
+        if not (ok and isinstance(factors, (tuple, list)) and all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in factors)):
+            raise Unconvertible("nearest: only whole-number scale factors written per spatial dimension (scale_factor=(2, 2)) convert (each pixel repeated)")
+        n = len(factors)
+        expr = "{x}"
+        for axis, f in zip(range(-n, 0), factors):
+            if f != 1:
+                expr = f"tensorflow.repeat({expr}, {f}, axis={axis})"
+        return ctx.build(expr, x=x)
+    raise Unconvertible(f"mode={mode!r}: the TensorFlow kernels differ (bicubic's coefficient, linear/trilinear layouts); only bilinear, nearest-exact and whole-number nearest convert")
