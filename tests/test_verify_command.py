@@ -211,3 +211,11 @@ def test_weights_command_loads_trained_weights(tmp_path):
     np.testing.assert_allclose(y, np.load(tmp_path / "y.npy"), rtol=1e-4, atol=1e-5)
     missing = cli("weights", tmp_path / "trained.weights.h5", "--program", program, "--model", "nope", "-o", tmp_path / "x.pt")
     assert missing.returncode == 2 and "no converted model named 'nope'" in missing.stderr
+
+
+def test_nothing_to_compare_is_not_a_match(tmp_path):
+    program = tmp_path / "only_functions.py"
+    program.write_text("import tensorflow as tf\n\n\ndef total(x):\n    return tf.reduce_sum(x)\n")
+    proc = cli("verify", program, "--to", "torch", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "NOTHING COMPARED" in proc.stdout

@@ -215,4 +215,6 @@ def _run(args) -> int:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
+    if verdict.passed and not verdict.checks:
+        return 2  # nothing exercised: not a match
     return 0 if verdict.passed else 1

@@ -51,6 +51,7 @@ class Verdict:
     def to_json(self) -> dict:
         return {
             "passed": self.passed,
+            "compared": len(self.checks),
             "trained": self.trained,
             "training_steps": self.steps,
             "errors": self.errors,
@@ -158,5 +159,8 @@ def describe(v: Verdict, *, verbose: bool = False) -> str:
     what = f"{passed}/{len(v.checks)} checks passed"
     if v.trained:
         what += f", {v.steps} training step(s) compared"
-    lines.append(("MATCH: " if v.passed else "MISMATCH: ") + what)
+    if v.passed and not v.checks:
+        lines.append("NOTHING COMPARED: the program printed nothing and left no module-level value or model; see docs/verify.md, 'Finding what to run'")
+    else:
+        lines.append(("MATCH: " if v.passed else "MISMATCH: ") + what)
     return "\n".join(lines)
