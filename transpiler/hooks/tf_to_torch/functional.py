@@ -25,7 +25,7 @@ from ...engine.build import code_of
 from ...engine.calls import Unconvertible
 from ...engine.query import framework_calls, resolve_call
 from ...engine.types import scope_bindings
-from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
+from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, plan_flatten, plan_layer, wanted_layout
 from .models import INPUTS, _class_name, _fail, _input_from_call, _layer_call, _Placeholders, _taken_names, _top_statement
 
 MODELS = {"keras.Model", "keras.models.Model"}
@@ -483,19 +483,27 @@ def _consumers(graph: Graph) -> dict[str, list]:
 def _plan_app(graph: Graph, app: App, infos, consumers) -> None:
     layer = graph.layers[app.layer_key]
     inputs = []
+    keras_flatten = False
     for i, name in enumerate(app.inputs):
         t = infos[name]
         want = wanted_layout(layer, t)
-        if layer.rule.data.get("plan") == "flatten" and t.layout == "cf":
-            target = _target_of(graph, app)
-            if not _only_dense(target, graph, consumers):
-                want = "keras"  # flatten in Keras's order: something order-sensitive reads it
         if want != "any" and t.rank and t.rank >= 2 and t.layout != want:
             app.before[i] = "movedim(-1, 1)" if want == "cf" else "movedim(1, -1)"
             t = TensorInfo(t.shape, want)
+        t = channels_first_view(layer, t)  # data_format="channels_first": no move
+        if layer.rule.data.get("plan") == "flatten" and t.layout == "cf" and t.rank and t.rank >= 2:
+            target = _target_of(graph, app)
+            if not _only_dense(target, graph, consumers):
+                # flatten in Keras's order: something order-sensitive reads it
+                app.before[i] = (app.before[i] + "." if i in app.before else "") + "movedim(1, -1)"
+                t = TensorInfo(t.shape, "keras")
+                keras_flatten = True
         inputs.append(t)
     if app.layer_key in graph.plans:
         app.plan = graph.plans[app.layer_key]  # a shared layer: the same modules
+    elif keras_flatten:
+        app.plan = plan_flatten(layer, inputs[0])
+        graph.plans[app.layer_key] = app.plan
     else:
         app.plan = plan_layer(layer, inputs)
         graph.plans[app.layer_key] = app.plan

@@ -352,10 +352,31 @@ def _expect_rank(layer: LayerCall, x: TensorInfo, rank: int) -> None:
         raise Unconvertible(f"{layer.short} expects inputs of rank {rank + 1} (with the batch), got shape {x.shape}")
 
 
+def data_format(layer: LayerCall) -> str:
+    """'channels_first' or 'channels_last' (Keras's default); a computed value is reported."""
+    if "data_format" not in layer.values:
+        return "channels_last"
+    ok, fmt = literal_value(layer.values["data_format"])
+    if not ok:
+        raise Unconvertible(
+            f"{layer.short}: data_format={code_of(layer.values['data_format']).strip()} is computed at run time "
+            "(it decides the layout); write 'channels_first' or 'channels_last'"
+        )
+    if fmt is None:
+        return "channels_last"
+    if fmt not in ("channels_first", "channels_last"):
+        raise Unconvertible(f"{layer.short}: data_format={fmt!r} is not a data format")
+    return fmt
+
+
 def _channels_first(layer: LayerCall) -> None:
-    fmt = layer.literal("data_format", None)
-    if fmt not in (None, "channels_last"):
-        raise Unconvertible(f"{layer.short}: data_format={fmt!r}: only channels_last sources are supported so far")
+    data_format(layer)  # validated; channels-first layers get their view in plan_layer
+
+
+def _activation_dim(layer: LayerCall) -> int:
+    """The PyTorch dimension of a layer's softmax activation (Keras's last axis) on its
+    channels-first output: the channels for a channels-last source, the last axis otherwise."""
+    return -1 if data_format(layer) == "channels_first" else 1
 
 
 def _dim_code(d) -> str:
@@ -529,7 +550,7 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     plan.out = TensorInfo(tuple(out_spatial) + (filters,), "cf")
     _regularizer_warnings(layer, plan)
     _initializers(layer, plan, [("kernel_initializer", "weight"), ("bias_initializer", "bias")], module=conv_index)
-    return with_activation(plan, activation_name(layer), layout_dim=1)
+    return with_activation(plan, activation_name(layer), layout_dim=_activation_dim(layer))
 
 
 def plan_depthwise(layer: LayerCall, x: TensorInfo) -> LayerPlan:
@@ -569,7 +590,7 @@ def plan_depthwise(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     out_spatial = tuple(_conv_out(sz, k, st, dl, padding) for sz, k, st, dl in zip(spatial, kernel, strides, dilation))
     plan.out = TensorInfo(out_spatial + (out_ch,), "cf")
     _regularizer_warnings(layer, plan)
-    return with_activation(plan, activation_name(layer), layout_dim=1)
+    return with_activation(plan, activation_name(layer), layout_dim=_activation_dim(layer))
 
 
 def plan_separable(layer: LayerCall, x: TensorInfo) -> LayerPlan:
@@ -604,7 +625,7 @@ def plan_separable(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     spatial = x.shape[:-1]
     out_spatial = tuple(_conv_out(sz, k, st, dl, padding) for sz, k, st, dl in zip(spatial, kernel, strides, dilation))
     plan.out = TensorInfo(out_spatial + (filters,), "cf")
-    return with_activation(plan, activation_name(layer), layout_dim=1)
+    return with_activation(plan, activation_name(layer), layout_dim=_activation_dim(layer))
 
 
 def plan_pool(layer: LayerCall, x: TensorInfo) -> LayerPlan:
@@ -723,8 +744,10 @@ def _keras_axis_to_torch(axis: int, x: TensorInfo) -> int:
 
 def plan_batchnorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     axis = layer.literal("axis", -1)
+    if _bn_channels_first(layer, x):
+        return _plan_batchnorm_cf(layer, x)
     if axis not in (-1, (x.rank if x.rank else -1)):
-        raise Unconvertible("BatchNormalization over an axis other than the last (channels) one")
+        raise Unconvertible("BatchNormalization over an axis other than the last (channels) one or axis=1")
     layer.reject("renorm", "synchronized", "beta_constraint", "gamma_constraint", unless={"renorm": False, "synchronized": False})
     momentum = layer.literal("momentum", 0.99)
     epsilon = layer.number("epsilon", 1e-3)
@@ -753,6 +776,27 @@ def plan_batchnorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     plan.weights += [WeightMap("moving_mean", "running_mean"), WeightMap("moving_variance", "running_var")]
     plan.out = x if rank != 1 else TensorInfo(x.shape, "keras")
     plan.notes.append("momentum and epsilon are Keras's (PyTorch's momentum is 1 - Keras's)")
+    return plan
+
+
+def _bn_channels_first(layer: LayerCall, x: TensorInfo) -> bool:
+    """BatchNormalization(axis=1) on data of rank > 2 (with the batch): channels-first data."""
+    if "axis" not in layer.values:
+        return False
+    ok, axis = literal_value(layer.values["axis"])
+    if not ok or not isinstance(axis, int) or isinstance(axis, bool):
+        return False
+    return x.rank is not None and x.rank >= 2 and (axis == 1 or axis == -(x.rank + 1) + 1)
+
+
+def _plan_batchnorm_cf(layer: LayerCall, x: TensorInfo) -> LayerPlan:
+    """BatchNormalization(axis=1): Keras's order is PyTorch's (N, C, ...), the module applies as it is."""
+    if x.layout != "keras":
+        raise Unconvertible("BatchNormalization(axis=1) on a tensor held channels-first: move it to Keras's order first")
+    view = TensorInfo(tuple(x.shape[1:]) + (x.shape[0],), "cf")
+    rest = {k: v for k, v in layer.values.items() if k != "axis"}
+    plan = plan_batchnorm(dataclasses.replace(layer, values=rest), view)
+    plan.out = x
     return plan
 
 
@@ -1152,8 +1196,52 @@ PLANNERS = {
 MULTI_PLANNERS = {"merge": plan_merge, "mha": plan_mha}
 
 
+# layers with a data_format: channels_first ones read Keras's order, which is PyTorch's
+CF_SOURCE_PLANS = {"conv", "depthwise", "separable", "pool", "global_pool", "zero_padding", "cropping", "upsampling", "dropout", "flatten"}
+
+
+def channels_first_source(layer: LayerCall, x: TensorInfo | None = None) -> bool:
+    """The layer reads its input channels-first as Keras holds it (data_format="channels_first",
+    BatchNormalization(axis=1)): the PyTorch tensor is taken in Keras's order, no move."""
+    kind = layer.rule.data.get("plan")
+    if kind == "batchnorm":
+        return x is not None and _bn_channels_first(layer, x)
+    if kind not in CF_SOURCE_PLANS or "data_format" not in layer.values:
+        return False
+    if kind == "dropout" and not layer.short.startswith("SpatialDropout"):
+        return False
+    try:
+        return data_format(layer) == "channels_first"
+    except Unconvertible:
+        return False  # reported by the planner
+
+
+def channels_first_view(layer: LayerCall, x: TensorInfo) -> TensorInfo:
+    """A Keras-order tensor as the channels-first tensor a data_format="channels_first" layer
+    reads: the same PyTorch tensor, its shape written as the planners take it (channels last)."""
+    if layer.rule.data.get("plan") == "batchnorm" or x.layout != "keras" or not channels_first_source(layer, x):
+        return x
+    if x.shape is None:
+        if layer.rule.data.get("plan") == "flatten":
+            return x
+        n = _spatial_rank(layer)
+        return TensorInfo((None,) * (n + 1), "cf")
+    if len(x.shape) < 2:
+        return x
+    return TensorInfo(tuple(x.shape[1:]) + (x.shape[0],), "cf")
+
+
+def _keras_order(x: TensorInfo) -> TensorInfo:
+    """A channels-first tensor's info in Keras's channels-first order (C, spatial...)."""
+    if x.layout != "cf" or x.shape is None or len(x.shape) < 2:
+        return TensorInfo(x.shape, "keras") if x.layout == "cf" else x
+    return TensorInfo((x.shape[-1],) + tuple(x.shape[:-1]), "keras")
+
+
 def wanted_layout(layer: LayerCall, x: TensorInfo | None = None) -> str:
-    """'cf' (convolutions, pooling...), 'keras' (Dense, RNNs...) or 'any' (elementwise)."""
+    """'cf' (convolutions, pooling...), 'keras' (Dense, RNNs, channels-first sources...) or 'any' (elementwise)."""
+    if channels_first_source(layer, x):
+        return "keras"
     want = layer.rule.data.get("layout", "any")
     min_rank = layer.rule.data.get("cf_min_rank")
     if want == "cf" and min_rank and x is not None and x.rank is not None and x.rank < min_rank:
@@ -1175,4 +1263,11 @@ def plan_layer(layer: LayerCall, inputs: list[TensorInfo]) -> LayerPlan:
         raise Unconvertible(f"{layer.short} has no layer plan")
     if len(inputs) != 1:
         raise Unconvertible(f"{layer.short} takes one input")
-    return PLANNERS[kind](layer, inputs[0])
+    x = inputs[0]
+    if kind != "batchnorm" and channels_first_source(layer, x):
+        if x.layout == "keras":
+            x = channels_first_view(layer, x)
+        plan = PLANNERS[kind](layer, x)
+        plan.out = _keras_order(plan.out)  # its output is in Keras's (channels-first) order
+        return plan
+    return PLANNERS[kind](layer, x)

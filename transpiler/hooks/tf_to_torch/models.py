@@ -23,7 +23,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
-from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
+from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, plan_flatten, plan_layer, wanted_layout
 
 SEQUENTIAL = {"keras.Sequential", "keras.models.Sequential"}
 INPUTS = {"keras.Input", "keras.layers.Input"}
@@ -77,12 +77,15 @@ def plan_sequence(layers: list[LayerCall], x: TensorInfo) -> tuple[TensorInfo, l
     chain = True
     for i, layer in enumerate(layers):
         before, current = _layout_change(current, wanted_layout(layer, current))
+        current = channels_first_view(layer, current)  # data_format="channels_first": no move
         if layer.rule.data.get("plan") == "flatten" and current.layout == "cf" and not _dense_follows(layers[i + 1:]):
             # the flattened features feed something that cares about their order:
             # flatten in Keras's (channels-last) order
             before = "{x}.movedim(1, -1)" if before is None else before + ".movedim(1, -1)"
             current = TensorInfo(current.shape, "keras")
-        plan = plan_layer(layer, [current])
+            plan = plan_flatten(layer, current)
+        else:
+            plan = plan_layer(layer, [current])
         steps.append(Step(layer, plan, before))
         chain = chain and plan.chain and before is None and not plan.inits
         current = plan.out
