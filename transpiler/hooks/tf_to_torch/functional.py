@@ -69,6 +69,7 @@ class Op:
     inline: list[App] = field(default_factory=list)  # applications inside other code
     reads: list[str] = field(default_factory=list)  # graph variables the statement reads
     before: dict[str, str] = field(default_factory=dict)  # variable -> layout conversion (other code)
+    states: list[str] = field(default_factory=list)  # an RNN's return_state names after the output
 
 
 @dataclass
@@ -264,6 +265,8 @@ class _Tracer:
         used = used_names(stmt)
         simple = isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
         small = stmt.body[0] if simple else None
+        if self._state_unpacking(stmt, small):
+            return
         if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
             if used & known and not isinstance(small, cst.Expr):
                 raise Unconvertible(f"only straight-line assignments can build a graph: {code_of(stmt).strip()[:60]}")
@@ -299,6 +302,33 @@ class _Tracer:
             self._bind(name)
             return
         self.symbolic.discard(name)  # rebound to something else
+
+    def _state_unpacking(self, stmt, small) -> bool:
+        """``out, h, c = keras.layers.LSTM(n, return_state=True)(x)``: one op, its states named."""
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, (cst.Tuple, cst.List))):
+            return False
+        names = _names(small.targets[0].target)
+        if not names or len(names) < 2 or not isinstance(small.value, cst.Call):
+            return False
+        func = small.value.func
+        layer = _layer_call(self.ctx, func) if isinstance(func, cst.Call) else (
+            self.layers.get(self.layer_vars[func.value]) if isinstance(func, cst.Name) and func.value in self.layer_vars else None
+        )
+        if layer is None or layer.rule.data.get("plan") != "rnn":
+            return False
+        expected = 3 if layer.short == "LSTM" else 2
+        if len(names) != expected:
+            raise Unconvertible(f"{layer.short}(return_state=True) gives {expected} values; the statement unpacks {len(names)}")
+        layer.states_ok = True
+        app = self.application(small.value)
+        if app is None:
+            return False
+        key = app.layer_key
+        self.layers[key].states_ok = True
+        self.ops.append(Op(stmt, names[0], app=app, reads=list(app.inputs), states=names[1:]))
+        for name in names:
+            self._bind(name)
+        return True
 
     def _bind(self, name) -> None:
         self.symbolic.add(name)
@@ -346,9 +376,10 @@ def _trace(ctx, fc, inputs_node, outputs_node) -> Graph:
     needed = set(outputs)
     kept: list[Op] = []
     for op in reversed(tracer.ops):
-        if op.target in needed:
+        if op.target in needed or needed & set(op.states):
             kept.append(op)
             needed.discard(op.target)
+            needed.difference_update(op.states)
             needed.update(op.reads)
             for app in op.inline:
                 needed.update(app.inputs)
@@ -443,6 +474,8 @@ def _plan(ctx, graph: Graph) -> None:
             _plan_app(graph, app, infos, flatten_consumers)
         if op.app is not None:
             infos[op.target] = op.app.plan.out
+            for name in op.states:
+                infos[name] = op.app.plan.state_out or TensorInfo(None)
             continue
         reads = [infos[n] for n in op.reads]
         layouts = {t.layout for t in reads} | {a.plan.out.layout for a in op.inline}
@@ -624,6 +657,9 @@ def class_statements(ctx, graph: Graph) -> list:
         init_lines.append(f"self.{name} = {name}")
     forward_statements: list = []
     for op in graph.ops:
+        if op.app is not None and op.states:
+            forward_statements.append(state_code(op, _apply_code(ctx, graph, op.app)))
+            continue
         if op.app is not None:
             forward_statements.append(f"{op.target} = {_apply_code(ctx, graph, op.app)}")
             continue
@@ -647,6 +683,19 @@ def class_statements(ctx, graph: Graph) -> list:
     init, forward = cls.body.body
     forward = forward.with_changes(body=forward.body.with_changes(body=body + list(forward.body.body)))
     return [cls.with_changes(body=cls.body.with_changes(body=[init, forward]))]
+
+
+def state_code(op: Op, call: str) -> str:
+    """An RNN with return_state: PyTorch's (output, h_n) / (output, (h_n, c_n)) unpacked into
+    Keras's names; the states are (layers, N, H) where Keras's are (N, H), the output the last
+    step unless return_sequences."""
+    plan = op.app.plan
+    out, states = op.target, op.states
+    held = f"({', '.join(states)})" if len(states) > 1 else states[0]
+    names, values = list(states), [s + "[-1]" for s in states]
+    if plan.out.rank == 1:
+        names, values = [out, *names], [f"{out}[:, -1]", *values]
+    return f"{out}, {held} = {call}\n{', '.join(names)} = {', '.join(values)}"
 
 
 def _fill(template: str, values: dict) -> str:

@@ -82,6 +82,9 @@ class LayerPlan:
     multi_input: bool = False
     # the function form of an activation held as the last module (class code prefers F.relu(...))
     activation: str | None = None
+    # an RNN with return_state=True: its states (h, or h and c), each of this shape
+    states: list[str] = field(default_factory=list)
+    state_out: TensorInfo | None = None
 
     def with_function_activation(self) -> "LayerPlan":
         """The same plan with its activation module written as a function call in forward()."""
@@ -860,8 +863,12 @@ def plan_rnn(layer: LayerCall, x: TensorInfo, *, bidirectional: bool = False, me
         raise Unconvertible(f"{kind} after a channels-first layer (Conv1D): transpose first")
     layer.reject("go_backwards", "stateful", "kernel_constraint", "recurrent_constraint", "bias_constraint", "activity_regularizer",
                  unless={"go_backwards": False, "stateful": False})
-    if layer.literal("return_state", False):
-        raise Unconvertible(f"{kind}(return_state=True): unpack (output, state) from the PyTorch module by hand")
+    return_state = bool(layer.literal("return_state", False))
+    if return_state and (bidirectional or not getattr(layer, "states_ok", False)):
+        raise Unconvertible(
+            f"{kind}(return_state=True): converted only unidirectional, unpacked into names in a functional model "
+            "(out, h, c = LSTM(n, return_state=True)(x)); unpack (output, state) from the PyTorch module by hand"
+        )
     if layer.literal("dropout", 0.0) or layer.literal("recurrent_dropout", 0.0):
         raise Unconvertible(f"{kind} with dropout/recurrent_dropout: PyTorch's RNN modules drop between layers only")
     units = layer.dim("units")
@@ -904,6 +911,11 @@ def plan_rnn(layer: LayerCall, x: TensorInfo, *, bidirectional: bool = False, me
             plan.apply = "{m0}({x})[0][:, -1]"
         plan.out = TensorInfo((width,), "keras")
     plan.chain = False
+    if return_state:
+        # forward() unpacks the module's (output, states) itself: see functional.state_code
+        plan.apply = "{m0}({x})"
+        plan.states = ["h", "c"] if kind == "LSTM" else ["h"]
+        plan.state_out = TensorInfo((units,), "keras")
     transform = {"LSTM": "rnn", "GRU": "gru", "SimpleRNN": "rnn"}[kind]
     suffixes = ["l0"] + (["l0_reverse"] if bidirectional else [])
     plan.weights = []
