@@ -405,6 +405,8 @@ class Types:
             base = self.kind_of(expr.value, chain)
             if is_tensor(base) or base in ("tensors", "batch"):
                 return "tensor"
+            if base == "shape" and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Slice):
+                return "shape"  # x.size()[:-1]: some of the sizes
             return None
         return None
 
