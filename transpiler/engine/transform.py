@@ -288,8 +288,10 @@ class RuleTransformer(PathTransformer):
         except Deferred:
             return updated
         except Unconvertible as exc:
+            # left as written, arguments included (as for an unconverted function call)
+            ctx.revert(original, self._marks.get(id(original)))
             ctx.unconverted(original, api, str(exc))
-            return updated
+            return original
         ctx.converted(original, api, _describe(result))
         if rule.warn:
             ctx.warn(original, api, rule.warn)

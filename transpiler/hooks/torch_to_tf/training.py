@@ -703,6 +703,17 @@ def mode(args, ctx, original):
     return Args(args, ctx).require("self")
 
 
+def model_to(args, ctx, original):
+    """model.to(device) goes like mode(); model.to(dtype) casts the weights, which a Keras
+    model decides when it is built (dtype=, keras.config.set_floatx): reported."""
+    from .methods import _to_arguments
+
+    a, items = _to_arguments(args, ctx)
+    if "dtype" in a or any(what in ("dtype", "tensor") for _, _, what in items):
+        raise Unconvertible("casts the model's weights: give the Keras layers dtype= (or keras.config.set_floatx) where the model is built")
+    return a.require("self")
+
+
 def device(args, ctx, original):
     a = Args(args, ctx)
     value = a.require("type")
