@@ -267,11 +267,12 @@ class RuleTransformer(PathTransformer):
                     return result
                 kinds = sorted({r.receiver for r in rules if r.receiver != UNKNOWN_RECEIVER})
                 receiver = code_of(original.func.value).strip()
+                ctx.revert(original, self._marks.get(id(original)))  # left as written
                 ctx.unconverted(
                     original, f"{'/'.join(kinds)}.{name}",
                     f"cannot tell whether '{receiver}' is a {' or '.join(kinds)}; convert this call by hand",
                 )
-                return updated
+                return original
             return None
         rule = ctx.types.method_rule(kind, name)
         if kind == "unconverted_model":
@@ -604,6 +605,10 @@ def _as_nodes(result):
 
 def add_comments(stmt, comments: list[str]):
     existing = {line.comment.value for line in stmt.leading_lines if line.comment is not None}
+    if any(c.startswith("# TODO(transpiler):") for c in existing):
+        # marked by an earlier run (which may have known more, e.g. the kind of a value
+        # it then converted): a second run changes nothing; the report still lists it
+        return stmt
     new = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments if c not in existing]
     if not new:
         return stmt
