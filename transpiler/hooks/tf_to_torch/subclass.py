@@ -231,11 +231,15 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
 
 
 def _first_layer_use(plan: ClassPlan, call, name: str) -> str | None:
-    """The layout the first layer that reads ``name`` wants."""
+    """The layout the first layer that reads ``name`` wants, when it reads the input as it
+    came (``self.conv(x)``); one that reads it rearranged first (``self.conv(tf.transpose(x,
+    ...))``) says nothing about the input's layout: it is taken as Keras holds it."""
     for node in _walk(call.body):
         if isinstance(node, cst.Call):
             attr = _self_attr(node.func)
             if attr in plan.attrs and any(name in used_names(a.value) for a in node.args):
+                if not any(isinstance(a.value, cst.Name) and a.value.value == name for a in node.args):
+                    return None
                 a = plan.attrs[attr]
                 if a.kind == "layer":
                     want = wanted_layout(a.layer, TensorInfo((None, None, None)))
@@ -603,7 +607,7 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
         if id(node) in plan.axis_remaps:
             remaps[id(ctx.updated(node))] = plan.axis_remaps[id(node)]
         if id(node) in plan.app_before:
-            befores[id(node)] = plan.app_before[id(node)]
+            befores[id(ctx.updated(node))] = plan.app_before[id(node)]
         if id(node) in plan.name_moves:
             moves[id(ctx.updated(node))] = plan.name_moves[id(node)]
 
