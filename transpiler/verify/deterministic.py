@@ -23,6 +23,7 @@ PyTorch. Two equivalent programs give the same sequence.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 _DONE: set[str] = set()
@@ -216,6 +217,24 @@ def _keras_random() -> None:
             return _original(seed, *args, **kwargs)
 
         setattr(module, name, seeding)
+
+
+@contextlib.contextmanager
+def torch_device(torch, device: str):
+    """The program's PyTorch code runs on ``device``: on cuda new tensors go there; on the
+    CPU the program's own ``torch.device("cuda" if torch.cuda.is_available() ...)`` answers
+    the CPU too (a converted Keras program moves its model with that test)."""
+    cuda_available = torch.cuda.is_available
+    if device != "cpu":
+        torch.set_default_device(device)
+    else:
+        torch.cuda.is_available = lambda: False
+    try:
+        yield
+    finally:
+        torch.cuda.is_available = cuda_available
+        if device != "cpu":
+            torch.set_default_device("cpu")
 
 
 def torch_patches() -> None:

@@ -208,19 +208,12 @@ def main(program: str, out_dir: str, spec_path: str | None = None, device: str =
     torch.nn.Module.load_state_dict = loading
     hook = torch.nn.modules.module.register_module_forward_pre_hook(before_forward)
     deterministic.reset()
-    if device != "cpu":
-        torch.set_default_device(device)
-    cuda_available = torch.cuda.is_available
-    if device == "cpu":  # the program's own `torch.device("cuda" if torch.cuda.is_available() ...)` too
-        torch.cuda.is_available = lambda: False
     try:
-        namespace, program_meta, program_arrays = capture.execute(program, namespace, echo=echo)
+        with deterministic.torch_device(torch, device):
+            namespace, program_meta, program_arrays = capture.execute(program, namespace, echo=echo)
     finally:
         hook.remove()
         torch.nn.Module.load_state_dict = load_state_dict
-        torch.cuda.is_available = cuda_available
-        if device != "cpu":
-            torch.set_default_device("cpu")
     os.makedirs(out_dir, exist_ok=True)
     capture.save(program_meta, program_arrays, os.path.join(out_dir, "program"))
     late: dict[str, str] = {}

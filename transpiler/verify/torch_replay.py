@@ -120,18 +120,11 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
 
     hook = torch.nn.modules.module.register_module_forward_pre_hook(before_forward)
     deterministic.reset()
-    if device != "cpu":
-        torch.set_default_device(device)
-    cuda_available = torch.cuda.is_available
-    if device == "cpu":  # the program's own `torch.device("cuda" if torch.cuda.is_available() ...)` too
-        torch.cuda.is_available = lambda: False
     try:
-        namespace, program_meta, program_arrays = capture.execute(program, namespace, echo=echo)
+        with deterministic.torch_device(torch, device):
+            namespace, program_meta, program_arrays = capture.execute(program, namespace, echo=echo)
     finally:
         hook.remove()
-        torch.cuda.is_available = cuda_available
-        if device != "cpu":
-            torch.set_default_device("cpu")
     result["step_losses"] = list(deterministic.STEP_LOSSES)
     os.makedirs(out_dir, exist_ok=True)
     capture.save(program_meta, program_arrays, os.path.join(out_dir, "program"))
