@@ -258,6 +258,20 @@ def _is_sequence(node, ctx) -> bool:
     return False
 
 
+def _resized(ctx, x, size, orig_size, method: str):
+    """tf.image.resize of a channels-first image to ``size`` (an int: square)."""
+    ok, literal = literal_value(size)
+    if ok and isinstance(literal, int):
+        size = cst.Tuple([cst.Element(size), cst.Element(size)])
+    elif not _is_sequence(orig_size, ctx):
+        raise Unconvertible(f"cannot tell whether size={code_of(orig_size).strip()} is one int or (height, width)")
+    return ctx.build(
+        "tensorflow.transpose(tensorflow.image.resize(tensorflow.transpose({x}, [0, 2, 3, 1]), {size}, "
+        f"method='{method}'), [0, 3, 1, 2])",
+        x=x, size=size,
+    )
+
+
 def interpolate(args, ctx, original):
     """F.interpolate on (N, C, H, W): tf.image.resize works channels-last, between two
     transposes. Only where the results are the same: bilinear without align_corners or
@@ -276,25 +290,9 @@ def interpolate(args, ctx, original):
             raise Unconvertible("align_corners=True: tf.image.resize samples pixel centres (align_corners=False) only")
         if size is None:
             raise Unconvertible("bilinear by scale_factor: PyTorch maps coordinates by the factor, tf.image.resize by the sizes; give size=")
-        ok, literal = literal_value(size)
-        if ok and isinstance(literal, int):
-            size = cst.Tuple([cst.Element(size), cst.Element(size)])
-        elif not _is_sequence(orig_size, ctx):
-            raise Unconvertible(f"cannot tell whether size={code_of(orig_size).strip()} is one int or (height, width)")
-        return ctx.build(
-            "tensorflow.transpose(tensorflow.image.resize(tensorflow.transpose({x}, [0, 2, 3, 1]), {size}, method='bilinear'), [0, 3, 1, 2])",
-            x=x, size=size,
-        )
+        return _resized(ctx, x, size, orig_size, "bilinear")
     if mode == "nearest-exact" and size is not None:  # pixel centres, as TensorFlow's nearest
-        ok, literal = literal_value(size)
-        if ok and isinstance(literal, int):
-            size = cst.Tuple([cst.Element(size), cst.Element(size)])
-        elif not _is_sequence(orig_size, ctx):
-            raise Unconvertible(f"cannot tell whether size={code_of(orig_size).strip()} is one int or (height, width)")
-        return ctx.build(
-            "tensorflow.transpose(tensorflow.image.resize(tensorflow.transpose({x}, [0, 2, 3, 1]), {size}, method='nearest'), [0, 3, 1, 2])",
-            x=x, size=size,
-        )
+        return _resized(ctx, x, size, orig_size, "nearest")
     if mode == "nearest":
         if size is not None:
             raise Unconvertible("nearest to a size: PyTorch takes the pixel at floor(i * in / out), TensorFlow the one nearest the centre (PyTorch's 'nearest-exact'); the same only for whole-number enlargements (give scale_factor=)")
