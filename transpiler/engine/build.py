@@ -16,6 +16,7 @@ import libcst as cst
 
 from ..frameworks import ROOTS
 from ..rules import PLACEHOLDER
+from .names import dotted_name
 
 _EMPTY_MODULE = cst.Module(body=[])
 
@@ -59,7 +60,7 @@ class _Fill(cst.CSTTransformer):
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.Attribute, cst.Name)):
-            dotted = _dotted(node)
+            dotted = dotted_name(node)
             if dotted and dotted.split(".")[0] in ROOTS:
                 return False  # replaced whole in on_leave
         self.parents.append(node)
@@ -69,7 +70,7 @@ class _Fill(cst.CSTTransformer):
         if self.parents and self.parents[-1] is original:
             self.parents.pop()
         if isinstance(original, (cst.Attribute, cst.Name)):
-            dotted = _dotted(original)
+            dotted = dotted_name(original)
             if dotted and dotted.split(".")[0] in ROOTS:
                 return _name_expr(self.spell(dotted))
             if isinstance(original, cst.Name) and original.value.startswith("__tp_"):
@@ -96,17 +97,6 @@ def _needs_atom(parent: cst.CSTNode | None, child: cst.CSTNode) -> bool:
     return isinstance(
         parent, (cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation, cst.Comparison, cst.Await)
     ) or isinstance(parent, cst.ComparisonTarget)
-
-
-def _dotted(node: cst.BaseExpression) -> str | None:
-    parts = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _name_expr(dotted: str) -> cst.BaseExpression:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ..frameworks import ROOTS
-from .names import classify
+from .names import classify, dotted_name
 from .scan import scan
 from .spelling import render_imports
 
@@ -23,7 +23,7 @@ def _bound_names(node: cst.Import | cst.ImportFrom) -> list[tuple[str, object]]:
             if alias.asname is not None:
                 out.append((alias.asname.name.value, alias))
             else:
-                out.append((_dotted(alias.name).split(".")[0], alias))
+                out.append((dotted_name(alias.name).split(".")[0], alias))
     elif not isinstance(node.names, cst.ImportStar):
         for alias in node.names:
             name = alias.asname.name.value if alias.asname is not None else alias.name.value
@@ -31,19 +31,10 @@ def _bound_names(node: cst.Import | cst.ImportFrom) -> list[tuple[str, object]]:
     return out
 
 
-def _dotted(node) -> str:
-    parts = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    parts.append(node.value)
-    return ".".join(reversed(parts))
-
-
 def _module_of(node: cst.Import | cst.ImportFrom, alias) -> str:
     if isinstance(node, cst.Import) and alias is not None:
-        return _dotted(alias.name)
-    return _dotted(node.module) if node.module is not None else ""
+        return dotted_name(alias.name)
+    return dotted_name(node.module) if node.module is not None else ""
 
 
 def used_names(module: cst.Module, names: set[str]) -> set[str]:

@@ -86,7 +86,8 @@ class Bindings:
         return out
 
 
-def _dotted(node: cst.BaseExpression) -> str | None:
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a chain of names and attributes, else None."""
     parts = []
     while isinstance(node, cst.Attribute):
         parts.append(node.attr.value)
@@ -98,7 +99,7 @@ def _dotted(node: cst.BaseExpression) -> str | None:
 
 
 def dotted_parts(node: cst.BaseExpression) -> list[str] | None:
-    name = _dotted(node)
+    name = dotted_name(node)
     return name.split(".") if name is not None else None
 
 
@@ -109,7 +110,7 @@ def collect_bindings(scan: Scan) -> Bindings:
         node = rec.node
         if isinstance(node, cst.Import):
             for alias in node.names:
-                module = _dotted(alias.name)
+                module = dotted_name(alias.name)
                 if module is None:
                     continue
                 root = module.split(".")[0]
@@ -125,12 +126,12 @@ def collect_bindings(scan: Scan) -> Bindings:
                     out.aliases[name] = qual
                 else:
                     out.modules.add(name)
-            if any((_dotted(a.name) or "").split(".")[0] in ROOTS for a in node.names):
+            if any((dotted_name(a.name) or "").split(".")[0] in ROOTS for a in node.names):
                 out.framework_imports.append(rec)
         else:
             if node.relative:
                 continue
-            module = _dotted(node.module) if node.module is not None else None
+            module = dotted_name(node.module) if node.module is not None else None
             if module is None:
                 continue
             is_fw = module.split(".")[0] in ROOTS
@@ -141,7 +142,7 @@ def collect_bindings(scan: Scan) -> Bindings:
                     out.stars.setdefault(id(rec.scope), []).append(module)
                 continue
             for alias in node.names:
-                leaf = alias.name.value if isinstance(alias.name, cst.Name) else _dotted(alias.name)
+                leaf = alias.name.value if isinstance(alias.name, cst.Name) else dotted_name(alias.name)
                 name = alias.asname.name.value if alias.asname is not None else leaf
                 qual = f"{module}.{leaf}" if is_fw else None
                 out.add(rec.scope, name, Binding(offset, qual))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from ..frameworks import framework_of
-from .names import Resolver
+from .names import Resolver, dotted_name
 
 # what iterating a value of one kind gives
 ELEMENT_KINDS = {"dataloader": "batch", "dataset": "batch", "batch": "tensor", "tensor": "tensor", "tensors": "tensor"}
@@ -63,7 +63,7 @@ def _targets(target, path=()):
     if isinstance(target, cst.Name):
         yield target.value, path
     elif isinstance(target, cst.Attribute):
-        dotted = _dotted(target)
+        dotted = dotted_name(target)
         if dotted is not None:
             yield dotted, path
     elif isinstance(target, (cst.Tuple, cst.List)):
@@ -71,17 +71,6 @@ def _targets(target, path=()):
             yield from _targets(el.value, path + (i,))
     elif isinstance(target, cst.StarredElement):
         yield from _targets(target.value, ())
-
-
-def _dotted(node) -> str | None:
-    parts = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if not isinstance(node, cst.Name):
-        return None
-    parts.append(node.value)
-    return ".".join(reversed(parts))
 
 
 def called_functions(module: cst.Module, source: str) -> set[str]:
@@ -466,7 +455,7 @@ class Types:
             return None
         sites = self._attribute_sites(cls, attr, module, in_body=True)
         key: tuple = (id(cls), "self." + attr)
-        dotted = _dotted(receiver)
+        dotted = dotted_name(receiver)
         if dotted is not None and dotted != "self":
             # assigned through the same name outside the class: model.head = ...,
             # self.encoder.proj = ... (in the methods of self's class)
