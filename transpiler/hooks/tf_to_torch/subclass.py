@@ -461,10 +461,12 @@ def on_class(transformer, original, updated):
     for stmt in new.body.body:
         if isinstance(stmt, cst.FunctionDef):
             name = stmt.name.value
+            # the layer templates (full names, placeholders) are only in these two:
+            # filling them alone spares a walk over the rest of the class
             if name == "__init__":
-                stmt = _rewrite_init(ctx, plan, stmt, holder)
+                stmt = ctx.fill(_rewrite_init(ctx, plan, stmt, holder), **holder.subs)
             elif name == "call":
-                stmt = _rewrite_call(ctx, plan, stmt)
+                stmt = ctx.fill(_rewrite_call(ctx, plan, stmt))
             elif name == "get_config":
                 ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
                 continue
@@ -473,7 +475,6 @@ def on_class(transformer, original, updated):
                 continue
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
-    new = ctx.fill(new, **holder.subs)  # also spells the layer templates' framework names
     ctx.mark_new(new)
     return new
 
