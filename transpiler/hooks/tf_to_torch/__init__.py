@@ -1,7 +1,7 @@
 """Structural rewrites and analyses for this direction (see transpiler/hooks/__init__.py)."""
 
 # names (method or attribute names) that make a use interesting to the scan
-TRIGGER_NAMES: set[str] = set()
+TRIGGER_NAMES: set[str] = {"minimize"}  # optimizer.minimize: which model an optimizer trains
 from . import data, fitting, functional, models, statements, subclass, tape, training
 from .analysis import int_tensor_names
 

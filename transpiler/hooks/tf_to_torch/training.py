@@ -337,25 +337,25 @@ def analyze(ctx) -> None:
 def _optimizer_uses(ctx) -> dict:
     """(inline call id | optimizer variable) -> the model variable it trains."""
     found: dict = {}
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            func = node.func
-            if not isinstance(func, cst.Attribute):
-                return
-            if func.attr.value == "compile" and isinstance(func.value, cst.Name):
-                for arg in node.args:
-                    if arg.keyword is not None and arg.keyword.value == "optimizer" or (arg.keyword is None and arg is node.args[0]):
-                        if isinstance(arg.value, cst.Name):
-                            found[("var", arg.value.value)] = func.value.value
-                        elif isinstance(arg.value, cst.Call):
-                            found[("inline", id(arg.value))] = func.value.value
-            if func.attr.value in ("apply_gradients", "minimize") and isinstance(func.value, cst.Name):
-                model = _model_of_variables(node)
-                if model:
-                    found[("var", func.value.value)] = model
-
-    ctx.module.visit(Visitor())
+    # the scan already found every `.compile`/`.apply_gradients`/`.minimize` name (method
+    # rule names and TRIGGER_NAMES): their calls, without another walk over the module
+    for hit in ctx.scan.hits:
+        if hit.name.value not in ("compile", "apply_gradients", "minimize") or len(hit.stack) < 3:
+            continue
+        func, node = hit.stack[-2], hit.stack[-3]
+        if not (isinstance(func, cst.Attribute) and func.attr is hit.name and isinstance(node, cst.Call) and node.func is func):
+            continue
+        if func.attr.value == "compile" and isinstance(func.value, cst.Name):
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value == "optimizer" or (arg.keyword is None and arg is node.args[0]):
+                    if isinstance(arg.value, cst.Name):
+                        found[("var", arg.value.value)] = func.value.value
+                    elif isinstance(arg.value, cst.Call):
+                        found[("inline", id(arg.value))] = func.value.value
+        if func.attr.value in ("apply_gradients", "minimize") and isinstance(func.value, cst.Name):
+            model = _model_of_variables(node)
+            if model:
+                found[("var", func.value.value)] = model
     # inside `def train_step(net, opt, ...)` called as train_step(model, optimizer, ...):
     # the optimizer variable trains the model variable
     from ...engine.types import parameter_aliases
