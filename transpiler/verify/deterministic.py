@@ -59,6 +59,22 @@ def _from_program(depth: int = 2) -> bool:
     return not name.startswith(("torch", "tensorflow", "keras", "tf_keras", "numpy"))
 
 
+def _shared(original, make, applies):
+    """The framework function ``original`` with the draws the program itself makes (and
+    ``applies(kwargs)`` allows) taken from the shared stream by ``make``."""
+
+    def draw(*args, **kwargs):
+        if not _from_program() or not applies(kwargs):
+            return original(*args, **kwargs)
+        try:
+            return make(*args, **kwargs)
+        except (TypeError, ValueError):
+            return original(*args, **kwargs)
+
+    draw.__wrapped__ = original
+    return draw
+
+
 def _shape(value) -> tuple[int, ...]:
     import numpy as np
 
@@ -157,17 +173,8 @@ def _keras_random() -> None:
     def is_float(dtype) -> bool:
         return dtype is None or tf.as_dtype(dtype).is_floating
 
-    def shared(original, make):
-        def draw(*args, **kwargs):
-            if not _from_program() or not tf.executing_eagerly():
-                return original(*args, **kwargs)
-            try:
-                return make(*args, **kwargs)
-            except (TypeError, ValueError):
-                return original(*args, **kwargs)
-
-        draw.__wrapped__ = original
-        return draw
+    def shared(original, make):  # traced code (tf.function) keeps TensorFlow's own draws
+        return _shared(original, make, lambda kwargs: tf.executing_eagerly())
 
     def uniform(shape, minval=0, maxval=None, dtype=tf.float32, seed=None, name=None):
         if is_float(dtype):
@@ -294,17 +301,8 @@ def _torch_random() -> None:
             out.requires_grad_(True)
         return out
 
-    def shared(original, make):
-        def draw(*args, **kwargs):
-            if not _from_program() or kwargs.get("out") is not None:
-                return original(*args, **kwargs)
-            try:
-                return make(*args, **kwargs)
-            except (TypeError, ValueError):
-                return original(*args, **kwargs)
-
-        draw.__wrapped__ = original
-        return draw
+    def shared(original, make):  # a draw into an out= tensor keeps PyTorch's own
+        return _shared(original, make, lambda kwargs: kwargs.get("out") is None)
 
     def rand(*args, **kwargs):
         return tensor(_uniform(size_of(args, kwargs)), kwargs, torch.get_default_dtype())
