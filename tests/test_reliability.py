@@ -288,6 +288,30 @@ def test_a_worker_crash_costs_only_its_file(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_pool_that_breaks_while_work_is_handed_out_loses_nothing(tmp_path):
+    """A worker can die before every chunk is submitted (found in CI): submit() then
+    raises, and the chunks not handed out are converted one by one like the rest."""
+    for i in range(12):
+        (tmp_path / f"m{i}.py").write_text(TF_SOURCE)
+    patch = """
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        real = ProcessPoolExecutor.submit
+        calls = []
+        def submit(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2 and self._max_workers > 1:
+                raise BrokenProcessPool("a worker died")
+            return real(self, *args, **kwargs)
+        ProcessPoolExecutor.submit = submit
+    """
+    proc = run_patched(patch, "convert", tmp_path, "--to", "torch", "-i", "-j", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    for i in range(12):
+        assert (tmp_path / f"m{i}.py").read_text() == TORCH_EXPECTED
+
+
 # -- output that does not parse is never written ----------------------------
 
 BAD_TEMPLATE_RULES = """\

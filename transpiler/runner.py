@@ -244,7 +244,12 @@ def run_many(paths: list[str], options: Options, *, jobs: int | None = None, pro
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker)
     left: list[str] = []
     try:
-        futures = [pool.submit(_worker, (chunk, options)) for chunk in chunks]
+        futures = []
+        for chunk in chunks:
+            try:
+                futures.append(pool.submit(_worker, (chunk, options)))
+            except BrokenProcessPool:
+                break  # a worker died while the rest was being handed out: those run below
         for index, future in enumerate(futures):
             try:
                 outcomes = future.result()
@@ -256,6 +261,8 @@ def run_many(paths: list[str], options: Options, *, jobs: int | None = None, pro
                 if progress:
                     progress()
                 yield outcome
+        else:
+            left = [p for chunk in chunks[len(futures):] for p in chunk]
     except BaseException:
         _stop(pool)
         raise
