@@ -483,10 +483,11 @@ def compile_statements(ctx, call: cst.Call, model: str) -> list[str]:
     info["extras"] = extras
     # Keras trains on the GPU when there is one: so does the converted loop
     device = ctx.facts.get("device_var")
+    moves = [f"{model}.to({device})"] if device else []
     if device is None:
         device = ctx.facts["device_var"] = _free_name(ctx, "device", unique=True)
-        lines.insert(0, f'{device} = torch.device("cuda" if torch.cuda.is_available() else "cpu")')
-    lines.insert(1 if lines[0].startswith(f"{device} = ") else 0, f"{model}.to({device})")
+        moves = [f'{device} = torch.device("cuda" if torch.cuda.is_available() else "cpu")', f"{model}.to({device})"]
+    lines[:0] = moves
     if opt_name in ctx.facts.get("schedulers", {}):
         info["scheduler"] = ctx.facts["schedulers"][opt_name]
     elif isinstance(extras.get("schedule"), _Schedule):
