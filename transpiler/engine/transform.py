@@ -144,9 +144,7 @@ class RuleTransformer(PathTransformer):
                 caveat = rule.type_warn or ("" if rule.converts_calls else rule.warn)
                 if caveat and use == "check":  # an annotation checks nothing at run time
                     ctx.warn(original, qual, caveat, rule.as_type)
-                if "." not in rule.as_type:  # a builtin (torch.device -> str): nothing to import
-                    return cst.Name(rule.as_type)
-                return ctx.name(rule.as_type)
+                return _reference_to(ctx, rule.as_type)
             if not rule.value and not rule.converts_calls:
                 ctx.unconverted(
                     original, qual,
@@ -173,9 +171,7 @@ class RuleTransformer(PathTransformer):
         ctx.consume_head(original)
         if rule.warn:
             ctx.warn(original, qual, rule.warn, target)
-        if target in ("None", "True", "False"):  # a constant (tf.newaxis -> None), not a name to import
-            return cst.Name(target)
-        return ctx.name(target)
+        return _reference_to(ctx, target)
 
     # -- calls -------------------------------------------------------------
     def leave_Call(self, original, updated):
@@ -515,6 +511,12 @@ def _bare(receiver: cst.BaseExpression) -> cst.BaseExpression:
     if getattr(receiver, "lpar", None) and not isinstance(receiver, (cst.Tuple, cst.GeneratorExp, cst.Yield, cst.NamedExpr)):
         return receiver.with_changes(lpar=[], rpar=[])
     return receiver
+
+
+def _reference_to(ctx: Context, name: str) -> cst.BaseExpression:
+    """What a reference becomes: a framework name spelled (and imported) as the output
+    spells it, or a builtin or constant as it is (torch.device -> str, tf.newaxis -> None)."""
+    return ctx.name(name) if "." in name else cst.Name(name)
 
 
 # the receiver of method rules tried on a value whose kind is not known
