@@ -106,7 +106,7 @@ def rewrite_imports(module: cst.Module, ctx, moved: dict[int, cst.CSTNode] | Non
     footer = [*pending, *module.footer]
     needs = ctx.speller.needs
     new_imports = [cst.parse_statement(line + "\n") for line in render_imports(needs)]
-    anchor = state.anchor if state.anchor is not None else _after_last_import(body)
+    anchor = state.anchor if state.anchor is not None else _after_first_imports(body)
     if new_imports:
         if state.anchor_lead:
             new_imports[0] = new_imports[0].with_changes(leading_lines=state.anchor_lead)
@@ -157,7 +157,7 @@ def _separated(stmt):
     return stmt.with_changes(leading_lines=[cst.EmptyLine()] * (want - blank) + lines)
 
 
-def _after_last_import(body: list) -> int:
+def _after_first_imports(body: list) -> int:
     """Where new imports go when no removed import marks the place: after the module's
     first block of imports (the one at the top), so they come before any use; an import
     further down (a later notebook cell, one after sys.path changes) is not the place."""
