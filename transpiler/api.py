@@ -7,6 +7,7 @@ imports tensorflow or torch.
 from __future__ import annotations
 
 import ast
+import gc
 import importlib
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ import libcst as cst
 
 from .engine.context import Context
 from .engine.formatting import BlackConfig, format_changed
+from .engine.unchanged import reuse_unchanged
 from .engine.imports import rewrite_imports
 from .engine.names import Resolver, candidate_names
 from .engine.scan import scan
@@ -70,6 +72,19 @@ def convert_source(
     ``source`` overrides the detected source framework. Returns the new code and
     a report; raises :class:`InputError` for input that cannot be parsed.
     """
+    # A conversion allocates about a million small objects (LibCST nodes) that
+    # reference counting frees; the cyclic collector's passes over them cost a
+    # fifth of the time and find nothing, so it is paused for one file.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _convert(text, to, filename, source, rules, black_config, format)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _convert(text, to, filename, source, rules, black_config, format) -> ConversionResult:
     report = FileReport(path=filename)
     if to not in (TORCH, TF, "auto"):
         raise InputError(f"unknown target framework {to!r}: use 'torch' or 'tf'")
@@ -112,15 +127,15 @@ def convert_source(
     found = scan(module, text, frozenset(base))
     resolver = Resolver(found, ruleset.leaf_names)
     missing = set(resolver.bindings.aliases) - base
-    if missing:  # an import spelling the quick look missed: scan again with it
+    if missing:  # an import spelling the quick look missed: follow it too
         base |= missing
-        found = scan(module, text, frozenset(base))
+        found.extend(missing)
         resolver = Resolver(found, ruleset.leaf_names)
     extra = value_names_to_follow(found, resolver, ruleset, text, module) - base
     if extra:  # values whose calls a rule rewrites (loss objects, models): follow them too
         base |= extra
-        found = scan(module, text, frozenset(base))
-        resolver = Resolver(found, ruleset.leaf_names)
+        if found.extend(extra):
+            resolver = Resolver(found, ruleset.leaf_names)
 
     existing = {
         name: qual for name, qual in resolver.bindings.aliases.items() if framework_of(qual) == to
@@ -147,21 +162,18 @@ def convert_source(
         new_module = rewrite_imports(new_module, ctx, moved)
         for marked in (transformer.dirty, ctx.new_statements):
             marked.update(id(moved[key]) for key in marked & moved.keys())
-    validated = False
     if format and (transformer.dirty or ctx.new_statements):
-        new_module, validated = format_changed(
+        new_module = format_changed(
             new_module, transformer.dirty, ctx.new_statements, black_config or BlackConfig()
         )
-    code = new_module.code
+    code = reuse_unchanged(new_module, found).code
     for pending in ctx.findings:
         line, col = found.position(pending.node, pending.statement)
         report.findings.append(
             Finding(line, col, pending.api, pending.kind, pending.message, pending.target)
         )
     changed = code != text
-    if changed and not validated:
-        # every changed statement that black formatted was parsed again by LibCST;
-        # anything else is checked here, so output that does not parse is never returned
+    if changed:  # output that does not parse is never returned
         _check_parses(code, text)
     report.status = "converted" if changed else "unchanged"
     return ConversionResult(code, changed, report, source_fw, to, models=ctx.models)

@@ -4,16 +4,18 @@ Black's own ``--line-ranges`` reparses the whole file with its pure-Python
 parser, which costs more than the rest of the conversion together. Instead every
 changed statement (or, for a compound statement whose header changed, just the
 header) is cut out, all of one file's pieces go through black in one call, and
-the results are parsed back into the tree at their original indentation. The
-line length black sees is reduced by each piece's indentation, so the result is
-what black gives for those lines in place.
+the results are written back as text at their original indentation (parsing them
+back into LibCST nodes cost as much as black itself; the caller checks the whole
+output with ``ast`` instead). The line length black sees is reduced by each
+piece's indentation, so the result is what black gives for those lines in place.
 """
 
 from __future__ import annotations
 
 import io
 import tokenize
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,7 +31,7 @@ class _Piece:
     kind: str  # "line", "header" or "whole"
     indents: tuple[str, ...]  # indentation of each enclosing block
     text: str = ""
-    result: cst.CSTNode | None = None
+    result: str | None = None  # black's output for it
 
     @property
     def width(self) -> int:
@@ -91,16 +93,13 @@ def _mode(config: BlackConfig, line_length: int):
     )
 
 
-def format_changed(
-    module: cst.Module, dirty: set[int], new: set[int], config: BlackConfig
-) -> tuple[cst.Module, bool]:
-    """Black-format the changed statements; also say whether every one of them was
-    parsed again after formatting (then the output is known to parse)."""
+def format_changed(module: cst.Module, dirty: set[int], new: set[int], config: BlackConfig) -> cst.Module:
+    """Black-format the changed statements. The result is only for code generation:
+    formatted statements are text (the caller checks that the output parses)."""
     pieces: list[_Piece] = []
-    seen = [0]
-    _collect(module.body, (), dirty, new, pieces, module.default_indent, seen)
+    _collect(module.body, (), dirty, new, pieces, module.default_indent)
     if not pieces:
-        return module, seen[0] == 0
+        return module
     for piece in pieces:
         piece.text = _piece_text(module, piece)
     groups: dict[int, list[_Piece]] = {}
@@ -108,23 +107,19 @@ def format_changed(
         groups.setdefault(config.line_length - piece.width, []).append(piece)
     for length, group in groups.items():
         _format_group(group, _mode(config, length))
-    _reparse_all([p for p in pieces if p.result is not None], module)
-    replacements = {id(p.node): p.result for p in pieces if p.result is not None}
-    validated = len(replacements) == seen[0]
+    replacements = {id(p.node): p for p in pieces if p.result is not None}
     if not replacements:
-        return module, validated
-    return module.with_changes(body=_splice(module.body, replacements)), validated
+        return module
+    return module.with_changes(body=_splice(module.body, replacements))
 
 
-def _collect(body, indents, dirty, new, out, default_indent, seen) -> None:
+def _collect(body, indents, dirty, new, out, default_indent) -> None:
     for stmt in body:
-        _collect_statement(stmt, indents, dirty, new, out, default_indent, seen)
+        _collect_statement(stmt, indents, dirty, new, out, default_indent)
 
 
-def _collect_statement(stmt, indents, dirty, new, out, default_indent, seen) -> None:
+def _collect_statement(stmt, indents, dirty, new, out, default_indent) -> None:
     key = id(stmt)
-    if key in dirty or key in new:
-        seen[0] += 1  # a changed statement: formatted (and reparsed) below, or not
     if key in new:
         out.append(_Piece(stmt, "whole", indents))
         return
@@ -136,10 +131,10 @@ def _collect_statement(stmt, indents, dirty, new, out, default_indent, seen) -> 
         out.append(_Piece(stmt, "header", indents))
     for block in _blocks(stmt):
         indent = block.indent if block.indent is not None else default_indent
-        _collect(block.body, indents + (indent,), dirty, new, out, default_indent, seen)
+        _collect(block.body, indents + (indent,), dirty, new, out, default_indent)
     orelse = getattr(stmt, "orelse", None)
     if isinstance(orelse, cst.If):  # an elif clause sits at the same indentation
-        _collect_statement(orelse, indents, dirty, new, out, default_indent, seen)
+        _collect_statement(orelse, indents, dirty, new, out, default_indent)
 
 
 def _blocks(stmt):
@@ -230,71 +225,25 @@ def _string_lines(text: str) -> set[int]:
     return inside
 
 
-def _piece_source(piece: _Piece, module: cst.Module) -> str:
-    """Black's column-0 output, put back at the piece's depth inside ``if 1:`` wrappers."""
-    text: str = piece.result
-    indents = list(piece.indents)
-    prefix = "".join(indents)
-    skip = _string_lines(text)
-    nl = module.default_newline
-    shifted = []
-    for i, line in enumerate(text.splitlines(keepends=True)):
-        body = line.rstrip("\r\n")
-        if i in skip or not body:
-            shifted.append(body + nl)
-        else:
-            shifted.append(prefix + body + nl)
-    wrapper = ["".join(indents[:depth]) + "if 1:" + nl for depth in range(len(indents))]
-    return "".join(wrapper) + "".join(shifted)
-
-
-def _extract(parsed_stmt, piece: _Piece):
-    node = parsed_stmt
-    for _ in piece.indents:
-        node = node.body.body[0]
-    original = piece.node
-    if piece.kind == "header":
-        changes = {"body": original.body, "leading_lines": original.leading_lines}
-        if hasattr(original, "orelse"):
-            changes["orelse"] = original.orelse
-        return node.with_changes(**changes)
-    return node.with_changes(leading_lines=original.leading_lines)
-
-
-def _reparse_all(pieces: list[_Piece], module: cst.Module) -> None:
-    """Parse every formatted piece back; one parse for all of them when possible."""
-    if not pieces:
-        return
-    sources = [_piece_source(p, module) for p in pieces]
-    try:
-        parsed = cst.parse_module("".join(sources), config=module.config_for_parsing)
-        if len(parsed.body) == len(pieces):
-            for piece, stmt in zip(pieces, parsed.body):
-                piece.result = _extract(stmt, piece)
-            return
-    except Exception:
-        pass
-    for piece, source in zip(pieces, sources):
-        try:
-            parsed = cst.parse_module(source, config=module.config_for_parsing)
-            piece.result = _extract(parsed.body[0], piece)
-        except Exception:
-            piece.result = None
-
-
 def _splice(body, replacements):
     out = []
     changed = False
     for stmt in body:
-        new = replacements.get(id(stmt))
-        if new is None:
-            new = _splice_compound(stmt, replacements)
-        else:
-            # a formatted header keeps its (possibly also formatted) blocks
-            new = _splice_compound(new, replacements)
+        new = _replace(stmt, replacements)
         changed |= new is not stmt
         out.append(new)
     return out if changed else body
+
+
+def _replace(stmt, replacements, elif_clause: bool = False):
+    """``stmt`` with its formatted pieces put in, its own included."""
+    piece = replacements.get(id(stmt))
+    if piece is not None and piece.kind != "header":
+        return _Formatted.of(piece, stmt)
+    inner = _splice_compound(stmt, replacements)
+    if piece is None:
+        return inner
+    return _Formatted.of(piece, inner, elif_clause)
 
 
 def _splice_compound(stmt, replacements):
@@ -314,8 +263,69 @@ def _splice_compound(stmt, replacements):
     for name in ("orelse", "finalbody"):
         part = getattr(stmt, name, None)
         if part is not None:
-            new = replacements.get(id(part))
-            new = _splice_compound(new if new is not None else part, replacements)
+            new = _replace(part, replacements, elif_clause=isinstance(part, cst.If))
             if new is not part:
                 changes[name] = new
     return stmt.with_changes(**changes) if changes else stmt
+
+
+@dataclass(frozen=True)
+class _Formatted(cst.BaseCompoundStatement):
+    """Black's text for a changed statement (or a compound statement's header), written
+    at the indentation the code generator is at. Nothing parses it back: the whole
+    output is checked once with ``ast`` instead, which costs a fraction of LibCST's
+    parse. A header is followed by the statement's own (spliced) blocks."""
+
+    text: str  # black's output at column 0; a header's ends with its ':'
+    string_lines: frozenset[int]  # lines that continue a multi-line string: never indented
+    leading_lines: Sequence[cst.EmptyLine] = ()
+    blocks: tuple[cst.CSTNode, ...] = ()  # a header's body, else clause or elif
+    elif_clause: bool = False
+    body: cst.BaseSuite = field(default_factory=lambda: cst.IndentedBlock(body=()))
+
+    @classmethod
+    def of(cls, piece: _Piece, node, elif_clause: bool = False) -> cst.CSTNode:
+        text = piece.result
+        blocks: tuple = ()
+        if piece.kind == "header":
+            head, sep, last = text.rstrip("\n").rpartition("\n")
+            if not sep or last.strip() != "pass" or not head.endswith(":"):
+                return node  # not the shape a header stub formats to: leave it as it was
+            text = head
+            blocks = (node.body,)
+            orelse = getattr(node, "orelse", None)
+            if orelse is not None:
+                blocks += (orelse,)
+        return cls(
+            text=text,
+            string_lines=frozenset(_string_lines(text)),
+            leading_lines=tuple(node.leading_lines),
+            blocks=blocks,
+            elif_clause=elif_clause,
+        )
+
+    def _visit_and_replace_children(self, visitor):
+        return self
+
+    def _codegen_impl(self, state) -> None:
+        for line in self.leading_lines:
+            line._codegen(state)
+        prefix = "".join(state.indent_tokens)
+        newline = state.default_newline
+        lines = self.text.split("\n")
+        if not self.blocks and lines[-1] == "":
+            lines.pop()
+        if self.elif_clause and lines[0].startswith("if"):
+            lines[0] = "el" + lines[0]
+        for i, line in enumerate(lines):
+            if i:
+                state.add_token(newline)
+            state.add_token(line if i in self.string_lines or not line else prefix + line)
+        if not self.blocks:
+            state.add_token(newline)
+            return
+        for block in self.blocks:
+            if isinstance(block, cst.If):
+                block._codegen(state, is_elif=True)
+            else:
+                block._codegen(state)

@@ -61,9 +61,38 @@ class Scan:
     hits: list[Hit] = field(default_factory=list)
     path_ids: set[int] = field(default_factory=set)
     token_of: dict[int, int] = field(default_factory=dict)
+    # every statement's end token and the indentation it was written at: an unchanged
+    # statement is copied from the source instead of generated again (engine/unchanged.py)
+    end_of: dict[int, int] = field(default_factory=dict)
+    indent_of: dict[int, str] = field(default_factory=dict)
     imports: list[ImportRecord] = field(default_factory=list)
+    # every other Name, by its text, with its stack and start marks: ``extend`` turns
+    # them into hits when a later step finds it needs them (no second pass)
+    others: dict[str, list[tuple]] = field(default_factory=dict)
     _token_offsets: list[int] = field(default_factory=list)
+    _tokens: list[str] = field(default_factory=list)  # the code generator's output
     _line_starts: list[int] = field(default_factory=list)
+
+    def extend(self, names) -> bool:
+        """Make the recorded Names among ``names`` hits, as if they had been asked for
+        in the first place; say whether any was found."""
+        added = False
+        for name in names:
+            for node, stack, marks in self.others.pop(name, ()):
+                self.hits.append(Hit(node, stack))
+                _mark(stack, marks, self.path_ids, self.token_of)
+                added = True
+        if added:
+            token_of = self.token_of
+            self.hits.sort(key=lambda hit: token_of[id(hit.name)])
+        return added
+
+    def text_of(self, node: cst.CSTNode) -> str | None:
+        """The source text of a statement of the scanned module, leading lines included."""
+        end = self.end_of.get(id(node))
+        if end is None:
+            return None
+        return "".join(self._tokens[self.token_of[id(node)] : end])
 
     def offset(self, node: cst.CSTNode) -> int | None:
         token = self.token_of.get(id(node))
@@ -100,6 +129,16 @@ class Scan:
         return line, offset - self._line_starts[line - 1] + 1
 
 
+def _mark(stack, marks, path_ids: set[int], token_of: dict[int, int]) -> None:
+    """Put every node of ``stack`` on the scanned paths, with the token where it starts."""
+    for node, mark in zip(reversed(stack), reversed(marks)):
+        key = id(node)
+        if key in path_ids:
+            break
+        path_ids.add(key)
+        token_of[key] = mark
+
+
 def _skip_trivia(text: str, offset: int) -> int:
     """Move past blank lines, comment lines and indentation to the first code character."""
     n = len(text)
@@ -126,6 +165,9 @@ class _RecordingState(CodegenState):
         self.scopes: list[cst.CSTNode] = []
         self.token_of: dict[int, int] = {}
         self.path_ids: set[int] = set()
+        self.others: dict[str, list[tuple]] = {}
+        self.end_of: dict[int, int] = {}
+        self.indent_of: dict[int, str] = {}
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         self.stack.append(node)
@@ -134,8 +176,11 @@ class _RecordingState(CodegenState):
         if kind is cst.Name:
             if node.value in self.names:
                 self._hit(node)
+            else:
+                self.others.setdefault(node.value, []).append((node, tuple(self.stack), tuple(self.marks)))
         elif kind in _STATEMENT_TYPES:
             self.token_of[id(node)] = len(self.tokens)
+            self.indent_of[id(node)] = "".join(self.indent_tokens)
             if kind in _SCOPE_TYPES:
                 self.scopes.append(node)
         elif kind in _SCOPE_TYPES:
@@ -148,18 +193,16 @@ class _RecordingState(CodegenState):
     def after_codegen(self, node: cst.CSTNode) -> None:
         self.stack.pop()
         self.marks.pop()
-        if type(node) in _SCOPE_TYPES:
+        kind = type(node)
+        if kind in _STATEMENT_TYPES:
+            self.end_of[id(node)] = len(self.tokens)
+            if kind in _SCOPE_TYPES:
+                self.scopes.pop()
+        elif kind in _SCOPE_TYPES:
             self.scopes.pop()
 
     def _mark_path(self) -> None:
-        path_ids = self.path_ids
-        token_of = self.token_of
-        for node, mark in zip(reversed(self.stack), reversed(self.marks)):
-            key = id(node)
-            if key in path_ids:
-                break
-            path_ids.add(key)
-            token_of[key] = mark
+        _mark(self.stack, self.marks, self.path_ids, self.token_of)
 
     def _hit(self, node: cst.Name) -> None:
         self.hits.append(Hit(node, tuple(self.stack)))
@@ -174,5 +217,9 @@ def scan(module: cst.Module, source: str, names: frozenset[str]) -> Scan:
     result.imports = state.imports
     result.path_ids = state.path_ids
     result.token_of = state.token_of
+    result.others = state.others
+    result.end_of = state.end_of
+    result.indent_of = state.indent_of
+    result._tokens = state.tokens
     result._token_offsets = [0, *accumulate(map(len, state.tokens))]
     return result
