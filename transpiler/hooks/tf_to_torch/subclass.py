@@ -43,6 +43,10 @@ AXIS_OPS = {
 }
 
 
+# attributes of a Keras layer that an nn.Module does not have, read in call()
+KERAS_ONLY_ATTRS = {"compute_dtype", "variable_dtype", "dtype_policy", "dtype"}
+
+
 @dataclass
 class Attr:
     name: str
@@ -54,6 +58,7 @@ class Attr:
     weight: dict = field(default_factory=dict)
     statement: cst.CSTNode | None = None  # the __init__ statement that makes it
     build_shape: tuple | None = None  # the Keras shape build() gives it (no batch dimension)
+    block_size: cst.BaseExpression | None = None  # a block taking its input size: the size build() gives it
     from_build: bool = False  # a weight build() makes: the parameter goes at the end of __init__
 
 
@@ -73,6 +78,7 @@ class ClassPlan:
     problems: list[str] = field(default_factory=list)
     build_problem: str | None = None  # build() does more than build sublayers: the class stays
     build: BuildPlan | None = None
+    size_param: str | None = None  # build() read the input size: __init__ takes it as this keyword
 
 
 def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
@@ -107,6 +113,7 @@ def analyze(ctx) -> None:
         except Unconvertible as exc:
             plan.problems.append(str(exc))
         _plan_build(ctx, plan)
+        _check_block_sizes(plan)
         kept = [a for a in plan.attrs.values() if a.kind == "block" and (a.block.problems or a.block.build_problem)]
         if kept and not plan.problems:
             # a module holding a Keras layer runs under neither framework: all or nothing
@@ -123,15 +130,30 @@ def analyze(ctx) -> None:
         if not plan.problems and not plan.build_problem:
             ctx.facts.setdefault("class_kinds", {})[plan.name] = "model" if plan.is_model else "layer"
         else:
-            # all or nothing: a class that stays Keras keeps its TensorFlow code too
-            # (tf.cast in its call() turned into torch code would run under neither)
-            stack = [stmt.body]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
-                    ctx.owned.add(id(node))
-                stack.extend(node.children)
+            _keep(ctx, plan)
     ctx.facts["class_plans_by_name"] = by_name
+
+
+def _keep(ctx, plan: ClassPlan) -> None:
+    """All or nothing: a class that stays Keras keeps its TensorFlow code too (tf.cast in
+    its call() turned into torch code would run under neither). The converted subclasses
+    it makes without their input size (see _check_block_sizes) stay Keras with it: a Keras
+    layer cannot hold a module, and the size they would take is not known here."""
+    stack = [plan.node.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
+            ctx.owned.add(id(node))
+        stack.extend(node.children)
+    for attr in plan.attrs.values():
+        block = attr.block
+        if attr.kind == "block" and block.size_param and attr.block_size is None and not block.problems:
+            block.problems.append(
+                f"{plan.name}, which stays Keras, makes it (self.{attr.name}) without the size of its input,"
+                f" which it would take as {block.size_param}="
+            )
+            ctx.facts.get("class_kinds", {}).pop(block.name, None)
+            _keep(ctx, block)
 
 
 def _plan_build(ctx, plan: ClassPlan) -> None:
@@ -146,13 +168,31 @@ def _plan_build(ctx, plan: ClassPlan) -> None:
         return
     for name, (call, stmt, args) in build.weights.items():
         plan.attrs[name] = Attr(name, "weight", call=call, weight=args, statement=stmt, from_build=True)
+    for name, size in build.block_sizes.items():
+        plan.attrs[name].block_size = size
     plan.build = build
+    plan.size_param = build.size_param
     stack = [build.fn]  # the class handler removes build(): the walk leaves what is in it alone
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
             ctx.owned.add(id(node))
         stack.extend(node.children)
+
+
+def _check_block_sizes(plan: ClassPlan) -> None:
+    """A converted subclass that takes its input size in __init__ (its build() read it
+    from the input shape) needs it where it is made: from the shape this class'
+    build() gives it."""
+    if plan.build_problem:
+        return
+    for attr in plan.attrs.values():
+        if attr.kind == "block" and attr.block.size_param and attr.block_size is None:
+            plan.problems.append(
+                f"self.{attr.name} ({attr.block.name}) takes the size of its input as {attr.block.size_param}="
+                f" (its build() reads it from the input shape), and {plan.name} has no build() that gives"
+                f" self.{attr.name} a shape"
+            )
 
 
 def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
@@ -218,6 +258,17 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
         # forward() loses the mask parameter (PyTorch modules take no Keras mask), so a
         # call() that reads it cannot be converted as it is
         raise Unconvertible("call() reads its Keras mask argument: pass the mask as an ordinary tensor argument")
+    assigned = {
+        _self_attr(t.target) for n in _walk(plan.node) if isinstance(n, cst.Assign) for t in n.targets
+    }
+    for node in _walk(call.body):
+        attr = _self_attr(node)
+        if attr in KERAS_ONLY_ATTRS and attr not in assigned and attr not in plan.attrs:
+            # nn.Module has no such attribute: forward() would fail on it
+            raise Unconvertible(
+                f"call() reads self.{attr}, a Keras layer attribute (its dtype policy) that nn.Module does not have;"
+                " write the dtype (torch.float32) or take it as an argument"
+            )
     tensors = [p for p in params[1:] if p not in ("training", "mask")]
     plan.call_params = tensors
     infos: dict[str, TensorInfo] = {}
@@ -454,6 +505,12 @@ def on_class(transformer, original, updated):
     base = "torch.nn.Module"
     new = updated.with_changes(bases=[cst.Arg(ctx.name(base))])
     ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
+    if plan.size_param:
+        ctx.warn(
+            original, "keras.layers.Layer.build",
+            f"build() read the size of the input's last axis: __init__ takes it as {plan.size_param}= (keyword);"
+            f" give it where {plan.name} is made",
+        )
     for b in original.bases:
         ctx.consume_head(b.value)
     holder = _Placeholders()
@@ -472,6 +529,10 @@ def on_class(transformer, original, updated):
                 continue
             elif name == "build" and plan.build is not None:
                 _drop_build(ctx, plan.build)
+                if _method(plan.node, "__init__") is None and (plan.build.weights or plan.size_param):
+                    # what build() made goes into an __init__ of its own
+                    init = cst.parse_statement("def __init__(self, **kwargs):\n    super().__init__()\n")
+                    body.append(ctx.fill(_rewrite_init(ctx, plan, init, holder), **holder.subs))
                 continue
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
@@ -491,6 +552,11 @@ def _drop_build(ctx, build: BuildPlan) -> None:
 def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.FunctionDef:
     replacements: dict[int, str] = {}
     inits: list[tuple[int, list[str]]] = []
+    # converted subclasses that take their input size: call -> (keyword, size)
+    sized = {
+        id(ctx.updated(a.call)): (a.block.size_param, a.block_size)
+        for a in plan.attrs.values() if a.kind == "block" and a.block_size is not None
+    }
     built: list[cst.SimpleStatementLine] = []  # the weights build() made
     for attr in plan.attrs.values():
         if attr.kind == "layer":
@@ -520,6 +586,9 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             built.append(cst.SimpleStatementLine([cst.Assign([target], param)]))
             # reported at its statement: the call itself is in build(), which is gone
             ctx.converted(attr.statement, "keras.layers.Layer.add_weight", "nn.Parameter", "made in __init__: its sizes are explicit")
+            warning = plan.build.weight_warnings.get(attr.name) if plan.build is not None else None
+            if warning:
+                ctx.warn(attr.statement, "keras.layers.Layer.add_weight", warning)
         elif attr.kind == "weight":
             replacements[id(ctx.updated(attr.call))] = _parameter(ctx, attr, holder)
             ctx.converted(attr.call, "keras.layers.Layer.add_weight", "nn.Parameter")
@@ -529,6 +598,8 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             text = replacements.get(id(original))
             if text is not None:
                 return template_node(text)  # its placeholders are filled with the whole class
+            if id(original) in sized:
+                return _with_size(updated, *sized[id(original)])
             func = original.func
             if (
                 isinstance(func, cst.Attribute) and func.attr.value == "__init__"
@@ -538,9 +609,32 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             return updated
 
     fn = fn.visit(Init())
+    if plan.size_param:
+        for name in plan.build.size_attrs:
+            target = cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(name)))
+            built.insert(0, cst.SimpleStatementLine([cst.Assign([target], cst.Name(plan.size_param))]))
+        fn = fn.with_changes(params=_with_keyword(fn.params, plan.size_param))
     if built:
         fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *built]))
     return fn
+
+
+def _with_size(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst.Call:
+    """``Block(...)`` -> ``Block(..., keyword=value)``"""
+    args = list(call.args)
+    if args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    equal = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+    return call.with_changes(args=[*args, cst.Arg(value=value, keyword=cst.Name(keyword), equal=equal)])
+
+
+def _with_keyword(params: cst.Parameters, name: str) -> cst.Parameters:
+    """``params`` with a keyword-only parameter ``name`` (no default) after the others."""
+    param = cst.Param(cst.Name(name))
+    changes = {"kwonly_params": [*params.kwonly_params, param]}
+    if params.star_arg is cst.MaybeSentinel.DEFAULT or params.star_arg is None:
+        changes["star_arg"] = cst.ParamStar()
+    return params.with_changes(**changes)
 
 
 def _parameter(ctx, attr: Attr, holder) -> str:

@@ -48,6 +48,12 @@ class BuildPlan:
     shapes: dict[str, tuple] = field(default_factory=dict)  # layer attribute -> Keras shape without the batch
     # attribute -> (add_weight call, its statement, arguments)
     weights: dict[str, tuple[cst.Call, cst.CSTNode, dict]] = field(default_factory=dict)
+    # the input's last size, read from build()'s input shape: a keyword-only __init__ parameter
+    size_param: str | None = None
+    size_attrs: list[str] = field(default_factory=list)  # self.<attr> = input_shape[-1] in build()
+    # converted subclasses build() gives a shape: attribute -> their input size (in __init__'s terms)
+    block_sizes: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    weight_warnings: dict[str, str] = field(default_factory=dict)  # attribute -> warning
 
 
 def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict) -> tuple[BuildPlan | None, str | None]:
@@ -105,14 +111,39 @@ def _self_attr(node) -> str | None:
     return None
 
 
-def _has_call(node) -> bool:
+def _has_call(node, allow_int: bool = False) -> bool:
     stack = [node]
     while stack:
         n = stack.pop()
+        if allow_int and isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == "int":
+            stack.extend(a.value for a in n.args)
+            continue
         if isinstance(n, (cst.Call, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)):
             return True
         stack.extend(n.children)
     return False
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and n is not node:
+            continue
+        stack.extend(n.children)
+
+
+SIZE_NODES = (
+    cst.Name, cst.Attribute, cst.Subscript, cst.Integer, cst.BinaryOperation, cst.UnaryOperation, cst.Call,
+    cst.Arg, cst.SubscriptElement, cst.Index, cst.Dot, cst.LeftParen, cst.RightParen, cst.BaseBinaryOp,
+    cst.BaseUnaryOp, cst.LeftSquareBracket, cst.RightSquareBracket, cst.Comma, cst.BaseParenthesizableWhitespace,
+)
+
+
+def _reads_sizes_only(node) -> bool:
+    """Names, attributes, integer subscripts, arithmetic and int(): what a size is made of."""
+    return all(isinstance(n, SIZE_NODES) for n in _walk(node))
 
 
 class _BuildWalker:
@@ -123,6 +154,98 @@ class _BuildWalker:
         self.scope = scope
         params = [p.name.value for p in plan.fn.params.params]
         self.shape_param = params[1] if len(params) > 1 else None
+        self.aliases: dict[str, cst.BaseExpression] = {}  # build() local -> its value
+        self.self_aliases: set[str] = set()  # self.<attr> = input_shape[-1]
+        assigned: dict[str, int] = {}
+        for node in _walk(plan.fn.body):
+            if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+                target = node.target
+                if isinstance(target, cst.Name):
+                    assigned[target.value] = assigned.get(target.value, 0) + 1
+        self.assigned = assigned
+        self.used_names = {n.value for n in _walk(plan.fn.body) if isinstance(n, cst.Name)}
+
+    # -- the input size ------------------------------------------------------
+
+    def _size_name(self, preferred: str | None) -> str:
+        """The __init__ parameter that holds the input's last size (chosen once)."""
+        if self.plan.size_param is None:
+            taken = self.scope.params | set(self.scope.locals) | self.scope.names
+            name = None
+            for candidate in (preferred, "input_dim", "in_features"):
+                if candidate and candidate.isidentifier() and candidate not in taken and candidate != "self" and (
+                    candidate == preferred or candidate not in self.used_names
+                ):
+                    name = candidate
+                    break
+            if name is None:
+                raise Unconvertible("build() reads the input size, but __init__ already uses every name it could take it as")
+            self.plan.size_param = name
+            self.scope.size_param = name
+        return self.plan.size_param
+
+    def _is_last_size(self, node) -> bool:
+        """input_shape[-1]"""
+        if not (isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == self.shape_param):
+            return False
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return False
+        ok, number = literal_value(node.slice[0].slice.value)
+        return ok and number == -1 and not isinstance(number, bool)
+
+    def substitute(self, node):
+        """``node`` with build()'s locals written out and the input's last size as the parameter."""
+        walker = self
+
+        class Sub(cst.CSTTransformer):
+            def leave_Subscript(self, original, updated):
+                if walker._is_last_size(original):
+                    return cst.Name(walker._size_name(None))
+                return updated
+
+            def leave_Name(self, original, updated):
+                value = walker.aliases.get(original.value)
+                if value is not None:
+                    if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
+                        return value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+                    return value
+                return updated
+
+            def leave_Attribute(self, original, updated):
+                if _self_attr(original) in walker.self_aliases:
+                    return cst.Name(walker.plan.size_param)
+                return updated
+
+        if isinstance(node, cst.Subscript) and self._is_last_size(node):
+            return cst.Name(self._size_name(None))
+        if isinstance(node, cst.Name) and node.value in self.aliases:
+            return self.aliases[node.value]  # a whole size: no parentheses
+        return node.visit(Sub())
+
+    def _alias(self, small) -> bool:
+        """``dim = input_shape[-1]``, ``key_dim = dim // self.num_heads``, ``self.dim = input_shape[-1]``:
+        remembered, written out where a size reads them."""
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+            return False
+        target = small.targets[0].target
+        value = small.value
+        if isinstance(target, cst.Name) and self.assigned.get(target.value) == 1 and target.value != self.shape_param:
+            if self._is_last_size(value):
+                self.aliases[target.value] = cst.Name(self._size_name(target.value))
+                return True
+            if not _has_call(value, allow_int=True) and _reads_sizes_only(value):
+                self.aliases[target.value] = self.substitute(value)
+                return True
+            return False
+        name = _self_attr(target)
+        if name is not None and self._is_last_size(value) and name not in self.self_aliases:
+            param = self._size_name(name.lstrip("_") or None)
+            if name in self.scope.selfs:
+                raise Unconvertible(f"build() sets self.{name} to the input size, and __init__ sets it too")
+            self.self_aliases.add(name)
+            self.plan.size_attrs.append(name)
+            return param is not None
+        return False
 
     def statement(self, stmt) -> None:
         if isinstance(stmt, cst.If) and stmt.orelse is None:
@@ -181,6 +304,8 @@ class _BuildWalker:
         )
 
     def small(self, small, stmt) -> None:
+        if self._alias(small):
+            return
         if isinstance(small, cst.Assign) and len(small.targets) == 1:
             target = small.targets[0].target
             name = _self_attr(target)
@@ -215,6 +340,26 @@ class _BuildWalker:
         shape = self._shape_arg(call)
         attr = self.attrs.get(name)
         none = shape is None or (isinstance(shape, cst.Name) and shape.value == "None")
+        whole = isinstance(shape, cst.Name) and shape.value == self.shape_param and shape.value is not None
+        if whole and attr is not None and attr.kind == "layer":
+            # self.norm.build(input_shape): its input size is this layer's, an __init__ parameter
+            from .keras_layers import TensorInfo, wanted_layout
+
+            if wanted_layout(attr.layer, TensorInfo((None, None))) == "cf":
+                raise Unconvertible(
+                    f"self.{name}.build({shape.value}): the rank of the input, which a {attr.layer.short} needs, is not known in __init__"
+                )
+            dims = (None, Expr(cst.Name(self._size_name(None))))
+            previous = self.plan.shapes.get(name)
+            if previous is not None and repr(previous) != repr(dims):
+                raise Unconvertible(f"build() builds self.{name} twice with different shapes")
+            self.plan.shapes[name] = dims
+            self.plan.builds.append(call)
+            return
+        if attr is not None and attr.kind == "block" and not none and getattr(attr.block, "size_param", None):
+            self._block_size(name, attr, shape)
+            self.plan.builds.append(call)
+            return
         if attr is None or attr.kind == "weight":
             if none:  # nothing to carry over: a layer made elsewhere builds itself on its first call
                 self.plan.builds.append(call)
@@ -248,7 +393,7 @@ class _BuildWalker:
             if ok and isinstance(number, int) and not isinstance(number, bool):
                 dims.append(number)
                 continue
-            mapped = self.scope.expression(value, at)
+            mapped = self.scope.expression(self.substitute(value), at)
             if mapped is None:
                 raise Unconvertible(
                     f"self.{name}.build(...): the size {code_of(value).strip()} is not known where __init__ makes self.{name}"
@@ -260,6 +405,26 @@ class _BuildWalker:
             raise Unconvertible(f"build() builds self.{name} twice with different shapes")
         self.plan.shapes[name] = dims
         self.plan.builds.append(call)
+
+    def _block_size(self, name: str, attr, shape) -> None:
+        """A converted subclass that takes its input size in __init__ gets it from the shape
+        this build() gives it: the last entry of a literal shape, or this layer's own input size."""
+        block = attr.block
+        if isinstance(shape, cst.Name) and shape.value == self.shape_param:
+            self.plan.block_sizes[name] = cst.Name(self._size_name(None))
+            return
+        if isinstance(shape, (cst.List, cst.Tuple)) and shape.elements and not any(
+            isinstance(e, cst.StarredElement) for e in shape.elements
+        ):
+            last = shape.elements[-1].value
+            mapped = self.scope.expression(self.substitute(last), self.scope.index_of(attr.statement))
+            if mapped is not None:
+                self.plan.block_sizes[name] = mapped
+                return
+        raise Unconvertible(
+            f"self.{name} ({block.name}) takes the size of its input as {block.size_param}=, and the shape"
+            f" build() gives it ({code_of(shape).strip()}) does not say it where __init__ makes self.{name}"
+        )
 
     def _weight(self, name: str, call: cst.Call, stmt) -> None:
         if name in self.attrs or name in self.plan.weights:
@@ -280,7 +445,13 @@ class _BuildWalker:
         end = len(self.scope.top)
         sizes = []
         for element in shape.elements:
-            mapped = self.scope.expression(element.value, end)
+            substituted = self.substitute(element.value)
+            mapped = self.scope.expression(substituted, end)
+            if mapped is None and self.shape_param in {n.value for n in _walk(substituted) if isinstance(n, cst.Name)}:
+                raise Unconvertible(
+                    f"build() makes self.{name} with the size {code_of(element.value).strip()}, read from the input shape:"
+                    " only the size of its last axis becomes a constructor argument; create it in __init__ from explicit sizes"
+                )
             if mapped is None:
                 raise Unconvertible(
                     f"build() makes self.{name} with the size {code_of(element.value).strip()}, which __init__ does not know"
@@ -292,6 +463,13 @@ class _BuildWalker:
             if key in bound:
                 ok, value = literal_value(bound[key])
                 if key == "dtype" and not ok and resolve_call(self.ctx, bound[key]) in FLOAT32:
+                    continue
+                if key == "dtype" and _self_attr(bound[key]) in ("variable_dtype", "dtype"):
+                    # the layer's variable dtype: float32 unless the layer is made with another dtype policy
+                    self.plan.weight_warnings[name] = (
+                        f"dtype={code_of(bound[key]).strip()}: the parameter is float32 (PyTorch's default);"
+                        " a layer made with another dtype needs .to(dtype)"
+                    )
                     continue
                 if not ok or (key == "dtype" and value not in (None, "float32")):
                     raise Unconvertible(f"build(): add_weight({key}={code_of(bound[key]).strip()}) must be a literal here")
@@ -313,12 +491,15 @@ class _InitScope:
 
     def __init__(self, init: cst.FunctionDef | None, build_params: set[str]) -> None:
         self.build_params = build_params
+        self.size_param: str | None = None  # the input size __init__ takes (see _BuildWalker._size_name)
         self.top = list(init.body.body) if init is not None else []
         self.params: set[str] = set()
         self.selfs: dict[str, list] = {}  # attribute -> [(top index, value or None, top-level)]
         self.locals: dict[str, list] = {}  # local name -> [(top index, top-level)]
+        self.names: set[str] = set()  # every name __init__ mentions (a new parameter must not shadow one)
         if init is None:
             return
+        self.names = {n.value for n in _walk(init) if isinstance(n, cst.Name)}
         p = init.params
         for param in (*p.posonly_params, *p.params, *p.kwonly_params):
             self.params.add(param.name.value)
@@ -451,6 +632,8 @@ class _InitScope:
     def _name_ok(self, name: str, at: int, where: str) -> bool:
         if name == "self":
             return False
+        if self.size_param is not None and name == self.size_param:
+            return True
         if where == "build":
             # a global for build(); __init__ must not bind the name to something else
             return name not in self.build_params and name not in self.params and name not in self.locals
