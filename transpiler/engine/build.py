@@ -17,6 +17,7 @@ import libcst as cst
 from ..frameworks import ROOTS
 from ..rules import PLACEHOLDER
 from .names import dotted_name
+from .walk import PathTransformer, paths_to
 
 _EMPTY_MODULE = cst.Module(body=[])
 
@@ -77,7 +78,7 @@ class _Fill(cst.CSTTransformer):
                 key = original.value[5:-2]
                 value = self.subs[key]
                 parent = self.parents[-1] if self.parents else None
-                if isinstance(parent, cst.Attribute) and parent.value is original and isinstance(value, _LITERALS):
+                if isinstance(parent, cst.Attribute) and parent.value is original and _is_literal(value):
                     raise LiteralReceiver(key)
                 if _needs_atom(parent, original):
                     value = parenthesize(value)
@@ -133,6 +134,13 @@ class LiteralReceiver(ValueError):
 _LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.List, cst.Tuple, cst.Dict, cst.Set, cst.SimpleString, cst.ConcatenatedString)
 
 
+def _is_literal(node: cst.BaseExpression) -> bool:
+    """A literal, a signed number included (``-1000.0`` is a unary minus applied to a Float)."""
+    while isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        node = node.expression
+    return isinstance(node, _LITERALS)
+
+
 def build(text: str, spell: Callable[[str], str], /, **subs: cst.BaseExpression) -> cst.BaseExpression:
     template = _parse_template(text)
     names = PLACEHOLDER.findall(text)
@@ -154,8 +162,32 @@ def template_node(text: str) -> cst.BaseExpression:
 def fill(node: cst.CSTNode, spell: Callable[[str], str], /, **subs: cst.BaseExpression) -> cst.CSTNode:
     """Spell the framework names in ``node`` and put ``subs`` in for the placeholders that
     :func:`template_node` left in it. Unlike building from text, the code around the
-    templates (f-strings, dict and set displays) is never read as a template."""
-    return node.visit(_Fill(subs, spell))
+    templates (f-strings, dict and set displays) is never read as a template.
+
+    ``node`` may be a whole converted method: only the paths down to the names that
+    change are walked."""
+    paths = paths_to(node, _to_fill)
+    if not paths:
+        return node
+    return _PathFill(paths, subs, spell).transform(node)
+
+
+def _to_fill(node: cst.CSTNode) -> bool:
+    return type(node) is cst.Name and (node.value in ROOTS or node.value.startswith("__tp_"))
+
+
+class _PathFill(PathTransformer):
+    """:class:`_Fill` on the paths that lead to a framework name or a placeholder."""
+
+    def __init__(self, paths: set[int], subs, spell) -> None:
+        super().__init__(paths)
+        self._fill = _Fill(subs, spell)
+
+    def on_visit(self, node):
+        return self._fill.on_visit(node)
+
+    def on_leave(self, original, updated):
+        return self._fill.on_leave(original, updated)
 
 
 def build_statements(
