@@ -7,7 +7,6 @@ are still converted); 130 interrupted.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -61,7 +60,9 @@ def _add_rules(sub) -> None:
     p.set_defaults(func=cmd_rules)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser():
+    import argparse  # not for the editor client's path (convert - with a server)
+
     from . import __version__
 
     parser = argparse.ArgumentParser(

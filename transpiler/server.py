@@ -14,18 +14,16 @@ Turn it off with ``--no-server`` or ``TRANSPILER_SERVER=0``;
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import socket
 import struct
 import sys
-import tempfile
-from pathlib import Path
+import zlib
 
 IDLE_SECONDS = 15 * 60
-_HERE = Path(__file__).resolve().parent
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def enabled() -> bool:
@@ -34,29 +32,46 @@ def enabled() -> bool:
 
 def _fingerprint() -> str:
     """Changes whenever the installed code or rules change, so a stale server is never used."""
+    # the client runs this on every call: os.walk and crc32, not pathlib globs and
+    # sha256, whose imports and walks cost more than the rest of the client
     from . import __version__
 
-    digest = hashlib.sha256(__version__.encode())
-    rules = _HERE / "rules" if (_HERE / "rules").is_dir() else _HERE.parent / "rules"
-    for folder, pattern in ((_HERE, "**/*.py"), (rules, "**/*.toml")):
-        for path in sorted(folder.glob(pattern)):
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            digest.update(f"{path}:{st.st_mtime_ns}:{st.st_size}".encode())
-    digest.update(sys.executable.encode())
-    return digest.hexdigest()[:16]
+    rules = os.path.join(_HERE, "rules")
+    if not os.path.isdir(rules):
+        rules = os.path.join(os.path.dirname(_HERE), "rules")
+    parts = [__version__, sys.executable]
+    for folder, suffix in ((_HERE, ".py"), (rules, ".toml")):
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(suffix):
+                    path = os.path.join(root, name)
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
+    text = "\n".join(parts).encode()
+    return f"{zlib.crc32(text):08x}{zlib.adler32(text):08x}"
 
 
-def socket_path() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    folder = Path(base) / f"transpiler-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    st = folder.stat()
+def _temp_dir() -> str:
+    """What tempfile.gettempdir() finds, without importing tempfile (client start-up)."""
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        value = os.environ.get(name)
+        if value and os.path.isdir(value):
+            return value
+    return "/tmp"
+
+
+def socket_path() -> str:
+    base = os.environ.get("XDG_RUNTIME_DIR") or _temp_dir()
+    folder = os.path.join(base, f"transpiler-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    st = os.stat(folder)
     if st.st_uid != os.getuid() or st.st_mode & 0o077:
         raise PermissionError(f"{folder} is not private to this user")
-    return folder / f"{_fingerprint()}.sock"
+    return os.path.join(folder, f"{_fingerprint()}.sock")
 
 
 def _send(sock: socket.socket, header: dict, payload: bytes) -> None:
@@ -85,11 +100,11 @@ def request(argv: list[str], data: bytes, *, timeout: float = 30.0):
     """Ask a running server; (exit code, stdout bytes, stderr text) or None."""
     try:
         path = socket_path()
-        if not path.exists():
+        if not os.path.exists(path):
             return None
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.5)
-            sock.connect(str(path))
+            sock.connect(path)
             sock.settimeout(timeout)
             _send(sock, {"argv": argv, "cwd": os.getcwd(), "tty": sys.stdout.isatty()}, data)
             header, out = _recv(sock)
@@ -105,7 +120,7 @@ def spawn() -> None:
     try:
         path = socket_path()
         subprocess.Popen(
-            [sys.executable, "-m", "transpiler.server", str(path)],
+            [sys.executable, "-m", "transpiler.server", path],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, close_fds=True,
         )
@@ -141,7 +156,10 @@ def _handle(conn: socket.socket) -> None:
     _send(conn, {"code": code, "stderr": stderr.getvalue()}, out)
 
 
-def serve(path: Path) -> None:
+def serve(path) -> None:
+    from pathlib import Path
+
+    path = Path(path)
     # load everything a conversion needs now, not on the first request
     from . import api, cli  # noqa: F401
     from .engine import formatting  # noqa: F401
@@ -222,16 +240,16 @@ def stop() -> bool:
 
 def status() -> str:
     path = socket_path()
-    if not path.exists():
+    if not os.path.exists(path):
         return f"not running ({path})"
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.5)
-            sock.connect(str(path))
+            sock.connect(path)
         return f"running ({path})"
     except OSError:
         return f"not running (stale socket {path})"
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]))
+    serve(sys.argv[1])
