@@ -251,5 +251,18 @@ def status() -> str:
         return f"not running (stale socket {path})"
 
 
+def _serve_on_big_stack(path: str) -> None:
+    """Serve from a thread with the deep stack conversions need, named as the runner
+    names its own, so that no request pays for starting one."""
+    import threading
+
+    from .runner import _STACK_BYTES
+
+    threading.stack_size(_STACK_BYTES)
+    thread = threading.Thread(target=serve, args=(path,), name="transpiler-convert")
+    thread.start()
+    thread.join()
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    _serve_on_big_stack(sys.argv[1])
