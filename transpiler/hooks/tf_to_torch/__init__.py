@@ -6,7 +6,7 @@ from . import data, fitting, functional, models, statements, subclass, tape, tra
 from .analysis import int_tensor_names
 
 # functions run before the rewrite; they store facts in ctx.facts
-ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclass.analyze, training.analyze, fitting.analyze, tape.analyze, data.analyze]
+ANALYZERS: list = [int_tensor_names, models.analyze, functional.analyze, subclass.analyze, training.analyze, fitting.analyze, tape.analyze, data.analyze, statements.analyze_control_dependencies]
 # node type name -> handlers called as handler(transformer, original, updated)
 HANDLERS: dict[str, list] = {
     "Call": [models.on_call, functional.on_call, data.on_call],
@@ -14,5 +14,5 @@ HANDLERS: dict[str, list] = {
     "IndentedBlock": [models.on_block],
     "ClassDef": [subclass.on_class],
     "SimpleStatementLine": [fitting.on_statement, tape.on_statement, statements.on_statement, tape.mode_switch],
-    "With": [tape.on_with],
+    "With": [tape.on_with, statements.on_with],
 }

@@ -250,7 +250,16 @@ _ACTIVATION_QUALNAMES = {
 }
 
 
-def activation_name(layer: LayerCall, arg: str = "activation") -> str | None:
+class RuntimeActivation:
+    """An activation the source chooses at run time (``activation=activation``, a name, a
+    callable or None): the module ``get_activation(expr)`` (snippets.py) builds, with
+    Keras's names mapped to PyTorch's modules."""
+
+    def __init__(self, node: cst.BaseExpression) -> None:
+        self.node = node
+
+
+def activation_name(layer: LayerCall, arg: str = "activation") -> "str | RuntimeActivation | None":
     if arg not in layer.values:
         return None
     node = layer.values[arg]
@@ -264,11 +273,34 @@ def activation_name(layer: LayerCall, arg: str = "activation") -> str | None:
     qual = layer.qualname(arg)
     if qual in _ACTIVATION_QUALNAMES:
         return _ACTIVATION_QUALNAMES[qual]
+    if qual is None and isinstance(node, (cst.Name, cst.Attribute, cst.Subscript, cst.Lambda)):
+        # a variable (a constructor parameter, self.activation): its value is known only at run time
+        from .training import need_snippet
+
+        need_snippet(layer.ctx, "get_activation")
+        return RuntimeActivation(layer.ctx.updated(node))
     raise Unconvertible(f"{layer.short}: activation {code_of(node).strip()} has no conversion")
 
 
-def with_activation(plan: LayerPlan, name: str | None, layout_dim: int = -1) -> LayerPlan:
+def _with_runtime_activation(plan: LayerPlan, activation: RuntimeActivation, layout_dim) -> LayerPlan:
+    """The module get_activation(...) builds, after the layer's own modules; it stays a module
+    (forward() cannot name the constructor's argument)."""
+    if layout_dim is None:
+        raise Unconvertible(
+            "the activation is chosen at run time and may work along an axis (softmax): the input's rank must be known"
+        )
+    dim = "" if layout_dim == -1 else f", dim={layout_dim}"
+    plan.modules.append(ModuleSpec("activation", "get_activation({e0}" + dim + ")", {"e0": activation.node}))
+    index = len(plan.modules) - 1
+    plan.activation = None
+    plan.apply = f"{{m{index}}}(" + plan.apply + ")"
+    return plan
+
+
+def with_activation(plan: LayerPlan, name: "str | RuntimeActivation | None", layout_dim: int | None = -1) -> LayerPlan:
     """Add the layer's activation: a module in a chain, or a function around the output."""
+    if isinstance(name, RuntimeActivation):
+        return _with_runtime_activation(plan, name, layout_dim)
     if name is None or name == "linear":
         return plan
     module, function = ACTIVATIONS[name]
@@ -853,6 +885,34 @@ def plan_embedding(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     return plan
 
 
+def plan_reversible_embedding(layer: LayerCall, x: TensorInfo) -> LayerPlan:
+    """keras.layers.ReversibleEmbedding -> the TiedEmbedding module written once in the
+    output (snippets.py; not named after the Keras class, which the file may still import): nn.Embedding, and with reverse=True the projection back to the
+    vocabulary (F.linear with the tied or the separate weight, then the soft cap)."""
+    from .training import need_snippet
+
+    layer.reject("embeddings_constraint", "reverse_dtype", "lora_rank", "quantization_config")
+    if layer.literal("mask_zero", False):
+        raise Unconvertible("ReversibleEmbedding(mask_zero=True): PyTorch has no masks; pass a padding mask to the layers that need it")
+    s = _Subs()
+    parts = [s(layer.dim("input_dim")), s(layer.dim("output_dim"))]
+    for name in ("tie_weights", "logit_soft_cap"):
+        if name in layer.values:
+            ok, value = literal_value(layer.values[name])
+            parts.append(f"{name}={value!r}" if ok else f"{name}={s(Expr(layer.ctx.updated(layer.values[name])))}")
+    need_snippet(layer.ctx, "TiedEmbedding")
+    plan = LayerPlan()
+    plan.modules.append(ModuleSpec("embedding", f"TiedEmbedding({', '.join(parts)})", s.subs))
+    plan.weights = [WeightMap("embeddings", "weight")]
+    tie = layer.values.get("tie_weights")
+    if tie is not None and literal_value(tie) != (True, True):  # a separate output weight (or maybe one)
+        plan.weights.append(WeightMap("reverse_embeddings", "reverse_weight", "transpose"))
+    base = x.shape if x.shape is not None else (None,)
+    plan.out = TensorInfo(tuple(base) + (layer.dim("output_dim"),), "keras")
+    _regularizer_warnings(layer, plan)
+    return plan
+
+
 _RNN = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 
 
@@ -958,7 +1018,13 @@ def plan_activation_layer(layer: LayerCall, x: TensorInfo) -> LayerPlan:
         plan.modules = []
         plan.apply = "{x}"
         plan.out = x
-        dim = _keras_axis_to_torch(-1, x) if name in ("softmax", "log_softmax") else -1
+        if isinstance(name, RuntimeActivation):  # softmax or not: its axis must be placed
+            try:
+                dim = _keras_axis_to_torch(-1, x)
+            except Unconvertible:
+                dim = None
+        else:
+            dim = _keras_axis_to_torch(-1, x) if name in ("softmax", "log_softmax") else -1
         return with_activation(plan, name, layout_dim=dim)
     if short == "ReLU":
         max_value = layer.literal("max_value", None)
@@ -1194,6 +1260,7 @@ PLANNERS = {
     "batchnorm": plan_batchnorm,
     "layernorm": plan_layernorm,
     "embedding": plan_embedding,
+    "reversible_embedding": plan_reversible_embedding,
     "rnn": plan_rnn,
     "bidirectional": plan_bidirectional,
     "activation": plan_activation_layer,

@@ -116,3 +116,26 @@ def _as_tensor(ctx, args, a, name: str, left: bool):
     if code.startswith("torch.") and not code.endswith((".shape", ".size()")):
         return value
     return ctx.build("torch.as_tensor({v})", v=value)
+
+
+def cumsum(args, ctx, original):
+    """tf.math.cumsum(x, axis, exclusive, reverse): torch.cumsum along the axis (0 by default, as
+    in TensorFlow); reverse sums from the end (flip, cumsum, flip); exclusive leaves each
+    element out of its own sum (the inclusive sum minus the input)."""
+    a = Args(args, ctx)
+    x = a.require("x")
+    axis = a.get("axis") or cst.Integer("0")
+    given = args.get("axis")
+    dim = "{axis}" if given is not None and given.positional else "dim={axis}"  # as the source wrote it
+    exclusive, reverse = a.literal("exclusive", False), a.literal("reverse", False)
+    if not isinstance(exclusive, bool) or not isinstance(reverse, bool):
+        raise Unconvertible("exclusive and reverse must be True or False literally")
+    if reverse:
+        if not literal_value(axis)[0]:
+            raise Unconvertible("reverse=True with an axis computed at run time: flip, cumsum and flip along it by hand")
+        text = "torch.flip(torch.cumsum(torch.flip({x}, [{axis}]), " + dim + "), [{axis}])"
+    else:
+        text = "torch.cumsum({x}, " + dim + ")"
+    if exclusive:
+        text += " - {x}"
+    return ctx.build(text, x=x, axis=axis)

@@ -528,13 +528,25 @@ def standalone_layer(args, ctx, original):
         plan = plan_layer(layer, [TensorInfo(None)])
     except Unconvertible as exc:
         raise Unconvertible(f"{exc} (a layer outside a model: its input is unknown)") from None
-    if len(plan.modules) != 1 or not plan.chain:
+    if not plan.modules and plan.apply == "{x}" and not plan.multi_input:
+        return ctx.build("torch.nn.Identity()")  # passes its input on (Identity, a linear Activation)
+    if not plan.modules or not plan.chain:
         raise Unconvertible("this layer becomes more than one module; convert it where its model is built")
-    spec = plan.modules[0]
-    subs = {k: ctx.updated(v) for k, v in spec.subs.items()}
+    if plan.inits:  # torch.nn.init calls on its parameters, statements the expression cannot hold
+        raise Unconvertible("its initializers become torch.nn.init calls on the module's parameters; convert it where its model is built")
+    # one module, or the modules of a chain (a Dense and its activation) in an nn.Sequential
+    parts, subs = [], {}
+    for i, spec in enumerate(plan.modules):
+        text = spec.template
+        for key, value in spec.subs.items():
+            text = text.replace("{" + key + "}", "{m%d_%s}" % (i, key))
+            subs[f"m{i}_{key}"] = ctx.updated(value)
+        parts.append(text)
     for warning in plan.warnings:
         ctx.warn(original, args.rule.source, warning)
-    return ctx.build(spec.template, **subs)
+    if len(parts) == 1:
+        return ctx.build(parts[0], **subs)
+    return ctx.build("torch.nn.Sequential(" + ", ".join(parts) + ")", **subs)
 
 
 def standalone_input(args, ctx, original):

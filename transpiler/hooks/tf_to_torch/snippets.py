@@ -513,6 +513,143 @@ class CSVLogger(Callback):
 ''')
 
 
+# -- Keras utilities (keras_utils.toml) and run-time activations -------------------------
+
+snippet("pack_x_y_sample_weight")('''
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """keras.utils.pack_x_y_sample_weight: x alone, (x,) for a tuple or list x, (x, y) or (x, y, sample_weight)."""
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+''')
+
+snippet("unpack_x_y_sample_weight")('''
+def unpack_x_y_sample_weight(data):
+    """keras.utils.unpack_x_y_sample_weight: (x, y, sample_weight), None for what data lacks."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return (data, None, None)
+    if len(data) > 3:
+        raise ValueError(f"expected x, (x,), (x, y) or (x, y, sample_weight), found: {data}")
+    return tuple(data) + (None,) * (3 - len(data))
+''')
+
+snippet("get_uid")('''
+def get_uid(prefix=""):
+    """keras.backend.get_uid: a counter per prefix (1, 2, ...), used to name things uniquely."""
+    counts = get_uid.__dict__.setdefault("counts", {})
+    counts[prefix] = counts.get(prefix, 0) + 1
+    return counts[prefix]
+''')
+
+snippet("ActivationFunction")('''
+class ActivationFunction(torch.nn.Module):
+    """A function used as an activation (Keras takes any callable), as a module."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+''')
+
+snippet("get_activation", requires=("ActivationFunction",))('''
+def get_activation(activation, dim=-1):
+    """A Keras activation given at run time (its name, a callable or None) as a PyTorch module.
+    softmax, log_softmax and glu work along dim: Keras's last axis."""
+    if activation is None:
+        return torch.nn.Identity()
+    if isinstance(activation, torch.nn.Module):
+        return activation
+    if callable(activation):
+        return ActivationFunction(activation)
+    modules = {
+        "linear": torch.nn.Identity,
+        "relu": torch.nn.ReLU,
+        "relu6": torch.nn.ReLU6,
+        "leaky_relu": lambda: torch.nn.LeakyReLU(0.2),
+        "elu": torch.nn.ELU,
+        "celu": torch.nn.CELU,
+        "selu": torch.nn.SELU,
+        "gelu": torch.nn.GELU,
+        "silu": torch.nn.SiLU,
+        "swish": torch.nn.SiLU,
+        "hard_silu": torch.nn.Hardswish,
+        "hard_swish": torch.nn.Hardswish,
+        "mish": torch.nn.Mish,
+        "sigmoid": torch.nn.Sigmoid,
+        "hard_sigmoid": torch.nn.Hardsigmoid,
+        "log_sigmoid": torch.nn.LogSigmoid,
+        "tanh": torch.nn.Tanh,
+        "hard_tanh": torch.nn.Hardtanh,
+        "tanh_shrink": torch.nn.Tanhshrink,
+        "soft_shrink": torch.nn.Softshrink,
+        "hard_shrink": torch.nn.Hardshrink,
+        "softplus": torch.nn.Softplus,
+        "softsign": torch.nn.Softsign,
+        "softmax": lambda: torch.nn.Softmax(dim=dim),
+        "log_softmax": lambda: torch.nn.LogSoftmax(dim=dim),
+        "glu": lambda: torch.nn.GLU(dim=dim),
+        "exponential": lambda: ActivationFunction(torch.exp),
+    }
+    if activation not in modules:
+        raise ValueError(f"Keras activation {activation!r} has no PyTorch module here")
+    return modules[activation]()
+''')
+
+
+snippet("gather_batched")('''
+def gather_batched(params, indices, batch_dims, axis=None):
+    """tf.gather(params, indices, axis=axis, batch_dims=batch_dims): for each index i of the batch
+    axes that params and indices share, params[i] gathered along axis with indices[i]."""
+    if axis is None:
+        axis = batch_dims
+    if batch_dims < 0:
+        batch_dims += indices.ndim
+    if axis < 0:
+        axis += params.ndim
+    params = params.movedim(axis, batch_dims)
+    index = []
+    for dim in range(batch_dims):
+        shape = [1] * indices.ndim
+        shape[dim] = -1
+        index.append(torch.arange(params.shape[dim], device=params.device).view(shape))
+    gathered = params[(*index, indices)]
+    # the gathered axes come right after the batch axes; TensorFlow puts them where axis was
+    n, m = indices.ndim - batch_dims, axis - batch_dims
+    return gathered.movedim(list(range(batch_dims, batch_dims + n)), list(range(batch_dims + m, batch_dims + m + n)))
+''')
+
+
+snippet("TiedEmbedding")('''
+class TiedEmbedding(torch.nn.Embedding):
+    """keras.layers.ReversibleEmbedding: an embedding that, called with reverse=True, maps hidden
+    states back to logits over the vocabulary with its own weight (tie_weights=True) or a
+    separate one (tie_weights=False), optionally soft-capped: tanh(logits / cap) * cap."""
+
+    def __init__(self, num_embeddings, embedding_dim, tie_weights=True, logit_soft_cap=None):
+        super().__init__(num_embeddings, embedding_dim)
+        self.tie_weights = tie_weights
+        self.logit_soft_cap = logit_soft_cap
+        if not tie_weights:
+            self.reverse_weight = torch.nn.Parameter(torch.empty(num_embeddings, embedding_dim))
+            torch.nn.init.normal_(self.reverse_weight)
+
+    def forward(self, inputs, reverse=False):
+        if not reverse:
+            return super().forward(inputs)
+        weight = self.weight if self.tie_weights else self.reverse_weight
+        logits = torch.nn.functional.linear(inputs, weight)
+        if self.logit_soft_cap is not None:
+            logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
+        return logits
+''')
+
+
 def ordered(names) -> list[str]:
     """The snippets ``names`` need, each after the ones it uses."""
     out: list[str] = []

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...engine.calls import Unconvertible
+from ...engine.query import framework_calls
+
 
 def on_statement(transformer, original, updated):
     ctx = transformer.ctx
@@ -56,3 +59,60 @@ def on_module(transformer, original, updated):
                         spaced.add(id(body[j]))
                     changed = True
     return updated.with_changes(body=body) if changed else None
+
+
+# -- with tf.control_dependencies([...]): -----------------------------------------
+
+_CONTROL = "tensorflow.control_dependencies"
+_CONTROL_NOTE = "control dependencies order graph ops; PyTorch runs each statement in turn, so the block runs as it is"
+
+
+def _names_only(call: cst.Call) -> bool:
+    """tf.control_dependencies([a, b]) or (None): what it waits for was computed by earlier
+    statements (names), so dropping the call drops nothing that runs."""
+    if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
+        return False
+    value = call.args[0].value
+    if isinstance(value, cst.Name) and value.value == "None":
+        return True
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return False
+    return all(isinstance(e, cst.Element) and isinstance(e.value, (cst.Name, cst.Attribute)) for e in value.elements)
+
+
+def analyze_control_dependencies(ctx) -> None:
+    """`with tf.control_dependencies([names]):` statements (alone in their `with`, no `as`)."""
+    if "control_dependencies" not in ctx.scan.source:
+        return
+    withs = ctx.facts.setdefault("control_withs", set())
+    for fc in framework_calls(ctx):
+        if fc.api != _CONTROL:
+            continue
+        stack = fc.stack[:-1]
+        if len(stack) < 2 or not isinstance(stack[-1], cst.WithItem) or not isinstance(stack[-2], cst.With):
+            continue
+        item, with_stmt = stack[-1], stack[-2]
+        if len(with_stmt.items) != 1 or item.asname is not None or not _names_only(fc.call):
+            continue
+        withs.add(id(with_stmt))
+        ctx.owned.add(id(fc.call))  # rewritten with its statement (on_with)
+
+
+def control_dependencies(args, ctx, original):
+    """A use on_with does not rewrite."""
+    raise Unconvertible(
+        "only `with tf.control_dependencies([names]):` converts (its body stays: PyTorch runs statements in order); "
+        "compute what it waits for in statements before the block"
+    )
+
+
+def on_with(transformer, original, updated):
+    ctx = transformer.ctx
+    if id(original) not in ctx.facts.get("control_withs", ()):
+        return None
+    item = original.items[0]
+    ctx.converted(item.item, _CONTROL, "(removed)", _CONTROL_NOTE)
+    ctx.consume_subtree(item)
+    body = list(updated.body.body)
+    body[0] = body[0].with_changes(leading_lines=[*original.leading_lines, *body[0].leading_lines])
+    return cst.FlattenSentinel(body)

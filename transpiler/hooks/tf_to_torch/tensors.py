@@ -126,11 +126,16 @@ def split(args, ctx, original):
 def gather(args, ctx, original):
     a = Args(args, ctx)
     params, indices = a.require("params"), a.require("indices")
+    batch_dims = a.literal("batch_dims", 0)
+    if batch_dims is None:
+        batch_dims = 0
+    if not isinstance(batch_dims, int) or isinstance(batch_dims, bool):
+        raise Unconvertible("batch_dims must be an integer literal")
+    if batch_dims != 0:
+        return _gather_batched(a, ctx, params, indices, batch_dims)
     axis = a.literal("axis", 0)
     if axis is None:
         axis = 0
-    if a.literal("batch_dims", 0) != 0:
-        raise Unconvertible("batch_dims != 0 is not supported")
     if not isinstance(axis, int):
         raise Unconvertible("axis must be an integer literal")
     if axis >= 0:
@@ -140,6 +145,92 @@ def gather(args, ctx, original):
     else:
         index = "..., {indices}" + ", :" * (-axis - 1)
     return ctx.build("{params}[" + index + "]", params=params, indices=indices)
+
+
+def _gather_batched(a, ctx, params, indices, batch_dims: int):
+    """tf.gather(params, indices, batch_dims=b): for each index of the first b axes,
+    params[i] gathered with indices[i]. The helper gather_batched (snippets.py) indexes
+    params with aranges over those axes, broadcast against indices."""
+    from .training import need_snippet
+
+    axis = a.literal("axis", None)
+    if axis is not None and (not isinstance(axis, int) or isinstance(axis, bool)):
+        raise Unconvertible("axis must be an integer literal")
+    need_snippet(ctx, "gather_batched")
+    extra = "" if axis is None else f", axis={axis}"
+    return ctx.build(f"gather_batched({{params}}, {{indices}}, batch_dims={batch_dims}{extra})", params=params, indices=indices)
+
+
+def _index_tuple(ctx, indices) -> cst.BaseExpression:
+    """TensorFlow's [..., k] index tensor as the k index tensors PyTorch's indexing takes."""
+    if isinstance(indices, (cst.List, cst.Tuple)):
+        return ctx.build("tuple(torch.tensor({i}).unbind(-1))", i=indices)
+    return ctx.build("tuple({i}.unbind(-1))", i=indices)
+
+
+def gather_nd(args, ctx, original):
+    """tf.gather_nd(params, indices): the last axis of indices holds coordinates into params's
+    first axes, so params[tuple(indices.unbind(-1))] (advanced indexing) gathers the same."""
+    a = Args(args, ctx)
+    if a.literal("batch_dims", 0) not in (0, None):
+        raise Unconvertible("batch_dims != 0: gather_nd per batch entry has no direct PyTorch form")
+    return ctx.build("{params}[{index}]", params=a.require("params"), index=_index_tuple(ctx, a.require("indices")))
+
+
+def scatter_nd(args, ctx, original):
+    """tf.scatter_nd(indices, updates, shape): zeros of updates's dtype, with updates added at
+    the coordinates (duplicates are summed, as TensorFlow does): index_put(accumulate=True)."""
+    a = Args(args, ctx)
+    updates = a.require("updates")
+    return ctx.build(
+        "{updates}.new_zeros({shape}).index_put({index}, {updates}, accumulate=True)",
+        updates=updates, shape=a.require("shape"), index=_index_tuple(ctx, a.require("indices")),
+    )
+
+
+def tensor_scatter_nd_update(args, ctx, original):
+    """tf.tensor_scatter_nd_update(tensor, indices, updates) -> tensor.index_put(...): a new tensor,
+    the input unchanged, as in TensorFlow (also keras.ops.scatter_update, whose tensor is `inputs`)."""
+    a = Args(args, ctx)
+    accumulate = ", accumulate=True" if args.rule.data.get("accumulate") else ""
+    return ctx.build(
+        "{tensor}.index_put({index}, {updates}" + accumulate + ")",
+        tensor=a.require(args.rule.data.get("tensor", "tensor")), index=_index_tuple(ctx, a.require("indices")), updates=a.require("updates"),
+    )
+
+
+def boolean_mask(args, ctx, original):
+    """tf.boolean_mask(tensor, mask, axis) -> tensor[mask] (after `axis` full slices): a k-D
+    boolean index takes k axes and keeps the selected entries, in order, as TensorFlow does."""
+    a = Args(args, ctx)
+    axis = a.literal("axis", 0)
+    if axis is None:
+        axis = 0
+    if not isinstance(axis, int) or isinstance(axis, bool) or axis < 0:
+        raise Unconvertible("axis must be a non-negative integer literal")
+    mask = a.require("mask")
+    if isinstance(mask, (cst.List, cst.Tuple)):
+        mask = ctx.build("torch.tensor({m})", m=mask)
+    return ctx.build("{tensor}[" + ":, " * axis + "{mask}]", tensor=a.require("tensor"), mask=mask)
+
+
+def band_part(args, ctx, original):
+    """tf.linalg.band_part(x, num_lower, num_upper): keeps num_lower diagonals below the main one
+    and num_upper above (a negative number keeps the whole triangle): torch.tril/torch.triu."""
+    a = Args(args, ctx)
+    x = a.require("input")
+    lower, upper = a.literal("num_lower"), a.literal("num_upper")
+    for name, value in (("num_lower", lower), ("num_upper", upper)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Unconvertible(f"{name} must be an integer literal")
+    if lower < 0 and upper < 0:
+        return ctx.build("{x}.clone()", x=x)
+    if lower < 0:
+        return ctx.build(f"torch.tril({{x}}, {upper})" if upper else "torch.tril({x})", x=x)
+    triu = ctx.build(f"torch.triu({{x}}, {-lower})" if lower else "torch.triu({x})", x=x)
+    if upper < 0:
+        return triu
+    return ctx.build(f"torch.tril({{t}}, {upper})" if upper else "torch.tril({t})", t=triu)
 
 
 def _padding_pairs(node):
@@ -242,3 +333,36 @@ def argsort(args, ctx, original):
     if a.literal("stable", False):
         text += ", stable=True"
     return ctx.build(text + ")", **subs)
+
+
+def matrix_transpose(args, ctx, original):
+    a = Args(args, ctx)
+    adjoint = a.literal("conjugate", False)
+    if not isinstance(adjoint, bool):
+        raise Unconvertible("conjugate must be True or False literally")
+    return ctx.build("{a}.mH" if adjoint else "{a}.mT", a=a.require("a"))
+
+
+def meshgrid(args, ctx, original):
+    """tf.meshgrid(*tensors, indexing="xy") -> torch.meshgrid(..., indexing="xy"): TensorFlow's
+    default is "xy", PyTorch's "ij", so it is written out. Python ranges and lists become
+    tensors (torch.meshgrid takes tensors only)."""
+    a = Args(args, ctx)
+    indexing = a.literal("indexing", "xy")
+    if indexing not in ("xy", "ij"):
+        raise Unconvertible("indexing must be 'xy' or 'ij'")
+    items = []
+    node = a.require("args")
+    elements = node.elements if isinstance(node, (cst.List, cst.Tuple)) else None
+    if elements is None or any(isinstance(e, cst.StarredElement) for e in elements):
+        raise Unconvertible("the tensors must be written out as arguments")
+    subs = {}
+    for i, e in enumerate(elements):
+        value = e.value
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "range" and ctx.resolver.resolve_chain(value.func) is None:
+            value = value.with_changes(func=ctx.name("torch.arange"))
+        elif isinstance(value, (cst.List, cst.Tuple)):
+            value = ctx.build("torch.tensor({v})", v=value)
+        subs[f"t{i}"] = value
+        items.append(f"{{t{i}}}")
+    return ctx.build(f"torch.meshgrid({', '.join(items)}, indexing={indexing!r})", **subs)

@@ -16,6 +16,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
+from ...engine.walk import child_nodes
 from .._util import Args
 
 # -- losses ----------------------------------------------------------------------
@@ -556,11 +557,30 @@ def on_compile(transformer, original, updated, call):
     return cst.FlattenSentinel(statements)
 
 
+def _names_in(node, original_statements: dict) -> set[str]:
+    """The names the converted code uses: statements the parser made and the
+    conversion left as they were are skipped (they hold no generated code)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is cst.Name:
+            found.add(n.value)
+        elif id(n) not in original_statements:
+            stack.extend(child_nodes(n))
+    return found
+
+
 def insert_snippets(transformer, original, updated):
     from .snippets import SNIPPETS, ordered
 
     ctx = transformer.ctx
     names = ctx.facts.get("snippets")
+    if not names:
+        return None
+    # a helper a plan asked for whose code did not stay (a layer of a class left as Keras) is not written
+    used = _names_in(updated, ctx.scan.end_of)
+    names = [n for n in names if n in used]
     if not names:
         return None
     body = list(updated.body)

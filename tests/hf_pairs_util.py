@@ -1,0 +1,550 @@
+"""HuggingFace transformers' TF models, converted to PyTorch and run against the originals.
+
+``python tests/hf_pairs_util.py OUT_JSON [COMPONENT_ID ...]`` (needs transformers
+4.46, tf-keras, TensorFlow, PyTorch). For each component (a Keras layer class of a
+``transformers/models/*/modeling_tf_*.py`` file, built from a tiny random config):
+
+1. the TF source file is read from the installed transformers package, and
+   prepared in two visible ways (:func:`prepare_source`): ``keras``, which the file
+   imports from ``...modeling_tf_utils`` (where it is ``tf_keras`` at run time), is
+   imported as ``import tf_keras as keras`` so that the converter knows it; and a
+   driver is appended that makes one module-level instance per component
+   (``tp_<n> = TFBertLayer(tp_config)``), so that the converter writes a weight map
+   for it (ConversionResult.models), as it does for the fixture models;
+2. the prepared file is converted with :func:`transpiler.api.convert_source`;
+3. the prepared TF file runs inside the transformers package (its relative
+   imports are transformers' own); every Keras layer remembers where in the file
+   it was made (the weight map is keyed by those positions);
+4. the converted file runs inside a stand-in package (:class:`TorchPackage`): its
+   relative imports resolve to transformers' own modules, except ``tf_utils`` and
+   ``activations_tf``, which are converted with the converter as well; the few
+   functions of those that the converter leaves unconverted are supplied by hand
+   (:data:`HAND_SUPPLIED`, each with the reason);
+5. the Keras layer is called once (building it), all its weights are drawn from a
+   seeded generator, it is called again in inference mode; its weights go through
+   the converter's weight map (:func:`transpiler.weights.transforms.state_dict_arrays`)
+   into the converted module (``load_state_dict(strict=True)``), which is called in
+   eval mode on the same inputs; outputs are compared.
+
+Results (max relative/absolute error per component, or the first error) go to OUT_JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import re
+import sys
+import time
+import traceback
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TRANSFORMERS_VERSION = "4.46.3"
+
+# -- the components ------------------------------------------------------------------
+
+BERT = dict(
+    vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
+    max_position_embeddings=64, type_vocab_size=3, hidden_act="gelu_new",
+)
+B, T, H = 2, 7, 32  # batch, sequence length, hidden size
+
+
+def f(*shape):
+    return ("float", list(shape))
+
+
+def i(high, *shape):
+    return ("int", high, list(shape))
+
+
+MASK = ("mask", [B, 1, 1, T])  # an additive attention mask (0 or -10000), as the models make it
+KEEP = ("keep", [B, T])  # a 0/1 attention mask (DistilBERT)
+
+
+@dataclass
+class Component:
+    id: str
+    file: str  # under transformers/models/
+    cls: str
+    config_class: str
+    config: dict
+    inputs: dict  # call argument -> input spec, or a Python value given as it is to both sides
+    ctor: str = "{config}"  # the constructor's arguments, as source ({config}: the config made from `config`)
+
+
+LAYER_ARGS = {"head_mask": None, "encoder_hidden_states": None, "encoder_attention_mask": None,
+              "past_key_value": None, "output_attentions": True}
+DISTILBERT = dict(vocab_size=99, dim=32, n_layers=2, n_heads=2, hidden_dim=37, max_position_embeddings=64,
+                  activation="gelu_new")
+VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, image_size=16,
+           patch_size=4, num_channels=3, hidden_act="gelu_new")
+ALBERT = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+              intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, hidden_act="gelu_new")
+ROBERTA = dict(BERT, pad_token_id=1)
+ELECTRA = dict(BERT, embedding_size=16)
+GPT2 = dict(vocab_size=99, n_positions=64, n_embd=32, n_layer=2, n_head=2, activation_function="gelu_new")
+SEQ = 17  # ViT: (16 / 4) ** 2 patches + [CLS]
+
+
+def _c(file, cls, config_class, config, inputs, **kw):
+    family = file.split("/")[0]
+    return Component(f"{family}.{cls}", file, cls, config_class, config, inputs, **kw)
+
+
+BERT_F, DB_F, VIT_F = "bert/modeling_tf_bert.py", "distilbert/modeling_tf_distilbert.py", "vit/modeling_tf_vit.py"
+AL_F, RO_F, EL_F, G2_F = ("albert/modeling_tf_albert.py", "roberta/modeling_tf_roberta.py",
+                          "electra/modeling_tf_electra.py", "gpt2/modeling_tf_gpt2.py")
+
+COMPONENTS = [
+    _c(BERT_F, "TFBertEmbeddings", "BertConfig", BERT, {"input_ids": i(99, B, T), "token_type_ids": i(3, B, T)}),
+    _c(BERT_F, "TFBertSelfAttention", "BertConfig", BERT, {"hidden_states": f(B, T, H), "attention_mask": MASK, **LAYER_ARGS}),
+    _c(BERT_F, "TFBertSelfOutput", "BertConfig", BERT, {"hidden_states": f(B, T, H), "input_tensor": f(B, T, H)}),
+    _c(BERT_F, "TFBertAttention", "BertConfig", BERT, {"input_tensor": f(B, T, H), "attention_mask": MASK, **LAYER_ARGS}),
+    _c(BERT_F, "TFBertIntermediate", "BertConfig", BERT, {"hidden_states": f(B, T, H)}),
+    _c(BERT_F, "TFBertOutput", "BertConfig", BERT, {"hidden_states": f(B, T, 37), "input_tensor": f(B, T, H)}),
+    _c(BERT_F, "TFBertLayer", "BertConfig", BERT, {"hidden_states": f(B, T, H), "attention_mask": MASK, **LAYER_ARGS}),
+    _c(BERT_F, "TFBertEncoder", "BertConfig", BERT, {
+        "hidden_states": f(B, T, H), "attention_mask": MASK, "head_mask": [None, None], "encoder_hidden_states": None,
+        "encoder_attention_mask": None, "past_key_values": None, "use_cache": False, "output_attentions": True,
+        "output_hidden_states": True, "return_dict": False}),
+    _c(BERT_F, "TFBertPooler", "BertConfig", BERT, {"hidden_states": f(B, T, H)}),
+    _c(BERT_F, "TFBertPredictionHeadTransform", "BertConfig", BERT, {"hidden_states": f(B, T, H)}),
+    _c(BERT_F, "TFBertNSPHead", "BertConfig", BERT, {"pooled_output": f(B, H)}),
+    _c(BERT_F, "TFBertMainLayer", "BertConfig", BERT, {"input_ids": i(99, B, T)}),
+    _c(DB_F, "TFEmbeddings", "DistilBertConfig", DISTILBERT, {"input_ids": i(99, B, T)}),
+    _c(DB_F, "TFMultiHeadSelfAttention", "DistilBertConfig", DISTILBERT, {
+        "query": f(B, T, H), "key": f(B, T, H), "value": f(B, T, H), "mask": KEEP, "head_mask": None,
+        "output_attentions": True}),
+    _c(DB_F, "TFFFN", "DistilBertConfig", DISTILBERT, {"input": f(B, T, H)}),
+    _c(DB_F, "TFTransformerBlock", "DistilBertConfig", DISTILBERT, {
+        "x": f(B, T, H), "attn_mask": KEEP, "head_mask": None, "output_attentions": True}),
+    _c(VIT_F, "TFViTPatchEmbeddings", "ViTConfig", VIT, {"pixel_values": f(B, 3, 16, 16)}),
+    _c(VIT_F, "TFViTEmbeddings", "ViTConfig", VIT, {"pixel_values": f(B, 3, 16, 16)}),
+    _c(VIT_F, "TFViTSelfOutput", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H), "input_tensor": f(B, SEQ, H)}),
+    _c(VIT_F, "TFViTIntermediate", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H)}),
+    _c(VIT_F, "TFViTOutput", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, 37), "input_tensor": f(B, SEQ, H)}),
+    _c(VIT_F, "TFViTLayer", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H), "head_mask": None, "output_attentions": True}),
+    _c(VIT_F, "TFViTPooler", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H)}),
+    _c(AL_F, "TFAlbertEmbeddings", "AlbertConfig", ALBERT, {"input_ids": i(99, B, T), "token_type_ids": i(3, B, T)}),
+    _c(AL_F, "TFAlbertAttention", "AlbertConfig", ALBERT, {
+        "input_tensor": f(B, T, H), "attention_mask": MASK, "head_mask": None, "output_attentions": True}),
+    _c(AL_F, "TFAlbertLayer", "AlbertConfig", ALBERT, {
+        "hidden_states": f(B, T, H), "attention_mask": MASK, "head_mask": None, "output_attentions": True}),
+    _c(AL_F, "TFAlbertSOPHead", "AlbertConfig", ALBERT, {"pooled_output": f(B, H)}),
+    _c(RO_F, "TFRobertaEmbeddings", "RobertaConfig", ROBERTA, {"input_ids": i(99, B, T)}),
+    _c(RO_F, "TFRobertaClassificationHead", "RobertaConfig", dict(ROBERTA, num_labels=3), {"features": f(B, T, H)}),
+    _c(RO_F, "TFRobertaLayer", "RobertaConfig", ROBERTA, {"hidden_states": f(B, T, H), "attention_mask": MASK, **LAYER_ARGS}),
+    _c(EL_F, "TFElectraEmbeddings", "ElectraConfig", ELECTRA, {"input_ids": i(99, B, T), "token_type_ids": i(3, B, T)}),
+    _c(EL_F, "TFElectraDiscriminatorPredictions", "ElectraConfig", ELECTRA, {"discriminator_hidden_states": f(B, T, H)}),
+    _c(EL_F, "TFElectraGeneratorPredictions", "ElectraConfig", ELECTRA, {"generator_hidden_states": f(B, T, H)}),
+    _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
+    _c(G2_F, "TFBlock", "GPT2Config", GPT2, {
+        "x": f(B, T, H), "layer_past": None, "attention_mask": None, "head_mask": None, "encoder_hidden_states": None,
+        "encoder_attention_mask": None, "use_cache": False, "output_attentions": True}),
+]
+
+# -- preparing and converting ----------------------------------------------------------
+
+DRIVER_MARK = "# --- test driver, appended by tests/hf_pairs_util.py ---"
+
+
+def prepare_source(text: str, components: list[tuple[int, Component]]) -> str:
+    """The TF file as the converter is given it (see the module docstring, step 1)."""
+    m = re.search(r"from \.\.\.modeling_tf_utils import \(([^)]*)\)", text)
+    if m and re.search(r"^\s*keras,\s*$", m.group(1), re.M):
+        names = re.sub(r"^\s*keras,[ \t]*\n", "", m.group(1), flags=re.M)
+        text = text[: m.start()] + f"from ...modeling_tf_utils import ({names})\nimport tf_keras as keras" + text[m.end():]
+    lines = [text.rstrip("\n"), "", "", DRIVER_MARK]
+    configs = {}
+    for n, c in components:
+        key = (c.config_class, json.dumps(c.config, sort_keys=True))
+        if key not in configs:
+            configs[key] = f"tp_config_{len(configs)}"
+            args = ", ".join(f"{k}={v!r}" for k, v in c.config.items())
+            lines.append(f"{configs[key]} = {c.config_class}({args})")
+        lines.append(f"tp_{n} = {c.cls}({c.ctor.format(config=configs[key])})")
+    return "\n".join(lines) + "\n"
+
+
+def convert(text: str, filename: str):
+    from transpiler.api import convert_source
+
+    return convert_source(text, to="torch", filename=filename)
+
+
+# -- the stand-in package for converted code -----------------------------------------
+
+def _shape_list(tensor):
+    return list(tensor.shape)
+
+
+def _check_embeddings_within_bounds(tensor, embed_dim, tensor_name="input_ids"):
+    import torch
+
+    torch._assert(
+        bool((tensor < embed_dim).all()),
+        f"The maximum value of {tensor_name} ({int(tensor.max())}) must be smaller than the embedding "
+        f"layer's input dimension ({embed_dim}).",
+    )
+
+
+# What the test writes by hand instead of the converter's output, and why.
+HAND_SUPPLIED = {
+    "tf_utils.shape_list": (
+        _shape_list,
+        "tf_utils.py:43 `tensor.shape == tf.TensorShape(None)` and :46 `tensor.shape.as_list()` stay unconverted "
+        "(reported: tensorflow.TensorShape has no rule; shape.as_list on an unknown receiver)",
+    ),
+    "tf_utils.check_embeddings_within_bounds": (
+        _check_embeddings_within_bounds,
+        "tf_utils.py:192 `tf.cast(embed_dim, dtype=tensor.dtype)` becomes `embed_dim.to(tensor.dtype)`, "
+        "a tensor method on a Python int (AttributeError), not reported",
+    ),
+}
+
+CONVERTED_UTILS = ("tf_utils", "activations_tf")  # transformers modules converted along with the models
+
+
+class TorchPackage:
+    """A package ``tp_torch_hf`` laid out like ``transformers`` for the converted files.
+
+    Relative imports of converted files resolve to transformers' own modules
+    (configurations, output classes, modeling_tf_utils for the classes that stay
+    Keras), except the utilities in CONVERTED_UTILS, which are converted too.
+    """
+
+    root = "tp_torch_hf"
+
+    def __init__(self, work: Path):
+        import transformers
+
+        self.src = Path(transformers.__file__).parent
+        self.work = work
+        self.reports: dict[str, str] = {}
+        self._package(self.root)
+        for name in CONVERTED_UTILS:
+            text = (self.src / f"{name}.py").read_text(encoding="utf-8")
+            result = convert(text, f"transformers/{name}.py")
+            self.reports[name] = [f"{name}.py:{x.line}:{x.col}: {x.api}: {x.message}" for x in result.report.findings if x.kind == "unconverted"]
+            self.load(f"{self.root}.{name}", result.code, work / f"{name}.py")
+        self.converted_functions = {}
+        for key, (fn, _why) in HAND_SUPPLIED.items():
+            module, attr = key.split(".")
+            self.converted_functions[key] = getattr(sys.modules[f"{self.root}.{module}"], attr)
+            setattr(sys.modules[f"{self.root}.{module}"], attr, fn)
+
+    def probe_converted_functions(self) -> dict[str, str]:
+        """Whether each converted function the test replaces by hand would have done (so
+        that the hand-written one goes when the converter learns to convert it)."""
+        import torch
+
+        probes = {
+            "tf_utils.shape_list": (lambda fn: fn(torch.zeros(2, 3)), [2, 3]),
+            "tf_utils.check_embeddings_within_bounds": (lambda fn: fn(torch.tensor([[1, 4]]), 5), None),
+        }
+        out = {}
+        for key, fn in self.converted_functions.items():
+            call, expected = probes[key]
+            try:
+                got = call(fn)
+                out[key] = "ok" if got == expected else f"returns {got!r}, not {expected!r}"
+            except Exception as exc:
+                out[key] = f"{type(exc).__name__}: {exc}"[:300]
+        return out
+
+    def _package(self, name: str) -> None:
+        if name not in sys.modules:
+            pkg = types.ModuleType(name)
+            pkg.__path__ = []
+            sys.modules[name] = pkg
+
+    def _resolve_imports(self, name: str, code: str) -> None:
+        """Make the modules a converted file imports relatively exist: transformers' own."""
+        package = name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(code)):
+            if not (isinstance(node, ast.ImportFrom) and node.level):
+                continue
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+            if target in sys.modules:
+                continue
+            real = "transformers" + target[len(self.root):]
+            sys.modules[target] = importlib.import_module(real)
+
+    def load(self, name: str, code: str, path: Path) -> types.ModuleType:
+        parts = name.split(".")
+        for k in range(1, len(parts)):
+            self._package(".".join(parts[:k]))
+        path.write_text(code, encoding="utf-8")
+        self._resolve_imports(name, code)
+        return _exec_module(name, path)
+
+
+def _exec_module(name: str, path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- the Keras side: where each layer was made, its own weights -----------------------
+
+_TRACK: dict = {}
+
+
+def track_origins(path: Path) -> None:
+    """Each tf_keras layer made in ``path`` remembers where: [(line, col), ...] from the outermost.
+
+    The same positions as transpiler.verify.keras_record (which tracks Keras 3 layers).
+    """
+    import tf_keras
+
+    _TRACK["target"] = os.path.realpath(path)
+    if "original" in _TRACK:
+        return
+    original = _TRACK["original"] = tf_keras.layers.Layer.__init__
+    Layer = tf_keras.layers.Layer
+
+    def parent_of(frame, layer):
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if owner is not layer and isinstance(owner, Layer) and frame.f_code.co_name == "__init__":
+                return owner
+            frame = frame.f_back
+        return None
+
+    def init(self, *args, **kwargs):
+        if not hasattr(self, "_tp_origin"):
+            frame = inspect.currentframe().f_back
+            while frame is not None and (
+                frame.f_locals.get("self") is self or os.path.realpath(frame.f_code.co_filename) != _TRACK["target"]
+            ):
+                frame = frame.f_back
+            origin = None
+            if frame is not None:
+                info = inspect.getframeinfo(frame)
+                pos = info.positions
+                here = [pos.lineno, pos.col_offset + 1]
+                parent = parent_of(frame, self)
+                parent_origin = getattr(parent, "_tp_origin", None) if parent is not None else None
+                origin = parent_origin + [here] if parent_origin and here != parent_origin[-1] else (parent_origin or [here])
+            object.__setattr__(self, "_tp_origin", origin)
+        original(self, *args, **kwargs)
+
+    Layer.__init__ = init
+
+
+def own_weights(layer) -> list:
+    return list(layer._trainable_weights) + list(layer._non_trainable_weights)
+
+
+def weights_by_origin(layer) -> dict:
+    import numpy as np
+
+    from transpiler.weights.transforms import origin_key
+
+    out: dict = {}
+    for sub in layer._flatten_layers(include_self=True, recursive=True):
+        origin = getattr(sub, "_tp_origin", None)
+        own = own_weights(sub)
+        if origin is None or not own:
+            continue
+        # Keras 2 names end in ":0"; the weight map has the names as the source gives them
+        out.setdefault(origin_key(origin), []).extend((w.name.split(":")[0], np.asarray(w.numpy())) for w in own)
+    return out
+
+
+# -- running one component --------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    id: str
+    passed: bool = False
+    max_rel: float | None = None
+    max_abs: float | None = None
+    max_rel_scaled: float | None = None  # max |keras - torch| / max |keras|, over the outputs
+    stage: str = ""
+    error: str = ""
+    keras_params: int = 0
+    torch_params: int = 0
+    seconds: float = 0.0
+    notes: list = field(default_factory=list)
+
+
+def make_inputs(spec: dict, rng):
+    import numpy as np
+
+    out = {}
+    for name, s in spec.items():
+        if isinstance(s, tuple) and s[0] == "float":
+            out[name] = rng.standard_normal(s[1]).astype("float32")
+        elif isinstance(s, tuple) and s[0] == "int":
+            out[name] = rng.integers(0, s[1], size=s[2]).astype("int64")
+        elif isinstance(s, tuple) and s[0] == "keep":
+            keep = rng.random(s[1]) < 0.8
+            keep[..., 0] = True
+            out[name] = keep.astype("float32")
+        elif isinstance(s, tuple) and s[0] == "mask":
+            keep = rng.random(s[1]) < 0.8
+            keep[..., 0] = True
+            out[name] = np.where(keep, 0.0, -10000.0).astype("float32")
+        else:
+            out[name] = s
+    return out
+
+
+def flat(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in flat(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in flat(v)]
+    if hasattr(value, "to_tuple"):  # ModelOutput
+        return flat(value.to_tuple())
+    return [value]
+
+
+def run_component(c: Component, n: int, keras_mod, torch_mod, info: dict, rtol: float, atol: float) -> Outcome:
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    from transpiler.verify.compare import compare_arrays
+    from transpiler.weights.transforms import state_dict_arrays
+
+    out = Outcome(c.id)
+    var = f"tp_{n}"
+    rng = np.random.default_rng(n)
+    inputs = make_inputs(c.inputs, rng)
+    stage = "keras"
+    try:
+        layer = getattr(keras_mod, var)
+        k_in = {k: tf.constant(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
+        layer(**k_in, training=False)  # builds
+        wrng = np.random.default_rng(1000 + n)
+        for w in layer.weights:
+            w.assign((wrng.standard_normal(tuple(w.shape)) * 0.3).astype(w.dtype.as_numpy_dtype))
+        k_out = [np.asarray(t) for t in flat(layer(**k_in, training=False))]
+        out.keras_params = int(sum(np.prod(w.shape) for w in layer.weights))
+
+        stage = "weight map"
+        if var not in info:
+            raise RuntimeError(f"the converter wrote no weight map for {var} = {c.cls}(...): the class stays Keras or is not a converted model")
+        state = state_dict_arrays(info[var], weights_by_origin(layer))
+
+        stage = "torch"
+        module = getattr(torch_mod, var)
+        if not isinstance(module, torch.nn.Module):
+            raise RuntimeError(f"{c.cls} is not converted to an nn.Module ({type(module).__mro__[1:3]})")
+        module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+        module.eval()
+        out.torch_params = int(sum(p.numel() for p in module.parameters()))
+        t_in = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
+        with torch.no_grad():
+            t_out = [t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t) for t in flat(module(**t_in))]
+
+        stage = "compare"
+        if len(k_out) != len(t_out):
+            raise RuntimeError(f"Keras gives {len(k_out)} outputs, PyTorch {len(t_out)}")
+        ok = True
+        out.max_rel = out.max_abs = out.max_rel_scaled = 0.0
+        for j, (a, b) in enumerate(zip(k_out, t_out)):
+            check = compare_arrays(f"{c.id}/out/{j}", a, b, rtol, atol)
+            out.max_rel = max(out.max_rel, float(check.max_rel))
+            out.max_abs = max(out.max_abs, float(check.max_abs))
+            scale = float(np.max(np.abs(a))) if a.size else 0.0
+            out.max_rel_scaled = max(out.max_rel_scaled, float(check.max_abs) / scale if scale else float(check.max_abs))
+            if not check.passed:
+                ok = False
+                out.notes.append(f"output {j}: {check.detail}")
+        if out.keras_params != out.torch_params:
+            ok = False
+            out.notes.append(f"parameter count: Keras {out.keras_params}, PyTorch {out.torch_params}")
+        out.passed = ok
+        out.stage = "done"
+    except Exception as exc:  # the first failure is the finding
+        out.stage = stage
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = next((f"{Path(fr.filename).name}:{fr.lineno}: {fr.line}" for fr in reversed(tb) if "hf_pairs_util" not in fr.filename), "")
+        out.error = f"{type(exc).__name__}: {exc}"[:1500] + (f" [at {where}]" if where else "")
+    return out
+
+
+def run(ids: list[str] | None, work: Path, rtol: float = 1e-4, atol: float = 1e-5) -> dict:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    import tensorflow as tf  # noqa: F401
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    src_root = Path(transformers.__file__).parent / "models"
+    chosen = [c for c in COMPONENTS if not ids or c.id in ids]
+    by_file: dict[str, list[Component]] = {}
+    for c in chosen:
+        by_file.setdefault(c.file, []).append(c)
+    package = TorchPackage(work)
+    results: dict = {"transformers": transformers.__version__, "components": {}, "files": {}, "utils": package.reports,
+                     "hand_supplied": {k: why for k, (_fn, why) in HAND_SUPPLIED.items()},
+                     "converted_functions": package.probe_converted_functions()}
+    for file, comps in by_file.items():
+        started = time.time()
+        stem = Path(file).stem
+        family = Path(file).parent.name
+        prepared = prepare_source((src_root / file).read_text(encoding="utf-8"), [(COMPONENTS.index(c), c) for c in comps])
+        tf_path = work / f"{family}_{stem}_tf.py"
+        tf_path.write_text(prepared, encoding="utf-8")
+        result = convert(prepared, str(tf_path))
+        unconverted = [f"{file}:{x.line}:{x.col}: {x.api}: {x.message}" for x in result.report.findings if x.kind == "unconverted"]
+        results["files"][file] = {"convert_seconds": round(time.time() - started, 2), "unconverted": unconverted}
+        torch_mod = keras_mod = None
+        failure = ""
+        try:
+            track_origins(tf_path)
+            keras_mod = _exec_module(f"transformers.models.{family}._tp_{stem}", tf_path)
+        except Exception as exc:
+            failure = f"the TF file does not run: {type(exc).__name__}: {exc}"
+        if not failure:
+            try:
+                torch_mod = package.load(f"{TorchPackage.root}.models.{family}.{stem}", result.code, work / f"{family}_{stem}_torch.py")
+            except Exception as exc:
+                tb = traceback.extract_tb(exc.__traceback__)
+                where = next((f"{Path(fr.filename).name}:{fr.lineno}: {fr.line}" for fr in reversed(tb)), "")
+                failure = f"the converted file does not import: {type(exc).__name__}: {exc} [at {where}]"
+        for c in comps:
+            n = COMPONENTS.index(c)
+            t0 = time.time()
+            if failure:
+                o = Outcome(c.id, stage="import", error=failure)
+            else:
+                o = run_component(c, n, keras_mod, torch_mod, result.models, rtol, atol)
+            o.seconds = round(time.time() - t0, 2)
+            results["components"][c.id] = o.__dict__
+    return results
+
+
+def main(argv: list[str]) -> None:
+    import tempfile
+
+    out = Path(argv[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run(argv[1:] or None, Path(tmp))
+    out.write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
