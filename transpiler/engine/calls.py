@@ -79,7 +79,7 @@ class CallArgs:
 
 def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> CallArgs:
     out = CallArgs(rule, call, original=original)
-    if any(a.star for a in call.args):
+    if any(a.star for a in call.args) and not _star_into_variadic(rule, call):
         raise Unconvertible("called with *args or **kwargs, so its arguments cannot be mapped")
     originals = list(original.args) if original is not None and len(original.args) == len(call.args) else [None] * len(call.args)
     # "**options" in args: any other keyword argument is accepted, bound under its own name
@@ -105,19 +105,37 @@ def bind_args(rule: Rule, call: cst.Call, original: cst.Call | None = None) -> C
                 raise Unconvertible(f"argument '{name}' has no mapping in the rules")
             out.bound.append(BoundArg(name, arg, False, orig))
     if variadic:
-        if len(variadic) == 1:
+        if len(variadic) == 1 and not variadic[0].star:
             value = variadic[0].value
             orig_arg = variadic_originals[0]
             if _is_int_literal(value):
                 # x.repeat(2) / torch.zeros(5): one size is still a list of sizes
                 value = cst.List([cst.Element(value)])
         else:
-            value = cst.List([cst.Element(a.value) for a in variadic])
+            value = cst.List([_element(a) for a in variadic])
             orig_arg = None
             if all(o is not None for o in variadic_originals):
-                orig_arg = cst.Arg(value=cst.List([cst.Element(o.value) for o in variadic_originals]))
+                orig_arg = cst.Arg(value=cst.List([_element(o) for o in variadic_originals]))
         out.bound.insert(position, BoundArg(names[position], cst.Arg(value=value), True, orig_arg))
     return out
+
+
+def _element(arg: cst.Arg) -> cst.BaseElement:
+    return cst.StarredElement(arg.value) if arg.star == "*" else cst.Element(arg.value)
+
+
+def _star_into_variadic(rule: Rule, call: cst.Call) -> bool:
+    """``x.view(*shape)``: every ``*`` argument lands in the rule's leading ``*`` parameter,
+    which its target takes as one list (``[*shape]``); only where the rule says so
+    (``data.star_args = true``: a hook that reads the list's elements would miss them)."""
+    if not (isinstance(rule.data, dict) and rule.data.get("star_args") is True):
+        return False
+    variadic = next((i for i, a in enumerate(rule.args) if a.startswith("*")), None)
+    if variadic is None or rule.args[variadic].startswith("**"):
+        return False
+    positional = [a for a in call.args if a.keyword is None]
+    first = next(i for i, a in enumerate(positional) if a.star)
+    return first >= variadic and all(a.star != "**" for a in call.args)
 
 
 def _is_int_literal(node) -> bool:

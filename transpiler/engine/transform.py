@@ -256,6 +256,9 @@ class RuleTransformer(PathTransformer):
             receiver = original.func.value
             if isinstance(receiver, cst.Name) and receiver.value in ctx.resolver.bindings.modules:
                 return None  # math.sqrt(x), np.where(...): a function of another module
+            evidence = getattr(ctx.types, "evidence", None)
+            kind = evidence(original, ctx.resolver.chain_of(self.stack)) if evidence and rules else None
+        if kind is None:
             if rules and not all(r.ambiguous for r in rules) and not self._user_attribute(original.func.value, name):
                 # (self.relu(x) where the class assigns self.relu: the user's own, not a tensor's)
                 result = self._unknown_receiver(original, updated)

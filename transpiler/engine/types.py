@@ -55,6 +55,7 @@ class BindingSite:
     node: cst.CSTNode | None = None  # the parameter, for "param"
     annotation: cst.BaseExpression | None = None  # the declared type, where one is written
     chain: list | None = None  # scopes to evaluate ``expr`` in, when not the name's own
+    stmt: cst.CSTNode | None = None  # the statement that binds (for the reaching bindings of a use)
 
 
 def _targets(target, path=()):
@@ -121,9 +122,9 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
     def add(name: str, site: BindingSite) -> None:
         sites.setdefault(name, []).append(site)
 
-    def bind_target(target, kind, expr, annotation=None):
+    def bind_target(target, kind, expr, annotation=None, stmt=None):
         for name, path in _targets(target):
-            add(name, BindingSite("unpack" if (path and kind == "value") else kind, expr, path, annotation=annotation))
+            add(name, BindingSite("unpack" if (path and kind == "value") else kind, expr, path, annotation=annotation, stmt=stmt))
 
     def walk(body) -> None:
         for stmt in body:
@@ -131,7 +132,7 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
                 for small in stmt.body:
                     if isinstance(small, cst.Assign):
                         for t in small.targets:
-                            bind_target(t.target, "value", small.value)
+                            bind_target(t.target, "value", small.value, stmt=small)
                     elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
                         registered = _registered_attribute(small.value)
                         if registered is not None:
@@ -140,7 +141,7 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
                     elif isinstance(small, cst.AnnAssign):
                         annotation = small.annotation.annotation
                         if small.value is not None:
-                            bind_target(small.target, "value", small.value, annotation)
+                            bind_target(small.target, "value", small.value, annotation, stmt=small)
                         else:  # a declaration: binds nothing, says what the bindings hold
                             bind_target(small.target, "declare", None, annotation)
                     elif isinstance(small, (cst.Import, cst.ImportFrom)):
@@ -149,30 +150,30 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
                             continue
                         for alias in names:
                             if alias.asname is not None:
-                                bind_target(alias.asname.name, "other", None)
+                                bind_target(alias.asname.name, "other", None, stmt=small)
                             else:
                                 node = alias.name
                                 while isinstance(node, cst.Attribute):
                                     node = node.value
-                                add(node.value, BindingSite("other"))
+                                add(node.value, BindingSite("other", stmt=small))
             elif isinstance(stmt, cst.FunctionDef):
-                add(stmt.name.value, BindingSite("function", node=stmt))
+                add(stmt.name.value, BindingSite("function", node=stmt, stmt=stmt))
             elif isinstance(stmt, cst.ClassDef):
-                add(stmt.name.value, BindingSite("other"))
+                add(stmt.name.value, BindingSite("other", stmt=stmt))
             elif isinstance(stmt, cst.For):
-                bind_target(stmt.target, "for", stmt.iter)
+                bind_target(stmt.target, "for", stmt.iter, stmt=stmt)
                 walk_block(stmt.body)
                 walk_block(stmt.orelse)
             elif isinstance(stmt, cst.With):
                 for item in stmt.items:
                     if item.asname is not None:
-                        bind_target(item.asname.name, "with", item.item)
+                        bind_target(item.asname.name, "with", item.item, stmt=stmt)
                 walk_block(stmt.body)
             elif isinstance(stmt, cst.Try) or type(stmt).__name__ == "TryStar":
                 walk_block(stmt.body)
                 for handler in stmt.handlers:
                     if handler.name is not None:
-                        bind_target(handler.name.name, "other", None)
+                        bind_target(handler.name.name, "other", None, stmt=handler)
                     walk_block(handler.body)
                 walk_block(stmt.orelse)
                 walk_block(stmt.finalbody)
@@ -230,6 +231,7 @@ class Types:
         self._memo: dict[tuple[int, str], object] = {}
         self._annotations: dict[int, str | None] = {}
         self._classes: dict | None = None  # method id -> (class, self name, method chain)
+        self._flows: dict[int, object] = {}  # function id -> _Flow (None: not followed)
 
     def _sites(self, scope) -> dict[str, list[BindingSite]]:
         found = self._scopes.get(id(scope))
@@ -244,8 +246,29 @@ class Types:
         for i, scope in enumerate(chain):
             sites = self._sites(scope).get(name.value)
             if sites:
+                reaching = self._reaching(scope, name, sites)
+                if reaching is not None:
+                    key = (id(scope), name.value, frozenset(id(site) for site in reaching))
+                    return self._combine(key, reaching, chain[i:])
                 return self._scope_kind(scope, name.value, sites, chain[i:])
         return None
+
+    def _reaching(self, scope, name: cst.Name, sites) -> list | None:
+        """The bindings of ``name`` that may reach this use of it, where that is fewer
+        than all of its function's (see _Flow); None where the walk does not say.
+        An annotated name keeps its declared kind in its whole scope."""
+        if not isinstance(scope, cst.FunctionDef) or any(site.annotation is not None for site in sites):
+            return None
+        flow = self._flows.get(id(scope), _UNKNOWN)
+        if flow is _UNKNOWN:
+            flow = self._flows[id(scope)] = _Flow(scope, self._sites(scope)).run()
+        if flow is None or name.value in flow.unsure:
+            return None
+        ids = flow.loads.get(id(name))
+        if not ids:
+            return None
+        reaching = [site for site in sites if id(site) in ids]
+        return reaching if reaching and len(reaching) < len(sites) else None
 
     def _scope_kind(self, scope, name: str, sites, chain) -> str | None:
         return self._combine((id(scope), name), sites, chain)
@@ -318,6 +341,8 @@ class Types:
         kind = self.kind_of(expr, chain)
         if kind in ("tensors", "batch", "tensor") and len(path) == 1:
             return "tensor"
+        if kind is None and len(path) == 1 and isinstance(expr, cst.Call):
+            return self._returned_element_kind(expr, path[0], chain)
         return None
 
     def _element_kind(self, iterable, path, chain) -> str | None:
@@ -360,6 +385,11 @@ class Types:
                     return rule.returns if rule is not None else None
             if isinstance(func, cst.Attribute):
                 receiver = self.kind_of(func.value, chain)
+                if receiver is None:
+                    returned = self._method_returned_kind(func, chain)
+                    if returned is not None:
+                        return returned
+                    receiver = self.evidence(expr, chain)
                 if receiver is not None:
                     rule = self.method_rule(receiver, func.attr.value)
                     if rule is not None:
@@ -660,16 +690,156 @@ class Types:
             if len(sites) != 1 or sites[0].kind != "function":
                 return None
             func = sites[0].node
-            key = (id(func), "<returns>")
-            if key in self._memo:
-                return self._memo[key]  # type: ignore[return-value]
-            self._memo[key] = None  # recursion guard
-            inner = [func, *chain[chain.index(scope):]]
-            kinds = {self.kind_of(r.value, inner) for r in _returns(func.body)}
-            kind = kinds.pop() if len(kinds) == 1 else None
-            self._memo[key] = kind
-            return kind
+            return self._function_returns(func, [func, *chain[chain.index(scope):]])
         return None
+
+    def _function_returns(self, func: cst.FunctionDef, inner: list, index: int | None = None) -> str | None:
+        """The kind every ``return`` of ``func`` gives (evaluated in ``inner``, its own
+        scope chain); with ``index``, the kind of that element of the tuple every
+        ``return`` writes out (``return out, weights``)."""
+        key = (id(func), "<returns>" if index is None else f"<returns {index}>")
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
+        self._memo[key] = None  # recursion guard
+        values = [r.value for r in _returns(func.body)]
+        if index is not None:
+            if not values or not all(
+                isinstance(v, cst.Tuple) and len(v.elements) > index
+                and not any(isinstance(el, cst.StarredElement) for el in v.elements[: index + 1])
+                for v in values
+            ):
+                return None
+            values = [v.elements[index].value for v in values]
+        kinds = {self.kind_of(v, inner) for v in values}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        self._memo[key] = kind
+        return kind
+
+    def _callee(self, func, chain: list):
+        """The function of this file a call runs, with the scope chain its body sees:
+        a function by its name, or a method of a class of this file through an instance
+        of it (``self._shape(...)``, ``self.encoder.project(...)``), where no class of this
+        file deriving from it defines the method again and no instance attribute has
+        its name. Static and class methods too; not properties."""
+        if isinstance(func, cst.Name):
+            for i, scope in enumerate(chain):
+                sites = self._sites(scope).get(func.value)
+                if not sites:
+                    continue
+                if len(sites) != 1 or sites[0].kind != "function":
+                    return None
+                return sites[0].node, [sites[0].node, *chain[i:]]
+            return None
+        if not isinstance(func, cst.Attribute):
+            return None
+        module = chain[-1] if chain and isinstance(chain[-1], cst.Module) else None
+        cls = self._instance_class(func.value, chain, module) if module is not None else None
+        if cls is None:
+            return None
+        info = self._class_info(module)
+        name = func.attr.value
+        found = None
+        for klass in self._class_lineage(cls, info):
+            for method, self_name, _ in info["methods"].get(id(klass), ()):
+                if f"{self_name}.{name}" in self._sites(method):
+                    return None  # an instance attribute of that name
+            sites = self._sites(klass).get(name)
+            if sites and found is None:
+                if len(sites) != 1 or sites[0].kind != "function":
+                    return None
+                found = (sites[0].node, [sites[0].node, *info["outer"][id(klass)]])
+        if found is None:
+            return None
+        decorators = {d.decorator.value for d in found[0].decorators if isinstance(d.decorator, cst.Name)}
+        if found[0].decorators and not decorators <= {"staticmethod", "classmethod"}:
+            return None  # a property, a cache... what the call gives is not the body's return
+        for klasses in info["by_name"].values():
+            for other in klasses:
+                if other is not cls and any(k is cls for k in self._class_lineage(other, info)[1:]):
+                    if name in self._sites(other):
+                        return None  # overridden where self may be an instance of the subclass
+        return found
+
+    def _method_returned_kind(self, func: cst.Attribute, chain: list) -> str | None:
+        """``self._shape(x, n)``: the kind every return of that method of this file gives."""
+        callee = self._callee(func, chain)
+        return self._function_returns(*callee) if callee is not None else None
+
+    def _returned_element_kind(self, call: cst.Call, index: int, chain: list) -> str | None:
+        """``out, weights = self.attend(q, k)``: element ``index`` of the tuple every
+        return of the function or method of this file writes out."""
+        callee = self._callee(call.func, chain) if isinstance(call.func, (cst.Name, cst.Attribute)) else None
+        return self._function_returns(*callee, index=index) if callee is not None else None
+
+    def evidence(self, call: cst.Call, chain: list | None = None) -> str | None:
+        """The kind of a receiver of unknown kind that the method call itself proves:
+        among the values the source framework's code handles, only that kind has a
+        method of this name taking such arguments (``x.unsqueeze(1)``, ``x.view(b, -1)``:
+        a tensor; NumPy arrays, lists, dicts and strings have no such method). A method
+        rule says so with ``data.evidence``: ``"always"``, or ``"sizes"`` (only with an
+        int literal among the positional arguments, or three or more of them:
+        ``ndarray.view(dtype)`` takes one)."""
+        func = call.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        kinds = set()
+        for rule in self.ruleset.method_rules(func.attr.value):
+            how = rule.data.get("evidence") if isinstance(rule.data, dict) else None
+            if how is None or rule.attribute:
+                continue
+            if how == "sizes":
+                positional = [a for a in call.args if a.keyword is None]
+                if any(a.star for a in positional) or not (len(positional) >= 3 or any(_is_int(a.value) for a in positional)):
+                    continue
+            elif how != "always":
+                continue
+            kinds.add(rule.receiver)
+        if len(kinds) != 1:
+            return None
+        kind = kinds.pop()
+        if chain is not None:
+            if self.user_attribute(func.value, func.attr.value, chain):
+                return None  # a method a class of this file defines
+            if any(not _compatible(k, kind) for k in self._visible_kinds(func.value, chain)):
+                return None  # a binding visibly gives another kind: contradicted, not unknown
+        return kind
+
+    def _visible_kinds(self, expr, chain: list) -> set:
+        """The kinds the bindings of a name (those that reach this use of it) or of an
+        attribute of an instance of a class of this file visibly give, and the kind
+        its annotation declares; unknown ones left out."""
+        key = (id(expr), "<visible>")
+        if key in self._memo:
+            return set()  # asked again while finding out (x = x.view(...)): a cycle says nothing
+        self._memo[key] = None
+        try:
+            return self._visible(expr, chain)
+        finally:
+            del self._memo[key]
+
+    def _visible(self, expr, chain: list) -> set:
+        sites: list = []
+        if isinstance(expr, cst.Name):
+            for i, scope in enumerate(chain):
+                found = self._sites(scope).get(expr.value)
+                if found:
+                    reaching = self._reaching(scope, expr, found)
+                    sites = [_with_chain(site, chain[i:]) for site in (reaching or found)]
+                    break
+        elif isinstance(expr, cst.Attribute):
+            module = chain[-1] if chain and isinstance(chain[-1], cst.Module) else None
+            cls = self._instance_class(expr.value, chain, module) if module is not None else None
+            if cls is not None:
+                sites = self._attribute_sites(cls, expr.attr.value, module, in_body=True)
+        kinds = set()
+        for site in sites:
+            if site.annotation is not None:
+                kinds.add(self.annotation_kind(site.annotation))
+                if isinstance(expr, cst.Name) and self.name_kind(expr, chain) is None:
+                    return {"<contradicted>"}  # declared, and a binding gives another kind
+            if site.kind not in ("declare", "param") or site.annotation is None:
+                kinds.add(self._site_kind(site, site.chain or chain))
+        return kinds - {None}
 
     def method_rule(self, kind: str, name: str):
         while kind:
@@ -681,6 +851,13 @@ class Types:
 
 
 _REGISTERS = {"register_buffer", "register_parameter", "add_module", "register_module"}
+
+
+def _is_int(node) -> bool:
+    """An int literal: ``2``, ``-1``."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    return isinstance(node, cst.Integer)
 
 
 def _registered_attribute(call: cst.Call):
@@ -720,7 +897,7 @@ def _compatible(found: str, declared: str) -> bool:
 
 
 def _with_chain(site: BindingSite, chain: list) -> BindingSite:
-    return BindingSite(site.kind, site.expr, site.path, site.node, site.annotation, chain)
+    return BindingSite(site.kind, site.expr, site.path, site.node, site.annotation, chain, site.stmt)
 
 
 def _statements(body):
@@ -835,3 +1012,272 @@ def _target_names(target) -> set[str]:
             out |= _target_names(el.value)
         return out
     return set()
+
+
+# -- reaching bindings -----------------------------------------------------------
+class _GiveUp(Exception):
+    """A statement the walk does not model (match): no reaching bindings for the function."""
+
+
+class _Flow:
+    """Which bindings of a function's local names may reach each use of them.
+
+    One walk over the function's statements in program order, the way Python runs
+    them: both branches of an ``if`` (their bindings joined after it), a loop's body
+    zero or more times (repeated until nothing new reaches its head), ``break`` and
+    ``continue``, ``return``/``raise`` ending a path, every point of a ``try`` body
+    reaching its handlers and ``finally`` (and of a ``with`` body the statement after
+    it: a context manager may swallow an exception). For every load of a plain name
+    directly in the function (comprehensions included, not nested functions, lambdas
+    or generator expressions, which run later) it records the binding sites that may
+    reach it. A name bound in a way the walk does not follow (``del``, ``global``,
+    ``nonlocal``, ``:=``) is left out: its uses keep every binding of the scope.
+    """
+
+    def __init__(self, func: cst.FunctionDef, sites: dict[str, list[BindingSite]]) -> None:
+        self.by_stmt: dict[int, list[tuple[str, int]]] = {}
+        entry: dict[str, frozenset] = {}
+        for name, found in sites.items():
+            if "." in name:
+                continue
+            for site in found:
+                if site.kind == "param":
+                    entry[name] = entry.get(name, frozenset()) | {id(site)}
+                elif site.stmt is not None and site.kind != "declare":
+                    self.by_stmt.setdefault(id(site.stmt), []).append((name, id(site)))
+        self.entry = entry
+        self.loads: dict[int, frozenset] = {}
+        self.unsure: set[str] = set()
+        self.loops: list[tuple[list, list]] = []  # (continue states, break states)
+        self.collectors: list[list] = []  # states seen inside try/with bodies
+        self.func = func
+
+    def run(self) -> "_Flow | None":
+        try:
+            self.block(self.func.body, dict(self.entry))
+        except (_GiveUp, RecursionError):
+            return None
+        return self
+
+    # states: name -> frozenset of binding site ids; None: no path gets here
+    @staticmethod
+    def join(*states):
+        live = [s for s in states if s is not None]
+        if not live:
+            return None
+        out = dict(live[0])
+        for state in live[1:]:
+            for name, ids in state.items():
+                out[name] = out.get(name, frozenset()) | ids
+        return out
+
+    def bind(self, node, state):
+        for name, site in self.by_stmt.get(id(node), ()):
+            state[name] = frozenset()
+        for name, site in self.by_stmt.get(id(node), ()):
+            state[name] = state[name] | {site}
+        return state
+
+    def seen(self, state) -> None:
+        for collector in self.collectors:
+            collector.append(state)
+
+    def block(self, block, state):
+        if isinstance(block, cst.SimpleStatementSuite):
+            return self.statements(block.body, state, small=True)
+        return self.statements(block.body, state)
+
+    def statements(self, body, state, small=False):
+        for stmt in body:
+            if state is None:
+                return None
+            state = self.small(stmt, state) if small else self.statement(stmt, state)
+            self.seen(state)
+        return state
+
+    def statement(self, stmt, state):
+        if isinstance(stmt, cst.SimpleStatementLine):
+            return self.statements(stmt.body, state, small=True)
+        if isinstance(stmt, cst.If):
+            self.expr(stmt.test, state)
+            body = self.block(stmt.body, dict(state))
+            if isinstance(stmt.orelse, cst.If):
+                other = self.statement(stmt.orelse, dict(state))
+            elif isinstance(stmt.orelse, cst.Else):
+                other = self.block(stmt.orelse.body, dict(state))
+            else:
+                other = state
+            return self.join(body, other)
+        if isinstance(stmt, (cst.For, cst.While)):
+            return self.loop(stmt, state)
+        if isinstance(stmt, cst.With):
+            for item in stmt.items:
+                self.expr(item.item, state)
+            state = self.bind(stmt, dict(state))
+            self.collectors.append([state])
+            end = self.block(stmt.body, state)
+            inside = self.collectors.pop()
+            self.seen_all(inside)
+            return self.join(end, *inside)
+        if isinstance(stmt, cst.Try) or type(stmt).__name__ == "TryStar":
+            return self.try_(stmt, state)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            for decorator in stmt.decorators:
+                self.expr(decorator.decorator, state)
+            if isinstance(stmt, cst.FunctionDef):
+                params = stmt.params
+                for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+                    if param.default is not None:
+                        self.expr(param.default, state)
+            else:
+                for arg in (*stmt.bases, *stmt.keywords):
+                    self.expr(arg.value, state)
+            return self.bind(stmt, dict(state))
+        raise _GiveUp  # match, and whatever else comes
+
+    def seen_all(self, states) -> None:
+        for collector in self.collectors:
+            collector.extend(states)
+
+    def loop(self, stmt, state):
+        if isinstance(stmt, cst.For):
+            self.expr(stmt.iter, state)
+        head = state
+        while True:
+            self.loops.append(([], []))
+            if isinstance(stmt, cst.While):
+                self.expr(stmt.test, head)
+                start = dict(head)
+            else:
+                start = self.bind(stmt, dict(head))
+                self.expr_targets(stmt.target, start)
+            self.seen(start)
+            end = self.block(stmt.body, start)
+            continues, breaks = self.loops.pop()
+            new_head = self.join(head, end, *continues)
+            if new_head == head:
+                break
+            head = new_head
+        after = head
+        if stmt.orelse is not None:
+            after = self.block(stmt.orelse.body, dict(head))
+        return self.join(after, *breaks)
+
+    def try_(self, stmt, state):
+        marks = [(len(c), len(b)) for c, b in self.loops]
+        self.collectors.append([state])
+        end = self.block(stmt.body, dict(state))
+        inside = self.collectors.pop()
+        self.seen_all(inside)
+        raised = self.join(*inside)
+        ends = []
+        handler_states = []
+        for handler in stmt.handlers:
+            if handler.type is not None:
+                self.expr(handler.type, raised)
+            start = self.bind(handler, dict(raised))
+            self.collectors.append([start])
+            ends.append(self.block(handler.body, start))
+            handler_states += self.collectors.pop()
+        self.seen_all(handler_states)
+        if stmt.orelse is not None and end is not None:
+            self.collectors.append([end])
+            end = self.block(stmt.orelse.body, dict(end))
+            handler_states += self.collectors.pop()
+            self.seen_all(handler_states)
+        normal = self.join(end, *ends)
+        if stmt.finalbody is None:
+            return normal
+        final = stmt.finalbody.body
+        # break/continue inside run the finally block on their way out
+        for (c0, b0), (continues, breaks) in zip(marks, self.loops):
+            for states, start in ((continues, c0), (breaks, b0)):
+                states[start:] = [self.block(final, dict(s)) for s in states[start:]]
+        after = self.block(final, dict(normal)) if normal is not None else None
+        # the uses in the finally block: on the way out of any path (recorded last, the widest)
+        self.block(final, dict(self.join(normal, raised, *handler_states)))
+        return after
+
+    def small(self, small, state):
+        if isinstance(small, cst.Assign):
+            self.expr(small.value, state)
+            for t in small.targets:
+                self.expr_targets(t.target, state)
+            return self.bind(small, dict(state))
+        if isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.expr(small.value, state)
+            self.expr_targets(small.target, state)
+            return self.bind(small, dict(state))
+        if isinstance(small, cst.AugAssign):
+            self.expr(small.value, state)
+            self.expr(small.target, state)  # read, then written: not a binding the scope records
+            return state
+        if isinstance(small, (cst.Return, cst.Raise)):
+            for part in (getattr(small, "value", None), getattr(small, "exc", None), getattr(small, "cause", None)):
+                if isinstance(part, cst.From):
+                    part = part.item
+                if isinstance(part, cst.BaseExpression):
+                    self.expr(part, state)
+            return None
+        if isinstance(small, cst.Break):
+            if self.loops:
+                self.loops[-1][1].append(state)
+            return None
+        if isinstance(small, cst.Continue):
+            if self.loops:
+                self.loops[-1][0].append(state)
+            return None
+        if isinstance(small, cst.Del):
+            for name, _ in _targets(small.target):
+                self.unsure.add(name)
+            self.expr_targets(small.target, state)
+            return state
+        if isinstance(small, (cst.Global, cst.Nonlocal)):
+            self.unsure.update(item.name.value for item in small.names)
+            return state
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            return self.bind(small, dict(state))
+        for child in small.children:
+            if isinstance(child, cst.BaseExpression):
+                self.expr(child, state)
+        return state
+
+    def expr_targets(self, target, state) -> None:
+        """The reads in an assignment target: ``x[i] = ...`` reads x and i."""
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self.expr_targets(el.value, state)
+        elif isinstance(target, cst.StarredElement):
+            self.expr_targets(target.value, state)
+        elif isinstance(target, cst.Attribute):
+            self.expr(target.value, state)
+        elif isinstance(target, cst.Subscript):
+            self.expr(target.value, state)
+            for el in target.slice:
+                self.expr(el.slice, state)
+
+    def expr(self, node, state) -> None:
+        stack = [node]
+        loads = self.loads
+        while stack:
+            n = stack.pop()
+            if isinstance(n, cst.Name):
+                loads[id(n)] = state.get(n.value, frozenset())
+            elif isinstance(n, cst.Attribute):
+                stack.append(n.value)
+            elif isinstance(n, cst.Arg):
+                stack.append(n.value)
+            elif isinstance(n, cst.Lambda):
+                for param in (*n.params.posonly_params, *n.params.params, *n.params.kwonly_params):
+                    if param.default is not None:
+                        stack.append(param.default)
+            elif isinstance(n, cst.GeneratorExp):
+                stack.append(n.for_in.iter)  # the rest runs when the generator is consumed
+            elif isinstance(n, cst.NamedExpr):
+                self.unsure.update(name for name, _ in _targets(n.target))
+                stack.append(n.value)
+            elif isinstance(n, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary)):
+                continue
+            else:
+                stack.extend(n.children)
