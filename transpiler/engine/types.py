@@ -27,6 +27,7 @@ import libcst as cst
 
 from ..frameworks import framework_of
 from .names import Resolver, dotted_name
+from .walk import child_nodes
 
 # what iterating a value of one kind gives
 ELEMENT_KINDS = {"dataloader": "batch", "dataset": "batch", "batch": "tensor", "tensor": "tensor", "tensors": "tensor"}
@@ -111,7 +112,7 @@ def _returns(block):
             continue
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return out
 
 
@@ -1238,7 +1239,7 @@ class _Flow:
             return state
         if isinstance(small, (cst.Import, cst.ImportFrom)):
             return self.bind(small, dict(state))
-        for child in small.children:
+        for child in child_nodes(small):
             if isinstance(child, cst.BaseExpression):
                 self.expr(child, state)
         return state
@@ -1280,4 +1281,4 @@ class _Flow:
             elif isinstance(n, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary)):
                 continue
             else:
-                stack.extend(n.children)
+                stack.extend(child_nodes(n))
