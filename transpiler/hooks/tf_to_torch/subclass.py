@@ -9,6 +9,9 @@ becomes ``nn.Parameter`` (or a buffer), and ``get_config`` is dropped (reported)
 A ``build()`` that only builds sublayers with explicit shapes (HuggingFace's
 pattern, subclass_build.py) disappears: its shapes become the input sizes of the
 modules made in ``__init__``. Any other ``build()`` keeps the class as it was, reported.
+A class whose ``__init__`` builds a functional graph and hands it to
+``super().__init__(inputs=..., outputs=...)`` (keras-hub's backbones), whatever its base,
+is planned and rewritten by subclass_graph.py.
 
 In ``forward``, a convolution's output is channels-first. Reductions over
 spatial axes written for Keras (``tf.reduce_mean(x, axis=[1, 2])``) get their
@@ -30,7 +33,9 @@ from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _fail, _layer_call, _Placeholders
+from . import subclass_graph
 from .subclass_build import BuildPlan, plan_build
+from .subclass_graph import lazy_inits
 
 BASES = {"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.engine.base_layer.Layer"}
 # reductions whose axes follow the layout: axis argument name in the source call
@@ -79,6 +84,7 @@ class ClassPlan:
     build_problem: str | None = None  # build() does more than build sublayers: the class stays
     build: BuildPlan | None = None
     size_param: str | None = None  # build() read the input size: __init__ takes it as this keyword
+    graph: "subclass_graph.InitGraph | None" = None  # __init__ builds a functional graph (subclass_graph.py)
 
 
 def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
@@ -101,6 +107,20 @@ def analyze(ctx) -> None:
     by_name: dict[str, ClassPlan] = {}
     for stmt in ctx.module.body:
         if not isinstance(stmt, cst.ClassDef):
+            continue
+        graph = subclass_graph.find(ctx, stmt)
+        if graph is not None:
+            # super().__init__(inputs=..., outputs=...): a functional model, whatever its base
+            for base in stmt.bases:
+                ctx.owned.add(id(base.value))
+            plan = ClassPlan(stmt, stmt.name.value, True, graph=graph)
+            subclass_graph.analyze(ctx, plan, by_name)
+            plans[id(stmt)] = plan
+            by_name[plan.name] = plan
+            if not plan.problems:
+                ctx.facts.setdefault("class_kinds", {})[plan.name] = "model"
+            else:
+                _keep(ctx, plan)
             continue
         keras_class, is_model = _is_keras_class(ctx, stmt)
         if not keras_class:
@@ -500,8 +520,11 @@ def on_class(transformer, original, updated):
         if plan.build_problem:
             ctx.unconverted(original, "keras.layers.Layer.build", plan.build_problem)
         if plan.problems:
-            ctx.unconverted(original, "keras subclass", "; ".join(plan.problems))
+            api = subclass_graph.API if plan.graph is not None else "keras subclass"
+            ctx.unconverted(original, api, "; ".join(plan.problems))
         return updated
+    if plan.graph is not None:
+        return subclass_graph.rewrite_class(ctx, plan, original, updated, _Placeholders())
     base = "torch.nn.Module"
     new = updated.with_changes(bases=[cst.Arg(ctx.name(base))])
     ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
@@ -551,7 +574,7 @@ def _drop_build(ctx, build: BuildPlan) -> None:
 
 def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.FunctionDef:
     replacements: dict[int, str] = {}
-    inits: list[tuple[int, list[str]]] = []
+    inits: dict[int, list[str]] = {}  # layer call -> its torch.nn.init statements, put after its statement
     # converted subclasses that take their input size: call -> (keyword, size)
     sized = {
         id(ctx.updated(a.call)): (a.block.size_param, a.block_size)
@@ -573,9 +596,9 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 ctor = "torch.nn.Identity()"
             replacements[id(ctx.updated(attr.call))] = ctor
             refs = {f"m{i}": (f"self.{attr.name}" if len(modules) == 1 else f"self.{attr.name}[{i}]") for i in range(len(modules))}
-            lines = [_fill(i, refs) for i in attr.plan.inits]
+            lines = lazy_inits(ctx, attr.call, attr.layer.kind, attr.plan, [_fill(i, refs) for i in attr.plan.inits])
             if lines:
-                inits.append((id(ctx.updated(attr.call)), lines))
+                inits[id(ctx.updated(attr.call))] = lines
             ctx.converted(attr.call, attr.layer.kind, ", ".join(s.template.split("(")[0].replace("torch.nn.", "nn.") for s in attr.plan.modules) or "nn.Identity")
             ctx.consume_head(attr.call.func)
             for warning in attr.plan.warnings:
@@ -594,9 +617,21 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             ctx.converted(attr.call, "keras.layers.Layer.add_weight", "nn.Parameter")
 
     class Init(cst.CSTTransformer):
+        def __init__(self):
+            self.pending: list[str] = []
+
+        def leave_SimpleStatementLine(self, original, updated):
+            if not self.pending:
+                return updated
+            # the layer's initializers run right after the statement that makes it
+            lines = [cst.parse_statement(line + "\n") for line in self.pending]
+            self.pending = []
+            return cst.FlattenSentinel([updated, *lines])
+
         def leave_Call(self, original, updated):
             text = replacements.get(id(original))
             if text is not None:
+                self.pending.extend(inits.get(id(original), ()))
                 return template_node(text)  # its placeholders are filled with the whole class
             if id(original) in sized:
                 return _with_size(updated, *sized[id(original)])
@@ -791,6 +826,14 @@ def _all_params(params: cst.Parameters) -> list[cst.Param]:
 # -- weight maps for instances ----------------------------------------------------
 
 def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> list[dict]:
+    if plan.graph is not None:
+        # its layers are made before Keras's Model.__init__ runs: their origin is their own position
+        found = subclass_graph.entries(ctx, plan)
+        for entry in found:
+            entry["modules"] = [prefix_path + m for m in entry["modules"]]
+            for w in entry["weights"]:
+                w["module"] = prefix_path + w["module"] if w["module"] else prefix_path.rstrip(".")
+        return found
     out = []
     own = [a for a in plan.attrs.values() if a.kind == "weight"]
     if own:
@@ -846,6 +889,9 @@ def finish_models(transformer, original, updated):
             continue
         position = list(ctx.scan.position(value, stmt))
         if position == [0, 0]:
+            continue
+        if plan.graph is not None:
+            ctx.models[small.targets[0].target.value] = subclass_graph.model_info(ctx, plan)
             continue
         ctx.models[small.targets[0].target.value] = {
             "kind": "subclass",

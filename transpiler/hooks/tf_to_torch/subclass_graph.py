@@ -1,0 +1,1156 @@
+"""Keras functional models built in a subclass' ``__init__`` -> nn.Module classes.
+
+Keras-hub's backbones, and code written like them, make their layers in
+``__init__``, build a functional graph from ``keras.Input`` s with them, and hand
+it to the base class::
+
+    class TinyBackbone(keras.Model):
+        def __init__(self, vocab, hidden, **kwargs):
+            self.embedding = keras.layers.Embedding(vocab, hidden)
+            self.norm = keras.layers.LayerNormalization()
+            token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+            x = self.norm(self.embedding(token_ids))
+            super().__init__(inputs={"token_ids": token_ids}, outputs=x, **kwargs)
+            self.hidden = hidden
+
+The class becomes an ``nn.Module``: ``super().__init__()`` first, the layers made in
+``__init__`` become modules in place (their sizes propagated from the ``keras.Input``
+shapes through the graph, as for a functional model: functional.py), the graph
+statements leave ``__init__`` for ``forward()``, whose parameters are the inputs
+(a dict of inputs: one dict argument, called as the Keras model was); the
+statements after the ``super().__init__`` call (the config attributes) stay.
+
+All or nothing: a graph the converter cannot follow (a loop, a layer from another
+file, a helper function that may build layers, a member of the Keras base class)
+keeps the whole class as it was, with the reason (a torch module in a Keras graph
+runs under neither framework).
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ...engine.build import code_of, template_node
+from ...engine.calls import Unconvertible
+from ...engine.query import resolve_call
+from .functional import (
+    MERGE_FUNCTIONS,
+    App,
+    Graph,
+    Op,
+    _consumers,
+    _elementwise,
+    _first_consumer_wants,
+    _names_outside,
+    _plan_app,
+    _Tracer,
+    state_code,
+    used_names,
+)
+from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer
+from .models import INPUTS, _layer_call
+
+API = "keras functional subclass"
+MODEL_BASES = {"keras.Model", "keras.models.Model"}
+# what an nn.Module has that the class may read on self
+MODULE_MEMBERS = {
+    "training", "parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children",
+    "modules", "named_modules", "state_dict", "load_state_dict", "train", "eval", "to", "cpu", "cuda", "float",
+    "double", "half", "apply", "zero_grad", "register_buffer", "register_parameter", "register_module",
+    "add_module", "forward", "requires_grad_", "__class__", "__dict__", "__call__",
+}
+_HINTS = {"dense": "fc", "conv": "conv", "bn": "bn", "pool": "pool", "dropout": "dropout", "flatten": "flatten"}
+
+
+@dataclass
+class InitGraph:
+    init: cst.FunctionDef
+    call: cst.Call  # super().__init__(inputs=..., outputs=...)
+    statement: cst.SimpleStatementLine | None = None
+    base: str = "keras.Model"
+    foreign_base: str | None = None  # a base from another file, replaced by nn.Module (reported)
+    graph: Graph | None = None
+    self_layers: dict[str, int] = field(default_factory=dict)  # attribute -> layer key
+    self_statements: dict[int, cst.CSTNode] = field(default_factory=dict)  # layer key -> `self.X = Layer(...)`
+    blocks: dict[str, object] = field(default_factory=dict)  # attribute -> ClassPlan of a converted class
+    others: dict[str, cst.BaseExpression] = field(default_factory=dict)  # attribute -> what else it holds
+    input_form: str = "names"  # "names": positional parameters; "dict": one dict parameter
+    input_keys: list[str] = field(default_factory=list)
+    dict_param: str = "inputs"
+    output_form: str = "name"  # "name", "list" or "dict"
+    output_keys: list[str] = field(default_factory=list)
+    stored: dict[str, str] = field(default_factory=dict)  # __init__ name forward() reads -> attribute
+    new_stores: list[str] = field(default_factory=list)  # those that need `self.attr = name`
+    removed: set[int] = field(default_factory=set)  # statements that leave __init__
+    subscripts: set[int] = field(default_factory=set)  # layer arguments that are subscripts of graph tensors
+    fake: list[cst.SimpleStatementLine] = field(default_factory=list)  # outputs written inline
+    paths: dict[int, list[str]] = field(default_factory=dict)  # layer key -> its modules' state_dict paths
+    nested: dict[int, dict[int, list[App]]] = field(default_factory=dict)  # application -> input -> layers applied in it
+    head_comments: list = field(default_factory=list)  # comments above the Inputs: they go to forward()
+
+    def apps(self, op: Op) -> list[App]:
+        """The layer applications of a graph statement, those inside another one's arguments too."""
+        out: list[App] = []
+        stack = ([op.app] if op.app else []) + list(op.inline)
+        while stack:
+            app = stack.pop(0)
+            out.append(app)
+            for inner in self.nested.get(id(app.call), {}).values():
+                stack.extend(inner)
+        return out
+
+
+# -- finding -----------------------------------------------------------------------
+
+def _method(cls: cst.ClassDef, name: str):
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return stmt
+    return None
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(list(n.children)))
+
+
+def _self_attr(node) -> str | None:
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return node.attr.value
+    return None
+
+
+def _is_super_init(func) -> bool:
+    return (
+        isinstance(func, cst.Attribute) and func.attr.value == "__init__"
+        and isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"
+    )
+
+
+def _model_args(call: cst.Call):
+    inputs = outputs = None
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if positional:
+        inputs = positional[0]
+    if len(positional) >= 2:
+        outputs = positional[1]
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == "inputs":
+            inputs = a.value
+        if a.keyword is not None and a.keyword.value == "outputs":
+            outputs = a.value
+    return inputs, outputs
+
+
+def find(ctx, cls: cst.ClassDef) -> InitGraph | None:
+    """The class' ``super().__init__(inputs=..., outputs=...)``: its __init__ builds a functional graph."""
+    init = _method(cls, "__init__")
+    if init is None:
+        return None
+    has_input = None
+    for node in _walk(init.body):
+        if not (isinstance(node, cst.Call) and _is_super_init(node.func)):
+            continue
+        inputs, outputs = _model_args(node)
+        if inputs is None or outputs is None:
+            continue
+        if any(a.keyword is not None and a.keyword.value == "outputs" for a in node.args):
+            return InitGraph(init, node)
+        if has_input is None:  # two positional arguments: a graph only with a keras.Input in __init__
+            has_input = any(isinstance(n, cst.Call) and resolve_call(ctx, n) in INPUTS for n in _walk(init.body))
+        if has_input:
+            return InitGraph(init, node)
+    return None
+
+
+# -- analysis ------------------------------------------------------------------------
+
+def analyze(ctx, plan, known: dict) -> None:
+    """Plan the conversion of ``plan`` (a ClassPlan whose ``graph`` find() gave); what stops
+    it goes to ``plan.problems`` (the class then stays as it was)."""
+    g = plan.graph
+    try:
+        _check_base(ctx, plan, g)
+        g.statement = _own_statement(g)
+        _trace(ctx, plan, g, known)
+        _check_class(ctx, plan, g)
+        _stored_names(plan, g)
+    except Unconvertible as exc:
+        plan.problems.append(str(exc))
+        return
+    graph = g.graph
+    # how a class holding this one calls it (subclass.py's blocks)
+    plan.call_params = list(graph.inputs) if g.input_form == "names" else ["inputs"]
+    first = graph.input_infos[graph.inputs[0]] if graph.inputs else TensorInfo(None)
+    plan.input_layout = first.layout if g.input_form == "names" else "keras"
+    out = graph.infos.get(graph.outputs[0]) if graph.outputs and g.output_form == "name" else None
+    plan.output_layout = out.layout if out is not None else "keras"
+
+
+def _check_base(ctx, plan, g: InitGraph) -> None:
+    cls = plan.node
+    if len(cls.bases) != 1 or cls.keywords:
+        raise Unconvertible("a functional model with several bases (or a metaclass): which base gives what is not known")
+    node = cls.bases[0].value
+    api = resolve_call(ctx, node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+    if api in MODEL_BASES:
+        return
+    text = code_of(node).strip()
+    if api is not None:
+        raise Unconvertible(f"a functional model (super().__init__(inputs=..., outputs=...)) on {api}: not supported")
+    if isinstance(node, cst.Name) and any(
+        isinstance(s, cst.ClassDef) and s.name.value == node.value for s in ctx.module.body
+    ):
+        raise Unconvertible(
+            f"its base {text} is a class of this file: a functional model built on it is not converted"
+            f" (what {text} adds would have to go into the nn.Module by hand)"
+        )
+    g.base = text
+    origin = _imported_from(ctx, node)
+    g.foreign_base = f"{text} (from {origin})" if origin else text
+
+
+def _imported_from(ctx, node) -> str | None:
+    head = node
+    while isinstance(head, cst.Attribute):
+        head = head.value
+    if not isinstance(head, cst.Name):
+        return None
+    for stmt in ctx.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                for alias in small.names:
+                    bound = alias.asname.name if alias.asname else alias.name
+                    if isinstance(bound, cst.Name) and bound.value == head.value:
+                        module = code_of(small.module).strip() if small.module else ""
+                        return "." * len(small.relative) + module
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    bound = alias.asname.name if alias.asname else alias.name
+                    if code_of(bound).strip().split(".")[0] == head.value:
+                        return code_of(alias.name).strip()
+    return None
+
+
+def _own_statement(g: InitGraph) -> cst.SimpleStatementLine:
+    for stmt in g.init.body.body:
+        if (
+            isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Expr) and stmt.body[0].value is g.call
+        ):
+            return stmt
+    raise Unconvertible(
+        "super().__init__(inputs=..., outputs=...) is not a statement of its own in __init__'s body"
+        " (a condition or a loop around it decides the graph)"
+    )
+
+
+class _InitTracer(_Tracer):
+    """functional.py's tracer, reading layers made on ``self`` too (``self.dense(x)``)."""
+
+    def __init__(self, ctx, g: InitGraph, known: dict) -> None:
+        super().__init__(ctx)
+        self.g = g
+        self.known = known
+
+    def graph_names(self) -> set[str]:
+        return self.symbolic | set(self.layer_vars)
+
+    def layer_of(self, func):
+        attr = _self_attr(func)
+        if attr is not None:
+            return self.g.self_layers.get(attr)
+        return super().layer_of(func)
+
+    def self_assignment(self, stmt) -> bool:
+        """``self.X = <layer>`` (a module), ``self.X = Block(...)`` (a converted class), or another value."""
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+            return False
+        small = stmt.body[0]
+        if len(small.targets) != 1 or _self_attr(small.targets[0].target) is None:
+            return False
+        name = _self_attr(small.targets[0].target)
+        value = small.value
+        if used_names(value) & self.graph_names():
+            raise Unconvertible(f"a graph tensor kept on the model ({code_of(stmt).strip()[:60]})")
+        layer = _layer_call(self.ctx, value)
+        if (layer is not None or name in self.g.self_layers) and (
+            name in self.g.self_layers or name in self.g.blocks or name in self.g.others
+        ):
+            raise Unconvertible(f"self.{name} is assigned more than once in __init__, a layer at least once")
+        if layer is not None:
+            key = id(value)
+            self.layers[key] = layer
+            self.layer_order.append(key)
+            self.ctx.owned.add(key)
+            self.g.self_layers[name] = key
+            self.g.self_statements[key] = stmt
+            return True
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in self.known:
+            self.g.blocks[name] = self.known[value.func.value]
+            return True
+        self.g.others.setdefault(name, value)
+        return True
+
+    def statement(self, stmt) -> None:
+        if self.self_assignment(stmt):
+            return
+        simple = isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+        uses = used_names(stmt) & self.graph_names()
+        if simple and isinstance(stmt.body[0], cst.Expr) and uses:
+            raise Unconvertible(f"a statement that uses graph tensors without assigning them: {_head(stmt)}")
+        if isinstance(stmt, cst.BaseCompoundStatement) and uses:
+            raise Unconvertible(
+                f"the graph is built in a loop or a condition ({_head(stmt)} ...): only straight-line graph"
+                " statements are converted"
+            )
+        super().statement(stmt)
+
+    def application(self, node) -> App | None:
+        """As functional.py's, and a layer applied to an expression over graph tensors: a
+        subscript (``self.pooled_dense(x[:, 0, :])``), arithmetic with layers applied inside
+        (``self.norm(x + self.dense(h))``), a tuple of them (``self.add((self.a(x), self.b(y)))``)."""
+        if not isinstance(node, cst.Call):
+            return None
+        key = self.layer_of(node.func)
+        args = list(node.args)
+        if key is None:
+            api = resolve_call(self.ctx, node)
+            if api not in MERGE_FUNCTIONS:
+                return None
+            rule = self.ctx.ruleset.lookup(MERGE_FUNCTIONS[api])
+            layer = LayerCall(MERGE_FUNCTIONS[api], node, rule, self.ctx, {})
+            for a in args[1:]:
+                if a.keyword is not None and a.keyword.value == "axis":
+                    layer.values["axis"] = a.value
+            key = id(node)
+            self.layers[key] = layer
+            self.layer_order.append(key)
+            self.ctx.owned.add(key)
+            args = args[:1]
+        inputs, exprs, nested = [], [], {}
+        for a in args:
+            if a.keyword is not None:
+                if a.keyword.value in ("training", "mask"):
+                    continue
+                raise Unconvertible(f"a layer called with {a.keyword.value}=: not supported yet")
+            if a.star:
+                raise Unconvertible(f"a layer called with {a.star}{code_of(a.value).strip()[:40]}: not supported")
+            group = a.value
+            values = [el.value for el in group.elements] if isinstance(group, (cst.List, cst.Tuple)) else [group]
+            for v in values:
+                if isinstance(v, cst.Name) and v.value in self.symbolic:
+                    inputs.append(v.value)
+                    exprs.append(None)
+                    continue
+                read = used_names(v) & self.symbolic
+                inner = self._inline_applications(v)
+                if not read and not inner:
+                    raise Unconvertible(f"a layer called on something that is not a graph tensor: {code_of(v).strip()[:60]}")
+                if isinstance(v, cst.Subscript) and isinstance(v.value, cst.Name) and v.value.value in self.symbolic and not inner:
+                    self.g.subscripts.add(id(v))
+                inputs.append(sorted(read)[0] if read else "")
+                exprs.append(v)
+                if inner:
+                    nested[len(inputs) - 1] = inner
+        app = App(key, inputs, exprs, node)
+        if nested:
+            self.g.nested[id(node)] = nested
+        return app
+
+
+def _head(stmt) -> str:
+    """A statement's code on one line (a compound statement's first line), for a message."""
+    lines = [line.strip() for line in code_of(stmt).strip().splitlines() if line.strip() and not line.strip().startswith("#")]
+    if isinstance(stmt, cst.BaseCompoundStatement):
+        lines = lines[:1]
+    text = " ".join(" ".join(lines).split()).replace("( ", "(").replace("{ ", "{").replace("[ ", "[")
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def _structure(node):
+    """(form, keys, values) of ``inputs=``/``outputs=``: a value, a list or tuple, a dict with string keys."""
+    if isinstance(node, (cst.List, cst.Tuple)):
+        if any(not isinstance(el, cst.Element) for el in node.elements):
+            return None
+        return "list", [], [el.value for el in node.elements]
+    if isinstance(node, cst.Dict):
+        keys, values = [], []
+        for el in node.elements:
+            if not (isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString)):
+                return None
+            keys.append(el.key.evaluated_value)
+            values.append(el.value)
+        return "dict", keys, values
+    return "name", [], [node]
+
+
+def _assignment(body, name: str):
+    """The statements of ``body`` that assign ``name`` (a plain name target)."""
+    return [
+        s for s in body
+        if isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 and isinstance(s.body[0], cst.Assign)
+        and any(isinstance(t.target, cst.Name) and t.target.value == name for t in s.body[0].targets)
+    ]
+
+
+def _inputs(ctx, g: InitGraph, body: list, index: int):
+    """The graph's inputs: (form, keys, names), checked before the graph is traced (an input that
+    is not a keras.Input is the reason to name), and the statement that gathered them, if any
+    (``inputs = {"token_ids": token_ids, ...}``)."""
+    inputs_node, _ = _model_args(g.call)
+    gathered = None
+    if isinstance(inputs_node, cst.Name):
+        made = _assignment(body[:index], inputs_node.value)
+        if len(made) == 1 and isinstance(made[0].body[0].value, (cst.Dict, cst.List, cst.Tuple)):
+            uses = [s for s in body if s is not made[0] and inputs_node.value in used_names(s)]
+            if uses == [g.statement]:
+                gathered = made[0]
+                inputs_node = made[0].body[0].value
+    shape = _structure(inputs_node)
+    if shape is None or any(not isinstance(v, cst.Name) for v in shape[2]):
+        raise Unconvertible("inputs= must be a keras.Input, or a list or a dict (string keys) of them")
+    form, keys, values = shape
+    names = [v.value for v in values]
+    for name in names:
+        made = _assignment(body[:index], name)
+        value = made[-1].body[0].value if made else None
+        if not (len(made) == 1 and isinstance(value, cst.Call) and resolve_call(ctx, value) in INPUTS):
+            raise Unconvertible(
+                f"input {name!r} is not a keras.Input made in __init__" + (f" ({_head(made[-1])})" if made else "")
+                + ": the graph starts from another model or value"
+            )
+    return form, keys, names, gathered
+
+
+def _trace(ctx, plan, g: InitGraph, known: dict) -> None:
+    body = list(g.init.body.body)
+    index = body.index(g.statement)
+    form, keys, inputs, gathered = _inputs(ctx, g, body, index)
+    g.input_form = "dict" if form == "dict" else "names"
+    g.input_keys = keys
+    if gathered is not None:
+        g.removed.add(id(gathered))
+    tracer = _InitTracer(ctx, g, known)
+    for stmt in body[:index]:
+        if stmt is not gathered:
+            tracer.statement(stmt)
+    for stmt in body[index + 1:]:
+        if used_names(stmt) & tracer.graph_names():
+            raise Unconvertible(f"the graph goes on after super().__init__(...): {_head(stmt)}")
+        tracer.self_assignment(stmt)  # layers made after it: modules too
+    _, outputs_node = _model_args(g.call)
+    for name in inputs:
+        if name not in tracer.inputs:
+            raise Unconvertible(f"input {name!r} is not a keras.Input made in __init__")
+    for name in tracer.inputs:
+        if name not in inputs:
+            raise Unconvertible(f"keras.Input {name!r} is not one of inputs=")
+    shape = _structure(outputs_node)
+    if shape is None:
+        raise Unconvertible("outputs= must be graph tensors, or a list or a dict (string keys) of them")
+    form, keys, values = shape
+    g.output_form, g.output_keys = form, keys
+    outputs = []
+    for i, value in enumerate(values):
+        if isinstance(value, cst.Name) and value.value in tracer.symbolic:
+            outputs.append(value.value)
+            continue
+        name = _fresh(f"output_{i}" if len(values) > 1 else "outputs", tracer.graph_names() | used_names(g.init))
+        fake = cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=value)])
+        tracer.statement(fake)
+        if not tracer.ops or tracer.ops[-1].statement is not fake:
+            raise Unconvertible(f"outputs= must be graph tensors: {code_of(value).strip()[:60]}")
+        g.fake.append(fake)
+        outputs.append(name)
+    # every graph statement goes to forward(), in order (what the outputs do not need too: it stays code)
+    used_keys: list[int] = []
+    for op in tracer.ops:
+        for app in g.apps(op):
+            if app.layer_key not in used_keys:
+                used_keys.append(app.layer_key)
+    for key, stmt in tracer.layer_statements.items():
+        if key not in used_keys:
+            raise Unconvertible(f"a layer made but not applied in the graph: {code_of(stmt).strip()[:60]}")
+    self_keys = set(g.self_layers.values())
+    order = [k for k in tracer.layer_order if k in used_keys or k in self_keys]
+    graph = Graph(plan.name, g.call, inputs, outputs, form == "name", list(tracer.ops),
+                  {k: tracer.layers[k] for k in order}, order,
+                  {k: tracer.var_of[k] for k in order if k in tracer.var_of})
+    for name in inputs:
+        graph.input_infos[name] = TensorInfo(tracer.inputs[name])
+        g.removed.add(id(tracer.input_statements[name]))
+        graph.input_calls[name] = tracer.input_statements[name].body[0].value
+    for stmt in tracer.layer_statements.values():
+        g.removed.add(id(stmt))
+    for op in tracer.ops:
+        g.removed.add(id(op.statement))
+    ops = {id(op.statement) for op in tracer.ops}
+    for stmt in body[:index]:
+        if id(stmt) in g.removed and id(stmt) not in ops:
+            g.head_comments.extend(_comments(stmt))
+    g.graph = graph
+    _check_forward_calls(ctx, plan, g)  # a layer from another file is the reason to name, before sizes
+    _plan_graph(ctx, graph, g)
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    name = base
+    while name in taken:
+        name += "_"
+    return name
+
+
+def _plan_graph(ctx, graph: Graph, g: InitGraph) -> None:
+    """functional._plan, with layers applied to subscripts of graph tensors, and the layers
+    made on self that the graph does not apply (their input is not known)."""
+    infos = graph.infos
+    for name in graph.inputs:
+        x = graph.input_infos[name]
+        if x.rank and x.rank >= 2 and _first_consumer_wants(graph, name) == "cf":
+            x = TensorInfo(x.shape, "cf")
+        graph.input_infos[name] = x
+        infos[name] = x
+    consumers = _consumers(graph)
+
+    def plan(app: App) -> None:
+        saved = list(app.inputs)
+        nested = g.nested.get(id(app.call), {})
+        for i, expr in enumerate(app.exprs):
+            if expr is None:
+                continue
+            for inner in nested.get(i, []):
+                plan(inner)
+            key = f"<{id(expr)}>"
+            if id(expr) in g.subscripts:
+                infos[key] = _subscript_info(expr, infos[app.inputs[i]])
+            else:
+                infos[key] = _expression_info(ctx, expr, nested.get(i, []), infos)
+            app.inputs[i] = key
+        _plan_app(graph, app, infos, consumers)
+        app.inputs[:] = saved
+
+    for op in graph.ops:
+        for app in ([op.app] if op.app else []) + op.inline:
+            try:
+                plan(app)
+            except Unconvertible as exc:
+                raise Unconvertible(f"{_graph_statement(ctx, op)}: {exc}") from None
+        if op.app is not None:
+            infos[op.target] = op.app.plan.out
+            for name in op.states:
+                infos[name] = op.app.plan.state_out or TensorInfo(None)
+            continue
+        reads = [infos[n] for n in op.reads]
+        layouts = {t.layout for t in reads} | {a.plan.out.layout for a in op.inline}
+        if _elementwise(ctx, op.statement.body[0].value, op.inline) and len(layouts) <= 1:
+            shapes = list(reads) + [a.plan.out for a in op.inline]
+            infos[op.target] = TensorInfo(shapes[0].shape, shapes[0].layout) if shapes else TensorInfo(None)
+            continue
+        for n, t in zip(op.reads, reads):
+            if t.layout == "cf" and t.rank and t.rank >= 2:
+                op.before[n] = "movedim(1, -1)"
+        infos[op.target] = TensorInfo(None)
+    for attr, key in g.self_layers.items():
+        if key in graph.plans:
+            continue
+        layer = graph.layers[key]
+        try:
+            graph.plans[key] = plan_layer(layer, [TensorInfo(None)])
+        except Unconvertible as exc:
+            raise Unconvertible(f"self.{attr} ({layer.short}) is not applied in the graph, and {exc}") from None
+
+
+def _graph_statement(ctx, op: Op) -> str:
+    """Which graph statement a planning problem is in, for the message."""
+    line = ctx.scan.position(op.statement)[0]
+    where = f"line {line}" if line else _head(op.statement)
+    return f"in the graph ({where})"
+
+
+def _expression_info(ctx, expr, inner: list[App], infos) -> TensorInfo:
+    """What an expression a layer is applied to holds: elementwise code over tensors of one
+    layout keeps their shape; anything else is of unknown shape, and must not read a
+    channels-first tensor (its axes would be PyTorch's)."""
+    # the names read outside the layers applied in it (their arguments are theirs)
+    reads = [infos[n] for n in sorted(_names_outside(expr, {id(a.call) for a in inner})) if n in infos]
+    outs = [a.plan.out for a in inner]
+    tensors = reads + outs
+    layouts = {t.layout for t in tensors}
+    if _elementwise(ctx, expr, inner) and len(layouts) <= 1:
+        return TensorInfo(tensors[0].shape, tensors[0].layout) if tensors else TensorInfo(None)
+    if any(t.layout == "cf" and (t.rank is None or t.rank >= 2) for t in tensors):
+        raise Unconvertible(f"a layer applied to {code_of(expr).strip()[:50]}, which reads channels-first tensors: not supported yet")
+    return TensorInfo(None)
+
+
+def _subscript_info(expr: cst.Subscript, x: TensorInfo) -> TensorInfo:
+    """What ``x[:, 0, :]`` holds: a full slice keeps an axis, an index drops it."""
+    if x.layout == "cf" and x.rank and x.rank >= 2:
+        raise Unconvertible("a layer applied to a subscript of a channels-first tensor: not supported yet")
+    elements = list(expr.slice)
+    first = elements[0].slice if elements else None
+    if not (isinstance(first, cst.Slice) and first.lower is None and first.upper is None and first.step is None):
+        raise Unconvertible(f"a layer applied to {code_of(expr).strip()[:40]}, which indexes the batch axis")
+    if x.shape is None:
+        return TensorInfo(None)
+    dims = list(x.shape)
+    rest = elements[1:]
+    taking = [e for e in rest if not (isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.Ellipsis))]
+    out, pos = [], 0
+    for el in rest:
+        s = el.slice
+        if isinstance(s, cst.Index) and isinstance(s.value, cst.Ellipsis):
+            n = len(dims) - len(taking)
+            out.extend(dims[pos:pos + n])
+            pos += n
+        elif isinstance(s, cst.Index) and isinstance(s.value, cst.Name) and s.value.value == "None":
+            out.append(1)  # a new axis takes none of x's
+        elif isinstance(s, cst.Slice):
+            full = s.lower is None and s.upper is None and s.step is None
+            out.append(dims[pos] if pos < len(dims) and full else None)
+            pos += 1
+        else:
+            pos += 1
+    if pos > len(dims):
+        raise Unconvertible(f"{code_of(expr).strip()[:40]} indexes more axes than the tensor has")
+    return TensorInfo(tuple(out) + tuple(dims[pos:]))
+
+
+def _check_class(ctx, plan, g: InitGraph) -> None:
+    """What would leave Keras code behind in the converted class."""
+    cls = plan.node
+    graph = g.graph
+    for name in ("call", "build"):
+        if _method(cls, name) is not None:
+            raise Unconvertible(f"a functional model that also defines {name}(): which one runs is Keras's business")
+    kept = [f"self.{a} ({b.name}) stays Keras" for a, b in g.blocks.items() if b.problems or b.build_problem]
+    if kept:
+        raise Unconvertible("; ".join(kept))  # a module holding a Keras layer: all or nothing
+    known_layers = set(graph.layers)
+    known_inputs = {id(c) for c in graph.input_calls.values()}
+    assigned: set[str] = set()
+    defined: set[str] = set()
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef):
+            defined.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    for t in targets:
+                        if isinstance(t, cst.Name):
+                            defined.add(t.value)
+    for node in _walk(cls.body):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                for n in _walk(t.target):
+                    if _self_attr(n):
+                        assigned.add(_self_attr(n))
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and _self_attr(node.target):
+            assigned.add(_self_attr(node.target))
+    for node in _walk(cls.body):
+        if isinstance(node, cst.Call):
+            layer = _layer_call(ctx, node)
+            if layer is not None and id(node) not in known_layers:
+                line = ctx.scan.position(node)[0]
+                raise Unconvertible(
+                    f"a {layer.short} is made where the graph conversion does not follow it (line {line}: in a loop,"
+                    " a list, a condition or another method)"
+                )
+            if resolve_call(ctx, node) in INPUTS and id(node) not in known_inputs:
+                raise Unconvertible(f"a keras.Input outside the graph of __init__ (line {ctx.scan.position(node)[0]})")
+    for fn in cls.body.body:
+        if not isinstance(fn, cst.FunctionDef) or fn.name.value == "get_config":
+            continue
+        for node in _walk(fn):
+            if isinstance(node, cst.Attribute):
+                if _self_attr(node) is not None:
+                    attr = _self_attr(node)
+                    if attr not in assigned and attr not in defined and attr not in MODULE_MEMBERS:
+                        raise Unconvertible(
+                            f"it reads self.{attr}, which its base {g.base} provides (an nn.Module has no such member)"
+                        )
+                elif _self_attr(node.value) in g.self_layers:
+                    raise Unconvertible(
+                        f"it uses self.{_self_attr(node.value)}.{node.attr.value}, a member of the Keras layer"
+                        " (the module that replaces it has other members)"
+                    )
+                elif (
+                    isinstance(node.value, cst.Call) and isinstance(node.value.func, cst.Name)
+                    and node.value.func.value == "super" and node.attr.value != "__init__"
+                ):
+                    raise Unconvertible(f"it calls super().{node.attr.value}, which its base {g.base} provides")
+
+
+def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
+    """forward() may call framework functions, builtins, functions of this file that make no
+    Keras layer, converted modules and tensor methods; anything else may be Keras code."""
+    graph = g.graph
+    skip = set(graph.layers)
+    for op in graph.ops:
+        apps = {id(a.call) for a in g.apps(op)}
+        for node in _walk(op.statement):
+            if not isinstance(node, cst.Call) or id(node) in skip or id(node) in apps:
+                continue
+            if resolve_call(ctx, node) is not None:
+                continue
+            func = node.func
+            attr = _self_attr(func)
+            if attr is not None:
+                if attr in g.blocks:
+                    block = g.blocks[attr]
+                    if block.problems or block.build_problem:
+                        raise Unconvertible(f"self.{attr} ({block.name}) stays Keras")
+                    if block.size_param or block.input_layout != "keras" or block.output_layout != "keras":
+                        raise Unconvertible(f"self.{attr} ({block.name}) is applied in the graph: a converted class with a size argument or channels-first tensors there is not supported yet")
+                    continue
+                held = g.others.get(attr)
+                if isinstance(held, cst.Call):
+                    origin = _imported_from(ctx, held.func)
+                    what = f" (a {code_of(held.func).strip()}" + (f", from {origin})" if origin else ")")
+                else:
+                    what = f" ({_head(held)})" if held is not None else ""
+                raise Unconvertible(
+                    f"the graph applies self.{attr}{what}, which is not a Keras layer the converter knows"
+                    " (a layer from another file stays Keras, and a Keras layer cannot run in forward())"
+                )
+            if isinstance(func, cst.Name):
+                if hasattr(builtins, func.value):
+                    continue
+                local = next((s for s in ctx.module.body if isinstance(s, cst.FunctionDef) and s.name.value == func.value), None)
+                if local is not None:
+                    if any(isinstance(n, cst.Call) and (_layer_call(ctx, n) is not None or resolve_call(ctx, n) in INPUTS) for n in _walk(local)):
+                        raise Unconvertible(f"the graph calls {func.value}(), which makes Keras layers: build them in __init__ instead")
+                    continue
+                raise Unconvertible(
+                    f"the graph calls {func.value}(), defined in another file: whether it builds Keras layers is not known here"
+                )
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in graph.infos:
+                continue  # a tensor method: converted by the rules
+            raise Unconvertible(f"the graph calls {code_of(func).strip()[:40]}, which the converter does not know")
+
+
+def _target_names(targets) -> list[str]:
+    out = []
+    for t in targets:
+        if isinstance(t, cst.Name):
+            out.append(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            out.extend(_target_names([el.value for el in t.elements]))
+        elif isinstance(t, cst.StarredElement):
+            out.extend(_target_names([t.value]))
+    return out
+
+
+def _stored_names(plan, g: InitGraph) -> None:
+    """Names of __init__ that forward() reads become attributes (``self.cls_index``)."""
+    graph = g.graph
+    init = g.init
+    params = [p for p in (*init.params.posonly_params, *init.params.params, *init.params.kwonly_params)]
+    star = [p for p in (init.params.star_arg, init.params.star_kwarg) if isinstance(p, cst.Param)]
+    local_sites: dict[str, int] = {}
+    for p in (*params, *star):
+        local_sites[p.name.value] = local_sites.get(p.name.value, 0) + 1
+    for node in _walk(init.body):
+        targets = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor)):
+            targets = [node.target]
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            targets = [node.asname.name]
+        for name in _target_names(targets):
+            local_sites[name] = local_sites.get(name, 0) + 1
+    graph_names = set(graph.infos) | set(graph.inputs) | {op.target for op in graph.ops}
+    for op in graph.ops:
+        graph_names.update(op.states)
+    reads: list[str] = []
+    for op in graph.ops:
+        for name in sorted(_names_outside(op.statement, set(graph.layers))):
+            if name in local_sites and name not in graph_names and name != "self" and name not in reads:
+                reads.append(name)
+    attrs_used = set()
+    for node in _walk(plan.node.body):
+        if _self_attr(node):
+            attrs_used.add(_self_attr(node))
+    own_store = {}
+    for stmt in init.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+            small = stmt.body[0]
+            attr = _self_attr(small.targets[0].target) if len(small.targets) == 1 else None
+            if attr is not None and isinstance(small.value, cst.Name):
+                own_store.setdefault(attr, []).append(small.value.value)
+    assigned_attrs: dict[str, int] = {}
+    for node in _walk(plan.node.body):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                if _self_attr(t.target):
+                    assigned_attrs[_self_attr(t.target)] = assigned_attrs.get(_self_attr(t.target), 0) + 1
+    for name in reads:
+        if own_store.get(name) == [name] and assigned_attrs.get(name) == 1 and local_sites.get(name) == 1:
+            g.stored[name] = name  # `self.name = name` is there already
+            continue
+        attr = name if name not in attrs_used else _fresh("_" + name, attrs_used)
+        attrs_used.add(attr)
+        g.stored[name] = attr
+        g.new_stores.append(name)
+
+
+# -- the rewrite ---------------------------------------------------------------------
+
+def _attr_names(plan, g: InitGraph) -> None:
+    """Module attribute names: a layer made on self keeps its attribute (``self.norm``,
+    ``self.head[0]`` for several modules); one made in the graph gets a new one."""
+    graph = g.graph
+    for key in graph.layer_order:
+        graph.plans[key] = graph.plans[key].with_function_activation()
+    for op in graph.ops:
+        for app in g.apps(op):
+            app.plan = graph.plans[app.layer_key]
+    by_key = {k: a for a, k in g.self_layers.items()}
+    taken = {_self_attr(n) for n in _walk(plan.node.body) if _self_attr(n)}
+    taken |= {s.name.value for s in plan.node.body.body if isinstance(s, cst.FunctionDef)}
+    taken |= set(g.stored.values())
+    counters: dict[str, int] = {}
+    for key in graph.layer_order:
+        lp = graph.plans[key]
+        n = len(lp.modules)
+        if key in by_key:
+            attr = by_key[key]
+            graph.attrs[key] = [attr] if n == 1 else [f"{attr}[{i}]" for i in range(n)]
+            g.paths[key] = [attr] if n == 1 else [f"{attr}.{i}" for i in range(n)]
+            continue
+        names = []
+        layer = graph.layers[key]
+        for spec in lp.modules:
+            base = graph.layer_vars.get(key) if n == 1 else None
+            given = layer.values.get("name")
+            if base is None and isinstance(given, cst.SimpleString) and n == 1:
+                base = "".join(ch if ch.isalnum() else "_" for ch in given.evaluated_value)
+            if base is None:
+                hint = _HINTS.get(spec.hint, spec.hint)
+                counters[hint] = counters.get(hint, 0) + 1
+                base = f"{hint}{counters[hint]}"
+            base = _fresh(base, taken)
+            taken.add(base)
+            names.append(base)
+        graph.attrs[key] = names
+        g.paths[key] = list(names)
+
+
+def lazy_inits(ctx, call, api: str, plan: LayerPlan, lines: list[str]) -> list[str]:
+    """``lines`` (torch.nn.init calls on a layer's parameters), or none for a lazy module,
+    whose parameters exist only after its first call (reported)."""
+    if lines and any(spec.lazy for spec in plan.modules):
+        ctx.warn(
+            call, api,
+            "its initializers are not applied: the module is lazy (its input size is not known here) and has"
+            " no weights before its first call; PyTorch's default initialisation is used",
+        )
+        return []
+    return lines
+
+
+def _fill(template: str, values: dict) -> str:
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+class _Rename(cst.CSTTransformer):
+    """Names of __init__ that forward() reads -> their attributes; channels-first tensors
+    that other code reads -> Keras's order; layers applied inside other code -> modules."""
+
+    def __init__(self, stored: dict[str, str], before: dict[str, str] | None = None, inline: dict | None = None, apply=None):
+        self.stored = stored
+        self.before = before or {}
+        self.inline = inline or {}
+        self.apply = apply
+        self.skip: set[int] = set()
+
+    def on_visit(self, node):
+        if id(node) in self.inline:
+            return False
+        return super().on_visit(node)
+
+    def on_leave(self, original, updated):
+        app = self.inline.get(id(original))
+        if app is not None:
+            return cst.parse_expression(self.apply(app))
+        return super().on_leave(original, updated)
+
+    def visit_Attribute(self, node):
+        self.skip.add(id(node.attr))
+
+    def visit_Arg(self, node):
+        if node.keyword is not None:
+            self.skip.add(id(node.keyword))
+
+    def visit_AssignTarget(self, node):
+        self.skip.add(id(node.target))
+
+    def leave_Name(self, original, updated):
+        if id(original) in self.skip:
+            return updated
+        if original.value in self.stored:
+            return cst.Attribute(value=cst.Name("self"), attr=cst.Name(self.stored[original.value]))
+        if original.value in self.before:
+            return cst.parse_expression(f"{original.value}.{self.before[original.value]}")
+        return updated
+
+
+def _apply(ctx, g: InitGraph, app: App) -> str:
+    """How forward() applies a layer (functional._apply_code, with a self layer's chain of
+    modules called as one: ``self.head(x)``)."""
+    graph = g.graph
+    lp = app.plan
+    key = app.layer_key
+    refs = {f"m{i}": f"self.{a}" for i, a in enumerate(graph.attrs[key])}
+    args = []
+    for i, name in enumerate(app.inputs):
+        expr = app.exprs[i]
+        if expr is None:
+            text = name
+        else:
+            inner = {id(ctx.updated(a.call)): a for a in g.nested.get(id(app.call), {}).get(i, [])}
+            rename = _Rename(g.stored, None, inner, lambda a: _apply(ctx, g, a))
+            text = code_of(ctx.updated(expr).visit(rename)).strip()
+        if i in app.before:
+            text = (text if expr is None else f"({text})") + f".{app.before[i]}"
+        args.append(text)
+    if lp.multi_input:
+        expr = lp.apply
+        for i, a in enumerate(args):
+            expr = expr.replace("{x%d}" % i, a)
+        return _fill(expr, refs)
+    n = len(lp.modules)
+    owner = next((a for a, k in g.self_layers.items() if k == key), None)
+    if owner is not None and n > 1:
+        chain = "{x}"
+        for i in range(n):
+            chain = f"{{m{i}}}({chain})"
+        if chain in lp.apply:
+            text = lp.apply.replace(chain, "{c}")
+            if "{m" not in text:
+                return _fill(text, {"c": f"self.{owner}({args[0]})"})
+    return _fill(lp.apply, {**refs, "x": args[0]})
+
+
+def _comments(stmt) -> list:
+    return [line for line in getattr(stmt, "leading_lines", ()) if line.comment is not None]
+
+
+def _statement(text: str) -> list:
+    from ...rules import PLACEHOLDER
+
+    return list(cst.parse_module(PLACEHOLDER.sub(r"__tp_\1__", text + "\n")).body)
+
+
+def _forward(ctx, plan, g: InitGraph) -> cst.FunctionDef:
+    graph = g.graph
+    body: list = []
+    if g.input_form == "dict":
+        taken = set(graph.infos) | {op.target for op in graph.ops} | set(g.stored)
+        for op in graph.ops:
+            taken |= used_names(op.statement)
+        g.dict_param = _fresh("inputs", taken)
+        params = f"self, {g.dict_param}"
+        for key, name in zip(g.input_keys, graph.inputs):
+            body.extend(_statement(f"{name} = {g.dict_param}[{key!r}]"))
+    else:
+        params = ", ".join(["self", *graph.inputs])
+    fakes = {id(f) for f in g.fake}
+    for op in graph.ops:
+        if op.app is not None:
+            code = _apply(ctx, g, op.app)
+            text = state_code(op, code) if op.states else f"{op.target} = {code}"
+            made = _statement(text)
+            made[0] = made[0].with_changes(leading_lines=_comments(op.statement))
+            body.extend(made)
+            continue
+        if id(op.statement) in fakes:
+            small = op.statement.body[0]
+            stmt = op.statement.with_changes(body=[small.with_changes(value=ctx.updated(small.value))])
+        else:
+            stmt = ctx.updated(op.statement)
+        inline = {id(ctx.updated(a.call)): a for a in op.inline}
+        stmt = stmt.visit(_Rename(g.stored, op.before, inline, lambda a: _apply(ctx, g, a)))
+        body.append(stmt.with_changes(leading_lines=_comments(stmt)))
+    outputs = graph.outputs
+    if g.output_form == "dict":
+        returns = "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(g.output_keys, outputs)) + "}"
+    else:
+        returns = ", ".join(outputs)
+    body.extend(_statement(f"return {returns}"))
+    if g.head_comments:
+        body[0] = body[0].with_changes(leading_lines=[*g.head_comments, *body[0].leading_lines])
+    fn = cst.parse_statement(f"def forward({params}):\n    pass\n")
+    return fn.with_changes(body=fn.body.with_changes(body=body), leading_lines=[cst.EmptyLine()])
+
+
+def _rewrite_init(ctx, plan, g: InitGraph, fn: cst.FunctionDef, holder) -> cst.FunctionDef:
+    graph = g.graph
+    replacements: dict[int, str] = {}
+    after: dict[int, list[str]] = {}
+    self_keys = set(g.self_layers.values())
+    for attr, key in g.self_layers.items():
+        lp = graph.plans[key]
+        modules = [holder.add(spec.template, spec.subs, ctx) for spec in lp.modules]
+        ctor = modules[0] if len(modules) == 1 else (
+            "torch.nn.Sequential(" + ", ".join(modules) + ")" if modules else "torch.nn.Identity()"
+        )
+        replacements[id(ctx.updated(graph.layers[key].call))] = ctor
+        refs = {f"m{i}": f"self.{a}" for i, a in enumerate(graph.attrs[key])}
+        lines = lazy_inits(ctx, graph.layers[key].call, graph.layers[key].kind, lp, [_fill(i, refs) for i in lp.inits])
+        if lines:
+            after[id(g.self_statements[key])] = lines
+    extra: list[str] = []  # where super().__init__(inputs=..., outputs=...) was
+    for key in graph.layer_order:
+        if key in self_keys:
+            continue
+        lp = graph.plans[key]
+        for a, spec in zip(graph.attrs[key], lp.modules):
+            extra.append(f"self.{a} = " + holder.add(spec.template, spec.subs, ctx))
+        refs = {f"m{i}": f"self.{a}" for i, a in enumerate(graph.attrs[key])}
+        extra.extend(lazy_inits(ctx, graph.layers[key].call, graph.layers[key].kind, lp, [_fill(i, refs) for i in lp.inits]))
+    for name in g.new_stores:
+        extra.append(f"self.{g.stored[name]} = {name}")
+
+    class Ctor(cst.CSTTransformer):
+        def leave_Call(self, original, updated):
+            text = replacements.get(id(original))
+            return template_node(text) if text is not None else updated
+
+    body: list = []
+    carried: list = []
+    original_body = list(g.init.body.body)
+    docstring = (
+        original_body and isinstance(original_body[0], cst.SimpleStatementLine)
+        and isinstance(original_body[0].body[0], cst.Expr) and isinstance(original_body[0].body[0].value, cst.SimpleString)
+    )
+
+    def put(items: list) -> None:
+        nonlocal carried
+        if items and carried:
+            items[0] = items[0].with_changes(leading_lines=[*carried, *items[0].leading_lines])
+            carried = []
+        body.extend(items)
+
+    for i, stmt in enumerate(original_body):
+        if stmt is g.statement:
+            carried.extend(_comments(stmt))
+            put([s for line in extra for s in _statement(line)])
+            continue
+        if id(stmt) in g.removed:
+            continue  # its comments go to forward() with it
+        new = ctx.results.get(id(stmt), stmt)
+        if new is cst.RemovalSentinel.REMOVE:
+            continue
+        items = list(new.nodes) if isinstance(new, cst.FlattenSentinel) else [new]
+        items = [item.visit(Ctor()) for item in items]
+        for line in after.get(id(stmt), []):
+            items.extend(_statement(line))
+        put(items)
+        if i == 0 and docstring:
+            body.append(cst.parse_statement("super().__init__()\n"))
+    if not docstring:
+        first = cst.parse_statement("super().__init__()\n")
+        body.insert(0, first)
+    block = fn.body
+    return fn.with_changes(body=block.with_changes(body=body, footer=[*carried, *block.footer]))
+
+
+def rewrite_class(ctx, plan, original: cst.ClassDef, updated: cst.ClassDef, holder) -> cst.ClassDef:
+    g = plan.graph
+    graph = g.graph
+    _attr_names(plan, g)
+    ctx.converted(original, API, "nn.Module", "the graph built in __init__ becomes forward()")
+    if g.foreign_base:
+        ctx.warn(
+            original, API,
+            f"its base {g.foreign_base} is replaced by nn.Module: what that class adds (methods, properties,"
+            " presets, weights loading) is not carried over",
+        )
+    else:
+        for b in original.bases:
+            ctx.consume_head(b.value)
+    for key in graph.layer_order:
+        layer = graph.layers[key]
+        lp = graph.plans[key]
+        target = ", ".join(spec.template.split("(", 1)[0].replace("torch.nn.", "nn.") for spec in lp.modules)
+        ctx.converted(layer.call, layer.kind, target or "forward code")
+        if isinstance(layer.call.func, (cst.Name, cst.Attribute)):
+            ctx.consume_head(layer.call.func)
+        for warning in lp.warnings:
+            ctx.warn(layer.call, layer.kind, warning)
+    for name, call in graph.input_calls.items():
+        ctx.converted(call, "keras.Input", f"argument {name!r} of {plan.name}.forward()")
+        ctx.consume_head(call.func)
+    ctx.converted(g.call, "keras.Model.__init__", "super().__init__()", "moved first: nn.Module must be set up before modules are assigned; the graph becomes forward()")
+    base = cst.Arg(ctx.name("torch.nn.Module"))
+    new = updated.with_changes(bases=[base])
+    body = []
+    for stmt in new.body.body:
+        if isinstance(stmt, cst.FunctionDef):
+            name = stmt.name.value
+            if name == "__init__":
+                body.append(ctx.fill(_rewrite_init(ctx, plan, g, stmt, holder), **holder.subs))
+                body.append(ctx.fill(_forward(ctx, plan, g)))
+                continue
+            if name == "get_config":
+                ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
+                continue
+        body.append(stmt)
+    new = new.with_changes(body=new.body.with_changes(body=body))
+    ctx.mark_new(new)
+    return new
+
+
+# -- weight maps ----------------------------------------------------------------------
+
+def entries(ctx, plan) -> list[dict]:
+    g = plan.graph
+    graph = g.graph
+    out = []
+    for key in graph.layer_order:
+        layer = graph.layers[key]
+        lp = graph.plans[key]
+        paths = g.paths.get(key, [])
+        out.append({
+            "keras_class": layer.short,
+            "origin": list(ctx.scan.position(layer.call)),
+            "modules": paths,
+            "weights": [
+                {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
+                for w in lp.weights
+            ],
+        })
+    return out
+
+
+def model_info(ctx, plan) -> dict:
+    g = plan.graph
+    graph = g.graph
+    outs = [graph.infos.get(n, TensorInfo(None)) for n in graph.outputs]
+    return {
+        "kind": "functional",
+        "form": plan.name,
+        "inputs": [
+            {"name": n, "shape": list(graph.input_infos[n].shape) if graph.input_infos[n].shape else None, "layout": graph.input_infos[n].layout}
+            for n in graph.inputs
+        ],
+        "input_keys": list(g.input_keys) if g.input_form == "dict" else None,
+        "output_layout": outs[0].layout if outs else "keras",
+        "output_layouts": [o.layout for o in outs],
+        "output_rank": outs[0].rank if outs else None,
+        "layers": entries(ctx, plan),
+    }
