@@ -4,14 +4,15 @@
 4.46, tf-keras, TensorFlow, PyTorch). For each component (a Keras layer class of a
 ``transformers/models/*/modeling_tf_*.py`` file, built from a tiny random config):
 
-1. the TF source file is read from the installed transformers package, and
-   prepared in two visible ways (:func:`prepare_source`): ``keras``, which the file
-   imports from ``...modeling_tf_utils`` (where it is ``tf_keras`` at run time), is
-   imported as ``import tf_keras as keras`` so that the converter knows it; and a
-   driver is appended that makes one module-level instance per component
-   (``tp_<n> = TFBertLayer(tp_config)``), so that the converter writes a weight map
-   for it (ConversionResult.models), as it does for the fixture models;
-2. the prepared file is converted with :func:`transpiler.api.convert_source`;
+1. the TF source file is read from the installed transformers package, and a
+   driver is appended (:func:`prepare_source`) that makes one module-level
+   instance per component (``tp_<n> = TFBertLayer(tp_config)``), so that the
+   converter writes a weight map for it (ConversionResult.models), as it does for
+   the fixture models;
+2. the prepared file is converted with :func:`transpiler.api.convert_source`,
+   under its own path (relative imports resolve against its package) and with the
+   re-exports a user declares (:data:`REEXPORTS`: ``keras`` from ``modeling_tf_utils``
+   is Keras);
 3. the prepared TF file runs inside the transformers package (its relative
    imports are transformers' own); every Keras layer remembers where in the file
    it was made (the weight map is keyed by those positions);
@@ -37,7 +38,6 @@ import importlib.util
 import inspect
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -68,8 +68,11 @@ def i(high, *shape):
     return ("int", high, list(shape))
 
 
+WHOLE = {"output_attentions": True, "output_hidden_states": True, "return_dict": False}  # a whole network's outputs
+ENCODER_ARGS = {"head_mask": [None, None], "encoder_hidden_states": None, "encoder_attention_mask": None,
+                "past_key_values": None, "use_cache": False, **WHOLE}
 MASK = ("mask", [B, 1, 1, T])  # an additive attention mask (0 or -10000), as the models make it
-KEEP = ("keep", [B, T])  # a 0/1 attention mask (DistilBERT)
+KEEP = ("keep", [B, T])  # a 0/1 attention mask (DistilBERT, the main layers)
 
 
 @dataclass
@@ -114,14 +117,12 @@ COMPONENTS = [
     _c(BERT_F, "TFBertIntermediate", "BertConfig", BERT, {"hidden_states": f(B, T, H)}),
     _c(BERT_F, "TFBertOutput", "BertConfig", BERT, {"hidden_states": f(B, T, 37), "input_tensor": f(B, T, H)}),
     _c(BERT_F, "TFBertLayer", "BertConfig", BERT, {"hidden_states": f(B, T, H), "attention_mask": MASK, **LAYER_ARGS}),
-    _c(BERT_F, "TFBertEncoder", "BertConfig", BERT, {
-        "hidden_states": f(B, T, H), "attention_mask": MASK, "head_mask": [None, None], "encoder_hidden_states": None,
-        "encoder_attention_mask": None, "past_key_values": None, "use_cache": False, "output_attentions": True,
-        "output_hidden_states": True, "return_dict": False}),
+    _c(BERT_F, "TFBertEncoder", "BertConfig", BERT, {"hidden_states": f(B, T, H), "attention_mask": MASK, **ENCODER_ARGS}),
     _c(BERT_F, "TFBertPooler", "BertConfig", BERT, {"hidden_states": f(B, T, H)}),
     _c(BERT_F, "TFBertPredictionHeadTransform", "BertConfig", BERT, {"hidden_states": f(B, T, H)}),
     _c(BERT_F, "TFBertNSPHead", "BertConfig", BERT, {"pooled_output": f(B, H)}),
-    _c(BERT_F, "TFBertMainLayer", "BertConfig", BERT, {"input_ids": i(99, B, T)}),
+    _c(BERT_F, "TFBertMainLayer", "BertConfig", BERT, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
     _c(DB_F, "TFEmbeddings", "DistilBertConfig", DISTILBERT, {"input_ids": i(99, B, T)}),
     _c(DB_F, "TFMultiHeadSelfAttention", "DistilBertConfig", DISTILBERT, {
         "query": f(B, T, H), "key": f(B, T, H), "value": f(B, T, H), "mask": KEEP, "head_mask": None,
@@ -129,6 +130,9 @@ COMPONENTS = [
     _c(DB_F, "TFFFN", "DistilBertConfig", DISTILBERT, {"input": f(B, T, H)}),
     _c(DB_F, "TFTransformerBlock", "DistilBertConfig", DISTILBERT, {
         "x": f(B, T, H), "attn_mask": KEEP, "head_mask": None, "output_attentions": True}),
+    _c(DB_F, "TFTransformer", "DistilBertConfig", DISTILBERT, {
+        "x": f(B, T, H), "attn_mask": KEEP, "head_mask": [None, None], **WHOLE}),
+    _c(DB_F, "TFDistilBertMainLayer", "DistilBertConfig", DISTILBERT, {"input_ids": i(99, B, T), "attention_mask": KEEP, **WHOLE}),
     _c(VIT_F, "TFViTPatchEmbeddings", "ViTConfig", VIT, {"pixel_values": f(B, 3, 16, 16)}),
     _c(VIT_F, "TFViTEmbeddings", "ViTConfig", VIT, {"pixel_values": f(B, 3, 16, 16)}),
     _c(VIT_F, "TFViTSelfOutput", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H), "input_tensor": f(B, SEQ, H)}),
@@ -136,22 +140,36 @@ COMPONENTS = [
     _c(VIT_F, "TFViTOutput", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, 37), "input_tensor": f(B, SEQ, H)}),
     _c(VIT_F, "TFViTLayer", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H), "head_mask": None, "output_attentions": True}),
     _c(VIT_F, "TFViTPooler", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H)}),
+    _c(VIT_F, "TFViTEncoder", "ViTConfig", VIT, {"hidden_states": f(B, SEQ, H), "head_mask": [None, None], **WHOLE}),
+    _c(VIT_F, "TFViTMainLayer", "ViTConfig", VIT, {"pixel_values": f(B, 3, 16, 16), **WHOLE}),
     _c(AL_F, "TFAlbertEmbeddings", "AlbertConfig", ALBERT, {"input_ids": i(99, B, T), "token_type_ids": i(3, B, T)}),
     _c(AL_F, "TFAlbertAttention", "AlbertConfig", ALBERT, {
         "input_tensor": f(B, T, H), "attention_mask": MASK, "head_mask": None, "output_attentions": True}),
     _c(AL_F, "TFAlbertLayer", "AlbertConfig", ALBERT, {
         "hidden_states": f(B, T, H), "attention_mask": MASK, "head_mask": None, "output_attentions": True}),
     _c(AL_F, "TFAlbertSOPHead", "AlbertConfig", ALBERT, {"pooled_output": f(B, H)}),
+    _c(AL_F, "TFAlbertTransformer", "AlbertConfig", ALBERT, {
+        "hidden_states": f(B, T, 16), "attention_mask": MASK, "head_mask": [None, None], **WHOLE}),
+    _c(AL_F, "TFAlbertMainLayer", "AlbertConfig", ALBERT, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
     _c(RO_F, "TFRobertaEmbeddings", "RobertaConfig", ROBERTA, {"input_ids": i(99, B, T)}),
     _c(RO_F, "TFRobertaClassificationHead", "RobertaConfig", dict(ROBERTA, num_labels=3), {"features": f(B, T, H)}),
     _c(RO_F, "TFRobertaLayer", "RobertaConfig", ROBERTA, {"hidden_states": f(B, T, H), "attention_mask": MASK, **LAYER_ARGS}),
+    _c(RO_F, "TFRobertaEncoder", "RobertaConfig", ROBERTA, {
+        "hidden_states": f(B, T, H), "attention_mask": MASK, **ENCODER_ARGS}),
+    _c(RO_F, "TFRobertaMainLayer", "RobertaConfig", ROBERTA, {"input_ids": i(99, B, T), "attention_mask": KEEP, **WHOLE}),
     _c(EL_F, "TFElectraEmbeddings", "ElectraConfig", ELECTRA, {"input_ids": i(99, B, T), "token_type_ids": i(3, B, T)}),
     _c(EL_F, "TFElectraDiscriminatorPredictions", "ElectraConfig", ELECTRA, {"discriminator_hidden_states": f(B, T, H)}),
     _c(EL_F, "TFElectraGeneratorPredictions", "ElectraConfig", ELECTRA, {"generator_hidden_states": f(B, T, H)}),
+    _c(EL_F, "TFElectraEncoder", "ElectraConfig", ELECTRA, {
+        "hidden_states": f(B, T, H), "attention_mask": MASK, **ENCODER_ARGS}),
+    _c(EL_F, "TFElectraMainLayer", "ElectraConfig", ELECTRA, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
     _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
     _c(G2_F, "TFBlock", "GPT2Config", GPT2, {
         "x": f(B, T, H), "layer_past": None, "attention_mask": None, "head_mask": None, "encoder_hidden_states": None,
         "encoder_attention_mask": None, "use_cache": False, "output_attentions": True}),
+    _c(G2_F, "TFGPT2MainLayer", "GPT2Config", GPT2, {"input_ids": i(99, B, T), "attention_mask": KEEP, "use_cache": False, **WHOLE}),
 ]
 
 # -- preparing and converting ----------------------------------------------------------
@@ -161,10 +179,6 @@ DRIVER_MARK = "# --- test driver, appended by tests/hf_pairs_util.py ---"
 
 def prepare_source(text: str, components: list[tuple[int, Component]]) -> str:
     """The TF file as the converter is given it (see the module docstring, step 1)."""
-    m = re.search(r"from \.\.\.modeling_tf_utils import \(([^)]*)\)", text)
-    if m and re.search(r"^\s*keras,\s*$", m.group(1), re.M):
-        names = re.sub(r"^\s*keras,[ \t]*\n", "", m.group(1), flags=re.M)
-        text = text[: m.start()] + f"from ...modeling_tf_utils import ({names})\nimport tf_keras as keras" + text[m.end():]
     lines = [text.rstrip("\n"), "", "", DRIVER_MARK]
     configs = {}
     for n, c in components:
@@ -177,26 +191,29 @@ def prepare_source(text: str, components: list[tuple[int, Component]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Declared to the converter as a user would ([tool.transpiler] reexports):
+REEXPORTS = {
+    # the TF files import keras from modeling_tf_utils, which re-exports tf_keras (or Keras)
+    "transformers.modeling_tf_utils.keras": "keras",
+    # the main layers' class decorator: it registers the class for Keras's config-based
+    # loading (and wraps __init__ to take a config dict), as register_keras_serializable
+    # does; PyTorch has nothing to register
+    "transformers.modeling_tf_utils.keras_serializable": "keras.saving.register_keras_serializable",
+}
+
+
 def convert(text: str, filename: str):
+    """Converted as the file at ``filename`` (a file of the installed transformers
+    package: its relative imports resolve against transformers' own packages)."""
     from transpiler.api import convert_source
 
-    return convert_source(text, to="torch", filename=filename)
+    return convert_source(text, to="torch", filename=filename, reexports=REEXPORTS)
 
 
 # -- the stand-in package for converted code -----------------------------------------
 
 def _shape_list(tensor):
     return list(tensor.shape)
-
-
-def _check_embeddings_within_bounds(tensor, embed_dim, tensor_name="input_ids"):
-    import torch
-
-    torch._assert(
-        bool((tensor < embed_dim).all()),
-        f"The maximum value of {tensor_name} ({int(tensor.max())}) must be smaller than the embedding "
-        f"layer's input dimension ({embed_dim}).",
-    )
 
 
 # What the test writes by hand instead of the converter's output, and why.
@@ -206,12 +223,12 @@ HAND_SUPPLIED = {
         "tf_utils.py:43 `tensor.shape == tf.TensorShape(None)` and :46 `tensor.shape.as_list()` stay unconverted "
         "(reported: tensorflow.TensorShape has no rule; shape.as_list on an unknown receiver)",
     ),
-    "tf_utils.check_embeddings_within_bounds": (
-        _check_embeddings_within_bounds,
-        "tf_utils.py:192 `tf.cast(embed_dim, dtype=tensor.dtype)` becomes `embed_dim.to(tensor.dtype)`, "
-        "a tensor method on a Python int (AttributeError), not reported",
-    ),
 }
+
+# Activations of activations_tf.py, converted, against the originals (ACT2FN's and the
+# functions behind them); tf.cast of Python numbers (math.pi, 0.044715) in most of them.
+ACTIVATIONS = ("_gelu", "_gelu_new", "gelu_fast", "quick_gelu", "mish", "gelu_10", "glu", "approximate_gelu_wrap",
+               "ACT2FN.gelu", "ACT2FN.gelu_new", "ACT2FN.relu", "ACT2FN.silu", "ACT2FN.tanh", "ACT2FN.sigmoid")
 
 CONVERTED_UTILS = ("tf_utils", "activations_tf")  # transformers modules converted along with the models
 
@@ -235,7 +252,7 @@ class TorchPackage:
         self._package(self.root)
         for name in CONVERTED_UTILS:
             text = (self.src / f"{name}.py").read_text(encoding="utf-8")
-            result = convert(text, f"transformers/{name}.py")
+            result = convert(text, str(self.src / f"{name}.py"))
             self.reports[name] = [f"{name}.py:{x.line}:{x.col}: {x.api}: {x.message}" for x in result.report.findings if x.kind == "unconverted"]
             self.load(f"{self.root}.{name}", result.code, work / f"{name}.py")
         self.converted_functions = {}
@@ -251,7 +268,6 @@ class TorchPackage:
 
         probes = {
             "tf_utils.shape_list": (lambda fn: fn(torch.zeros(2, 3)), [2, 3]),
-            "tf_utils.check_embeddings_within_bounds": (lambda fn: fn(torch.tensor([[1, 4]]), 5), None),
         }
         out = {}
         for key, fn in self.converted_functions.items():
@@ -261,6 +277,43 @@ class TorchPackage:
                 out[key] = "ok" if got == expected else f"returns {got!r}, not {expected!r}"
             except Exception as exc:
                 out[key] = f"{type(exc).__name__}: {exc}"[:300]
+        return out
+
+    def probe_converted_utils(self) -> dict[str, str]:
+        """The converted utilities the components use, checked on their own: the
+        activations against TensorFlow's (same input, rtol 1e-5), and
+        check_embeddings_within_bounds (silent within bounds, raises outside)."""
+        import numpy as np
+        import tensorflow as tf
+        import torch
+        from transformers import activations_tf as keras_act
+
+        torch_act = sys.modules[f"{self.root}.activations_tf"]
+        x = np.random.default_rng(7).standard_normal((3, 8)).astype("float32") * 4
+        out = {}
+        for name in ACTIVATIONS:
+            try:
+                if name.startswith("ACT2FN."):
+                    k_fn, t_fn = keras_act.ACT2FN[name[7:]], torch_act.ACT2FN[name[7:]]
+                else:
+                    k_fn, t_fn = getattr(keras_act, name), getattr(torch_act, name)
+                a = np.asarray(k_fn(tf.constant(x)))
+                b = t_fn(torch.from_numpy(x)).numpy()
+                err = float(np.max(np.abs(a - b))) if a.shape == b.shape else None
+                ok = err is not None and np.allclose(a, b, rtol=1e-5, atol=1e-6)
+                out[f"activations_tf.{name}"] = "ok" if ok else f"differs: shapes {a.shape} {b.shape}, max abs {err}"
+            except Exception as exc:
+                out[f"activations_tf.{name}"] = f"{type(exc).__name__}: {exc}"[:300]
+        check = sys.modules[f"{self.root}.tf_utils"].check_embeddings_within_bounds
+        try:
+            check(torch.tensor([[1, 4]]), 5)
+            try:
+                check(torch.tensor([[1, 5]]), 5)
+                out["tf_utils.check_embeddings_within_bounds"] = "does not raise for an id out of bounds"
+            except (AssertionError, RuntimeError):
+                out["tf_utils.check_embeddings_within_bounds"] = "ok"
+        except Exception as exc:
+            out["tf_utils.check_embeddings_within_bounds"] = f"{type(exc).__name__}: {exc}"[:300]
         return out
 
     def _package(self, name: str) -> None:
@@ -500,7 +553,8 @@ def run(ids: list[str] | None, work: Path, rtol: float = 1e-4, atol: float = 1e-
     package = TorchPackage(work)
     results: dict = {"transformers": transformers.__version__, "components": {}, "files": {}, "utils": package.reports,
                      "hand_supplied": {k: why for k, (_fn, why) in HAND_SUPPLIED.items()},
-                     "converted_functions": package.probe_converted_functions()}
+                     "converted_functions": package.probe_converted_functions(),
+                     "converted_utils": package.probe_converted_utils()}
     for file, comps in by_file.items():
         started = time.time()
         stem = Path(file).stem
@@ -508,7 +562,7 @@ def run(ids: list[str] | None, work: Path, rtol: float = 1e-4, atol: float = 1e-
         prepared = prepare_source((src_root / file).read_text(encoding="utf-8"), [(COMPONENTS.index(c), c) for c in comps])
         tf_path = work / f"{family}_{stem}_tf.py"
         tf_path.write_text(prepared, encoding="utf-8")
-        result = convert(prepared, str(tf_path))
+        result = convert(prepared, str(src_root / file))
         unconverted = [f"{file}:{x.line}:{x.col}: {x.api}: {x.message}" for x in result.report.findings if x.kind == "unconverted"]
         results["files"][file] = {"convert_seconds": round(time.time() - started, 2), "unconverted": unconverted}
         torch_mod = keras_mod = None

@@ -382,9 +382,10 @@ FOUND_ENGINE_BUGS = {
         "import tensorflow as tf\ny = tf.shape(0)\n",
         "import tensorflow as tf\n# TODO(transpiler): tensorflow.shape: argument 'input' is a Python literal, and the conversion calls a tensor method on it; make it a tensor first\ny = tf.shape(0)\n",
     ),
+    # a literal cast builds the tensor (it once became the method call 0.to(...), which does not parse)
     "literal-cast": (
         "import tensorflow as tf\nx= tf.cast(0, tf.float32)\n",
-        "import tensorflow as tf\n# TODO(transpiler): tensorflow.cast: argument 'x' is a Python literal, and the conversion calls a tensor method on it; make it a tensor first\nx= tf.cast(0, tf.float32)\n",
+        "import torch\n\nx = torch.tensor(0, dtype=torch.float32)\n",
     ),
 }
 

@@ -17,7 +17,7 @@ from .engine.context import Context
 from .engine.formatting import BlackConfig, format_changed
 from .engine.unchanged import reuse_unchanged
 from .engine.imports import rewrite_imports
-from .engine.names import Resolver, candidate_names
+from .engine.names import Reexports, Resolver, candidate_names, package_of
 from .engine.scan import scan
 from .engine.spelling import Speller
 from .engine.transform import RuleTransformer
@@ -53,6 +53,31 @@ def detect_frameworks(text: str) -> set[str]:
     return {ROOTS[r] for r in roots}
 
 
+def _reexported_frameworks(text: str, declared: Reexports) -> set[str]:
+    """Frameworks the text imports through declared re-exports (a cheap look, as detect_frameworks)."""
+    from .engine.names import _IMPORT_LINE
+
+    out = set()
+    for m in _IMPORT_LINE.finditer(text):
+        if m.group("imp"):
+            for part in m.group("imp").split(","):
+                bits = part.split()
+                if len(bits) >= 3 and bits[1] == "as" and (qual := declared.lookup(bits[0])):
+                    out.add(ROOTS.get(qual.split(".")[0]))
+            continue
+        module = m.group("mod")
+        level = len(module) - len(module.lstrip("."))
+        absolute = declared.absolute(module[level:] or None, level)
+        if absolute is None:
+            continue
+        for part in m.group("names").strip("()").replace("\\", " ").split(","):
+            bits = part.split()
+            if bits and bits[0] != "*" and (qual := declared.lookup(f"{absolute}.{bits[0]}")):
+                out.add(ROOTS.get(qual.split(".")[0]))
+    out.discard(None)
+    return out
+
+
 def _direction_hooks(direction: str):
     return importlib.import_module(f"transpiler.hooks.{direction}")
 
@@ -66,11 +91,15 @@ def convert_source(
     rules: tuple[str, ...] = (),
     black_config: BlackConfig | None = None,
     format: bool = True,
+    reexports: dict[str, str] | None = None,
 ) -> ConversionResult:
     """Convert ``text`` to framework ``to`` ("torch", "tf" or "auto").
 
-    ``source`` overrides the detected source framework. Returns the new code and
-    a report; raises :class:`InputError` for input that cannot be parsed.
+    ``source`` overrides the detected source framework. ``reexports`` maps names
+    the project's own modules re-export to the framework names they stand for
+    (``{"transformers.modeling_tf_utils.keras": "keras"}``; relative imports are
+    resolved against ``filename``'s package). Returns the new code and a report;
+    raises :class:`InputError` for input that cannot be parsed.
     """
     # A conversion allocates about a million small objects (LibCST nodes) that
     # reference counting frees; the cyclic collector's passes over them cost a
@@ -78,19 +107,22 @@ def convert_source(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _convert(text, to, filename, source, rules, black_config, format)
+        return _convert(text, to, filename, source, rules, black_config, format, reexports)
     finally:
         if paused:
             gc.enable()
 
 
-def _convert(text, to, filename, source, rules, black_config, format) -> ConversionResult:
+def _convert(text, to, filename, source, rules, black_config, format, reexports=None) -> ConversionResult:
     report = FileReport(path=filename)
     if to not in (TORCH, TF, "auto"):
         raise InputError(f"unknown target framework {to!r}: use 'torch' or 'tf'")
-    if not any(root in text for root in ROOTS):
+    declared = Reexports(tuple(sorted(reexports.items())), package_of(filename)) if reexports else None
+    if declared is None and not any(root in text for root in ROOTS):
         return ConversionResult(text, False, report)
     present = detect_frameworks(text)
+    if declared is not None:
+        present |= _reexported_frameworks(text, declared)
     if source is not None:
         if source not in (TORCH, TF):
             raise InputError(f"unknown source framework {source!r}: use 'tf' or 'torch'")
@@ -125,17 +157,17 @@ def _convert(text, to, filename, source, rules, black_config, format) -> Convers
     functions = called_functions(module, text)
     base |= functions  # their call sites give their parameters' kinds
     found = scan(module, text, frozenset(base))
-    resolver = Resolver(found, ruleset.leaf_names)
+    resolver = Resolver(found, ruleset.leaf_names, declared)
     missing = set(resolver.bindings.aliases) - base
     if missing:  # an import spelling the quick look missed: follow it too
         base |= missing
         found.extend(missing)
-        resolver = Resolver(found, ruleset.leaf_names)
+        resolver = Resolver(found, ruleset.leaf_names, declared)
     extra = value_names_to_follow(found, resolver, ruleset, text, module) - base
     if extra:  # values whose calls a rule rewrites (loss objects, models): follow them too
         base |= extra
         if found.extend(extra):
-            resolver = Resolver(found, ruleset.leaf_names)
+            resolver = Resolver(found, ruleset.leaf_names, declared)
 
     existing = {
         name: qual for name, qual in resolver.bindings.aliases.items() if framework_of(qual) == to

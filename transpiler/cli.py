@@ -36,6 +36,7 @@ def _add_convert(sub) -> None:
     p.add_argument("--report-file", metavar="FILE", help="write the report here instead of stdout/stderr")
     p.add_argument("--stdin-filename", metavar="NAME", help="file name to use in messages when reading stdin")
     p.add_argument("--rules", action="append", default=[], metavar="FILE", help="extra rule file or folder (repeatable)")
+    p.add_argument("--reexport", action="append", default=[], metavar="NAME=FRAMEWORK_NAME", help="a name your own module re-exports, and the framework name it is (transformers.modeling_tf_utils.keras=keras; repeatable)")
     p.add_argument("--include", action="append", default=None, metavar="GLOB", help="only convert files matching (gitignore syntax, repeatable)")
     p.add_argument("--exclude", action="append", default=None, metavar="GLOB", help="skip files matching (gitignore syntax, repeatable)")
     p.add_argument("--no-gitignore", action="store_true", help="do not skip files that .gitignore ignores")
@@ -202,10 +203,20 @@ def cmd_convert(args) -> int:
     config = load_config(config_paths, explicit=args.config)
     to = args.to or config.get("to") or "auto"
     rules = tuple(config.get("rules", ())) + tuple(args.rules)
+    reexports = dict(config.get("reexports", {}))
+    for text in args.reexport:
+        from .config import ConfigError, parse_reexport_option
+
+        try:
+            key, value = parse_reexport_option(text)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        reexports[key] = value
     options = Options(
         to=to,
         source=args.source or config.get("from"),
         rules=rules,
+        reexports=tuple(sorted(reexports.items())),
         format=not args.no_format,
         verify_output=not (args.check or args.diff),
     )

@@ -10,10 +10,11 @@ override what it says. Relative paths in it (``rules``) and its ``include`` and
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
-KNOWN = {"to", "from", "include", "exclude", "rules"}
+KNOWN = {"to", "from", "include", "exclude", "rules", "reexports"}
 
 
 class ConfigError(Exception):
@@ -67,8 +68,45 @@ def load_config(paths: list[str], explicit: str | None = None) -> dict:
     for key in ("include", "exclude", "rules"):
         if key in table and (not isinstance(table[key], list) or not all(isinstance(v, str) for v in table[key])):
             raise UsageError(f"{path}: [tool.transpiler] {key}: expected a list of strings")
+    if "reexports" in table:
+        try:
+            check_reexports(table["reexports"])
+        except ConfigError as exc:
+            raise UsageError(f"{path}: [tool.transpiler] reexports: {exc}") from None
     out = dict(table)
     if "rules" in out:
         out["rules"] = [str((path.parent / r).resolve()) for r in out["rules"]]
     out["_path"] = str(path.resolve())
     return out
+
+
+def check_reexports(table) -> dict[str, str]:
+    """``reexports = { "pkg.module.name" = "framework.name" }``: names the project's own
+    modules re-export (``from transformers.modeling_tf_utils import keras``), each with the
+    framework name it stands for. Keys and values are dotted names; values start with a
+    framework module (tensorflow, keras, tf_keras, torch, ...)."""
+    from .frameworks import ROOTS
+
+    if not isinstance(table, dict):
+        raise ConfigError("expected a table of dotted names, e.g. { \"pkg.compat.keras\" = \"keras\" }")
+    dotted = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+    for key, value in table.items():
+        if not isinstance(value, str) or not dotted.match(value):
+            raise ConfigError(f"{key!r}: expected a dotted framework name as its value")
+        if not dotted.match(key) or "." not in key:
+            raise ConfigError(f"{key!r}: expected the full dotted name of a module or of a name in a module (pkg.module.name)")
+        if value.split(".")[0] not in ROOTS:
+            raise ConfigError(f"{key!r} = {value!r}: the value must be a name of a framework ({', '.join(sorted(ROOTS))})")
+        if key.split(".")[0] in ROOTS:
+            raise ConfigError(f"{key!r}: already a framework name")
+    return dict(table)
+
+
+def parse_reexport_option(text: str) -> tuple[str, str]:
+    """``--reexport pkg.module.name=framework.name``."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ConfigError(f"--reexport {text}: expected NAME=FRAMEWORK_NAME, e.g. transformers.modeling_tf_utils.keras=keras")
+    key, value = key.strip(), value.strip()
+    check_reexports({key: value})
+    return key, value

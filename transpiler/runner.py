@@ -34,6 +34,9 @@ class Options:
     source: str | None = None
     rules: tuple[str, ...] = ()
     format: bool = True
+    # names the project's own modules re-export, each with the framework name it
+    # stands for ([tool.transpiler] reexports, --reexport)
+    reexports: tuple[tuple[str, str], ...] = ()
     # parse the output once more, independently of the engine, before it is
     # written anywhere (files, stdout); --check and --diff write nothing
     verify_output: bool = False
@@ -153,6 +156,7 @@ def convert_text(path: str, text: str, options: Options):
         rules=options.rules,
         black_config=black_config_for(directory),
         format=options.format,
+        reexports=dict(options.reexports) or None,
     )
     if result.changed and options.verify_output:
         verify_parses(result.code, text)

@@ -9,6 +9,7 @@ is not TensorFlow.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -103,7 +104,73 @@ def dotted_parts(node: cst.BaseExpression) -> list[str] | None:
     return name.split(".") if name is not None else None
 
 
-def collect_bindings(scan: Scan) -> Bindings:
+@dataclass(frozen=True)
+class Reexports:
+    """Modules of the user's project that re-export a framework (``[tool.transpiler] reexports``).
+
+    ``names`` maps a full dotted name, as the project's modules give it
+    (``transformers.modeling_tf_utils.keras``), to the framework name it stands for
+    (``keras``); a key names either something imported from a module or a whole
+    module (``mypkg.compat.layers`` = ``keras.layers``: then ``from mypkg.compat.layers
+    import Dense`` is ``keras.layers.Dense``). ``package`` is the converted file's
+    package (:func:`package_of`), against which relative imports are resolved; without
+    it a relative import is never taken for a re-export.
+    """
+
+    names: tuple[tuple[str, str], ...] = ()
+    package: str | None = None
+
+    def lookup(self, full: str) -> str | None:
+        """The framework name ``full`` stands for: the longest key that is ``full`` or a
+        dotted prefix of it, with the rest of ``full`` appended; else None."""
+        table = dict(self.names)
+        parts = full.split(".")
+        for n in range(len(parts), 0, -1):
+            hit = table.get(".".join(parts[:n]))
+            if hit is not None:
+                return ".".join([hit, *parts[n:]])
+        return None
+
+    def absolute(self, module: str | None, level: int) -> str | None:
+        """The absolute name of ``from <level dots><module> import ...`` in this package."""
+        if not level:
+            return module
+        if not self.package:
+            return None
+        base = self.package.split(".")
+        if level - 1 >= len(base):
+            return None
+        base = base[: len(base) - (level - 1)]
+        return ".".join(base + ([module] if module else []))
+
+
+def package_of(filename: str) -> str | None:
+    """The dotted package of a file, from the folders above it that have an ``__init__.py``
+    (``.../transformers/models/bert/modeling_tf_bert.py`` -> ``transformers.models.bert``);
+    None for a file outside any package, or for stdin."""
+    if not filename or filename in ("-", "<stdin>"):
+        return None
+    folder = os.path.dirname(os.path.abspath(filename))
+    parts: list[str] = []
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parts.append(os.path.basename(folder))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return ".".join(reversed(parts)) or None
+
+
+def _reexported(node: cst.ImportFrom, reexports: Reexports | None) -> str | None:
+    """The absolute module of a ``from`` import when re-exports are declared, else None."""
+    if reexports is None or not reexports.names:
+        return None
+    level = len(node.relative)
+    module = dotted_name(node.module) if node.module is not None else None
+    return reexports.absolute(module, level)
+
+
+def collect_bindings(scan: Scan, reexports: Reexports | None = None) -> Bindings:
     out = Bindings()
     for rec in scan.imports:
         offset = scan._token_offsets[rec.token] if scan._token_offsets else rec.token
@@ -118,6 +185,8 @@ def collect_bindings(scan: Scan) -> Bindings:
                 if alias.asname is not None:
                     name = alias.asname.name.value
                     qual = module if is_fw else None
+                    if qual is None and reexports is not None and reexports.names:
+                        qual = reexports.lookup(module)  # import mypkg.compat as tf
                 else:
                     name = root
                     qual = root if is_fw else None
@@ -129,6 +198,19 @@ def collect_bindings(scan: Scan) -> Bindings:
             if any((dotted_name(a.name) or "").split(".")[0] in ROOTS for a in node.names):
                 out.framework_imports.append(rec)
         else:
+            absolute = _reexported(node, reexports)
+            if absolute is not None and not (absolute.split(".")[0] in ROOTS and not node.relative):
+                # a module of the project that re-exports a framework (declared)
+                if isinstance(node.names, cst.ImportStar):
+                    continue
+                for alias in node.names:
+                    leaf = alias.name.value if isinstance(alias.name, cst.Name) else dotted_name(alias.name)
+                    name = alias.asname.name.value if alias.asname is not None else leaf
+                    qual = reexports.lookup(f"{absolute}.{leaf}")
+                    out.add(rec.scope, name, Binding(offset, qual))
+                    if qual:
+                        out.aliases[name] = qual
+                continue
             if node.relative:
                 continue
             module = dotted_name(node.module) if node.module is not None else None
@@ -233,9 +315,10 @@ def scope_chain(stack: tuple[cst.CSTNode, ...]) -> list[cst.CSTNode]:
 class Resolver:
     """Answers: which framework API does this name (or dotted chain) stand for?"""
 
-    def __init__(self, scan: Scan, star_names) -> None:
+    def __init__(self, scan: Scan, star_names, reexports: Reexports | None = None) -> None:
         self.scan = scan
-        self.bindings = collect_bindings(scan)
+        self.reexports = reexports
+        self.bindings = collect_bindings(scan, reexports)
         self.star_names = star_names
         self.kinds: dict[int, str] = {}
         self._star_cache: dict[str, set[str]] = {}

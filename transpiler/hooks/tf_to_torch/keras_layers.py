@@ -176,6 +176,15 @@ class LayerCall:
             return tuple(value)
         raise Unconvertible(f"{self.short}: argument '{name}' must be an int or {n} ints")
 
+    def sizes(self, name: str, n: int, default):
+        """``tuple_arg``, or an :class:`Expr` for a value computed at run time (a variable
+        holding an int or a tuple): Keras and PyTorch both take either, so it is written as
+        it is where the conversion does not need the numbers themselves."""
+        node = self.values.get(name)
+        if node is not None and not literal_value(node)[0] and self.qualname(name) is None:
+            return Expr(self.ctx.updated(node))
+        return self.tuple_arg(name, n, default)
+
     def reject(self, *names: str, unless=None) -> None:
         """Arguments this conversion cannot honour, unless they have their default."""
         for name in names:
@@ -499,14 +508,27 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     layer.reject("kernel_constraint", "bias_constraint", "activity_regularizer")
     transpose = "Transpose" in layer.short
     filters = layer.dim("filters")
-    kernel = layer.tuple_arg("kernel_size", n, None)
-    strides = layer.tuple_arg("strides", n, 1)
+    kernel = layer.sizes("kernel_size", n, None)
+    strides = layer.sizes("strides", n, 1)
     dilation = layer.tuple_arg("dilation_rate", n, 1)
     groups = layer.literal("groups", 1)
     padding = str(layer.literal("padding", "valid")).lower()
     use_bias = layer.literal("use_bias", True)
     in_ch = x.channels
     spatial = x.shape[:-1] if x.shape else (None,) * n
+    computed = [name for name, v in (("kernel_size", kernel), ("strides", strides)) if isinstance(v, Expr)]
+    if computed:
+        # sizes computed at run time: written as they are; only valid padding (and 'same'
+        # with stride 1) is computed by PyTorch's conv without knowing them
+        if not (padding == "valid" or padding == "same" and strides == (1,) * n and not transpose):
+            values = ", ".join(f"{name}={code_of(layer.values[name]).strip()}" for name in computed)
+            raise Unconvertible(
+                f"{layer.short}: {values} {'are' if len(computed) > 1 else 'is'} computed at run time; with "
+                f"padding={padding!r} {'their values' if len(computed) > 1 else 'its value'} must be known to convert this layer"
+            )
+        spatial = (None,) * n  # the output size is not known statically
+    kernel_n = (None,) * n if isinstance(kernel, Expr) else kernel  # for the per-axis sizes below
+    strides_n = (None,) * n if isinstance(strides, Expr) else strides
     s = _Subs()
     plan = LayerPlan()
     cls = ("ConvTranspose" if transpose else "Conv") + f"{n}d"
@@ -525,7 +547,7 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
             raise Unconvertible(f"{layer.short}: output_padding is not supported yet")
         if padding == "valid":
             pad_arg = ""
-            out_spatial = [((sz - 1) * st + dl * (k - 1) + 1) if _is_int(sz) else None for sz, k, st, dl in zip(spatial, kernel, strides, dilation)]
+            out_spatial = [((sz - 1) * st + dl * (k - 1) + 1) if _is_int(sz) else None for sz, k, st, dl in zip(spatial, kernel_n, strides_n, dilation)]
         elif padding == "same":
             pads = []
             for k, st, dl in zip(kernel, strides, dilation):
@@ -563,10 +585,10 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
                 pad_module = ModuleSpec("pad", f"torch.nn.ZeroPad{n}d({tuple(flat)!r})" if n > 1 else f"torch.nn.ConstantPad1d({tuple(flat)!r}, 0.0)")
         else:
             raise Unconvertible(f"{layer.short}: padding={padding!r} is not supported")
-        for sz, k, st, dl in zip(spatial, kernel, strides, dilation):
+        for sz, k, st, dl in zip(spatial, kernel_n, strides_n, dilation):
             out_spatial.append(_conv_out(sz, k, st, dl, padding))
-    kernel_arg = _pair(kernel)
-    stride_arg = f", stride={_pair(strides)}" if strides != (1,) * n else ""
+    kernel_arg = s(kernel) if isinstance(kernel, Expr) else _pair(kernel)
+    stride_arg = f", stride={s(strides) if isinstance(strides, Expr) else _pair(strides)}" if strides != (1,) * n else ""
     if in_ch is None:
         lazy = "torch.nn.Lazy" + cls
         template = f"{lazy}({s(filters)}, {kernel_arg}{stride_arg}{pad_arg}{extra})"
