@@ -35,6 +35,10 @@ ELEMENT_KINDS = {"dataloader": "batch", "dataset": "batch", "batch": "tensor", "
 CALL_KINDS = {"module": "tensor", "layer": "tensor", "model": "tensor", "loss": "tensor", "activation": "tensor"}
 # a kind that is also another: a variable is a tensor too
 KIND_PARENTS = {"variable": "tensor", "parameter": "tensor"}
+# kinds an isinstance check narrows a module to (a layer class rule's data.narrow): a module
+# whose weights a direction's rules can name (Linear's weight is a Dense's kernel)
+KIND_PARENTS.update(dict.fromkeys(("kernel_layer", "embedding_layer", "norm_layer"), "module"))
+KIND_PARENTS.update({"linear_layer": "kernel_layer", "conv_layer": "kernel_layer", "batch_norm_layer": "norm_layer"})
 _UNKNOWN = object()
 # typing constructs an annotation may wrap a framework type in (by their last name)
 _OPTIONAL = {"Optional"}
@@ -42,6 +46,15 @@ _UNION = {"Union"}
 _ANNOTATED = {"Annotated", "Final", "ClassVar"}
 _SEQUENCES = {"List", "list", "Tuple", "tuple", "Sequence", "MutableSequence"}
 _NONE = "<none>"  # the None in Optional[X] / X | None
+
+
+def call_kind(kind: str | None) -> str | None:
+    """What calling a value of ``kind`` gives (a narrowed layer is called like a module)."""
+    while kind:
+        if kind in CALL_KINDS:
+            return CALL_KINDS[kind]
+        kind = KIND_PARENTS.get(kind)
+    return None
 
 
 def is_tensor(kind: str | None) -> bool:
@@ -247,6 +260,9 @@ class Types:
         for i, scope in enumerate(chain):
             sites = self._sites(scope).get(name.value)
             if sites:
+                narrowed = self._narrowed(scope, name)
+                if narrowed is not None:
+                    return narrowed
                 reaching = self._reaching(scope, name, sites)
                 if reaching is not None:
                     key = (id(scope), name.value, frozenset(id(site) for site in reaching))
@@ -260,9 +276,7 @@ class Types:
         An annotated name keeps its declared kind in its whole scope."""
         if not isinstance(scope, cst.FunctionDef) or any(site.annotation is not None for site in sites):
             return None
-        flow = self._flows.get(id(scope), _UNKNOWN)
-        if flow is _UNKNOWN:
-            flow = self._flows[id(scope)] = _Flow(scope, self._sites(scope)).run()
+        flow = self._flow(scope)
         if flow is None or name.value in flow.unsure:
             return None
         ids = flow.loads.get(id(name))
@@ -270,6 +284,48 @@ class Types:
             return None
         reaching = [site for site in sites if id(site) in ids]
         return reaching if reaching and len(reaching) < len(sites) else None
+
+    def _flow(self, scope) -> "_Flow | None":
+        flow = self._flows.get(id(scope), _UNKNOWN)
+        if flow is _UNKNOWN:
+            flow = self._flows[id(scope)] = _Flow(scope, self._sites(scope)).run()
+        return flow  # type: ignore[return-value]
+
+    def _narrowed(self, scope, name: cst.Name) -> str | None:
+        """Inside ``if isinstance(m, nn.Linear):`` (and the operands after it in an ``and``),
+        until ``m`` is bound again: the kind the class's rule narrows to (its ``data.narrow``,
+        else what it ``returns``), where the rule names a type (``as_type``). A tuple of
+        classes narrows where they all give one kind."""
+        if not isinstance(scope, cst.FunctionDef):
+            return None
+        flow = self._flow(scope)
+        if flow is None or name.value in flow.unsure:
+            return None
+        classes = flow.narrowed.get(id(name))
+        if not classes:
+            return None
+        kinds = {self._class_kind(flow.classes[c]) for c in classes}
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _class_kind(self, node) -> str | None:
+        if isinstance(node, (cst.Tuple, cst.List)):
+            kinds = [self._class_kind(el.value) for el in node.elements]
+            if not kinds or None in kinds:
+                return None
+            common = _ancestors(kinds[0])  # the nearest kind they all are
+            for kind in kinds[1:]:
+                common = [k for k in common if k in _ancestors(kind)]
+            return common[0] if common else None
+        if not isinstance(node, (cst.Name, cst.Attribute)):
+            return None
+        qual = self.resolver.resolve_chain(node)
+        if qual is None or framework_of(qual) != self.source:
+            return None
+        rule = self.ruleset.lookup(qual)
+        if rule is None or not getattr(rule, "as_type", None):
+            return None
+        data = rule.data if isinstance(rule.data, dict) else {}
+        return data.get("narrow") or rule.returns
 
     def _scope_kind(self, scope, name: str, sites, chain) -> str | None:
         return self._combine((id(scope), name), sites, chain)
@@ -402,7 +458,7 @@ class Types:
                 if returned is not None:
                     return returned
             callee = self.kind_of(func, chain)
-            return CALL_KINDS.get(callee or "")
+            return call_kind(callee)
         if isinstance(expr, cst.Attribute):
             owner = self.kind_of(expr.value, chain)
             if owner is not None:
@@ -451,6 +507,8 @@ class Types:
             if qual is None or framework_of(qual) != self.source:
                 return None
             rule = self.ruleset.lookup(qual)
+            if rule is not None and getattr(rule, "as_type", None) and isinstance(rule.data, dict) and rule.data.get("narrow"):
+                return rule.data["narrow"]  # m: nn.Linear, as an isinstance check narrows it
             return rule.returns if rule is not None else None
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
             return _union([self._annotation_kind(node.left), self._annotation_kind(node.right)])
@@ -887,6 +945,14 @@ def _union(kinds: list) -> str | None:
     return real.pop() if len(real) == 1 else None
 
 
+def _ancestors(kind: str | None) -> list:
+    out = []
+    while kind:
+        out.append(kind)
+        kind = KIND_PARENTS.get(kind)
+    return out
+
+
 def _compatible(found: str, declared: str) -> bool:
     """A binding of kind ``found`` fits a name declared ``declared`` (a variable is a tensor)."""
     kind: str | None = found
@@ -1016,6 +1082,9 @@ def _target_names(target) -> set[str]:
 
 
 # -- reaching bindings -----------------------------------------------------------
+_NARROW = "\0narrow:"  # a flow state's key for what an isinstance check proves of a name
+
+
 class _GiveUp(Exception):
     """A statement the walk does not model (match): no reaching bindings for the function."""
 
@@ -1048,6 +1117,8 @@ class _Flow:
                     self.by_stmt.setdefault(id(site.stmt), []).append((name, id(site)))
         self.entry = entry
         self.loads: dict[int, frozenset] = {}
+        self.narrowed: dict[int, frozenset] = {}  # load id -> ids of the isinstance classes
+        self.classes: dict[int, cst.CSTNode] = {}  # class expression id -> the expression
         self.unsure: set[str] = set()
         self.loops: list[tuple[list, list]] = []  # (continue states, break states)
         self.collectors: list[list] = []  # states seen inside try/with bodies
@@ -1069,12 +1140,18 @@ class _Flow:
         out = dict(live[0])
         for state in live[1:]:
             for name, ids in state.items():
+                if name.startswith(_NARROW):
+                    continue
                 out[name] = out.get(name, frozenset()) | ids
+        for key in [k for k in out if k.startswith(_NARROW)]:
+            if any(state.get(key) != out[key] for state in live[1:]):
+                del out[key]  # narrowed on some paths only
         return out
 
     def bind(self, node, state):
         for name, site in self.by_stmt.get(id(node), ()):
             state[name] = frozenset()
+            state.pop(_NARROW + name, None)
         for name, site in self.by_stmt.get(id(node), ()):
             state[name] = state[name] | {site}
         return state
@@ -1101,7 +1178,7 @@ class _Flow:
             return self.statements(stmt.body, state, small=True)
         if isinstance(stmt, cst.If):
             self.expr(stmt.test, state)
-            body = self.block(stmt.body, dict(state))
+            body = self.block(stmt.body, self.narrow(stmt.test, dict(state)))
             if isinstance(stmt.orelse, cst.If):
                 other = self.statement(stmt.orelse, dict(state))
             elif isinstance(stmt.orelse, cst.Else):
@@ -1135,6 +1212,25 @@ class _Flow:
                     self.expr(arg.value, state)
             return self.bind(stmt, dict(state))
         raise _GiveUp  # match, and whatever else comes
+
+    def narrow(self, test, state):
+        """The state in the body of ``if test:``: ``isinstance(name, C)`` (alone or as an
+        operand of ``and``) narrows ``name``; the operands after it are read narrowed too."""
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+            state = self.narrow(test.left, state)
+            self.expr(test.right, state)  # read again, with what the left operand proved
+            return self.narrow(test.right, state)
+        if (
+            isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance"
+            and len(test.args) == 2 and not any(a.star or a.keyword for a in test.args)
+            and isinstance(test.args[0].value, cst.Name)
+        ):
+            name, cls = test.args[0].value.value, test.args[1].value
+            if name not in self.unsure:
+                self.classes[id(cls)] = cls
+                state = dict(state)
+                state[_NARROW + name] = frozenset({id(cls)})
+        return state
 
     def seen_all(self, states) -> None:
         for collector in self.collectors:
@@ -1265,6 +1361,11 @@ class _Flow:
             n = stack.pop()
             if isinstance(n, cst.Name):
                 loads[id(n)] = state.get(n.value, frozenset())
+                narrowed = state.get(_NARROW + n.value)
+                if narrowed:
+                    self.narrowed[id(n)] = narrowed
+                else:
+                    self.narrowed.pop(id(n), None)
             elif isinstance(n, cst.Attribute):
                 stack.append(n.value)
             elif isinstance(n, cst.Arg):

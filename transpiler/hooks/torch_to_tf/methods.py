@@ -134,9 +134,15 @@ def detach(args, ctx, original):
 
 
 def inplace(args, ctx, original):
-    """x.add_(y): TensorFlow tensors are immutable. As a statement the functional form is
-    assigned back to the name (hooks/torch_to_tf/training.py rewrites the statement);
-    used as a value it gives the new tensor, and the name keeps its old value (reported)."""
+    """x.add_(y): TensorFlow tensors are immutable. As a statement on a name, the functional
+    form is assigned back to the name (hooks/torch_to_tf/training.py rewrites the statement);
+    on a variable (a parameter, a buffer, a layer's weight: ``self.bias.data.zero_()``) it is
+    assigned to the variable (``self.bias.assign(tf.zeros_like(self.bias))``); as a statement
+    on anything else (``x[0].zero_()``, an attribute of unknown kind) it is reported: the new
+    value would go nowhere. Used as a value it gives the new tensor, and the tensor keeps its
+    old value (reported)."""
+    from .init import assign_to_variable
+
     a = Args(args, ctx)
     data = args.rule.data
     template = data["template"]
@@ -146,6 +152,11 @@ def inplace(args, ctx, original):
     for key in ("other", "alpha", "exponent", "value", "src", "dim", "mask"):
         if "{" + key + "}" in template:
             subs[key] = a.require(key)
+    if args.get("generator") is not None:
+        raise Unconvertible("argument 'generator': TensorFlow draws from its own generators (tf.random.Generator)")
+    for key, default in data.get("defaults", {}).items():
+        if "{" + key + "}" in template:
+            subs[key] = a[key] if key in a else ctx.build(default)
     if "{min}" in template or "{max}" in template:
         low, high = a.get("min"), a.get("max")
         if low is None or high is None:
@@ -159,11 +170,23 @@ def inplace(args, ctx, original):
     receiver = original.args[0].value if original is not None and original.args else None
     as_statement = (
         isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr) and isinstance(receiver, cst.Name)
-        and isinstance(statement.body[0].value, cst.Call) and statement.body[0].value.func.value is receiver
+        and isinstance(statement.body[0], cst.Expr) and ctx.method_call is not None
+        and statement.body[0].value is ctx.method_call
     )
-    if as_statement:
+    if receiver is not None:
+        assigned = assign_to_variable(ctx, subs.pop("self"), receiver, _scope_chain(ctx), template, **subs)
+        if assigned is not None:
+            return assigned
+        subs["self"] = a.require("self")
+    if as_statement and isinstance(receiver, cst.Name):
         ctx.facts.setdefault("assign_back", {})[id(statement)] = receiver.value
+    elif as_statement:
+        shown = code_of(receiver if receiver is not None else original).strip()
+        raise Unconvertible(
+            f"TensorFlow tensors are immutable: the new value of '{shown}' would go nowhere (it is neither "
+            "a name to assign it back to nor a known variable: a parameter, a buffer, a layer's weight); "
+            "build it (tensor_scatter_nd_update, where) and assign it"
+        )
     else:
         ctx.warn(receiver if receiver is not None else original, f"tensor.{args.rule.source}",
                  "TensorFlow tensors are immutable: the value is the new tensor, the tensor itself is not changed")

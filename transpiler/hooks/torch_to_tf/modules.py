@@ -244,13 +244,19 @@ def analyze(ctx) -> None:
     instance_kinds = ctx.facts.setdefault("instance_kinds", {})
     attribute_kinds = ctx.facts.setdefault("attribute_kinds", {})
     param_kinds = ctx.facts.setdefault("param_kinds", {})
+    layer_kinds: dict[str, set] = {}
     for info in classes.values():
         instance_kinds[id(info.node)] = "model" if info.is_model else "module"
         for member in info.members.values():
             if member.kind in ("layer", "sequential", "block"):
                 attribute_kinds.setdefault(member.name, "module")
+                layer_kinds.setdefault(member.name, set()).add(_layer_kind(member) if not info.problems else None)
             elif member.kind in ("parameter", "buffer"):
-                attribute_kinds.setdefault(member.name, "tensor")
+                # add_weight: a Keras variable (in-place methods on it assign to it)
+                attribute_kinds.setdefault(member.name, "variable")
+    for name, kinds in layer_kinds.items():
+        if len(kinds) == 1 and None not in kinds and attribute_kinds.get(name) == "module":
+            attribute_kinds[name] = kinds.pop()  # self.fc = nn.Linear(...) in every class: a Dense
         forward = _method(info.node, "forward")
         if forward is not None:
             for param in forward.params.params[1:]:
@@ -261,6 +267,16 @@ def analyze(ctx) -> None:
         if kind == "class" and (value.problems or not _all_ok(value)):
             continue
         ctx.models[name] = model_info(kind, value)
+
+
+def _layer_kind(member: Member) -> str | None:
+    """The kind an isinstance check would narrow this layer to (its rule's data.narrow), where
+    it becomes one plain Keras layer whose weights are its own (no keras.Sequential around it)."""
+    if member.kind != "layer" or member.layer is None or member.plan is None:
+        return None
+    if len(member.plan.layers) != 1 or any(w.layer != "" for w in member.plan.weights):
+        return None
+    return member.layer.rule.data.get("narrow")
 
 
 def _all_ok(info: ClassInfo, seen=None) -> bool:
