@@ -198,10 +198,22 @@ def build_statements(
     literal: the text has no placeholders (its braces are Python's: f-strings, dicts).
     """
     if literal:
-        return list(cst.parse_module(text).visit(_Fill({}, spell)).body)
-    module = cst.parse_module(PLACEHOLDER.sub(r"__tp_\1__", text))
+        return _fresh(fill(_parse_statements(text), spell).body)
     names = PLACEHOLDER.findall(text)
     missing = set(names) - subs.keys()
     if missing:
         raise KeyError(", ".join(sorted(missing)))
-    return list(module.visit(_Fill(subs, spell)).body)
+    return _fresh(fill(_parse_statements(PLACEHOLDER.sub(r"__tp_\1__", text)), spell, **subs).body)
+
+
+def _fresh(body) -> list[cst.BaseStatement]:
+    """New statement objects each time: the engine keys statements by identity (what to
+    format, where to comment), and a cached parse would hand out the same ones twice."""
+    return [stmt.with_changes() for stmt in body]
+
+
+@lru_cache(maxsize=1024)
+def _parse_statements(text: str) -> cst.Module:
+    """Parsed once: the same helper classes and statement templates recur in every file
+    (LibCST nodes are immutable, so one parse serves every use)."""
+    return cst.parse_module(text)

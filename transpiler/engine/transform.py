@@ -278,8 +278,9 @@ class RuleTransformer(PathTransformer):
             ctx.unconverted(original, f"model.{name}", "the model stays as it was: its definition could not be converted (see the TODO there)")
             return updated
         if rule is None:
-            if kind in _VALUE_KINDS and self._framework_member(kind, name) and not self._user_attribute(original.func.value, name):
-                ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} method")
+            shown = _value_kind(kind)
+            if shown and self._framework_member(shown, name) and not self._user_attribute(original.func.value, name):
+                ctx.unconverted(original, f"{shown}.{name}", f"no conversion rule for this {shown} method")
                 return updated
             return None
         api = f"{kind}.{name}"
@@ -336,8 +337,9 @@ class RuleTransformer(PathTransformer):
                 return updated
             ctx.converted(original, api, _describe(result))
             return result
-        if rule is None and kind in _VALUE_KINDS and self._framework_member(kind, name) and not self._user_attribute(original.value, name):
-            ctx.unconverted(original, f"{kind}.{name}", f"no conversion rule for this {kind} attribute")
+        shown = _value_kind(kind) if rule is None else None
+        if shown and self._framework_member(shown, name) and not self._user_attribute(original.value, name):
+            ctx.unconverted(original, f"{shown}.{name}", f"no conversion rule for this {shown} attribute")
         return None
 
     def _framework_member(self, kind: str, name: str) -> bool:
@@ -483,6 +485,17 @@ class RuleTransformer(PathTransformer):
 
 # kinds of framework objects: an attribute or method without a rule on them is reported
 _VALUE_KINDS = {"tensor", "module", "layer", "model", "optimizer", "dataloader", "dataset", "variable", "loss", "scheduler", "tape", "metric"}
+
+
+def _value_kind(kind: str | None) -> str | None:
+    """The kind a value is reported as: a kind an isinstance check narrowed a module to
+    (``linear_layer``) is a module (types.KIND_PARENTS)."""
+    from .types import KIND_PARENTS
+
+    while kind and kind not in _VALUE_KINDS:
+        kind = KIND_PARENTS.get(kind)
+    return kind
+
 
 _METHOD_RULES: dict[int, Rule] = {}
 
