@@ -15,7 +15,7 @@ import libcst as cst
 
 from .engine.context import Context
 from .engine.formatting import BlackConfig, format_changed
-from .engine.unchanged import reuse_unchanged
+from .engine.unchanged import generate
 from .engine.imports import rewrite_imports
 from .engine.names import Reexports, Resolver, candidate_names, package_of
 from .engine.scan import scan
@@ -198,7 +198,7 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
         new_module = format_changed(
             new_module, transformer.dirty, ctx.new_statements, black_config or BlackConfig()
         )
-    code = reuse_unchanged(new_module, found).code
+    code, generated = generate(new_module, found)
     for pending in ctx.findings:
         line, col = found.position(pending.node, pending.statement)
         report.findings.append(
@@ -206,13 +206,23 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
         )
     changed = code != text
     if changed:  # output that does not parse is never returned
-        _check_parses(code, text)
+        _check_parses(code, text, generated)
     report.status = "converted" if changed else "unchanged"
     return ConversionResult(code, changed, report, source_fw, to, models=ctx.models)
 
 
-def _check_parses(code: str, original: str) -> None:
-    """Output that does not parse must never be written."""
+def _check_parses(code: str, original: str, generated: str | None = None) -> None:
+    """Output that does not parse must never be written.
+
+    ``generated`` is the code of the top-level statements that were generated (the
+    others are the source's text, which parsed): when it parses, so does ``code``.
+    """
+    if generated is not None:
+        try:
+            ast.parse(generated)
+            return
+        except SyntaxError:
+            pass  # the whole output decides, and names the line
     try:
         ast.parse(code)
         return

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ..frameworks import ROOTS
-from .scan import SCOPE_TYPES, Hit, Scan
+from .scan import _SCOPE_TYPES, SCOPE_TYPES, Hit, Scan
 
 _IMPORT_LINE = re.compile(
     r"(?:^|;)[ \t]*(?:import[ \t]+(?P<imp>[^\n#;]+)"
@@ -293,18 +293,19 @@ def scope_chain(stack: tuple[cst.CSTNode, ...]) -> list[cst.CSTNode]:
     passed_function = False
     for i in range(len(stack) - 2, -1, -1):
         node = stack[i]
-        if not isinstance(node, SCOPE_TYPES):
+        kind = type(node)  # exact types: isinstance on LibCST's (ABC) classes costs a call each
+        if kind not in _SCOPE_TYPES:
             continue
         child = stack[i + 1]
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
             if child is not node.body:
                 continue
-            if isinstance(node, cst.ClassDef) and passed_function:
+            if kind is cst.ClassDef and passed_function:
                 continue
             chain.append(node)
-            if isinstance(node, cst.FunctionDef):
+            if kind is cst.FunctionDef:
                 passed_function = True
-        elif isinstance(node, cst.Lambda):
+        elif kind is cst.Lambda:
             chain.append(node)
             passed_function = True
         else:

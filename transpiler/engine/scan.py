@@ -66,8 +66,8 @@ class Scan:
     end_of: dict[int, int] = field(default_factory=dict)
     indent_of: dict[int, str] = field(default_factory=dict)
     imports: list[ImportRecord] = field(default_factory=list)
-    # every other Name, by its text, with its stack and start marks: ``extend`` turns
-    # them into hits when a later step finds it needs them (no second pass)
+    # every other Name, by its text, with its frame (see _RecordingState): ``extend``
+    # turns them into hits when a later step finds it needs them (no second pass)
     others: dict[str, list[tuple]] = field(default_factory=dict)
     _token_offsets: list[int] = field(default_factory=list)
     _tokens: list[str] = field(default_factory=list)  # the code generator's output
@@ -78,9 +78,9 @@ class Scan:
         in the first place; say whether any was found."""
         added = False
         for name in names:
-            for node, stack, marks in self.others.pop(name, ()):
-                self.hits.append(Hit(node, stack))
-                _mark(stack, marks, self.path_ids, self.token_of)
+            for frame in self.others.pop(name, ()):
+                self.hits.append(Hit(frame[0], _stack(frame)))
+                _mark(frame, self.path_ids, self.token_of)
                 added = True
         if added:
             token_of = self.token_of
@@ -129,14 +129,25 @@ class Scan:
         return line, offset - self._line_starts[line - 1] + 1
 
 
-def _mark(stack, marks, path_ids: set[int], token_of: dict[int, int]) -> None:
-    """Put every node of ``stack`` on the scanned paths, with the token where it starts."""
-    for node, mark in zip(reversed(stack), reversed(marks)):
-        key = id(node)
+def _stack(frame) -> tuple[cst.CSTNode, ...]:
+    """The nodes of a frame chain, from the module down."""
+    nodes = []
+    while frame is not None:
+        nodes.append(frame[0])
+        frame = frame[2]
+    nodes.reverse()
+    return tuple(nodes)
+
+
+def _mark(frame, path_ids: set[int], token_of: dict[int, int]) -> None:
+    """Put every node of a frame chain on the scanned paths, with the token where it starts."""
+    while frame is not None:
+        key = id(frame[0])
         if key in path_ids:
             break
         path_ids.add(key)
-        token_of[key] = mark
+        token_of[key] = frame[1]
+        frame = frame[2]
 
 
 def _skip_trivia(text: str, offset: int) -> int:
@@ -155,11 +166,17 @@ def _skip_trivia(text: str, offset: int) -> int:
 
 
 class _RecordingState(CodegenState):
+    """The code generator's state, noting what the conversion needs as it prints.
+
+    The chain of nodes above the current one is kept as linked frames
+    ``(node, start token, parent frame)``: pushing one is a tuple, and a Name that
+    is not asked for (most of them) keeps its frame as it is, not a copy of the chain.
+    """
+
     def __init__(self, module: cst.Module, names: frozenset[str]) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
         self.names = names
-        self.stack: list[cst.CSTNode] = []
-        self.marks: list[int] = []
+        self.frame: tuple | None = None
         self.hits: list[Hit] = []
         self.imports: list[ImportRecord] = []
         self.scopes: list[cst.CSTNode] = []
@@ -170,29 +187,30 @@ class _RecordingState(CodegenState):
         self.indent_of: dict[int, str] = {}
 
     def before_codegen(self, node: cst.CSTNode) -> None:
-        self.stack.append(node)
-        self.marks.append(len(self.tokens))
+        frame = self.frame = (node, len(self.tokens), self.frame)
         kind = type(node)
         if kind is cst.Name:
             if node.value in self.names:
                 self._hit(node)
             else:
-                self.others.setdefault(node.value, []).append((node, tuple(self.stack), tuple(self.marks)))
+                others = self.others.get(node.value)
+                if others is None:
+                    self.others[node.value] = [frame]
+                else:
+                    others.append(frame)
         elif kind in _STATEMENT_TYPES:
-            self.token_of[id(node)] = len(self.tokens)
+            self.token_of[id(node)] = frame[1]
             self.indent_of[id(node)] = "".join(self.indent_tokens)
             if kind in _SCOPE_TYPES:
                 self.scopes.append(node)
         elif kind in _SCOPE_TYPES:
             self.scopes.append(node)
         elif kind in _IMPORT_TYPES:
-            stack = tuple(self.stack)
-            self.imports.append(ImportRecord(node, self.scopes[-1], stack, len(self.tokens)))
-            self._mark_path()
+            self.imports.append(ImportRecord(node, self.scopes[-1], _stack(self.frame), frame[1]))
+            _mark(self.frame, self.path_ids, self.token_of)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        self.stack.pop()
-        self.marks.pop()
+        self.frame = self.frame[2]
         kind = type(node)
         if kind in _STATEMENT_TYPES:
             self.end_of[id(node)] = len(self.tokens)
@@ -201,12 +219,9 @@ class _RecordingState(CodegenState):
         elif kind in _SCOPE_TYPES:
             self.scopes.pop()
 
-    def _mark_path(self) -> None:
-        _mark(self.stack, self.marks, self.path_ids, self.token_of)
-
     def _hit(self, node: cst.Name) -> None:
-        self.hits.append(Hit(node, tuple(self.stack)))
-        self._mark_path()
+        self.hits.append(Hit(node, _stack(self.frame)))
+        _mark(self.frame, self.path_ids, self.token_of)
 
 
 def scan(module: cst.Module, source: str, names: frozenset[str]) -> Scan:

@@ -92,11 +92,12 @@ def called_functions(module: cst.Module, source: str) -> set[str]:
     """Top-level functions the file calls by name: the scan records their calls."""
     import re
 
-    functions = {stmt.name.value for stmt in module.body if isinstance(stmt, cst.FunctionDef)}
+    functions = {stmt.name.value for stmt in module.body if type(stmt) is cst.FunctionDef}
     if not functions:
         return set()
-    calls = re.findall(r"(?<![\w.])(\w+)\s*\(", re.sub(r"\bdef\s+\w+\s*\(", "(", source))
-    return functions & set(calls)
+    names = "|".join(map(re.escape, sorted(functions)))
+    uses = re.findall(rf"(?<![\w.])(def\s+)?({names})\s*\(", source)
+    return {name for prefix, name in uses if not prefix}
 
 
 def _calls_of(resolver, name: str):
@@ -232,6 +233,7 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
         while comp is not None:
             bind_target(comp.target, "for", comp.iter)
             comp = comp.inner_for_in
+    walk = walk_block = None  # the two call each other: a reference cycle that would keep the tree alive
     return sites
 
 
@@ -616,6 +618,7 @@ class Types:
                     visit(stmt.body.body, [stmt, *outer_chain], False)
 
         visit(module.body, [module], True)
+        visit = None  # it refers to itself: a reference cycle that would keep the tree alive
         self._classes = info
         return info
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
 from .scan import Scan
 
@@ -22,6 +23,34 @@ def reuse_unchanged(module: cst.Module, scan: Scan) -> cst.Module:
     """``module`` for code generation only: its unchanged statements are source text."""
     body = _body(module.body, scan)
     return module if body is module.body else module.with_changes(body=body)
+
+
+def generate(module: cst.Module, scan: Scan) -> tuple[str, str]:
+    """The converted module's code, and the code of its top-level statements that were
+    generated (not copied from the source): what must be checked to parse, since the
+    copied ones parsed already and a top-level statement parses on its own."""
+    module = reuse_unchanged(module, scan)
+    state = _SegmentState(module)
+    module._codegen(state)
+    tokens = state.tokens
+    generated = "".join("".join(tokens[start:end]) for start, end in state.segments)
+    return "".join(tokens), generated
+
+
+class _SegmentState(CodegenState):
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.top = {id(stmt) for stmt in module.body if type(stmt) is not _Unchanged}
+        self.segments: list[tuple[int, int]] = []
+        self.start = 0
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if id(node) in self.top:
+            self.start = len(self.tokens)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        if id(node) in self.top:
+            self.segments.append((self.start, len(self.tokens)))
 
 
 def _body(body, scan: Scan):

@@ -313,10 +313,12 @@ def _plan_sequential(ctx, name: str, nodes: list) -> ModelPlan:
 
 
 def _taken_names(ctx) -> set[str]:
-    taken = set()
+    classes = ctx.facts.get("_class_names")
+    if classes is None:
+        classes = ctx.facts["_class_names"] = set(re.findall(r"\bclass\s+(\w+)", ctx.scan.source))
+    taken = set(classes)
     for names in ctx.resolver.bindings.by_scope.values():
         taken.update(names)
-    taken.update(re.findall(r"\bclass\s+(\w+)", ctx.scan.source))
     return taken
 
 

@@ -310,9 +310,7 @@ def mode_switch(transformer, original, updated):
     """`model(x, training=True)` -> `model.train()` before the statement (PyTorch keeps
     the mode on the module); `training=False` -> `model.eval()`; a variable -> `model.train(flag)`."""
     ctx = transformer.ctx
-    if ctx.types is None or "training" not in ctx.scan.source:
-        return None
-    if id(original) not in _statements_with_training_calls(ctx):
+    if ctx.types is None or id(original) not in _statements_with_training_calls(ctx):
         return None
     chain = ctx.resolver.chain_of(tuple(transformer.stack))
     switches: list[str] = []
@@ -350,7 +348,7 @@ def _statements_with_training_calls(ctx) -> set[int]:
     found = ctx.facts.get("_training_statements")
     if found is None:
         found = set()
-        for hit in ctx.scan.hits:
+        for hit in ctx.scan.hits if "training" in ctx.scan.source else ():
             stack = hit.stack
             if len(stack) < 2 or not isinstance(stack[-2], cst.Call) or stack[-2].func is not hit.name:
                 continue
