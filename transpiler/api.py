@@ -21,7 +21,7 @@ from .engine.names import Reexports, Resolver, candidate_names, package_of
 from .engine.scan import scan
 from .engine.spelling import Speller
 from .engine.transform import RuleTransformer
-from .engine.types import Types, called_functions, value_names_to_follow
+from .engine.types import Types, value_names_to_follow
 from .frameworks import DIRECTION_TO, ROOTS, SOURCE_OF, TF, TORCH, framework_of
 from .report import FileReport, Finding
 from .rules import load_ruleset
@@ -154,9 +154,13 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
     names, _ = candidate_names(text, ruleset.leaf_names)
     spelling_aliases = {s.alias for s in ruleset.spellings}
     base = names | spelling_aliases | set(ruleset.methods) | set(hooks.TRIGGER_NAMES) | ruleset.triggers
-    functions = called_functions(module, text)
-    base |= functions  # their call sites give their parameters' kinds
     found = scan(module, text, frozenset(base))
+    # the file's own top-level functions that it calls: their call sites give their
+    # parameters' kinds, so those calls are followed too
+    functions = found.called({stmt.name.value for stmt in module.body if type(stmt) is cst.FunctionDef})
+    if functions - base:
+        found.extend(functions - base)
+    base |= functions
     resolver = Resolver(found, ruleset.leaf_names, declared)
     missing = set(resolver.bindings.aliases) - base
     if missing:  # an import spelling the quick look missed: follow it too

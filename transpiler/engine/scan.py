@@ -87,6 +87,21 @@ class Scan:
             self.hits.sort(key=lambda hit: token_of[id(hit.name)])
         return added
 
+    def called(self, names) -> set[str]:
+        """Those of ``names`` that are called somewhere by their plain name (``f(...)``)."""
+        found = set()
+        for hit in self.hits:
+            if hit.name.value in names and len(hit.stack) >= 2:
+                parent = hit.stack[-2]
+                if type(parent) is cst.Call and parent.func is hit.name:
+                    found.add(hit.name.value)
+        for name in names:
+            for node, _, parent in self.others.get(name, ()):
+                if parent is not None and type(parent[0]) is cst.Call and parent[0].func is node:
+                    found.add(name)
+                    break
+        return found
+
     def text_of(self, node: cst.CSTNode) -> str | None:
         """The source text of a statement of the scanned module, leading lines included."""
         end = self.end_of.get(id(node))

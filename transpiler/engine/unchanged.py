@@ -30,27 +30,25 @@ def generate(module: cst.Module, scan: Scan) -> tuple[str, str]:
     generated (not copied from the source): what must be checked to parse, since the
     copied ones parsed already and a top-level statement parses on its own."""
     module = reuse_unchanged(module, scan)
-    state = _SegmentState(module)
-    module._codegen(state)
+    # Module._codegen_impl, with the token range of each generated statement noted
+    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline)
     tokens = state.tokens
-    generated = "".join("".join(tokens[start:end]) for start, end in state.segments)
-    return "".join(tokens), generated
-
-
-class _SegmentState(CodegenState):
-    def __init__(self, module: cst.Module) -> None:
-        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.top = {id(stmt) for stmt in module.body if type(stmt) is not _Unchanged}
-        self.segments: list[tuple[int, int]] = []
-        self.start = 0
-
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        if id(node) in self.top:
-            self.start = len(self.tokens)
-
-    def after_codegen(self, node: cst.CSTNode) -> None:
-        if id(node) in self.top:
-            self.segments.append((self.start, len(self.tokens)))
+    generated = []
+    for node in module.header:
+        node._codegen(state)
+    for stmt in module.body:
+        start = len(tokens)
+        stmt._codegen(state)
+        if type(stmt) is not _Unchanged:
+            generated.append((start, len(tokens)))
+    for node in module.footer:
+        node._codegen(state)
+    if module.has_trailing_newline:
+        if not tokens:
+            state.add_token(state.default_newline)
+    else:
+        state.pop_trailing_newline()
+    return "".join(tokens), "".join("".join(tokens[a:b]) for a, b in generated)
 
 
 def _body(body, scan: Scan):
