@@ -194,14 +194,24 @@ def _format_group(group: list[_Piece], mode) -> None:
 def _black_group(group: list[_Piece], mode) -> None:
     import black
 
-    joined = "".join(f"{_MARK}\n{p.text}\n" for p in group)
+    # black.format_str formats twice whenever the first pass changed something (its
+    # second pass settles trailing commas); for many pieces in one call, one changed
+    # piece would make every piece go through twice. So the passes are run here, the
+    # second one on the pieces the first one changed: what black gives each piece.
+    once = getattr(black, "_format_str_once", None)
     try:
-        out = black.format_str(joined, mode=mode)
-        parts = out.split(_MARK + "\n")[1:]
-        if len(parts) != len(group):
-            raise ValueError("black merged pieces")
-        for piece, text in zip(group, parts):
-            piece.result = text.strip("\n") + "\n"
+        if once is None:
+            results = _black_pass(group, [p.text for p in group], black.format_str, mode)
+        else:
+            first = _black_pass(group, [p.text for p in group], once, mode)
+            changed = [i for i, (p, text) in enumerate(zip(group, first)) if text != p.text]
+            results = first
+            if changed:
+                second = _black_pass([group[i] for i in changed], [first[i] for i in changed], once, mode)
+                for i, text in zip(changed, second):
+                    results[i] = text
+        for piece, text in zip(group, results):
+            piece.result = text
         return
     except Exception:
         pass
@@ -210,6 +220,16 @@ def _black_group(group: list[_Piece], mode) -> None:
             piece.result = black.format_str(piece.text, mode=mode).strip("\n") + "\n"
         except Exception:
             piece.result = None
+
+
+def _black_pass(group: list[_Piece], texts: list[str], formatter, mode) -> list[str]:
+    """One call of ``formatter`` on all ``texts``, each cut back out."""
+    joined = "".join(f"{_MARK}\n{text}\n" for text in texts)
+    out = formatter(joined, mode=mode)
+    parts = out.split(_MARK + "\n")[1:]
+    if len(parts) != len(group):
+        raise ValueError("black merged pieces")
+    return [text.strip("\n") + "\n" for text in parts]
 
 
 def _string_lines(text: str) -> set[int]:
