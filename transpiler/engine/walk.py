@@ -114,6 +114,42 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     return out
 
 
+# Types whose fields are not declared in the order their code is written: the fields
+# that hold code, in source order (the rest follow, in declaration order)
+_SOURCE_ORDER: dict[type, tuple[str, ...]] = {
+    cst.Arg: ("keyword", "value"),
+    cst.IfExp: ("body", "test", "orelse"),
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.ExceptHandler: ("type", "name", "body"),
+    cst.Parameters: ("posonly_params", "posonly_ind", "params", "star_arg", "kwonly_params", "star_kwarg"),
+}
+_ORDERED_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def source_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``node.children`` as LibCST gives them (the nodes that hold code in the order it
+    is written) at the cost of :func:`child_nodes`."""
+    kind = type(node)
+    first = _SOURCE_ORDER.get(kind)
+    if first is None:
+        return child_nodes(node)
+    names = _ORDERED_FIELDS.get(kind)
+    if names is None:
+        declared = _fields(kind)
+        names = _ORDERED_FIELDS[kind] = (
+            *(f for f in first if f in declared), *(f for f in declared if f not in first)
+        )
+    out = []
+    for name in names:
+        value = getattr(node, name)
+        if _is_node(type(value)):
+            out.append(value)
+        elif type(value) is tuple or type(value) is list:
+            out.extend(child for child in value if _is_node(type(child)))
+    return out
+
+
 def paths_to(root: cst.CSTNode, wanted) -> set[int]:
     """ids of every node from ``root`` down to each node for which ``wanted(node)`` is
     true: what a :class:`PathTransformer` must walk to reach them."""
