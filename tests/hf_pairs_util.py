@@ -20,7 +20,8 @@
    relative imports resolve to transformers' own modules, except ``tf_utils`` and
    ``activations_tf``, which are converted with the converter as well; the few
    functions of those that the converter leaves unconverted are supplied by hand
-   (:data:`HAND_SUPPLIED`, each with the reason);
+   (:data:`HAND_SUPPLIED`, each with the reason), and so is ``unpack_inputs`` of
+   ``modeling_tf_utils``, a module that is not converted (:data:`PROJECT_SUPPLIED`);
 5. the Keras layer is called once (building it), all its weights are drawn from a
    seeded generator, it is called again in inference mode; its weights go through
    the converter's weight map (:func:`transpiler.weights.transforms.state_dict_arrays`)
@@ -225,6 +226,49 @@ HAND_SUPPLIED = {
     ),
 }
 
+def _unpack_inputs(func):
+    """PyTorch's form of ``modeling_tf_utils.unpack_inputs``, written by hand.
+
+    The TF decorator binds a main layer's call arguments (also when Keras packs them
+    into a dict in the first argument), fills ``output_attentions``,
+    ``output_hidden_states``, ``return_dict`` and ``use_cache`` left None from the
+    layer's config, and accepts TensorFlow and NumPy data only. transformers' PyTorch
+    models do the filling at the top of ``forward``; this does the same for the
+    converted ``forward``, for tensors of any kind."""
+    import functools
+
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def run(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        values.pop(next(iter(signature.parameters)))
+        for name, param in signature.parameters.items():
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                values.update(values.pop(name, {}))
+        config = self.config
+        for key in ("output_attentions", "output_hidden_states", "return_dict", "use_cache"):
+            if key in values and values[key] is None:
+                values[key] = getattr(config, key, None)
+        return func(self, **values)
+
+    return run
+
+
+# Functions of transformers modules that the converted files import and that are not
+# converted (modeling_tf_utils holds the Keras base classes: the converted files take it
+# as it is): written by hand for PyTorch where the TF one refuses torch tensors, with why.
+PROJECT_SUPPLIED = {
+    "modeling_tf_utils.unpack_inputs": (
+        _unpack_inputs,
+        "the main layers' call() decorator, transformers' TF input processing (fills the output flags left None "
+        "from the config); it accepts TensorFlow and NumPy data only, as a user converting the project would "
+        "rewrite it for PyTorch",
+    ),
+}
+
 # Activations of activations_tf.py, converted, against the originals (ACT2FN's and the
 # functions behind them); tf.cast of Python numbers (math.pi, 0.044715) in most of them.
 ACTIVATIONS = ("_gelu", "_gelu_new", "gelu_fast", "quick_gelu", "mish", "gelu_10", "glu", "approximate_gelu_wrap",
@@ -255,6 +299,14 @@ class TorchPackage:
             result = convert(text, str(self.src / f"{name}.py"))
             self.reports[name] = [f"{name}.py:{x.line}:{x.col}: {x.api}: {x.message}" for x in result.report.findings if x.kind == "unconverted"]
             self.load(f"{self.root}.{name}", result.code, work / f"{name}.py")
+        for key, (fn, _why) in PROJECT_SUPPLIED.items():
+            module, attr = key.split(".")
+            real = importlib.import_module(f"transformers.{module}")
+            stand_in = types.ModuleType(f"{self.root}.{module}")
+            stand_in.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
+            setattr(stand_in, attr, fn)
+            sys.modules.setdefault(f"{self.root}.{module}", stand_in)
+            setattr(sys.modules[f"{self.root}.{module}"], attr, fn)
         self.converted_functions = {}
         for key, (fn, _why) in HAND_SUPPLIED.items():
             module, attr = key.split(".")
@@ -392,6 +444,14 @@ def track_origins(path: Path) -> None:
                 pos = info.positions
                 here = [pos.lineno, pos.col_offset + 1]
                 parent = parent_of(frame, self)
+                if parent is not None:
+                    # the k-th layer a parent makes at the same place (a list comprehension's
+                    # elements): (line, col, k), as the weight map's "*" entries expect
+                    counts = parent.__dict__.setdefault("_tp_made", {})
+                    k = counts.get(tuple(here), 0)
+                    counts[tuple(here)] = k + 1
+                    if k:
+                        here = here + [k]
                 parent_origin = getattr(parent, "_tp_origin", None) if parent is not None else None
                 origin = parent_origin + [here] if parent_origin and here != parent_origin[-1] else (parent_origin or [here])
             object.__setattr__(self, "_tp_origin", origin)
@@ -552,7 +612,7 @@ def run(ids: list[str] | None, work: Path, rtol: float = 1e-4, atol: float = 1e-
         by_file.setdefault(c.file, []).append(c)
     package = TorchPackage(work)
     results: dict = {"transformers": transformers.__version__, "components": {}, "files": {}, "utils": package.reports,
-                     "hand_supplied": {k: why for k, (_fn, why) in HAND_SUPPLIED.items()},
+                     "hand_supplied": {k: why for k, (_fn, why) in {**HAND_SUPPLIED, **PROJECT_SUPPLIED}.items()},
                      "converted_functions": package.probe_converted_functions(),
                      "converted_utils": package.probe_converted_utils()}
     for file, comps in by_file.items():

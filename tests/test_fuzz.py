@@ -376,11 +376,11 @@ FOUND_ENGINE_BUGS = {
         "import tensorflow as tf\ny = (tf.keras.activations.linear(x + 0)).shape\n",
         "y = (x + 0).shape\n",
     ),
-    # a tensor method on a Python literal ("{input}.shape" with 0, "{x}.to(...)" with 0):
-    # reported, the call left as it was (with its arguments as they were)
+    # a tensor method on a Python literal ("{input}.shape" with 0 once gave 0.shape, which
+    # does not parse): the literal is made a tensor first
     "integer-receiver": (
         "import tensorflow as tf\ny = tf.shape(0)\n",
-        "import tensorflow as tf\n# TODO(transpiler): tensorflow.shape: argument 'input' is a Python literal, and the conversion calls a tensor method on it; make it a tensor first\ny = tf.shape(0)\n",
+        "import torch\n\ny = torch.tensor(0).shape\n",
     ),
     # a literal cast builds the tensor (it once became the method call 0.to(...), which does not parse)
     "literal-cast": (

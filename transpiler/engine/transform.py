@@ -695,8 +695,26 @@ def prepare(rule: Rule, args: CallArgs, ctx: Context) -> list[tuple[str, str, cs
         if target_name in ruleset.tensor_params and isinstance(value, (cst.List, cst.Tuple)) and ruleset.tensor_wrapper:
             # TensorFlow ops take Python lists; PyTorch ops need tensors
             value = ctx.build(ruleset.tensor_wrapper.replace("{}", "{value}"), value=value)
+        elif (
+            target_name in ruleset.tensor_params and ruleset.tensor_wrapper and _number_literal(value)
+            and _single_tensor_arg(rule, args, ruleset)
+        ):
+            # tf.sqrt(2.0): a one-tensor PyTorch op (torch.sqrt) takes no Python number
+            value = ctx.build(ruleset.tensor_wrapper.replace("{}", "{value}"), value=value)
         kept.append((name, target_name, b.arg.with_changes(value=value), b.positional))
     return kept
+
+
+def _number_literal(value) -> bool:
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, (cst.Minus, cst.Plus)):
+        value = value.expression
+    return isinstance(value, (cst.Integer, cst.Float))
+
+
+def _single_tensor_arg(rule: Rule, args: CallArgs, ruleset) -> bool:
+    """The call gives the target one tensor argument (torch.add(1.0, x) takes the number as it is)."""
+    targets = [rule.rename.get(b.name, b.name) for b in args.bound if b.name not in rule.drop]
+    return sum(t in ruleset.tensor_params for t in targets) == 1
 
 
 def map_args(rule: Rule, args: CallArgs, ctx: Context, *, target: str | None = None) -> cst.BaseExpression:

@@ -136,19 +136,79 @@ def state_dict_arrays(info: dict, weights_by_origin: dict) -> dict[str, np.ndarr
     """
     state: dict[str, np.ndarray] = {}
     SYNTHETIC.clear()
-    for entry in info["layers"]:
+    for entry in (e for layer in info["layers"] for e in _expand(layer, weights_by_origin)):
         if not entry["weights"]:
             continue
         origin = origin_key(entry["origin"])
+        if origin not in weights_by_origin and entry.get("optional"):
+            continue  # made under a condition that did not hold in the Keras model
         if origin not in weights_by_origin:
-            where = " in ".join(f"line {line}, column {col}" for line, col in reversed(entry["origin"]))
+            where = " in ".join(f"line {o[0]}, column {o[1]}" for o in reversed(entry["origin"]))
             raise KeyError(f"{entry['keras_class']} created at {where}: the Keras model has no such layer with weights")
-        state.update(layer_state(entry, weights_by_origin[origin]))
+        weights = weights_by_origin[origin]
+        if "chunk" in entry:  # the k-th of n layers made at one place, their weights in one list
+            k, n = entry["chunk"]
+            size = len(weights) // n
+            weights = weights[k * size:(k + 1) * size]
+        state.update(layer_state(entry, weights))
     return state
 
 
 def origin_key(origin) -> tuple:
-    """Where a layer was created: ((line, col), ...) from the outermost layer being built down."""
+    """Where a layer was created: ((line, col), ...) from the outermost layer being built down.
+
+    A third entry tells apart the layers one parent makes at the same place (the
+    elements of ``[Block(...) for i in range(n)]``): (line, col, k) for the k-th,
+    k > 0 (the first is (line, col)); ``"*"`` in a weight map stands for any k."""
     if origin and isinstance(origin[0], int):
         return ((origin[0], origin[1]),)
-    return tuple((o[0], o[1]) for o in origin)
+    return tuple((o[0], o[1]) if len(o) < 3 or o[2] == 0 else (o[0], o[1], o[2]) for o in origin)
+
+
+def _expand(entry: dict, weights_by_origin: dict) -> list[dict]:
+    """A weight-map entry for the elements of lists (``"*"`` in its origin and module
+    paths): one entry per element the Keras model has, its index in place of each ``*``."""
+    pattern = [list(o) for o in entry["origin"]] if entry["origin"] and not isinstance(entry["origin"][0], int) else None
+    if not pattern or not any(len(o) > 2 and o[2] == "*" for o in pattern):
+        return [entry]
+    found = set()
+    for key in weights_by_origin:
+        if len(key) != len(pattern):
+            continue
+        index = []
+        for have, want in zip(key, pattern):
+            if tuple(have[:2]) != tuple(want[:2]):
+                break
+            k = have[2] if len(have) > 2 else 0
+            if len(want) > 2 and want[2] == "*":
+                index.append(k)
+            elif k != (want[2] if len(want) > 2 else 0):
+                break
+        else:
+            found.add(tuple(index))
+
+    def fill(path: str, index: tuple) -> str:
+        parts, it = path.split("."), iter(index)
+        return ".".join(str(next(it)) if p == "*" else p for p in parts)
+
+    def made(index: tuple, origin_index: tuple, **extra) -> dict:
+        it = iter(origin_index)
+        origin = [[o[0], o[1], next(it)] if len(o) > 2 and o[2] == "*" else o for o in pattern]
+        return {
+            **entry, "origin": origin, **extra,
+            "modules": [fill(m, index) for m in entry["modules"]],
+            "weights": [{**w, "module": fill(w["module"], index)} for w in entry["weights"]],
+        }
+
+    wildcards = sum(len(o) > 2 and o[2] == "*" for o in pattern)
+    if found == {(0,) * wildcards} and wildcards == 1 and entry["weights"] and not any(
+        w["transform"] == "mha" for w in entry["weights"]
+    ):
+        # a Keras side that does not tell the elements apart (every element's weights under
+        # one place, in the elements' order): the k-th element takes the k-th share
+        key = next(k for k in weights_by_origin if len(k) == len(pattern) and all(
+            tuple(h[:2]) == tuple(w[:2]) for h, w in zip(k, pattern)))
+        total, per = len(weights_by_origin[key]), len(entry["weights"])
+        if total > per and total % per == 0:
+            return [made((k,), (0,), chunk=[k, total // per]) for k in range(total // per)]
+    return [made(index, index) for index in sorted(found)]

@@ -17,6 +17,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Deferred, Unconvertible, literal_value
 from ...engine.query import framework_calls
+from ...engine.walk import source_children
 from .._util import Args, numpy_name
 
 _STEPS = {"shuffle", "batch", "prefetch", "cache", "repeat", "map", "take", "unbatch", "filter", "skip"}
@@ -58,7 +59,7 @@ def _own_all(ctx, nodes) -> None:
     while stack:
         node = stack.pop()
         ctx.owned.add(id(node))
-        stack.extend(node.children)
+        stack.extend(source_children(node))
 
 
 def _arg(call: cst.Call, index: int, name: str):

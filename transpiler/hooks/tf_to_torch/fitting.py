@@ -19,6 +19,7 @@ import libcst as cst
 
 from ...engine.build import code_of
 from ...engine.calls import Deferred, Unconvertible, literal_value
+from ...engine.walk import source_children
 from .._util import Args
 from . import training
 from .training import _free_name, _need_import, need_snippet
@@ -68,7 +69,7 @@ def _statements(node):
             continue
         if isinstance(n, (cst.BaseExpression,)):
             continue
-        stack.extend(reversed(n.children))
+        stack.extend(reversed(source_children(n)))
 
 
 def _target_names(target) -> list[str] | None:

@@ -25,6 +25,7 @@ from ...engine.build import code_of
 from ...engine.calls import Unconvertible
 from ...engine.query import framework_calls, resolve_call
 from ...engine.types import scope_bindings
+from ...engine.walk import child_nodes
 from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, plan_flatten, plan_layer, wanted_layout
 from .models import INPUTS, _class_name, _fail, _input_from_call, _layer_call, _Placeholders, _taken_names, _top_statement
 
@@ -126,20 +127,16 @@ def _model_args(call: cst.Call):
 def used_names(node) -> set[str]:
     """Names read in ``node`` (not attribute names, not keyword names)."""
     found = set()
-
-    class V(cst.CSTVisitor):
-        def visit_Name(self, n):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        kind = type(n)
+        if kind is cst.Name:
             found.add(n.value)
-
-        def visit_Attribute(self, n):
-            n.value.visit(self)
-            return False
-
-        def visit_Arg(self, n):
-            n.value.visit(self)
-            return False
-
-    node.visit(V())
+        elif kind is cst.Attribute or kind is cst.Arg:
+            stack.append(n.value)  # the value only: not the attribute's or keyword's name
+        else:
+            stack.extend(child_nodes(n))
     return found
 
 

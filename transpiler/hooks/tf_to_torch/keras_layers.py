@@ -360,6 +360,20 @@ def initializer_calls(layer: LayerCall, arg: str, param: str) -> tuple[str | Non
         name = _INITIALIZER_QUALNAMES.get(canonical(qual)) if qual else None
     if name in _INITIALIZERS:
         return _INITIALIZERS[name].replace("{p}", param), None
+    if isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
+        # keras.initializers.RandomNormal(stddev=0.02) and the like (initializers.py)
+        from . import initializers
+
+        qual = layer.ctx.resolver.resolve_chain(node.func)
+        kind = initializers.KINDS.get(canonical(qual)) if qual else None
+        if kind is not None:
+            try:
+                function, kwargs, caveats = initializers.plan(kind, initializers.bound_values(node, kind))
+            except Unconvertible as exc:
+                return None, f"{exc}; PyTorch's default initialisation is used"
+            # converted as part of this layer: its own rule leaves the caveats out
+            layer.ctx.facts.setdefault("layer_initializers", set()).add(id(node))
+            return f"{function}({', '.join([param, *kwargs])})", "; ".join(caveats) or None
     return None, f"initializer {code_of(node).strip()} has no conversion; PyTorch's default initialisation is used"
 
 
@@ -400,7 +414,13 @@ def data_format(layer: LayerCall) -> str:
     """'channels_first' or 'channels_last' (Keras's default); a computed value is reported."""
     if "data_format" not in layer.values:
         return "channels_last"
-    ok, fmt = literal_value(layer.values["data_format"])
+    node = layer.values["data_format"]
+    if isinstance(node, cst.Call) and not node.args and isinstance(node.func, (cst.Name, cst.Attribute)):
+        qual = layer.ctx.resolver.resolve_chain(node.func)
+        if qual and canonical(qual) in ("keras.config.image_data_format", "keras.backend.image_data_format"):
+            # Keras's configured format, read as its default (the call's own rule warns)
+            return "channels_last"
+    ok, fmt = literal_value(node)
     if not ok:
         raise Unconvertible(
             f"{layer.short}: data_format={code_of(layer.values['data_format']).strip()} is computed at run time "
@@ -497,7 +517,7 @@ def _initializers(layer: LayerCall, plan: LayerPlan, pairs, module: int = -1) ->
         template, problem = initializer_calls(layer, arg, "{m%d}.%s" % (index, param))
         if problem:
             plan.warnings.append(f"{arg}: {problem}")
-        elif template:
+        if template:  # an initializer converted with a caveat has both
             plan.inits.append(template)
 
 

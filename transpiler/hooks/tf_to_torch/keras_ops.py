@@ -60,6 +60,14 @@ def cast(args, ctx, original):
     if literal_value(x)[0] or _literal_sequence(x) or _python_number(x):
         # a Python number or list (x.shape[-1] included): Keras makes a tensor of it
         return ctx.build("torch.tensor({x}, dtype={dtype})", x=x, dtype=dtype)
+    bound = args.get("x")
+    original_x = bound.original.value if bound is not None and bound.original is not None else None
+    from .tensors import _known_tensor
+
+    if original_x is not None and not _known_tensor(ctx, original_x, original):
+        # not known to be a tensor (1 / self.max_wavelength, a size read from a shape): maybe a
+        # Python number, which has no .to(); torch.as_tensor takes both, as Keras does (tf.cast too)
+        return ctx.build("torch.as_tensor({x}, dtype={dtype})", x=x, dtype=dtype)
     return ctx.build("{x}.to({dtype})", x=x, dtype=dtype)
 
 
@@ -196,6 +204,11 @@ def pad(args, ctx, original):
         raise Unconvertible(
             f"mode {mode!r}: F.pad's reflect/replicate/circular modes pad only the last 1-3 axes of a batched tensor; convert by hand"
         )
+    if not _literal_sequence(widths) and not literal_value(widths)[0]:
+        # pairs known at run time: a helper that checks there is one per axis
+        from .tensors import pad_pairs_call
+
+        return pad_pairs_call(ctx, x, widths, None if _none(a, "constant_values") else a["constant_values"])
     if not _literal_sequence(widths) or not all(_literal_sequence(p) and len(_elements(p)) == 2 for p in _elements(widths)):
         raise Unconvertible("pad_width must be written out as (before, after) pairs, one per axis")
     pairs = [_elements(p) for p in _elements(widths)]
@@ -439,3 +452,39 @@ def cond(args, ctx, original):
     pred = _guard(a.require("pred"))
     yes, no = _branch(a.require("true_fn"), ctx), _branch(a.require("false_fn"), ctx)
     return ctx.build("{yes} if {pred} else {no}", yes=yes, pred=pred, no=no)
+
+
+def dot_product_attention(args, ctx, original):
+    """keras.ops.dot_product_attention on (batch, seq, heads, dim) -> F.scaled_dot_product_attention
+    on (batch, heads, seq, dim), between transposes."""
+    a = Args(args, ctx)
+    if not _none(a, "attn_logits_soft_cap"):
+        raise Unconvertible("attn_logits_soft_cap: F.scaled_dot_product_attention has no logit soft cap; write the attention out")
+    bias = None if _none(a, "bias") else a["bias"]
+    mask = None if _none(a, "mask") else a["mask"]
+    if bias is not None and mask is not None:
+        raise Unconvertible(
+            "a bias and a mask together: F.scaled_dot_product_attention takes one attn_mask"
+            " (combine them: bias.masked_fill(~mask, float('-inf')))"
+        )
+    causal = a.literal("is_causal", False)
+    if not isinstance(causal, bool):
+        raise Unconvertible("is_causal must be True or False")
+    subs = {k: a.require(k) for k in ("query", "key", "value")}
+    text = "torch.nn.functional.scaled_dot_product_attention({query}.transpose(1, 2), {key}.transpose(1, 2), {value}.transpose(1, 2)"
+    if bias is not None or mask is not None:
+        if causal:
+            raise Unconvertible("is_causal=True with a mask: F.scaled_dot_product_attention takes one of them (fold the causal mask into it)")
+        subs["attn_mask"] = bias if bias is not None else mask
+        text += ", attn_mask={attn_mask}"
+    if causal:
+        text += ", is_causal=True"
+    if not _none(a, "scale"):
+        subs["scale"] = a["scale"]
+        text += ", scale={scale}"
+    ctx.warn(
+        original, "keras.ops.dot_product_attention",
+        "a fully masked query row gives zeros where Keras gives the mean of the values; key and value"
+        " with fewer heads than the query (grouped attention) need enable_gqa=True",
+    )
+    return ctx.build(text + ").transpose(1, 2)", **subs)

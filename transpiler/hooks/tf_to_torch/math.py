@@ -139,3 +139,33 @@ def cumsum(args, ctx, original):
     if exclusive:
         text += " - {x}"
     return ctx.build(text, x=x, axis=axis)
+
+
+def moments(args, ctx, original):
+    """tf.nn.moments(x, axes, keepdims) -> (mean, population variance) over the axes."""
+    a = Args(args, ctx)
+    if "shift" in a and code_of(a["shift"]).strip() != "None":
+        raise Unconvertible("shift= is not supported (it only steadies TensorFlow's computation)")
+    keep = a.literal("keepdims", False)
+    if not isinstance(keep, bool):
+        raise Unconvertible("keepdims must be True or False")
+    tail = ", keepdim=True" if keep else ""
+    axes = a.require("axes")
+    # a literal list of axes may be written twice; anything else must be a name
+    dims = code_of(axes).strip() if literal_value(axes)[0] else "{axes}"
+    return ctx.build(
+        "({x}.mean(dim=" + dims + tail + "), {x}.var(dim=" + dims + ", correction=0" + tail + "))",
+        x=a.require("x"), axes=axes,
+    )
+
+
+def batch_normalization(args, ctx, original):
+    """tf.nn.batch_normalization: (x - mean) / sqrt(variance + eps) * scale + offset."""
+    a = Args(args, ctx)
+    subs = {k: a.require(k) for k in ("x", "mean", "variance", "variance_epsilon")}
+    text = "({x} - {mean}) * torch.rsqrt({variance} + {variance_epsilon})"
+    for name, op in (("scale", "*"), ("offset", "+")):
+        if name in a and code_of(a[name]).strip() != "None":
+            subs[name] = a[name]
+            text += f" {op} {{{name}}}"
+    return ctx.build(text, **subs)

@@ -537,6 +537,55 @@ def unpack_x_y_sample_weight(data):
     return tuple(data) + (None,) * (3 - len(data))
 ''')
 
+snippet("slice_update")('''
+def slice_update(inputs, start_indices, updates):
+    """keras.ops.slice_update: a copy of inputs with updates written from start_indices (one start per axis)."""
+    index = tuple(slice(s, s + n) for s, n in zip(start_indices, updates.shape))
+    out = inputs.clone()
+    out[index] = updates
+    return out
+''')
+
+snippet("pad_pairs")('''
+def pad_pairs(x, paddings, value=0):
+    """tf.pad / keras.ops.pad, constant mode: paddings holds one (before, after) pair per axis,
+    first axis first, where F.pad takes them from the last axis back."""
+    if len(paddings) != x.ndim:
+        raise ValueError(f"one (before, after) pair per axis expected: {paddings}")
+    pad = [int(n) for pair in reversed(list(paddings)) for n in pair]
+    return torch.nn.functional.pad(x, pad, value=value)
+''')
+
+snippet("split_pieces")('''
+def split_pieces(value, num_or_size_splits, dim=0):
+    """tf.split: an int is the number of equal pieces (torch.split takes a piece size), a list the sizes."""
+    if isinstance(num_or_size_splits, int):
+        return torch.tensor_split(value, num_or_size_splits, dim=dim)
+    return torch.split(value, list(num_or_size_splits), dim=dim)
+''')
+
+snippet("convert_boxes")('''
+def convert_boxes(boxes, source, target, dtype=torch.float32):
+    """keras.utils.bounding_boxes.convert_format for the absolute formats: xyxy, yxyx,
+    xywh, center_xywh, center_yxhw (the last axis holds the 4 coordinates)."""
+    a, b, c, d = boxes.to(dtype).unbind(-1)
+    x1, y1, x2, y2 = {
+        "xyxy": lambda: (a, b, c, d),
+        "yxyx": lambda: (b, a, d, c),
+        "xywh": lambda: (a, b, a + c, b + d),
+        "center_xywh": lambda: (a - c / 2, b - d / 2, a + c / 2, b + d / 2),
+        "center_yxhw": lambda: (b - d / 2, a - c / 2, b + d / 2, a + c / 2),
+    }[source]()
+    out = {
+        "xyxy": (x1, y1, x2, y2),
+        "yxyx": (y1, x1, y2, x2),
+        "xywh": (x1, y1, x2 - x1, y2 - y1),
+        "center_xywh": ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1),
+        "center_yxhw": ((y1 + y2) / 2, (x1 + x2) / 2, y2 - y1, x2 - x1),
+    }[target]
+    return torch.stack(out, dim=-1)
+''')
+
 snippet("get_uid")('''
 def get_uid(prefix=""):
     """keras.backend.get_uid: a counter per prefix (1, 2, ...), used to name things uniquely."""
@@ -663,4 +712,5 @@ def ordered(names) -> list[str]:
 
     for name in names:
         add(name)
+    del add  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
     return out

@@ -29,11 +29,12 @@ from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.names import classify
 from ...engine.query import resolve_call
+from ...engine.walk import PathTransformer, paths_to, source_children
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _fail, _layer_call, _Placeholders
-from . import subclass_graph
+from . import dtype_policy, subclass_graph
 from .subclass_build import BuildPlan, plan_build
 from .subclass_graph import lazy_inits
 
@@ -48,7 +49,8 @@ AXIS_OPS = {
 }
 
 
-# attributes of a Keras layer that an nn.Module does not have, read in call()
+# attributes of a Keras layer that an nn.Module does not have, read in call(); one that a
+# framework call takes as its dtype becomes torch.get_default_dtype() (dtype_policy.py)
 KERAS_ONLY_ATTRS = {"compute_dtype", "variable_dtype", "dtype_policy", "dtype"}
 
 
@@ -65,6 +67,8 @@ class Attr:
     build_shape: tuple | None = None  # the Keras shape build() gives it (no batch dimension)
     block_size: cst.BaseExpression | None = None  # a block taking its input size: the size build() gives it
     from_build: bool = False  # a weight build() makes: the parameter goes at the end of __init__
+    many: bool = False  # a list of converted subclasses (`[Block(...) for i in range(n)]`): an nn.ModuleList
+    optional: bool = False  # made in a conditional expression (`Block(...) if flag else None`)
 
 
 @dataclass
@@ -80,11 +84,21 @@ class ClassPlan:
     app_before: dict[int, str] = field(default_factory=dict)  # application -> input conversion
     axis_remaps: dict[int, dict] = field(default_factory=dict)  # framework call -> {arg: new value}
     name_moves: dict[int, set] = field(default_factory=dict)  # statement id -> names to move to Keras order
+    # statement id -> (target, source): `x = tf.transpose(x, perm=(0, 2, 3, 1))` whose result only
+    # convolutions read: the channels-first tensor is the input as it came (the statement goes)
+    to_channels_last: dict[int, tuple[str, str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     build_problem: str | None = None  # build() does more than build sublayers: the class stays
     build: BuildPlan | None = None
     size_param: str | None = None  # build() read the input size: __init__ takes it as this keyword
     graph: "subclass_graph.InitGraph | None" = None  # __init__ builds a functional graph (subclass_graph.py)
+    # call(self, query, key, value, mask, ...): a mask every caller must pass is an ordinary argument
+    mask_arg: bool = False
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """The keyword arguments forward() does not take (Keras's own)."""
+        return ("training",) if self.mask_arg else ("training", "mask")
 
 
 def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
@@ -105,9 +119,7 @@ def _method(cls: cst.ClassDef, name: str):
 def analyze(ctx) -> None:
     plans: dict[int, ClassPlan] = ctx.facts.setdefault("class_plans", {})
     by_name: dict[str, ClassPlan] = {}
-    for stmt in ctx.module.body:
-        if not isinstance(stmt, cst.ClassDef):
-            continue
+    for stmt in _dependency_order([s for s in ctx.module.body if isinstance(s, cst.ClassDef)]):
         graph = subclass_graph.find(ctx, stmt)
         if graph is not None:
             # super().__init__(inputs=..., outputs=...): a functional model, whatever its base
@@ -138,7 +150,7 @@ def analyze(ctx) -> None:
         if kept and not plan.problems:
             # a module holding a Keras layer runs under neither framework: all or nothing
             plan.problems.append(
-                "; ".join(f"self.{a.name} ({a.block.name}) stays Keras" for a in kept)
+                "; ".join(f"self.{a.name} ({'a list of ' if a.many else ''}{a.block.name}) stays Keras" for a in kept)
             )
         if not plan.problems:
             try:
@@ -154,6 +166,33 @@ def analyze(ctx) -> None:
     ctx.facts["class_plans_by_name"] = by_name
 
 
+def _dependency_order(classes: list[cst.ClassDef]) -> list[cst.ClassDef]:
+    """The classes in file order, except that a class comes after the classes of the file its
+    ``__init__`` makes (``self.patch_embeddings = TFViTPatchEmbeddings(...)`` defined further
+    down): whether a class converts depends on whether those do."""
+    by_name = {c.name.value: c for c in classes}
+    done: list[cst.ClassDef] = []
+    state: dict[str, int] = {}  # 1: being placed, 2: placed
+
+    def place(cls: cst.ClassDef) -> None:
+        name = cls.name.value
+        if state.get(name):
+            return  # placed, or a cycle: file order decides
+        state[name] = 1
+        init = _method(cls, "__init__")
+        if init is not None:
+            for node in _walk(init.body):
+                if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in by_name:
+                    place(by_name[node.func.value])
+        state[name] = 2
+        done.append(cls)
+
+    for cls in classes:
+        place(cls)
+    del place  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
+    return done
+
+
 def _keep(ctx, plan: ClassPlan) -> None:
     """All or nothing: a class that stays Keras keeps its TensorFlow code too (tf.cast in
     its call() turned into torch code would run under neither). The converted subclasses
@@ -164,13 +203,13 @@ def _keep(ctx, plan: ClassPlan) -> None:
         node = stack.pop()
         if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
             ctx.owned.add(id(node))
-        stack.extend(node.children)
+        stack.extend(source_children(node))
     for attr in plan.attrs.values():
         block = attr.block
         if attr.kind == "block" and block.size_param and attr.block_size is None and not block.problems:
             block.problems.append(
-                f"{plan.name}, which stays Keras, makes it (self.{attr.name}) without the size of its input,"
-                f" which it would take as {block.size_param}="
+                f"{plan.name}, which stays Keras, makes it (self.{attr.name}) without "
+                + _sizes_text(block).replace(" as ", ", which it would take as ")
             )
             ctx.facts.get("class_kinds", {}).pop(block.name, None)
             _keep(ctx, block)
@@ -197,7 +236,7 @@ def _plan_build(ctx, plan: ClassPlan) -> None:
         node = stack.pop()
         if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
             ctx.owned.add(id(node))
-        stack.extend(node.children)
+        stack.extend(source_children(node))
 
 
 def _check_block_sizes(plan: ClassPlan) -> None:
@@ -209,17 +248,31 @@ def _check_block_sizes(plan: ClassPlan) -> None:
     for attr in plan.attrs.values():
         if attr.kind == "block" and attr.block.size_param and attr.block_size is None:
             plan.problems.append(
-                f"self.{attr.name} ({attr.block.name}) takes the size of its input as {attr.block.size_param}="
-                f" (its build() reads it from the input shape), and {plan.name} has no build() that gives"
+                f"self.{attr.name} ({attr.block.name}) takes {_sizes_text(attr.block)}"
+                f" (its build() reads {'them' if ' inputs ' in _sizes_text(attr.block) else 'it'} from the input shape),"
+                f" and {plan.name} has no build() that gives"
                 f" self.{attr.name} a shape"
             )
+
+
+def _sizes_text(block: ClassPlan) -> str:
+    """``the size of its input as input_dim=``, or of each input where build() took several shapes"""
+    sizes = block.build.size_params if block.build is not None else [block.size_param]
+    if len(sizes) > 1:
+        return "the sizes of its inputs as " + ", ".join(f"{s}=" for s in sizes)
+    return f"the size of its input as {sizes[0]}="
 
 
 def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
     init = _method(plan.node, "__init__")
     if init is None:
         return
-    for stmt in _simple_statements(init.body):
+    statements = [(stmt, False) for stmt in _simple_statements(init.body)]
+    for stmt in init.body.body:
+        if isinstance(stmt, cst.If) and stmt.orelse is None:
+            # if config.embedding_size != config.hidden_size: self.project = Dense(...)
+            statements.extend((inner, True) for inner in _simple_statements(stmt.body))
+    for stmt, conditional in statements:
         for small in stmt.body:
             if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
                 continue
@@ -228,13 +281,27 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
                 continue
             name = target.attr.value
             value = small.value
+            optional = conditional
+            made = _optional_value(value)
+            if made is not None:
+                # Dense(...) if add_pooling_layer else None: the module, or None, as in Keras
+                value, optional = made, True
+            if optional and name in plan.attrs:
+                continue  # assigned twice: the first stays, the class is decided by it
             layer = _layer_call(ctx, value)
             if layer is not None:
-                plan.attrs[name] = Attr(name, "layer", layer, value, statement=stmt)
+                plan.attrs[name] = Attr(name, "layer", layer, value, statement=stmt, optional=optional)
                 ctx.owned.add(id(value))
                 continue
             if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in known:
-                plan.attrs[name] = Attr(name, "block", call=value, block=known[value.func.value], statement=stmt)
+                plan.attrs[name] = Attr(name, "block", call=value, block=known[value.func.value], statement=stmt, optional=optional)
+                continue
+            if optional:
+                continue
+            element = _block_list_element(value, known)
+            if element is not None:
+                # [Block(config, name=f"layer_._{i}") for i in range(n)]: an nn.ModuleList
+                plan.attrs[name] = Attr(name, "block", call=element, block=known[element.func.value], statement=stmt, many=True)
                 continue
             if (
                 isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
@@ -243,6 +310,30 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             ):
                 plan.attrs[name] = Attr(name, "weight", call=value, weight=_weight_args(value))
                 ctx.owned.add(id(value))
+
+
+def _block_list_element(value, known: dict) -> cst.Call | None:
+    """``[Block(...) for i in range(n)]`` (one ``for``, no condition) with ``Block`` a class of the
+    file: the element's constructor call."""
+    if not (
+        isinstance(value, cst.ListComp) and isinstance(value.elt, cst.Call) and isinstance(value.elt.func, cst.Name)
+        and value.elt.func.value in known and value.for_in.inner_for_in is None and not value.for_in.ifs
+        and not value.for_in.asynchronous
+    ):
+        return None
+    return value.elt
+
+
+def _optional_value(value) -> cst.Call | None:
+    """``Layer(...) if flag else None`` (either way round): the constructor call."""
+    if not isinstance(value, cst.IfExp):
+        return None
+    made, other = value.body, value.orelse
+    if isinstance(made, cst.Name) and made.value == "None":
+        made, other = other, made
+    if isinstance(made, cst.Call) and isinstance(other, cst.Name) and other.value == "None":
+        return made
+    return None
 
 
 def _simple_statements(block):
@@ -274,22 +365,26 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
     if not params or params[0] != "self":
         raise Unconvertible("call() must be a method")
     declared = {p.name.value for p in (*call.params.params, *call.params.kwonly_params)}
-    if "mask" in declared and "mask" in used_names(call.body):
+    # Keras passes its implicit mask to a `mask` parameter the caller leaves out; one without a
+    # default, before the others, every caller passes: an ordinary tensor argument
+    plan.mask_arg = any(p.name.value == "mask" and p.default is None for p in call.params.params)
+    if "mask" in declared and not plan.mask_arg and "mask" in used_names(call.body):
         # forward() loses the mask parameter (PyTorch modules take no Keras mask), so a
         # call() that reads it cannot be converted as it is
         raise Unconvertible("call() reads its Keras mask argument: pass the mask as an ordinary tensor argument")
     assigned = {
         _self_attr(t.target) for n in _walk(plan.node) if isinstance(n, cst.Assign) for t in n.targets
     }
+    as_dtype = dtype_policy.dtype_reads(ctx, plan.node)
     for node in _walk(call.body):
         attr = _self_attr(node)
-        if attr in KERAS_ONLY_ATTRS and attr not in assigned and attr not in plan.attrs:
+        if attr in KERAS_ONLY_ATTRS and attr not in assigned and attr not in plan.attrs and id(node) not in as_dtype:
             # nn.Module has no such attribute: forward() would fail on it
             raise Unconvertible(
-                f"call() reads self.{attr}, a Keras layer attribute (its dtype policy) that nn.Module does not have;"
-                " write the dtype (torch.float32) or take it as an argument"
+                f"call() reads self.{attr} other than as a dtype: a Keras layer attribute (its dtype policy) that"
+                " nn.Module does not have; write the dtype (torch.float32) or take it as an argument"
             )
-    tensors = [p for p in params[1:] if p not in ("training", "mask")]
+    tensors = [p for p in params[1:] if p not in plan.dropped]
     plan.call_params = tensors
     infos: dict[str, TensorInfo] = {}
     first_use = _first_layer_use(plan, call, tensors[0]) if tensors else None
@@ -299,25 +394,67 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
     plan.input_layout = infos[tensors[0]].layout if tensors else "keras"
     out = _trace_block(ctx, plan, call.body, infos)
     plan.output_layout = out.layout if out is not None else "keras"
+    elements = _list_element_names(plan, call)
+    for node in _walk(call.body):
+        if isinstance(node, cst.Call):
+            attr = _list_attr(plan, node.func, elements)
+            if attr is not None:
+                _check_mask_given(attr, node)
 
 
 def _first_layer_use(plan: ClassPlan, call, name: str) -> str | None:
     """The layout the first layer that reads ``name`` wants, when it reads the input as it
     came (``self.conv(x)``); one that reads it rearranged first (``self.conv(tf.transpose(x,
-    ...))``) says nothing about the input's layout: it is taken as Keras holds it."""
-    for node in _walk(call.body):
+    ...))``) says nothing about the input's layout: it is taken as Keras holds it. So does
+    one that reads the name after it is rebound (``x = tf.transpose(x, perm=(0, 2, 3, 1))``):
+    it reads the new value, not the input."""
+    rebound = object()
+
+    def visit(node):
+        if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
+            # the value is read before the name is bound
+            value = node.iter if isinstance(node, cst.For) else node.value
+            found = visit(value) if value is not None else None
+            if found is not None:
+                return found
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if any(name in _bound(t) for t in targets):
+                return rebound
+            if isinstance(node, cst.For):
+                return visit(node.body) or (visit(node.orelse) if node.orelse is not None else None)
+            return None
         if isinstance(node, cst.Call):
             attr = _self_attr(node.func)
             if attr in plan.attrs and any(name in used_names(a.value) for a in node.args):
                 if not any(isinstance(a.value, cst.Name) and a.value.value == name for a in node.args):
-                    return None
+                    return rebound
                 a = plan.attrs[attr]
                 if a.kind == "layer":
                     want = wanted_layout(a.layer, TensorInfo((None, None, None)))
-                    return want if want != "any" else None
+                    return want if want != "any" else rebound
                 if a.kind == "block":
                     return a.block.input_layout
-    return None
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return None  # their own scope
+        for child in source_children(node):
+            found = visit(child)
+            if found is not None:
+                return found
+        return None
+
+    found = visit(call.body)
+    return None if found is rebound else found
+
+
+def _bound(target) -> set[str]:
+    """The names an assignment target binds."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {n for e in target.elements for n in _bound(e.value)}
+    if isinstance(target, cst.StarredElement):
+        return _bound(target.value)
+    return set()
 
 
 def _walk(node):
@@ -325,7 +462,7 @@ def _walk(node):
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(reversed(list(n.children)))
+        stack.extend(reversed(source_children(n)))
 
 
 def _self_attr(func) -> str | None:
@@ -336,7 +473,12 @@ def _self_attr(func) -> str | None:
 
 def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> TensorInfo | None:
     result = None
-    for stmt in block.body:
+    for index, stmt in enumerate(block.body):
+        moved = _to_channels_last(ctx, plan, stmt, block.body[index + 1:], infos)
+        if moved is not None:
+            plan.to_channels_last[id(stmt)] = moved
+            infos[moved[0]] = TensorInfo(None, "cf")
+            continue
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) or isinstance(small, cst.Return):
@@ -378,6 +520,65 @@ def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> T
             if any(infos[n].layout == "cf" for n in touched):
                 raise Unconvertible("loops or other blocks over channels-first tensors in call() are not converted yet")
     return result
+
+
+TRANSPOSES = {"tensorflow.transpose", "tensorflow.compat.v1.transpose", "tensorflow.linalg.transpose"}
+
+
+def _to_channels_last(ctx, plan: ClassPlan, stmt, rest, infos) -> tuple[str, str] | None:
+    """``x = tf.transpose(x, perm=(0, 2, 3, 1))`` (channels-first data made channels-last for
+    a Keras convolution, rebinding the name), where every later read of ``x`` is a layer
+    that wants channels-first: in PyTorch ``x`` already is what that layer takes, and the
+    statement goes. (target, source), else None. (``y = tf.transpose(x, ...)`` stays, ``y``
+    moved back where a layer reads it: ``y = x`` would only be another name for it.)"""
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+        return None
+    small = stmt.body[0]
+    if len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name) or not isinstance(small.value, cst.Call):
+        return None
+    call, target = small.value, small.targets[0].target.value
+    if resolve_call(ctx, call) not in TRANSPOSES or len(call.args) != 2 or any(a.star for a in call.args):
+        return None
+    x, perm = call.args
+    if x.keyword is not None or not isinstance(x.value, cst.Name) or (perm.keyword is not None and perm.keyword.value != "perm"):
+        return None
+    source = x.value.value
+    if source != target:
+        return None
+    info = infos.get(source)
+    ok, order = literal_value(perm.value)
+    if info is None or info.layout != "keras" or not ok or not isinstance(order, (list, tuple)) or len(order) < 3:
+        return None
+    n = len(order)
+    if list(order) != [0, *range(2, n), 1] or (info.rank is not None and info.rank != n - 1):
+        return None
+    reads = 0
+    for later in rest:
+        names = [node for node in _walk(later) if isinstance(node, cst.Name) and node.value == target]
+        if not names:
+            continue
+        if not isinstance(later, cst.SimpleStatementLine):
+            return None
+        fed = 0
+        for node in _walk(later):
+            if isinstance(node, cst.Call):
+                attr = plan.attrs.get(_self_attr(node.func) or "")
+                if (
+                    attr is not None and attr.kind == "layer" and len(node.args) == 1
+                    and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == target
+                    and node.args[0].keyword is None and wanted_layout(attr.layer, TensorInfo((None,) * (n - 1))) == "cf"
+                ):
+                    fed += 1
+        rebinds = any(
+            isinstance(small2, cst.Assign) and any(target in _bound(t.target) for t in small2.targets)
+            for small2 in later.body
+        )
+        if fed != len(names) - (1 if rebinds else 0):
+            return None
+        reads += fed
+        if rebinds:
+            break
+    return (target, source) if reads else None
 
 
 def _expr_info(ctx, plan: ClassPlan, value, infos, stmt) -> TensorInfo:
@@ -424,7 +625,8 @@ def _move_all(plan: ClassPlan, stmt, node, infos) -> None:
 
 
 def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> TensorInfo:
-    args = [a for a in call.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+    dropped = attr.block.dropped if attr.kind == "block" else ("training", "mask")
+    args = [a for a in call.args if a.keyword is None or a.keyword.value not in dropped]
     if attr.kind == "block":
         return _block_app_info(ctx, plan, attr, call, args, infos, stmt)
     if len(args) != 1:
@@ -461,6 +663,7 @@ def _block_tensor_arg(block: ClassPlan, args: list[cst.Arg]) -> int | None:
 def _block_app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, infos, stmt) -> TensorInfo:
     """A converted class called with its tensors (positional or by name): the first goes
     in the layout it wants, the others are taken in Keras's order."""
+    _check_mask_given(attr, call)
     first = _block_tensor_arg(attr.block, args)
     for i, a in enumerate(args):
         info = _expr_info(ctx, plan, a.value, infos, stmt)
@@ -528,7 +731,14 @@ def on_class(transformer, original, updated):
     base = "torch.nn.Module"
     new = updated.with_changes(bases=[cst.Arg(ctx.name(base))])
     ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
-    if plan.size_param:
+    if plan.size_param and len(plan.build.size_params) > 1:
+        ctx.warn(
+            original, "keras.layers.Layer.build",
+            "build() read the sizes of its inputs' last axes: __init__ takes them as "
+            + ", ".join(f"{p}=" for p in plan.build.size_params)
+            + f" (keywords); give them where {plan.name} is made",
+        )
+    elif plan.size_param:
         ctx.warn(
             original, "keras.layers.Layer.build",
             f"build() read the size of the input's last axis: __init__ takes it as {plan.size_param}= (keyword);"
@@ -616,9 +826,29 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             replacements[id(ctx.updated(attr.call))] = _parameter(ctx, attr, holder)
             ctx.converted(attr.call, "keras.layers.Layer.add_weight", "nn.Parameter")
 
-    class Init(cst.CSTTransformer):
+    lists = {a.name for a in plan.attrs.values() if a.kind == "block" and a.many}
+    for attr in plan.attrs.values():
+        if attr.kind == "block" and attr.many:
+            ctx.converted(attr.statement, "keras subclass", "nn.ModuleList", "a list of layers: PyTorch registers the modules of an nn.ModuleList")
+
+    def wanted(node) -> bool:  # what Init rewrites: only the paths to these are walked
+        kind = type(node)
+        if kind is cst.Call:
+            return id(node) in replacements or id(node) in sized or _is_super_init(node)
+        return (
+            kind is cst.Assign and len(node.targets) == 1 and isinstance(node.value, cst.ListComp)
+            and _self_attr(node.targets[0].target) in lists
+        )
+
+    class Init(PathTransformer):
         def __init__(self):
+            super().__init__(paths_to(fn, wanted))
             self.pending: list[str] = []
+
+        def leave_Assign(self, original, updated):
+            if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.ListComp):
+                return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList"), args=[cst.Arg(updated.value)]))
+            return updated
 
         def leave_SimpleStatementLine(self, original, updated):
             if not self.pending:
@@ -634,24 +864,34 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 self.pending.extend(inits.get(id(original), ()))
                 return template_node(text)  # its placeholders are filled with the whole class
             if id(original) in sized:
-                return _with_size(updated, *sized[id(original)])
-            func = original.func
-            if (
-                isinstance(func, cst.Attribute) and func.attr.value == "__init__"
-                and isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"
-            ):
+                keyword, size = sized[id(original)]
+                # a block whose build() takes several shapes: keyword -> size (subclass_build._block_sizes)
+                for keyword, size in (size.items() if isinstance(size, dict) else [(keyword, size)]):
+                    updated = _with_size(updated, keyword, size)
+                return updated
+            if _is_super_init(original):
                 return updated.with_changes(args=[])  # nn.Module.__init__ takes no Keras arguments
             return updated
 
-    fn = fn.visit(Init())
+    fn = Init().transform(fn)
     if plan.size_param:
-        for name in plan.build.size_attrs:
+        for name, size in reversed(plan.build.size_attrs.items()):
             target = cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(name)))
-            built.insert(0, cst.SimpleStatementLine([cst.Assign([target], cst.Name(plan.size_param))]))
-        fn = fn.with_changes(params=_with_keyword(fn.params, plan.size_param))
+            built.insert(0, cst.SimpleStatementLine([cst.Assign([target], cst.Name(size))]))
+        for size in plan.build.size_params:
+            fn = fn.with_changes(params=_with_keyword(fn.params, size))
     if built:
         fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *built]))
     return fn
+
+
+def _is_super_init(call: cst.Call) -> bool:
+    """``super().__init__(...)``"""
+    func = call.func
+    return (
+        isinstance(func, cst.Attribute) and func.attr.value == "__init__"
+        and isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"
+    )
 
 
 def _with_size(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst.Call:
@@ -722,8 +962,8 @@ def _layer_call_code(attr: Attr, x_code: str) -> str:
 
 def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
     params = fn.params
-    kept = [p for p in params.params if p.name.value not in ("training", "mask")]
-    kwonly = [p for p in params.kwonly_params if p.name.value not in ("training", "mask")]
+    kept = [p for p in params.params if p.name.value not in plan.dropped]
+    kwonly = [p for p in params.kwonly_params if p.name.value not in plan.dropped]
     changes = {"params": kept, "kwonly_params": kwonly}
     if not kwonly and isinstance(params.star_arg, cst.ParamStar):
         changes["star_arg"] = cst.MaybeSentinel.DEFAULT  # a bare * with nothing after it
@@ -732,7 +972,8 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
         last[-1] = last[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     fn = fn.with_changes(name=cst.Name("forward"), params=params.with_changes(**changes))
     original_call = _method(plan.node, "call")
-    remaps, befores, moves = {}, {}, {}
+    elements = _list_element_names(plan, original_call)
+    remaps, befores, moves, dropped_transposes = {}, {}, {}, {}
     for node in _walk(original_call.body):
         if id(node) in plan.axis_remaps:
             remaps[id(ctx.updated(node))] = plan.axis_remaps[id(node)]
@@ -740,9 +981,31 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             befores[id(ctx.updated(node))] = plan.app_before[id(node)]
         if id(node) in plan.name_moves:
             moves[id(ctx.updated(node))] = plan.name_moves[id(node)]
+        if id(node) in plan.to_channels_last:
+            dropped_transposes[id(ctx.updated(node))] = plan.to_channels_last[id(node)]
+            ctx.converted(
+                node, "tensorflow.transpose", "(removed)",
+                "made channels-first data channels-last for the convolution that reads it; PyTorch's takes it as it came",
+            )
 
-    class Forward(cst.CSTTransformer):
+    moved_names = {name for names in moves.values() for name in names}
+
+    def wanted(node) -> bool:  # what Forward rewrites: only the paths to these are walked
+        kind = type(node)
+        if kind is cst.Name:
+            return node.value == "training" or node.value in moved_names
+        if kind is cst.Call:
+            attr = _self_attr(node.func)
+            return (
+                (attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block") and not plan.attrs[attr].many)
+                or _list_attr(plan, node.func, elements) is not None
+                or id(node) in remaps
+            )
+        return kind is cst.SimpleStatementLine and id(node) in dropped_transposes
+
+    class Forward(PathTransformer):
         def __init__(self):
+            super().__init__(paths_to(fn, wanted))
             self.moving: list[set] = []
             self.stack: list[cst.CSTNode] = []  # from fn down to the node being visited
             self.shadowed: list[bool] = []  # per nested function/lambda: it binds its own `training`
@@ -769,6 +1032,10 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
 
         def leave_SimpleStatementLine(self, original, updated):
             self.moving.pop()
+            moved = dropped_transposes.get(id(original))
+            if moved is not None:
+                target, source = moved
+                return cst.RemoveFromParent()  # x = x
             return updated
 
         def leave_Name(self, original, updated):
@@ -780,8 +1047,15 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
 
         def leave_Call(self, original, updated):
             attr = _self_attr(original.func)
-            if attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block"):
+            if attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block") and not plan.attrs[attr].many:
                 return self._application(plan.attrs[attr], original, updated)
+            if _list_attr(plan, original.func, elements) is not None:
+                # an element of a list of converted subclasses: forward() takes no training/mask
+                dropped = _list_attr(plan, original.func, elements).block.dropped
+                args = [a for a in updated.args if a.keyword is None or a.keyword.value not in dropped]
+                if args and len(args) != len(updated.args):
+                    args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                return updated.with_changes(args=args)
             remap = remaps.get(id(original))
             if remap is not None:
                 args = [
@@ -793,7 +1067,8 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             return updated
 
         def _application(self, attr: Attr, original, updated):
-            args = [a for a in updated.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+            dropped = attr.block.dropped if attr.kind == "block" else ("training", "mask")
+            args = [a for a in updated.args if a.keyword is None or a.keyword.value not in dropped]
             if not args:
                 return updated.with_changes(args=args)
             first = _block_tensor_arg(attr.block, args) if attr.kind == "block" else 0
@@ -815,7 +1090,56 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 return cst.parse_expression(f"self.{attr.name}({x_code})")
             return cst.parse_expression(_layer_call_code(attr, x_code))
 
-    return fn.visit(Forward())
+    return Forward().transform(fn)
+
+
+def _check_mask_given(attr: Attr, call: cst.Call) -> None:
+    """A class whose call() takes `mask` as an ordinary argument must be given it: Keras
+    fills a `mask` the caller leaves out with the input's implicit mask."""
+    block = attr.block
+    if not block.mask_arg:
+        return
+    index = block.call_params.index("mask") if "mask" in block.call_params else -1
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in call.args) or any(a.keyword is not None and a.keyword.value == "mask" for a in call.args):
+        return
+    if len(positional) <= index:
+        raise Unconvertible(
+            f"self.{attr.name} ({block.name}) is called without its mask argument, which Keras fills in with the"
+            " input's implicit mask; pass the mask explicitly"
+        )
+
+
+def _list_element_names(plan: ClassPlan, call) -> dict[str, "Attr"]:
+    """Loop variables that hold an element of a list of converted subclasses:
+    ``for layer in self.layer``, ``for i, layer in enumerate(self.layer)``."""
+    names: dict[str, Attr] = {}
+    for node in _walk(call.body):
+        if not isinstance(node, cst.For):
+            continue
+        it, target = node.iter, node.target
+        if (
+            isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate"
+            and len(it.args) >= 1 and it.args[0].keyword is None and isinstance(target, cst.Tuple)
+            and len(target.elements) == 2
+        ):
+            it, target = it.args[0].value, target.elements[1].value
+        attr = plan.attrs.get(_self_attr(it) or "")
+        if attr is not None and attr.kind == "block" and attr.many and isinstance(target, cst.Name):
+            names[target.value] = attr
+    return names
+
+
+def _list_attr(plan: ClassPlan, func, names: dict) -> "Attr | None":
+    """The list attribute when ``func`` is one of its elements: ``layer(...)`` for a loop
+    variable over it, or ``self.layers[i](...)``."""
+    if isinstance(func, cst.Name):
+        return names.get(func.value)
+    if isinstance(func, cst.Subscript):
+        attr = plan.attrs.get(_self_attr(func.value) or "")
+        if attr is not None and attr.kind == "block" and attr.many:
+            return attr
+    return None
 
 
 def _all_params(params: cst.Parameters) -> list[cst.Param]:
@@ -861,8 +1185,19 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
                     for w in attr.plan.weights
                 ],
             })
+            if attr.optional:
+                out[-1]["optional"] = True  # made only when its condition holds
         elif attr.kind == "block":
-            out.extend(_entries(ctx, attr.block, origin, path + "."))
+            if attr.many:
+                # every element is made at the same place: the weight map has one entry per
+                # place, "*" standing for the element's index (weights/transforms.py expands it)
+                origin = prefix_origin + [[*origin[-1][:2], "*"]]
+                path += ".*"
+            found = _entries(ctx, attr.block, origin, path + ".")
+            if attr.optional:
+                for entry in found:
+                    entry["optional"] = True  # made only when its condition holds
+            out.extend(found)
     return out
 
 

@@ -19,6 +19,11 @@ shape it is built with, written so that it means the same in ``__init__``
 ``self.config = config``). ``self.w = self.add_weight(shape=[...explicit sizes...])``
 in such a ``build()`` becomes a parameter at the end of ``__init__``.
 
+``input_shape[-1]`` read in ``build()`` becomes a keyword-only ``__init__`` parameter;
+with one shape per input (``build(self, query_shape, value_shape)``, or
+``x_shape, context_shape = input_shape`` for a layer called on a list), one per input
+whose size is read (``query_dim=``, ``value_dim=``).
+
 Anything else in ``build()`` (a size read from ``input_shape``, a loop, a
 computation) is returned as the reason the class stays Keras, reported.
 """
@@ -32,6 +37,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
+from ...engine.walk import source_children
 from .keras_layers import Expr
 
 NAME_SCOPES = {"tensorflow.name_scope", "tensorflow.compat.v1.name_scope", "keras.name_scope", "keras.backend.name_scope"}
@@ -50,10 +56,21 @@ class BuildPlan:
     weights: dict[str, tuple[cst.Call, cst.CSTNode, dict]] = field(default_factory=dict)
     # the input's last size, read from build()'s input shape: a keyword-only __init__ parameter
     size_param: str | None = None
-    size_attrs: list[str] = field(default_factory=list)  # self.<attr> = input_shape[-1] in build()
+    # build(self, query_shape, value_shape): each input shape whose last size build() reads
+    # -> its keyword-only __init__ parameter (query_dim=, value_dim=), in build()'s order
+    size_names: dict[str, str] = field(default_factory=dict)
+    # build(self, input_shape) of a layer called on a list: `a_shape, b_shape = input_shape`
+    # names the shapes, each an input of its own (its size a keyword, as above)
+    unpacked: list[str] = field(default_factory=list)
+    size_attrs: dict[str, str] = field(default_factory=dict)  # self.<attr> = input_shape[-1] in build() -> its parameter
     # converted subclasses build() gives a shape: attribute -> their input size (in __init__'s terms)
     block_sizes: dict[str, cst.BaseExpression] = field(default_factory=dict)
     weight_warnings: dict[str, str] = field(default_factory=dict)  # attribute -> warning
+
+    @property
+    def size_params(self) -> list[str]:
+        """The keyword-only parameters __init__ takes for the input sizes build() read."""
+        return list(self.size_names.values())
 
 
 def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict) -> tuple[BuildPlan | None, str | None]:
@@ -66,12 +83,14 @@ def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict
         return None, None
     params = fn.params
     names = [p.name.value for p in params.params]
+    if fn.decorators:
+        names_of = ", ".join("@" + code_of(d.decorator).strip() for d in fn.decorators)
+        return BuildPlan(fn), f"build() is decorated ({names_of}); create its weights in __init__ from explicit sizes"
     if (
         params.posonly_params or params.kwonly_params or isinstance(params.star_arg, cst.Param)
-        or params.star_kwarg is not None or not names or names[0] != "self" or len(names) > 2
-        or fn.decorators
+        or params.star_kwarg is not None or not names or names[0] != "self"
     ):
-        return BuildPlan(fn), "build() takes more than one input shape (or is decorated); create its weights in __init__ from explicit sizes"
+        return BuildPlan(fn), "build() takes *args, **kwargs or keyword-only shapes; create its weights in __init__ from explicit sizes"
     scope = _InitScope(init, set(names))
     walker = _BuildWalker(ctx, BuildPlan(fn), attrs, scope)
     body = list(fn.body.body)
@@ -83,7 +102,28 @@ def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict
             walker.statement(stmt)
         except Unconvertible as exc:
             problem = problem or str(exc)
-    return walker.plan, problem
+    plan = walker.plan
+    # the keywords in the order of build()'s shapes, whatever order build() read them in
+    plan.size_names = {
+        **{p: plan.size_names[p] for p in walker.shape_params if p in plan.size_names}, **plan.size_names
+    }
+    plan.size_param = next(iter(plan.size_names.values()), None)
+    return plan, problem
+
+
+def _uses_input_size(layer) -> bool:
+    """Whether the PyTorch form of the Keras layer ``layer`` depends on its input's last size
+    (nn.Linear does, nn.Embedding does not): two different sizes give two different plans."""
+    from .keras_layers import TensorInfo, plan_layer
+
+    def plan(name: str):
+        out = plan_layer(layer, [TensorInfo((None, Expr(cst.Name(name))))])
+        return repr([(m.template, sorted((k, repr(v)) for k, v in m.subs.items())) for m in out.modules]) + repr(out.inits)
+
+    try:
+        return plan("__size_a__") != plan("__size_b__")
+    except Unconvertible:
+        return True
 
 
 def _is_docstring(stmt) -> bool:
@@ -120,7 +160,7 @@ def _has_call(node, allow_int: bool = False) -> bool:
             continue
         if isinstance(n, (cst.Call, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)):
             return True
-        stack.extend(n.children)
+        stack.extend(source_children(n))
     return False
 
 
@@ -131,7 +171,7 @@ def _walk(node):
         yield n
         if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and n is not node:
             continue
-        stack.extend(n.children)
+        stack.extend(source_children(n))
 
 
 SIZE_NODES = (
@@ -152,46 +192,77 @@ class _BuildWalker:
         self.plan = plan
         self.attrs = attrs
         self.scope = scope
-        params = [p.name.value for p in plan.fn.params.params]
-        self.shape_param = params[1] if len(params) > 1 else None
+        params = plan.fn.params.params
+        self.shape_params = [p.name.value for p in params[1:]]  # build(self, inputs_shape, ...)
+        self.own_params = list(self.shape_params)  # build()'s own, whatever _alias unpacks
+        self.defaulted = {p.name.value for p in params[1:] if p.default is not None}
         self.aliases: dict[str, cst.BaseExpression] = {}  # build() local -> its value
-        self.self_aliases: set[str] = set()  # self.<attr> = input_shape[-1]
+        self.self_aliases: dict[str, str] = {}  # self.<attr> = input_shape[-1] -> its parameter
+        self.shape_aliases: dict[str, str] = {}  # x_shape = input_shape -> the shape it names
         assigned: dict[str, int] = {}
         for node in _walk(plan.fn.body):
             if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
-                target = node.target
-                if isinstance(target, cst.Name):
-                    assigned[target.value] = assigned.get(target.value, 0) + 1
+                targets = [node.target]
+                while targets:
+                    target = targets.pop()
+                    if isinstance(target, cst.Name):
+                        assigned[target.value] = assigned.get(target.value, 0) + 1
+                    elif isinstance(target, (cst.Tuple, cst.List)):  # a, b = ...: each bound
+                        targets.extend(e.value for e in target.elements)
+                    elif isinstance(target, cst.StarredElement):
+                        targets.append(target.value)
         self.assigned = assigned
         self.used_names = {n.value for n in _walk(plan.fn.body) if isinstance(n, cst.Name)}
 
     # -- the input size ------------------------------------------------------
 
-    def _size_name(self, preferred: str | None) -> str:
-        """The __init__ parameter that holds the input's last size (chosen once)."""
-        if self.plan.size_param is None:
-            taken = self.scope.params | set(self.scope.locals) | self.scope.names
+    def _size_name(self, preferred: str | None, shape: str) -> str:
+        """The __init__ parameter that holds the last size of the input whose shape is
+        build()'s parameter ``shape`` (chosen once): what build() called it, else
+        ``input_dim``; with several inputs ``<input>_dim`` first (``query_shape`` -> ``query_dim``)."""
+        if shape not in self.plan.size_names:
+            several = len(self.shape_params) > 1
+            if several and shape in self.defaulted:
+                raise Unconvertible(
+                    f"build() reads the size of {shape}, which has a default (the input may be absent);"
+                    " create its weights in __init__ from explicit sizes"
+                )
+            taken = self.scope.params | set(self.scope.locals) | self.scope.names | set(self.plan.size_names.values())
+            stem = shape[: -len("_shape")] if shape.endswith("_shape") and len(shape) > len("_shape") else shape
+            fallbacks = (f"{stem}_dim",) if several else ("input_dim", "in_features")
             name = None
-            for candidate in (preferred, "input_dim", "in_features"):
+            # several inputs: query_dim=, value_dim= say which input each size is of
+            for candidate in (*fallbacks, preferred) if several else (preferred, *fallbacks):
                 if candidate and candidate.isidentifier() and candidate not in taken and candidate != "self" and (
                     candidate == preferred or candidate not in self.used_names
                 ):
                     name = candidate
                     break
             if name is None:
-                raise Unconvertible("build() reads the input size, but __init__ already uses every name it could take it as")
-            self.plan.size_param = name
-            self.scope.size_param = name
-        return self.plan.size_param
+                raise Unconvertible(f"build() reads the size of {shape}, but __init__ already uses every name it could take it as")
+            self.plan.size_names[shape] = name
+            if self.plan.size_param is None:
+                self.plan.size_param = name
+            self.scope.size_params.add(name)
+        return self.plan.size_names[shape]
 
-    def _is_last_size(self, node) -> bool:
-        """input_shape[-1]"""
-        if not (isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == self.shape_param):
-            return False
-        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-            return False
+    def _shape_name(self, node) -> str | None:
+        """The shape parameter ``node`` names (``input_shape``), else None."""
+        if isinstance(node, cst.Name) and node.value in self.shape_params:
+            return node.value
+        if isinstance(node, cst.Name):
+            return self.shape_aliases.get(node.value)
+        return None
+
+    def _is_last_size(self, node) -> str | None:
+        """input_shape[-1]: the shape parameter it reads, else None."""
+        if not isinstance(node, cst.Subscript):
+            return None
+        shape = self._shape_name(node.value)
+        if shape is None or len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return None
         ok, number = literal_value(node.slice[0].slice.value)
-        return ok and number == -1 and not isinstance(number, bool)
+        return shape if ok and number == -1 and not isinstance(number, bool) else None
 
     def substitute(self, node):
         """``node`` with build()'s locals written out and the input's last size as the parameter."""
@@ -199,8 +270,9 @@ class _BuildWalker:
 
         class Sub(cst.CSTTransformer):
             def leave_Subscript(self, original, updated):
-                if walker._is_last_size(original):
-                    return cst.Name(walker._size_name(None))
+                shape = walker._is_last_size(original)
+                if shape:
+                    return cst.Name(walker._size_name(None, shape))
                 return updated
 
             def leave_Name(self, original, updated):
@@ -212,12 +284,14 @@ class _BuildWalker:
                 return updated
 
             def leave_Attribute(self, original, updated):
-                if _self_attr(original) in walker.self_aliases:
-                    return cst.Name(walker.plan.size_param)
+                size = walker.self_aliases.get(_self_attr(original))
+                if size is not None:
+                    return cst.Name(size)
                 return updated
 
-        if isinstance(node, cst.Subscript) and self._is_last_size(node):
-            return cst.Name(self._size_name(None))
+        shape = self._is_last_size(node)
+        if shape:
+            return cst.Name(self._size_name(None, shape))
         if isinstance(node, cst.Name) and node.value in self.aliases:
             return self.aliases[node.value]  # a whole size: no parentheses
         return node.visit(Sub())
@@ -229,21 +303,41 @@ class _BuildWalker:
             return False
         target = small.targets[0].target
         value = small.value
-        if isinstance(target, cst.Name) and self.assigned.get(target.value) == 1 and target.value != self.shape_param:
-            if self._is_last_size(value):
-                self.aliases[target.value] = cst.Name(self._size_name(target.value))
+        shape = self._shape_name(value)
+        if (
+            shape and isinstance(target, cst.Name) and self.assigned.get(target.value) == 1
+            and target.value not in self.shape_params
+        ):
+            self.shape_aliases[target.value] = shape  # hidden_states_shape = input_shape
+            return True
+        if (
+            shape and isinstance(target, (cst.Tuple, cst.List)) and len(self.shape_params) == 1
+            and not self.plan.size_names and not self.shape_aliases and len(target.elements) > 1
+            and all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in target.elements)
+        ):
+            # a_shape, b_shape = input_shape: a layer called on a list; each shape is an input of its own
+            names = [e.value.value for e in target.elements]
+            if len(set(names)) == len(names) and all(self.assigned.get(n) == 1 for n in names):
+                self.shape_params = names
+                self.plan.unpacked = names
+                return True
+        if isinstance(target, cst.Name) and self.assigned.get(target.value) == 1 and target.value not in self.shape_params:
+            shape = self._is_last_size(value)
+            if shape:
+                self.aliases[target.value] = cst.Name(self._size_name(target.value, shape))
                 return True
             if not _has_call(value, allow_int=True) and _reads_sizes_only(value):
                 self.aliases[target.value] = self.substitute(value)
                 return True
             return False
         name = _self_attr(target)
-        if name is not None and self._is_last_size(value) and name not in self.self_aliases:
-            param = self._size_name(name.lstrip("_") or None)
+        shape = self._is_last_size(value) if name is not None else None
+        if shape and name not in self.self_aliases:
+            param = self._size_name(name.lstrip("_") or None, shape)
             if name in self.scope.selfs:
                 raise Unconvertible(f"build() sets self.{name} to the input size, and __init__ sets it too")
-            self.self_aliases.add(name)
-            self.plan.size_attrs.append(name)
+            self.self_aliases[name] = param
+            self.plan.size_attrs[name] = param
             return param is not None
         return False
 
@@ -264,7 +358,68 @@ class _BuildWalker:
             for small in stmt.body:
                 self.small(small, stmt)
             return
+        if isinstance(stmt, cst.For) and self._list_build(stmt):
+            return
         raise _other(stmt)
+
+    def _list_build(self, stmt: cst.For) -> bool:
+        """``for layer in self.layer: with tf.name_scope(layer.name): layer.build(None)`` over a
+        list of converted subclasses (an nn.ModuleList): each makes its own sizes, so the loop goes."""
+        name = _self_attr(stmt.iter)
+        attr = self.attrs.get(name) if name is not None else None
+        if (
+            attr is None or not getattr(attr, "many", False) or stmt.orelse is not None or stmt.asynchronous
+            or not isinstance(stmt.target, cst.Name)
+        ):
+            return False
+        var = stmt.target.value
+        scopes, builds = [], []
+
+        def build_call(small) -> bool:
+            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+                return False
+            call = small.value
+            func = call.func
+            if not (
+                isinstance(func, cst.Attribute) and func.attr.value == "build"
+                and isinstance(func.value, cst.Name) and func.value.value == var and len(call.args) <= 1
+            ):
+                return False
+            if call.args:
+                arg = call.args[0]
+                if arg.star or (arg.keyword is not None and arg.keyword.value != "input_shape"):
+                    return False
+                if not (isinstance(arg.value, cst.Name) and (arg.value.value in ("None", *self.own_params) or self._shape_name(arg.value))):
+                    return False
+            builds.append(call)
+            return True
+
+        def block(body) -> bool:
+            lines = body.body
+            if isinstance(body, cst.SimpleStatementSuite):
+                return all(build_call(small) for small in lines)
+            for inner in lines:
+                if isinstance(inner, cst.SimpleStatementLine):
+                    if not all(build_call(small) for small in inner.body):
+                        return False
+                elif isinstance(inner, cst.With) and len(inner.items) == 1 and inner.items[0].asname is None:
+                    item = inner.items[0].item
+                    if not (isinstance(item, cst.Call) and resolve_call(self.ctx, item) in NAME_SCOPES):
+                        return False
+                    if not all(isinstance(a.value, (cst.Name, cst.Attribute, cst.SimpleString)) for a in item.args):
+                        return False
+                    scopes.append(item)
+                    if not block(inner.body):
+                        return False
+                else:
+                    return False
+            return True
+
+        if not block(stmt.body) or not builds:
+            return False
+        self.plan.scopes.extend(scopes)
+        self.plan.builds.extend(builds)
+        return True
 
     def _block(self, body) -> None:
         if isinstance(body, cst.SimpleStatementSuite):  # `if ...: self.x.build(None)` on one line
@@ -320,7 +475,7 @@ class _BuildWalker:
             func = call.func
             if isinstance(func, cst.Attribute) and func.attr.value == "build":
                 if isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) and func.value.func.value == "super" and not func.value.args:
-                    if all(a.keyword is None and isinstance(a.value, cst.Name) and a.value.value in (self.shape_param, "None") for a in call.args) and len(call.args) <= 1:
+                    if all(a.keyword is None and isinstance(a.value, cst.Name) and (a.value.value in ("None", *self.own_params) or self._shape_name(a.value)) for a in call.args) and len(call.args) <= 1:
                         return  # super().build(input_shape): only marks the layer built
                 name = _self_attr(func.value)
                 if name is not None:
@@ -337,10 +492,15 @@ class _BuildWalker:
         return args[0].value
 
     def _sublayer(self, name: str, call: cst.Call, stmt) -> None:
-        shape = self._shape_arg(call)
         attr = self.attrs.get(name)
+        block_build = attr.block.build if attr is not None and attr.kind == "block" else None
+        if block_build is not None and (len(block_build.fn.params.params) > 2 or block_build.unpacked):
+            self._block_sizes(name, attr, call)  # a converted subclass whose build() takes several shapes
+            self.plan.builds.append(call)
+            return
+        shape = self._shape_arg(call)
         none = shape is None or (isinstance(shape, cst.Name) and shape.value == "None")
-        whole = isinstance(shape, cst.Name) and shape.value == self.shape_param and shape.value is not None
+        whole = self._shape_name(shape) is not None
         if whole and attr is not None and attr.kind == "layer":
             # self.norm.build(input_shape): its input size is this layer's, an __init__ parameter
             from .keras_layers import TensorInfo, wanted_layout
@@ -349,7 +509,11 @@ class _BuildWalker:
                 raise Unconvertible(
                     f"self.{name}.build({shape.value}): the rank of the input, which a {attr.layer.short} needs, is not known in __init__"
                 )
-            dims = (None, Expr(cst.Name(self._size_name(None))))
+            if not _uses_input_size(attr.layer):
+                # an Embedding built with the ids' shape: its sizes are in its constructor
+                self.plan.builds.append(call)
+                return
+            dims = (None, Expr(cst.Name(self._size_name(None, self._shape_name(shape)))))
             previous = self.plan.shapes.get(name)
             if previous is not None and repr(previous) != repr(dims):
                 raise Unconvertible(f"build() builds self.{name} twice with different shapes")
@@ -409,22 +573,59 @@ class _BuildWalker:
     def _block_size(self, name: str, attr, shape) -> None:
         """A converted subclass that takes its input size in __init__ gets it from the shape
         this build() gives it: the last entry of a literal shape, or this layer's own input size."""
-        block = attr.block
-        if isinstance(shape, cst.Name) and shape.value == self.shape_param:
-            self.plan.block_sizes[name] = cst.Name(self._size_name(None))
-            return
+        self.plan.block_sizes[name] = self._last_size_of(name, attr, shape, attr.block.size_param)
+
+    def _last_size_of(self, name: str, attr, shape, keyword: str) -> cst.BaseExpression:
+        if self._shape_name(shape):
+            return cst.Name(self._size_name(None, self._shape_name(shape)))
         if isinstance(shape, (cst.List, cst.Tuple)) and shape.elements and not any(
             isinstance(e, cst.StarredElement) for e in shape.elements
         ):
             last = shape.elements[-1].value
             mapped = self.scope.expression(self.substitute(last), self.scope.index_of(attr.statement))
             if mapped is not None:
-                self.plan.block_sizes[name] = mapped
-                return
+                return mapped
         raise Unconvertible(
-            f"self.{name} ({block.name}) takes the size of its input as {block.size_param}=, and the shape"
+            f"self.{name} ({attr.block.name}) takes the size of its input as {keyword}=, and the shape"
             f" build() gives it ({code_of(shape).strip()}) does not say it where __init__ makes self.{name}"
         )
+
+    def _block_sizes(self, name: str, attr, call: cst.Call) -> None:
+        """``self.attn.build(inputs_shape, [None, None, self.dim])`` of a converted subclass whose
+        build() takes several shapes: each shape it reads the size of gives that keyword."""
+        block = attr.block
+        params = [p.name.value for p in block.build.fn.params.params[1:]]
+        bound: dict[str, cst.BaseExpression] = {}
+        if block.build.unpacked:
+            # its build() takes a list of shapes: self.block.build([a_shape, [None, None, size]])
+            shapes = call.args[0].value if len(call.args) == 1 and not call.args[0].star else None
+            if (
+                not isinstance(shapes, (cst.List, cst.Tuple)) or len(shapes.elements) != len(block.build.unpacked)
+                or any(isinstance(e, cst.StarredElement) for e in shapes.elements)
+            ):
+                raise Unconvertible(
+                    f"self.{name} ({block.name}) takes the sizes of its inputs as "
+                    + ", ".join(f"{s}=" for s in block.build.size_params)
+                    + f", and build() does not give self.{name} a literal list of {len(block.build.unpacked)} shapes"
+                )
+            params = []
+            bound = {n: e.value for n, e in zip(block.build.unpacked, shapes.elements)}
+        for i, arg in enumerate(call.args if not block.build.unpacked else []):
+            key = arg.keyword.value if arg.keyword is not None else (params[i] if i < len(params) else None)
+            if arg.star or key not in params or key in bound:
+                raise _other(call)
+            bound[key] = arg.value
+        sizes = {}
+        for shape_name, keyword in block.build.size_names.items():
+            shape = bound.get(shape_name)
+            if shape is None or (isinstance(shape, cst.Name) and shape.value == "None"):
+                raise Unconvertible(
+                    f"self.{name} ({block.name}) takes the size of its input {shape_name} as {keyword}=,"
+                    f" and build() does not give self.{name} that shape"
+                )
+            sizes[keyword] = self._last_size_of(name, attr, shape, keyword)
+        if sizes:
+            self.plan.block_sizes[name] = sizes
 
     def _weight(self, name: str, call: cst.Call, stmt) -> None:
         if name in self.attrs or name in self.plan.weights:
@@ -447,7 +648,7 @@ class _BuildWalker:
         for element in shape.elements:
             substituted = self.substitute(element.value)
             mapped = self.scope.expression(substituted, end)
-            if mapped is None and self.shape_param in {n.value for n in _walk(substituted) if isinstance(n, cst.Name)}:
+            if mapped is None and {*self.own_params, *self.shape_params, *self.shape_aliases} & {n.value for n in _walk(substituted) if isinstance(n, cst.Name)}:
                 raise Unconvertible(
                     f"build() makes self.{name} with the size {code_of(element.value).strip()}, read from the input shape:"
                     " only the size of its last axis becomes a constructor argument; create it in __init__ from explicit sizes"
@@ -491,7 +692,7 @@ class _InitScope:
 
     def __init__(self, init: cst.FunctionDef | None, build_params: set[str]) -> None:
         self.build_params = build_params
-        self.size_param: str | None = None  # the input size __init__ takes (see _BuildWalker._size_name)
+        self.size_params: set[str] = set()  # the input sizes __init__ takes (see _BuildWalker._size_name)
         self.top = list(init.body.body) if init is not None else []
         self.params: set[str] = set()
         self.selfs: dict[str, list] = {}  # attribute -> [(top index, value or None, top-level)]
@@ -512,6 +713,9 @@ class _InitScope:
     def index_of(self, stmt) -> int:
         for i, s in enumerate(self.top):
             if s is stmt:
+                return i
+        for i, s in enumerate(self.top):  # a statement inside `if ...:` of __init__
+            if isinstance(s, cst.If) and any(n is stmt for n in _walk(s)):
                 return i
         return len(self.top)
 
@@ -632,7 +836,7 @@ class _InitScope:
     def _name_ok(self, name: str, at: int, where: str) -> bool:
         if name == "self":
             return False
-        if self.size_param is not None and name == self.size_param:
+        if name in self.size_params:
             return True
         if where == "build":
             # a global for build(); __init__ must not bind the name to something else

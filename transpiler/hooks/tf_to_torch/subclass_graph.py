@@ -20,6 +20,11 @@ statements leave ``__init__`` for ``forward()``, whose parameters are the inputs
 (a dict of inputs: one dict argument, called as the Keras model was); the
 statements after the ``super().__init__`` call (the config attributes) stay.
 
+A graph may also start from another model's inputs (keras-hub's tasks: ``inputs =
+backbone.input; x = backbone(inputs)[...]`` with ``self.backbone = backbone``): forward()
+takes what that model takes and calls ``self.backbone``, which must be the model's PyTorch
+module (reported as a warning).
+
 All or nothing: a graph the converter cannot follow (a loop, a layer from another
 file, a helper function that may build layers, a member of the Keras base class)
 keeps the whole class as it was, with the reason (a torch module in a Keras graph
@@ -36,6 +41,7 @@ import libcst as cst
 from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible
 from ...engine.query import resolve_call
+from ...engine.walk import source_children
 from .functional import (
     MERGE_FUNCTIONS,
     App,
@@ -52,6 +58,7 @@ from .functional import (
 )
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer
 from .models import INPUTS, _layer_call
+from . import dtype_policy
 
 API = "keras functional subclass"
 MODEL_BASES = {"keras.Model", "keras.models.Model"}
@@ -90,6 +97,10 @@ class InitGraph:
     paths: dict[int, list[str]] = field(default_factory=dict)  # layer key -> its modules' state_dict paths
     nested: dict[int, dict[int, list[App]]] = field(default_factory=dict)  # application -> input -> layers applied in it
     head_comments: list = field(default_factory=list)  # comments above the Inputs: they go to forward()
+    # the graph starts from another model's inputs (keras-hub's tasks: `inputs = backbone.input`):
+    # the name of that model in __init__ (a parameter, or self.X) -> how forward() calls it
+    backbone: str | None = None
+    backbone_attr: str | None = None
 
     def apps(self, op: Op) -> list[App]:
         """The layer applications of a graph statement, those inside another one's arguments too."""
@@ -117,7 +128,7 @@ def _walk(node):
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(reversed(list(n.children)))
+        stack.extend(reversed(source_children(n)))
 
 
 def _self_attr(node) -> str | None:
@@ -415,6 +426,10 @@ def _inputs(ctx, g: InitGraph, body: list, index: int):
             if uses == [g.statement]:
                 gathered = made[0]
                 inputs_node = made[0].body[0].value
+    if isinstance(inputs_node, cst.Name):
+        made = _assignment(body[:index], inputs_node.value)
+        if len(made) == 1 and _backbone_input(g, made[0].body[0].value):
+            return "backbone", [], [inputs_node.value], None
     shape = _structure(inputs_node)
     if shape is None or any(not isinstance(v, cst.Name) for v in shape[2]):
         raise Unconvertible("inputs= must be a keras.Input, or a list or a dict (string keys) of them")
@@ -431,6 +446,33 @@ def _inputs(ctx, g: InitGraph, body: list, index: int):
     return form, keys, names, gathered
 
 
+def _backbone_input(g: InitGraph, value) -> bool:
+    """``backbone.input`` (``backbone`` a parameter of __init__ that it keeps as ``self.backbone``)
+    or ``self.backbone.input``: the graph starts from that model's inputs; g records the model."""
+    if not (isinstance(value, cst.Attribute) and value.attr.value == "input"):
+        return False
+    owner = value.value
+    params = {p.name.value for p in (*g.init.params.params, *g.init.params.kwonly_params)}
+    stores = {}
+    for stmt in g.init.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+            small = stmt.body[0]
+            attr = _self_attr(small.targets[0].target) if len(small.targets) == 1 else None
+            if attr is not None:
+                stores.setdefault(attr, []).append(small.value)
+    if isinstance(owner, cst.Name) and owner.value in params:
+        held = [a for a, values in stores.items() if any(isinstance(v, cst.Name) and v.value == owner.value for v in values)]
+        if len(held) == 1 and all(isinstance(v, cst.Name) and v.value == owner.value for v in stores[held[0]]):
+            g.backbone, g.backbone_attr = owner.value, held[0]
+            return True
+        return False
+    attr = _self_attr(owner)
+    if attr is not None and len(stores.get(attr, [])) == 1:
+        g.backbone, g.backbone_attr = None, attr
+        return True
+    return False
+
+
 def _trace(ctx, plan, g: InitGraph, known: dict) -> None:
     body = list(g.init.body.body)
     index = body.index(g.statement)
@@ -440,8 +482,15 @@ def _trace(ctx, plan, g: InitGraph, known: dict) -> None:
     if gathered is not None:
         g.removed.add(id(gathered))
     tracer = _InitTracer(ctx, g, known)
+    started = None
+    if form == "backbone":
+        # forward() takes what the backbone takes (a tensor or a dict of them), of unknown shape
+        started = _assignment(body[:index], inputs[0])[0]
+        tracer.inputs[inputs[0]] = None
+        tracer.input_statements[inputs[0]] = started
+        tracer.symbolic.add(inputs[0])
     for stmt in body[:index]:
-        if stmt is not gathered:
+        if stmt is not gathered and stmt is not started:
             tracer.statement(stmt)
     for stmt in body[index + 1:]:
         if used_names(stmt) & tracer.graph_names():
@@ -668,6 +717,7 @@ def _check_class(ctx, plan, g: InitGraph) -> None:
                 )
             if resolve_call(ctx, node) in INPUTS and id(node) not in known_inputs:
                 raise Unconvertible(f"a keras.Input outside the graph of __init__ (line {ctx.scan.position(node)[0]})")
+    as_dtype = dtype_policy.dtype_reads(ctx, cls)  # self.compute_dtype as a dtype: torch's default
     for fn in cls.body.body:
         if not isinstance(fn, cst.FunctionDef) or fn.name.value == "get_config":
             continue
@@ -675,7 +725,7 @@ def _check_class(ctx, plan, g: InitGraph) -> None:
             if isinstance(node, cst.Attribute):
                 if _self_attr(node) is not None:
                     attr = _self_attr(node)
-                    if attr not in assigned and attr not in defined and attr not in MODULE_MEMBERS:
+                    if attr not in assigned and attr not in defined and attr not in MODULE_MEMBERS and id(node) not in as_dtype:
                         raise Unconvertible(
                             f"it reads self.{attr}, which its base {g.base} provides (an nn.Module has no such member)"
                         )
@@ -704,6 +754,8 @@ def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
             if resolve_call(ctx, node) is not None:
                 continue
             func = node.func
+            if _calls_backbone(g, func):
+                continue  # the model the graph starts from: forward() calls its module
             attr = _self_attr(func)
             if attr is not None:
                 if attr in g.blocks:
@@ -737,6 +789,19 @@ def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
             if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in graph.infos:
                 continue  # a tensor method: converted by the rules
             raise Unconvertible(f"the graph calls {code_of(func).strip()[:40]}, which the converter does not know")
+
+
+def _calls_backbone(g: InitGraph, func) -> bool:
+    """``backbone(...)``, ``backbone.token_embedding(...)`` (or on ``self.backbone``), where the
+    graph starts from that model's inputs."""
+    if g.backbone_attr is None:
+        return False
+    head = func
+    while isinstance(head, cst.Attribute) and _self_attr(head) is None:
+        head = head.value
+    if isinstance(head, cst.Name):
+        return head.value == g.backbone
+    return _self_attr(head) == g.backbone_attr
 
 
 def _target_names(targets) -> list[str]:
@@ -796,6 +861,9 @@ def _stored_names(plan, g: InitGraph) -> None:
                 if _self_attr(t.target):
                     assigned_attrs[_self_attr(t.target)] = assigned_attrs.get(_self_attr(t.target), 0) + 1
     for name in reads:
+        if name == g.backbone and g.backbone_attr is not None:
+            g.stored[name] = g.backbone_attr  # `self.backbone = backbone`: the model the graph starts from
+            continue
         if own_store.get(name) == [name] and assigned_attrs.get(name) == 1 and local_sites.get(name) == 1:
             g.stored[name] = name  # `self.name = name` is there already
             continue
@@ -1093,6 +1161,13 @@ def rewrite_class(ctx, plan, original: cst.ClassDef, updated: cst.ClassDef, hold
         for warning in lp.warnings:
             ctx.warn(layer.call, layer.kind, warning)
     for name, call in graph.input_calls.items():
+        if not isinstance(call, cst.Call):  # backbone.input
+            ctx.warn(
+                call, "keras.Model.input",
+                f"argument {name!r} of {plan.name}.forward(): what self.{g.backbone_attr} takes; self.{g.backbone_attr}"
+                " must be a PyTorch module (the backbone converted from its own file), called as the Keras model was",
+            )
+            continue
         ctx.converted(call, "keras.Input", f"argument {name!r} of {plan.name}.forward()")
         ctx.consume_head(call.func)
     ctx.converted(g.call, "keras.Model.__init__", "super().__init__()", "moved first: nn.Module must be set up before modules are assigned; the graph becomes forward()")

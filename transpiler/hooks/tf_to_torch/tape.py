@@ -33,6 +33,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Deferred, Unconvertible
 from ...engine.query import framework_calls
+from ...engine.walk import source_children
 
 _VARIABLES = ("trainable_variables", "trainable_weights")
 
@@ -83,7 +84,7 @@ def _handled(ctx, call) -> None:
         node = stack.pop()
         if isinstance(node, (cst.Call, cst.Attribute)):
             ctx.owned.add(id(node))
-        stack.extend(node.children)
+        stack.extend(source_children(node))
 
 
 def _method_call(node, name: str, receiver: str | None = None) -> cst.Call | None:
@@ -268,7 +269,7 @@ def _check_unknown_calls(transformer, with_stmt) -> None:
     stack = [with_stmt.body]
     while stack:
         node = stack.pop()
-        stack.extend(node.children)
+        stack.extend(source_children(node))
         if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)) or ctx.types is None:
             continue
         if ctx.types.kind_of(node.func, chain) is not None or ctx.resolver.resolve_chain(node.func) is not None:
@@ -318,7 +319,7 @@ def mode_switch(transformer, original, updated):
     stack = [original]
     while stack:
         node = stack.pop()
-        stack.extend(node.children)
+        stack.extend(source_children(node))
         if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)):
             continue
         flag = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "training"), None)

@@ -148,9 +148,14 @@ def split(args, ctx, original):
         axis = ", dim={axis}"
     if ok and isinstance(literal, int):
         return ctx.build("torch.chunk({value}, {splits}" + axis + ")", **subs)
-    if ok and isinstance(literal, (list, tuple)):
+    if (ok and isinstance(literal, (list, tuple))) or isinstance(splits, (cst.List, cst.Tuple)):
+        # a list written out is the piece sizes, whatever its elements
         return ctx.build("torch.split({value}, {splits}" + axis + ")", **subs)
-    raise Unconvertible("num_or_size_splits must be a literal: an int means that many pieces (torch.chunk), a list the piece sizes (torch.split)")
+    # an int (that many pieces) or a list (the sizes), known at run time: a helper tells them apart
+    from .training import need_snippet
+
+    need_snippet(ctx, "split_pieces")
+    return ctx.build("split_pieces({value}, {splits}" + axis + ")", **subs)
 
 
 def gather(args, ctx, original):
@@ -295,9 +300,11 @@ def pad(args, ctx, original):
     a = Args(args, ctx)
     tensor = a.require("tensor")
     pairs, _ = _padding_pairs(a.require("paddings"))
-    if pairs is None:
-        raise Unconvertible("paddings must be a list of [before, after] pairs written out")
     mode = str(a.literal("mode", "CONSTANT")).upper()
+    if pairs is None:
+        if mode != "CONSTANT":
+            raise Unconvertible("paddings must be a list of [before, after] pairs written out (a mode other than CONSTANT)")
+        return pad_pairs_call(ctx, tensor, a["paddings"], a.get("constant_values"))
     while pairs and _is_zero(pairs[0][0]) and _is_zero(pairs[0][1]):
         pairs.pop(0)
     subs = {"tensor": tensor}
@@ -315,6 +322,17 @@ def pad(args, ctx, original):
         subs["value"] = a["constant_values"]
         text += ", value={value}"
     return ctx.build(text + ")", **subs)
+
+
+def pad_pairs_call(ctx, x, paddings, value):
+    """Constant padding whose (before, after) pairs are known only at run time: the helper
+    pad_pairs (snippets.py), which flattens them from the last axis back for F.pad."""
+    from .training import need_snippet
+
+    need_snippet(ctx, "pad_pairs")
+    if value is None or _is_zero(value):
+        return ctx.build("pad_pairs({x}, {paddings})", x=x, paddings=paddings)
+    return ctx.build("pad_pairs({x}, {paddings}, value={value})", x=x, paddings=paddings, value=value)
 
 
 _RESIZE_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact"}
@@ -396,3 +414,34 @@ def meshgrid(args, ctx, original):
         subs[f"t{i}"] = value
         items.append(f"{{t{i}}}")
     return ctx.build(f"torch.meshgrid({', '.join(items)}, indexing={indexing!r})", **subs)
+
+
+def sequence_mask(args, ctx, original):
+    """tf.sequence_mask(lengths, maxlen, dtype): position j of row i is j < lengths[i]."""
+    a = Args(args, ctx)
+    lengths = a.require("lengths")
+    subs = {"lengths": lengths}
+    if "maxlen" in a and code_of(a["maxlen"]).strip() != "None":
+        subs["maxlen"] = a["maxlen"]
+        text = "torch.arange({maxlen}, device={lengths}.device) < {lengths}.unsqueeze(-1)"
+    else:
+        text = "torch.arange({lengths}.max(), device={lengths}.device) < {lengths}.unsqueeze(-1)"
+    if "dtype" in a and code_of(a["dtype"]).strip() not in ("None", "torch.bool"):
+        subs["dtype"] = a["dtype"]
+        text = "(" + text + ").to({dtype})"
+    return ctx.build(text, **subs)
+
+
+def signal_frame(args, ctx, original):
+    """tf.signal.frame(signal, frame_length, frame_step) along the last axis -> Tensor.unfold:
+    both give (..., frames, frame_length), the last incomplete frame dropped."""
+    a = Args(args, ctx)
+    if a.literal("pad_end", False):
+        raise Unconvertible("pad_end=True: pad the signal first (F.pad), then unfold")
+    axis = a.literal("axis", -1)
+    if axis != -1:
+        raise Unconvertible("axis other than -1: TensorFlow puts the frames at that axis, unfold appends the frame axis last")
+    return ctx.build(
+        "{signal}.unfold(-1, {frame_length}, {frame_step})",
+        signal=a.require("signal"), frame_length=a.require("frame_length"), frame_step=a.require("frame_step"),
+    )

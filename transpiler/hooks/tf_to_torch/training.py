@@ -16,7 +16,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
-from ...engine.walk import child_nodes
+from ...engine.walk import child_nodes, source_children
 from .._util import Args
 
 # -- losses ----------------------------------------------------------------------
@@ -380,7 +380,7 @@ def _walk(node):
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(n.children)
+        stack.extend(source_children(n))
 
 
 # -- compile ---------------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Keras initializer objects -> torch.nn.init functions.
+
+A Keras initializer is an object called as ``init(shape, dtype)`` that gives a new
+tensor; PyTorch's are functions that fill a given tensor in place
+(``nn.init.normal_(param, std=0.02)``). Given to a layer that becomes a module
+(``kernel_initializer=keras.initializers.RandomNormal(stddev=0.02)``), the
+initializer becomes that call on the module's weight (keras_layers.py). Anywhere
+else (keras-hub's ``def bert_kernel_initializer(stddev=0.02): return
+keras.initializers.TruncatedNormal(stddev=stddev)``) the object becomes the function
+with its arguments bound, ``functools.partial(nn.init.trunc_normal_, std=stddev, ...)``,
+reported as a warning: it is called on a tensor, not with a shape.
+
+Keras's defaults are written out where PyTorch's differ (stddev 0.05, not 1.0), and
+the truncated normal keeps Keras's cut at two standard deviations from the mean
+(trunc_normal_'s ``a``/``b`` are absolute bounds).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ...frameworks import canonical
+from .._util import Args, Unconvertible, code_of, literal_value
+
+# canonical source name -> kind
+KINDS = {
+    "keras.initializers.RandomNormal": "normal", "keras.initializers.random_normal": "normal",
+    "tensorflow.random_normal_initializer": "normal",
+    "keras.initializers.TruncatedNormal": "truncated", "keras.initializers.truncated_normal": "truncated",
+    "tensorflow.compat.v1.truncated_normal_initializer": "truncated",
+    "keras.initializers.RandomUniform": "uniform", "keras.initializers.random_uniform": "uniform",
+    "tensorflow.random_uniform_initializer": "uniform",
+    "keras.initializers.Constant": "constant", "keras.initializers.constant": "constant",
+    "tensorflow.constant_initializer": "constant",
+    "keras.initializers.Zeros": "zeros", "keras.initializers.zeros": "zeros", "tensorflow.zeros_initializer": "zeros",
+    "keras.initializers.Ones": "ones", "keras.initializers.ones": "ones", "tensorflow.ones_initializer": "ones",
+    "keras.initializers.GlorotUniform": "glorot_uniform", "keras.initializers.glorot_uniform": "glorot_uniform",
+    "keras.initializers.GlorotNormal": "glorot_normal", "keras.initializers.glorot_normal": "glorot_normal",
+}
+# the source parameters of each kind, in order, with Keras's defaults
+PARAMS = {
+    "normal": [("mean", 0.0), ("stddev", 0.05), ("seed", None)],
+    "truncated": [("mean", 0.0), ("stddev", 0.05), ("seed", None)],
+    "uniform": [("minval", -0.05), ("maxval", 0.05), ("seed", None)],
+    "constant": [("value", 0.0)],
+    "zeros": [], "ones": [],
+    "glorot_uniform": [("seed", None)], "glorot_normal": [("seed", None)],
+}
+FUNCTIONS = {
+    "normal": "torch.nn.init.normal_", "truncated": "torch.nn.init.trunc_normal_",
+    "uniform": "torch.nn.init.uniform_", "constant": "torch.nn.init.constant_",
+    "zeros": "torch.nn.init.zeros_", "ones": "torch.nn.init.ones_",
+    "glorot_uniform": "torch.nn.init.xavier_uniform_", "glorot_normal": "torch.nn.init.xavier_normal_",
+}
+VALUE_WARNING = (
+    "a Keras initializer is called as init(shape, dtype) and gives a new tensor; {function} fills the tensor"
+    " it is given in place: call it on the parameter (init(module.weight))"
+)
+
+
+def _number(node: cst.BaseExpression):
+    ok, value = literal_value(node)
+    if ok and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _term(node: cst.BaseExpression) -> str:
+    text = code_of(node).strip()
+    return text if isinstance(node, (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.Call, cst.Subscript)) else f"({text})"
+
+
+def _bound(mean: cst.BaseExpression | None, std: cst.BaseExpression, sign: int) -> str:
+    """mean + sign * 2 * std, folded where the values are literal numbers."""
+    m = 0.0 if mean is None else _number(mean)
+    s = _number(std)
+    if m is not None and s is not None:
+        return repr(round(m + sign * 2 * s, 12))
+    two_std = f"2 * {_term(std)}"
+    if mean is None or m == 0:
+        return f"-{two_std}" if sign < 0 else two_std
+    return f"{_term(mean)} {'-' if sign < 0 else '+'} {two_std}"
+
+
+def plan(kind: str, values: dict) -> tuple[str, list[str], list[str]]:
+    """(torch function, keyword arguments as code, caveats) for an initializer of ``kind``
+    whose given arguments are ``values`` (source name -> node)."""
+    function = FUNCTIONS[kind]
+    kwargs: list[str] = []
+    caveats: list[str] = []
+    seed = values.get("seed")
+    if seed is not None and code_of(seed).strip() != "None":
+        caveats.append(f"seed={code_of(seed).strip()} dropped: seed torch's generator (torch.manual_seed) instead")
+    if kind in ("normal", "truncated"):
+        mean, std = values.get("mean"), values.get("stddev")
+        if mean is not None and _number(mean) == 0:
+            mean = None
+        std_node = std if std is not None else cst.Float("0.05")
+        if mean is not None:
+            kwargs.append(f"mean={code_of(mean).strip()}")
+        kwargs.append(f"std={code_of(std_node).strip()}")
+        if kind == "truncated":
+            # Keras redraws values more than two standard deviations from the mean
+            kwargs += [f"a={_bound(mean, std_node, -1)}", f"b={_bound(mean, std_node, 1)}"]
+    elif kind == "uniform":
+        low, high = values.get("minval"), values.get("maxval")
+        kwargs += [f"a={code_of(low).strip() if low is not None else '-0.05'}",
+                   f"b={code_of(high).strip() if high is not None else '0.05'}"]
+    elif kind == "constant":
+        value = values.get("value")
+        if value is not None and _number(value) is None and not (
+            isinstance(value, cst.UnaryOperation) and _number(value.expression) is not None
+        ) and not isinstance(value, (cst.Name, cst.Attribute)):
+            raise Unconvertible(
+                f"Constant({code_of(value).strip()}): torch.nn.init.constant_ fills with one number;"
+                " copy an array in with `with torch.no_grad(): param.copy_(torch.as_tensor(value))`"
+            )
+        kwargs.append(f"val={code_of(value).strip() if value is not None else '0.0'}")
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            caveats.append(
+                f"Constant({code_of(value).strip()}): torch.nn.init.constant_ fills with one number,"
+                " where Keras also broadcasts an array"
+            )
+    return function, kwargs, caveats
+
+
+def bound_values(call: cst.Call, kind: str) -> dict:
+    """The source call's arguments by parameter name (positional ones by their place)."""
+    names = [n for n, _ in PARAMS[kind]]
+    out, i = {}, 0
+    for a in call.args:
+        if a.star:
+            raise Unconvertible("arguments given with * or **: write them out")
+        if a.keyword is not None:
+            if a.keyword.value not in names:
+                raise Unconvertible(f"argument {a.keyword.value!r} is not one of {names}")
+            out[a.keyword.value] = a.value
+        else:
+            if i >= len(names):
+                raise Unconvertible("too many positional arguments")
+            out[names[i]] = a.value
+            i += 1
+    return out
+
+
+def initializer(args, ctx, original):
+    """An initializer object as a value: the torch.nn.init function (with its arguments bound)."""
+    qual = ctx.resolver.resolve_chain(original.func)
+    kind = KINDS.get(canonical(qual)) if qual else None
+    if kind is None:
+        raise Unconvertible("no conversion rule for this initializer")
+    Args(args, ctx)  # the rule's checks
+    function, kwargs, caveats = plan(kind, bound_values(original, kind))
+    source = canonical(qual)
+    if id(original) in ctx.facts.get("layer_initializers", ()):
+        # an argument of a layer that becomes a module: the layer's conversion writes the
+        # torch.nn.init call (and its caveats); this expression does not stay
+        return ctx.build(function)
+    if kwargs:
+        from ...engine.spelling import ImportNeed
+
+        ctx.speller.needs.add(ImportNeed("functools"))
+        code = f"functools.partial({function}, {', '.join(kwargs)})"
+    else:
+        code = function
+    for caveat in caveats:
+        ctx.warn(original, source, caveat)
+    ctx.warn(original, source, VALUE_WARNING.format(function=function.replace("torch.nn.init.", "nn.init.")))
+    return ctx.build(code)
