@@ -22,11 +22,12 @@ The bindings of a scope are found on demand by walking that scope's statements
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 import libcst as cst
 
 from ..frameworks import framework_of
-from .names import Resolver, dotted_name
+from .names import Resolver, dotted_name, scope_chain
 from .walk import child_nodes
 
 # what iterating a value of one kind gives
@@ -88,21 +89,20 @@ def _targets(target, path=()):
         yield from _targets(target.value, ())
 
 
-def called_functions(module: cst.Module, source: str) -> set[str]:
-    """Top-level functions the file calls by name: the scan records their calls."""
-    import re
-
-    functions = {stmt.name.value for stmt in module.body if type(stmt) is cst.FunctionDef}
-    if not functions:
-        return set()
-    names = "|".join(map(re.escape, sorted(functions)))
-    uses = re.findall(rf"(?<![\w.])(def\s+)?({names})\s*\(", source)
-    return {name for prefix, name in uses if not prefix}
+def _chain_of_frame(frame, leaf) -> list:
+    """The scope chain of ``leaf`` under the node of ``frame``, a linked ``(node, parent
+    frame)`` from _attribute_calls."""
+    nodes = [leaf]
+    while frame is not None:
+        nodes.append(frame[0])
+        frame = frame[1]
+    nodes.reverse()
+    return scope_chain(tuple(nodes))
 
 
 def _calls_of(resolver, name: str):
     """(call, scope chain) for every call of the plain name ``name`` (from the scan's hits;
-    called_functions put the file's called functions among the scanned names)."""
+    the file's called top-level functions are among the scanned names: see api._convert)."""
     scan = resolver.scan
     index = getattr(scan, "_calls_by_name", None)
     if index is None:
@@ -233,7 +233,7 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
         while comp is not None:
             bind_target(comp.target, "for", comp.iter)
             comp = comp.inner_for_in
-    walk = walk_block = None  # the two call each other: a reference cycle that would keep the tree alive
+    del walk, walk_block  # they call each other: a reference cycle (docs/performance.md)
     return sites
 
 
@@ -248,6 +248,8 @@ class Types:
         self._annotations: dict[int, str | None] = {}
         self._classes: dict | None = None  # method id -> (class, self name, method chain)
         self._flows: dict[int, object] = {}  # function id -> _Flow (None: not followed)
+        self._attr_calls: dict | None = None  # method name -> [(call, scope chain)] (see _attribute_calls)
+        self._instance_guard: set = set()  # names and attributes _instance_class is following
 
     def _sites(self, scope) -> dict[str, list[BindingSite]]:
         found = self._scopes.get(id(scope))
@@ -338,7 +340,9 @@ class Types:
         if memo is not _UNKNOWN:
             return memo  # type: ignore[return-value]
         self._memo[key] = None  # recursion guard: a cycle is unknown
-        before = set(self._memo)
+        # what was inferred before: the memo's first entries (a dict keeps insertion
+        # order, and none of them is deleted while this call runs)
+        before = len(self._memo)
         declared = {self.annotation_kind(site.annotation) for site in sites if site.annotation is not None}
         if len(declared) == 1 and None not in declared:
             # the annotation says what the name holds, in its whole scope; a binding
@@ -373,9 +377,10 @@ class Types:
         self._memo[key] = kind
         return kind
 
-    def _forget(self, keep: set, key) -> None:
-        """Drop what was inferred while ``key`` was assumed (or unknown)."""
-        for k in [k for k in self._memo if k not in keep and k != key]:
+    def _forget(self, before: int, key) -> None:
+        """Drop what was inferred while ``key`` was assumed (or unknown): every entry
+        after the first ``before`` (``key`` is among those)."""
+        for k in list(islice(self._memo, before, None)):
             del self._memo[k]
 
     def _site_kind(self, site: BindingSite, chain) -> str | None:
@@ -448,6 +453,11 @@ class Types:
                     returned = self._method_returned_kind(func, chain)
                     if returned is not None:
                         return returned
+                    if (
+                        self.source == "tf" and func.attr.value == "add_weight"
+                        and isinstance(func.value, cst.Name) and func.value.value == "self"
+                    ):
+                        return "variable"  # self.add_weight(...) in a Keras layer: its weight
                     receiver = self.evidence(expr, chain)
                 if receiver is not None:
                     rule = self.method_rule(receiver, func.attr.value)
@@ -618,7 +628,7 @@ class Types:
                     visit(stmt.body.body, [stmt, *outer_chain], False)
 
         visit(module.body, [module], True)
-        visit = None  # it refers to itself: a reference cycle that would keep the tree alive
+        del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
         self._classes = info
         return info
 
@@ -660,13 +670,27 @@ class Types:
     def _instance_class(self, expr, chain: list, module: cst.Module):
         """The class of this file ``expr`` is an instance of: ``self``, ``Block(...)``,
         a name or an attribute (``self.block``, ``model.encoder``) every assignment
-        of which is ``Block(...)``."""
+        of which is ``Block(...)`` (or ``self.block.to(device)``: the same module)."""
+        found = self._instance_class_in(expr, chain, module)
+        return None if found is _CYCLE else found
+
+    def _instance_class_in(self, expr, chain: list, module: cst.Module):
         info = self._class_info(module)
         if isinstance(expr, cst.Call):
             if isinstance(expr.func, cst.Name) and len(info["by_name"].get(expr.func.value, ())) == 1:
                 return info["by_name"][expr.func.value][0]
+            if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _RETURNS_SELF and not expr.args[2:]:
+                # self.decoder.to("cpu"): nn.Module's to/cuda/cpu/train/eval... return the module
+                # itself, where the class (and those of this file it derives from) does not define them
+                cls = self._instance_class_in(expr.func.value, chain, module)
+                if cls is _CYCLE or cls is None:
+                    return cls
+                if any(expr.func.attr.value in self._sites(k) for k in self._class_lineage(cls, info)):
+                    return None
+                return cls
             return None
         sites: list = []
+        key = None
         if isinstance(expr, cst.Name):
             if expr.value == "self":
                 return self._class_of_self(chain, module)
@@ -674,22 +698,32 @@ class Types:
                 found = self._sites(scope).get(expr.value)
                 if found:
                     sites = [_with_chain(site, chain[i:]) for site in found]
+                    key = (id(scope), expr.value)
                     break
         elif isinstance(expr, cst.Attribute):
-            cls = self._instance_class(expr.value, chain, module)
-            if cls is None:
-                return None
+            cls = self._instance_class_in(expr.value, chain, module)
+            if cls is None or cls is _CYCLE:
+                return cls
             sites = self._attribute_sites(cls, expr.attr.value, module, in_body=False)
-        classes = set()
-        for site in sites:
-            if site.kind != "value" or not isinstance(site.expr, cst.Call):
-                return None
-            found = self._instance_class(site.expr, site.chain or chain, module)
-            if found is None:
-                return None
-            classes.add(id(found))
-            result = found
-        return result if len(classes) == 1 else None
+            key = (id(cls), expr.attr.value)
+        if key in self._instance_guard:
+            return _CYCLE  # self.decoder = self.decoder.to("cpu"): says nothing new
+        self._instance_guard.add(key)
+        try:
+            classes = set()
+            for site in sites:
+                if site.kind != "value" or not isinstance(site.expr, cst.Call):
+                    return None
+                found = self._instance_class_in(site.expr, site.chain or chain, module)
+                if found is None:
+                    return None
+                if found is _CYCLE:
+                    continue
+                classes.add(id(found))
+                result = found
+            return result if len(classes) == 1 else None
+        finally:
+            self._instance_guard.discard(key)
 
     def _class_lineage(self, cls, info: dict) -> list:
         """The class and the classes of this file it derives from (by a module-level name)."""
@@ -713,7 +747,7 @@ class Types:
         if not isinstance(func, cst.FunctionDef) or not isinstance(module, cst.Module) or func is module:
             return None
         if not any(stmt is func for stmt in module.body):
-            return None  # methods and nested functions are called through attributes or closures
+            return self._param_from_method_calls(param, func, module)
         if func.name.value not in self.facts.get("_called_functions", ()):
             return None
         if any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod") for d in func.decorators):
@@ -742,6 +776,84 @@ class Types:
         kind = kinds.pop() if calls and len(kinds) == 1 else None
         self._memo[key] = kind
         return kind
+
+    def _param_from_method_calls(self, param: cst.Param, func: cst.FunctionDef, module: cst.Module) -> str | None:
+        """A parameter of a method of a class of this file (``transpose_for_scores(self, x)``):
+        the kind every call of a method of that name passes, where each call is made on an
+        instance of a class of this file (``self.transpose_for_scores(self.query(h))``); a call
+        on anything else (an unknown receiver, ``super()``) may be a call of it: unknown."""
+        info = self._class_info(module)
+        owner = info["method_class"].get(id(func))
+        names = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
+        if owner is not None:
+            cls = owner[0]
+            names = names[1:]
+        else:
+            # a static method (self._relative_position_bucket(pos, ...)): every parameter is passed
+            cls = next((k for ks in info["by_name"].values() for k in ks
+                        if any(stmt is func for stmt in _statements(k.body.body))), None)
+            if cls is None or not any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
+                                      for d in func.decorators):
+                return None  # a nested function, a class method
+        if param.name.value not in names:
+            return None
+        index = names.index(param.name.value)
+        key = (id(param), "<method calls>")
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
+        self._memo[key] = None  # recursion guard
+        if func.name.value in self._attribute_calls(module).get("<referenced>", ()):
+            return None  # passed as a value (self.apply(self._init_weights)): called elsewhere with anything
+        kinds = set()
+        calls = 0
+        for call, frame in self._attribute_calls(module).get(func.name.value, ()):
+            call_chain = _chain_of_frame(frame, call.func)
+            receiver = call.func.value
+            if owner is None and isinstance(receiver, cst.Name) and any(k is cls for k in info["by_name"].get(receiver.value, ())):
+                klass = cls  # Block.helper(x): the static method called through its class
+            else:
+                klass = self._instance_class(receiver, call_chain, module)
+            if klass is None:
+                return None
+            if not any(k is cls for k in self._class_lineage(klass, info)):
+                continue  # a method of another class of this file
+            calls += 1
+            arg = None
+            for i, a in enumerate(call.args):
+                if a.star:
+                    return None
+                if a.keyword is None and i == index or (a.keyword is not None and a.keyword.value == param.name.value):
+                    arg = a.value
+            if arg is None:
+                return None
+            kinds.add(self.kind_of(arg, call_chain))
+        kind = kinds.pop() if calls and len(kinds) == 1 else None
+        self._memo[key] = kind
+        return kind
+
+    def _attribute_calls(self, module: cst.Module) -> dict:
+        """Every call ``x.name(...)`` of the file, by name, with its frame (see _chain_of_frame); under
+        "<referenced>" the names of attributes read other than to call them (``self.apply(self.f)``)."""
+        if self._attr_calls is not None:
+            return self._attr_calls
+        index: dict = {}
+        referenced: set = set()
+        index["<referenced>"] = referenced
+        # (node, parent frame): the chain above a call is read only for the calls asked about
+        todo: list = [(module, None)]
+        while todo:
+            node, parent = todo.pop()
+            frame = (node, parent)
+            kind = type(node)
+            if kind is cst.Call and type(node.func) is cst.Attribute:
+                index.setdefault(node.func.attr.value, []).append((node, frame))
+            elif kind is cst.Attribute and not (
+                parent is not None and type(parent[0]) is cst.Call and parent[0].func is node
+            ):
+                referenced.add(node.attr.value)
+            todo.extend((child, frame) for child in reversed(child_nodes(node)))
+        self._attr_calls = index
+        return index
 
     def _returned_kind(self, name: cst.Name, chain: list) -> str | None:
         """``build_model()``: the kind every return of a function of this file gives."""
@@ -903,6 +1015,35 @@ class Types:
                 kinds.add(self._site_kind(site, site.chain or chain))
         return kinds - {None}
 
+    def bindings(self, expr, chain: list) -> list | None:
+        """What a plain name (the bindings that may reach this use of it) or an attribute of an
+        instance of a class of this file (``self.first_device``: every assignment to it in the
+        class) may hold: a list of ("value", expression, its scope chain) and ("kind", declared
+        kind) for an annotated parameter; None where a binding is anything else (a parameter
+        without an annotation, a loop variable, an unpacking...) or none is found."""
+        sites: list = []
+        if isinstance(expr, cst.Name):
+            for i, scope in enumerate(chain):
+                found = self._sites(scope).get(expr.value)
+                if found:
+                    reaching = self._reaching(scope, expr, found)
+                    sites = [_with_chain(site, chain[i:]) for site in (reaching or found)]
+                    break
+        elif isinstance(expr, cst.Attribute):
+            module = chain[-1] if chain and isinstance(chain[-1], cst.Module) else None
+            cls = self._instance_class(expr.value, chain, module) if module is not None else None
+            if cls is not None:
+                sites = self._attribute_sites(cls, expr.attr.value, module, in_body=True)
+        out: list = []
+        for site in sites:
+            if site.kind in ("param", "declare") and site.annotation is not None:
+                out.append(("kind", self.annotation_kind(site.annotation)))
+            elif site.kind == "value":
+                out.append(("value", site.expr, site.chain or chain))
+            else:
+                return None
+        return out or None
+
     def method_rule(self, kind: str, name: str):
         while kind:
             for rule in self.ruleset.method_rules(name):
@@ -913,6 +1054,9 @@ class Types:
 
 
 _REGISTERS = {"register_buffer", "register_parameter", "add_module", "register_module"}
+# nn.Module methods that return the module itself
+_RETURNS_SELF = {"to", "cuda", "cpu", "train", "eval", "float", "half", "double", "bfloat16", "requires_grad_", "type"}
+_CYCLE = object()  # _instance_class met the binding it is following
 
 
 def _is_int(node) -> bool:

@@ -61,15 +61,13 @@ class Args:
 def int_literal(node: cst.BaseExpression) -> bool:
     """True for a literal made only of ints/bools (nested lists and tuples included)."""
     ok, value = literal_value(node)
-    if not ok:
-        return False
+    return ok and _all_ints(value)
 
-    def ints(v) -> bool:
-        if isinstance(v, (list, tuple)):
-            return all(ints(x) for x in v)
-        return isinstance(v, (bool, int))
 
-    return ints(value)
+def _all_ints(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_all_ints(x) for x in value)
+    return isinstance(value, (bool, int))
 
 
 def expr(code: str) -> cst.BaseExpression:

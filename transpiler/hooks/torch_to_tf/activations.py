@@ -39,3 +39,12 @@ def normalize(args, ctx, original):
         x=a.require("input"),
         dim=a.get("dim") or ctx.build("1"),
     )
+
+
+def softmax(args, ctx, original):
+    """F.softmax(x, dim, dtype=d) / log_softmax: PyTorch casts the input to d first."""
+    a = Args(args, ctx)
+    x = a.require("input")
+    if a.get("dtype") is not None:
+        x = ctx.build("tensorflow.cast({x}, {dtype})", x=x, dtype=a["dtype"])
+    return ctx.build(args.rule.data["template"], input=x, dim=a.require("dim"))

@@ -28,6 +28,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
+from ...engine.walk import source_children
 from .torch_layers import TorchLayer, plan_layer, to_keras_perm, to_torch_perm
 
 # PyTorch functions that work element by element: they keep the layout of their input
@@ -83,6 +84,21 @@ def _self_attr(node) -> str | None:
     if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
         return node.attr.value
     return None
+
+
+def _reads(fn: cst.FunctionDef, infos: dict) -> bool:
+    """Whether the nested function reads a name of the enclosing forward() (a closure)."""
+    own = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
+    for extra in (fn.params.star_arg, fn.params.star_kwarg):
+        if isinstance(extra, cst.Param):
+            own.add(extra.name.value)
+    stack = [fn.body]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name) and n.value in infos and n.value not in own:
+            return True
+        stack.extend(source_children(n))
+    return False
 
 
 def _perm_code(perm: tuple) -> str:
@@ -158,10 +174,38 @@ class Tracer:
             self._if(stmt, infos)
         elif isinstance(stmt, (cst.For, cst.While, cst.With, cst.Try)) or type(stmt).__name__ == "TryStar":
             self._loop(stmt, infos)
+        elif isinstance(stmt, cst.FunctionDef) and self._plain_helper(stmt, infos):
+            # a helper of plain tensor code (`def shape(x): return x.view(bs, -1, h, d)`): its
+            # body converts with the rules; it gets and reads PyTorch's layout
+            infos.pop(stmt.name.value, None)
         elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            raise Unconvertible("a function or class defined inside forward() is not converted")
+            raise Unconvertible("a function or class defined inside forward() that uses self or forward()'s own tensors is not converted")
         else:
             self._loop(stmt, infos)
+
+    def _plain_helper(self, fn: cst.FunctionDef, infos: dict) -> bool:
+        """A function defined in forward() whose tensors are all in PyTorch's layout: it calls
+        none of the module's layers (their layouts are followed only in forward itself), and
+        it reads only its arguments (a call gives them in PyTorch's layout), plain attributes
+        of self (``self.n_heads``), and names of forward() while none of them can be channels-last
+        (the module has no convolution-like layer)."""
+        if fn.decorators:
+            return False
+        members = self.cls.members
+        stack = [fn.body]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, cst.Name) and n.value == "self":
+                return False  # self passed on, or read otherwise than below
+            if isinstance(n, cst.Attribute) and isinstance(n.value, cst.Name) and n.value.value == "self":
+                if n.attr.value in members or n.attr.value == "training":
+                    return False
+                continue  # a plain attribute (not a layer): self.n_heads
+            stack.extend(source_children(n))
+        if not _reads(fn, infos):
+            return True
+        spatial = any(m.kind == "layer" and m.layer is not None and m.layer.rank is not None for m in members.values())
+        return not spatial and not any(info.layout == KERAS for info in infos.values())
 
     def small(self, small, stmt, infos: dict) -> None:
         if isinstance(small, cst.Assign):
@@ -185,6 +229,15 @@ class Tracer:
             value = self.expr(small.value, infos)
             if isinstance(target, cst.Name):
                 current = infos.get(target.value, Info(TORCH))
+                layouts = {(i.layout, i.rank) for i in (current, value) if i.layout != NONE}
+                if len(layouts) > 1 and current.layout == KERAS:
+                    # `x += b` with a channels-last x and a PyTorch-layout b: an assignment
+                    # target cannot be transposed in place, so x goes back first
+                    name = target.value
+                    self.plan.before.setdefault(id(stmt), []).append(
+                        f"{name} = tf.transpose({name}, {_perm_code(to_torch_perm(current.rank))})"
+                    )
+                    current = Info(TORCH)
                 infos[target.value] = self._combine([(target, current), (small.value, value)])
             else:
                 self._move(small.value, value)
@@ -463,8 +516,9 @@ class Tracer:
         self.plan.apps[id(node)] = app
         args = [a for a in node.args if a.keyword is None or a.keyword.value not in ("training",)]
         first = args[0].value if args else None
-        if app.element or member.kind != "layer":
-            # containers, blocks, closed layers: PyTorch's layout in and out
+        if app.element or member.kind != "layer" or getattr(member, "assigned_twice", False):
+            # containers, blocks, closed layers (and a layer the attribute is one of
+            # several values of): PyTorch's layout in and out
             for a in args:
                 self._move(a.value, self.expr(a.value, infos))
             if isinstance(node.func, cst.Subscript):
@@ -718,7 +772,7 @@ def _walk(node):
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(n.children)
+        stack.extend(source_children(n))
 
 
 def _apply_remap(call: cst.Call, remap) -> cst.Call:

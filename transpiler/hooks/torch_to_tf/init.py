@@ -21,6 +21,7 @@ import math
 import libcst as cst
 
 from ...engine.types import KIND_PARENTS
+from ...engine.walk import source_children
 from ...frameworks import canonical
 from .._util import Args, Unconvertible, code_of, literal_value
 
@@ -109,7 +110,7 @@ def _uses(ctx, receiver: str, name: str) -> list[str]:
     stack = list(roots)
     while stack:
         node = stack.pop()
-        for child in node.children:
+        for child in source_children(node):
             parents[id(child)] = node
             stack.append(child)
         if isinstance(node, cst.Attribute) and node.attr.value == name and code_of(node.value).strip() == receiver:
@@ -138,6 +139,20 @@ def _uses(ctx, receiver: str, name: str) -> list[str]:
     return uses
 
 
+def _assigned(ctx, receiver: str, name: str) -> bool:
+    """Whether the statement being converted assigns ``receiver.name`` (``self.decoder.bias = self.bias``)."""
+    stmt = ctx.statement_stack[-1] if ctx.statement_stack else None
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return False
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                t = target.target
+                if isinstance(t, cst.Attribute) and t.attr.value == name and code_of(t.value).strip() == receiver:
+                    return True
+    return False
+
+
 def layer_weight(args, ctx, original):
     """``m.weight`` of a layer an isinstance check names: the Keras layer's weight
     (data.keras: kernel, embeddings, gamma...). A weight laid out otherwise in Keras
@@ -150,6 +165,11 @@ def layer_weight(args, ctx, original):
     uses = _uses(ctx, code_of(x).strip(), name)
     if not uses:
         raise Unconvertible(f"'{name}' used where the conversion does not follow it")
+    if _assigned(ctx, code_of(x).strip(), name):
+        raise Unconvertible(
+            f"a Keras layer's {data['keras']} cannot be replaced by another variable (the layer makes its own when it is "
+            "built): apply the shared variable in call() instead (e.g. self.decoder(x) + self.bias with use_bias=False)"
+        )
     if _in_init(ctx) and any(use != "init" for use in uses):
         raise Unconvertible(NOT_BUILT)
     if data.get("layout") and any(use == "other" for use in uses):
@@ -179,9 +199,56 @@ def _stopped(node) -> bool:
     )
 
 
+def _pure(node) -> bool:
+    """An index that may be written twice: names, attributes, literals, ``getattr(m, 'a', None)``."""
+    if isinstance(node, (cst.Name, cst.Integer, cst.SimpleString)):
+        return True
+    if isinstance(node, cst.Attribute):
+        return _pure(node.value)
+    if isinstance(node, cst.UnaryOperation):
+        return _pure(node.expression)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "getattr":
+        return all(_pure(a.value) for a in node.args)
+    return False
+
+
+def _assign_to_row(ctx, receiver, original_receiver, chain, template: str, **subs):
+    """``w.data[i].zero_()`` on a layer's weight (the padding row of an embedding):
+    ``w[i].assign(...)`` (a TensorFlow variable assigns to a slice of itself)."""
+    if not (isinstance(original_receiver, cst.Subscript) and isinstance(receiver, cst.Subscript)):
+        return None
+    if len(receiver.slice) != 1 or not isinstance(receiver.slice[0].slice, cst.Index):
+        return None
+    variable, layer = _receiver_info(ctx, original_receiver.value, chain)
+    if not (variable and layer) or _stopped(receiver.value) or _in_init(ctx):
+        return None
+    if not _pure(receiver.slice[0].slice.value) or not _pure(_strip_data(receiver.value)):
+        return None
+    _warn_built(ctx, original_receiver)
+    # the row is written twice (assigned to, and read by the template): its index is pure
+    marker = "_transpiler_row_"
+    built = ctx.build("{self}.assign(" + template + ")", self=cst.Name(marker), **subs)
+
+    class Row(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return receiver if updated.value == marker else updated
+
+    return built.visit(Row())
+
+
+def _warn_built(ctx, node) -> None:
+    function = next((stmt for stmt in reversed(ctx.statement_stack) if isinstance(stmt, cst.FunctionDef)), None)
+    warned = ctx.facts.setdefault("init_warned", set())
+    if id(function) not in warned:  # once a function
+        warned.add(id(function))
+        ctx.warn(node, "variable.assign", BUILT_WARNING)
+
+
 def assign_to_variable(ctx, receiver, original_receiver, chain, template: str, **subs):
     """``{receiver}.assign(template)`` where ``original_receiver`` is a variable (a parameter,
     a buffer, a layer's weight); None where it is not one."""
+    if isinstance(original_receiver, cst.Subscript):
+        return _assign_to_row(ctx, receiver, original_receiver, chain, template, **subs)
     variable, layer = _receiver_info(ctx, original_receiver, chain)
     if not variable:
         return None
@@ -190,11 +257,7 @@ def assign_to_variable(ctx, receiver, original_receiver, chain, template: str, *
     if layer:
         if _in_init(ctx):
             raise Unconvertible(NOT_BUILT)
-        function = next((stmt for stmt in reversed(ctx.statement_stack) if isinstance(stmt, cst.FunctionDef)), None)
-        warned = ctx.facts.setdefault("init_warned", set())
-        if id(function) not in warned:  # once a function
-            warned.add(id(function))
-            ctx.warn(original_receiver, "variable.assign", BUILT_WARNING)
+        _warn_built(ctx, original_receiver)
     return ctx.build("{self}.assign(" + template + ")", self=receiver, **subs)
 
 
@@ -299,3 +362,177 @@ def nn_init(args, ctx, original):
             "kernel_initializer=/bias_initializer= where it is created"
         )
     return result
+
+
+# -- re-initialisation in __init__, moved into the layer's constructor ------------------------
+#
+# ``self.fc = nn.Linear(4, 2)`` then ``nn.init.zeros_(self.fc.bias)`` in the same __init__:
+# Keras has no weights yet there, but the layer takes the initializer where it is made:
+# ``layers.Dense(2, bias_initializer="zeros")``. The statement goes. Only statements of
+# __init__'s own body (not in a loop or a branch), on a layer made by one plain Keras layer.
+
+# what Keras layers start these weights at (PyTorch's Linear/Conv biases start random)
+_KERAS_DEFAULTS = {"bias": "'zeros'", "beta": "'zeros'", "gamma": "'ones'"}
+
+
+def _keras_initializer(how: str, args: dict) -> tuple[str, dict] | None:
+    """The Keras initializer (template text, subs) of ``nn.init.<how>_`` with these
+    (original, keyword-bound) arguments; None where there is none of the same distribution."""
+
+    def number(name, default):
+        if name not in args:
+            return default
+        ok, value = _number_of(args[name])
+        return value if ok and isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    subs: dict = {}
+
+    def arg(name, default: str) -> str:
+        if name not in args:
+            return default
+        key = f"init{len(subs)}"
+        subs[key] = args[name]
+        return "{" + key + "}"
+
+    if how == "normal":
+        # Keras's mean is PyTorch's (0); its stddev is 0.05, PyTorch's 1
+        mean = f"mean={arg('mean', '')}, " if "mean" in args else ""
+        return f"keras.initializers.RandomNormal({mean}stddev={arg('std', '1.0')})", subs
+    if how == "uniform":
+        return f"keras.initializers.RandomUniform(minval={arg('a', '0.0')}, maxval={arg('b', '1.0')})", subs
+    if how == "constant":
+        if "val" not in args:
+            return None
+        ok, value = literal_value(args["val"])
+        if ok and not isinstance(value, bool) and value in (0, 1):
+            return ("'zeros'" if value == 0 else "'ones'"), subs
+        return f"keras.initializers.Constant({arg('val', '0.0')})", subs
+    if how in ("zeros", "ones"):
+        return f"'{how}'", subs
+    if how in ("xavier_uniform", "xavier_normal"):
+        gain = number("gain", 1.0)
+        if gain is None:
+            return None
+        mode, scale = "fan_avg", gain ** 2
+    elif how in ("kaiming_uniform", "kaiming_normal"):
+        ok_a, slope = _number_of(args["a"]) if "a" in args else (True, 0)
+        ok_n, nonlinearity = literal_value(args["nonlinearity"]) if "nonlinearity" in args else (True, "leaky_relu")
+        ok_m, mode = literal_value(args["mode"]) if "mode" in args else (True, "fan_in")
+        if not (ok_a and ok_n and ok_m) or mode not in ("fan_in", "fan_out"):
+            return None
+        if nonlinearity == "leaky_relu":
+            if not isinstance(slope, (int, float)):
+                return None
+            scale = 2.0 / (1 + slope ** 2)
+        elif nonlinearity in _GAINS:
+            scale = _GAINS[nonlinearity]
+        else:
+            return None
+    else:
+        return None
+    distribution = "uniform" if how.endswith("uniform") else "untruncated_normal"
+    return f'keras.initializers.VarianceScaling(scale={_number(scale)}, mode="{mode}", distribution="{distribution}")', subs
+
+
+_METHOD_INITS = {"normal_": "normal", "uniform_": "uniform", "zero_": "zeros", "fill_": "constant"}
+_INIT_PARAMS = {
+    "normal": ["tensor", "mean", "std", "generator"], "uniform": ["tensor", "a", "b", "generator"],
+    "constant": ["tensor", "val"], "zeros": ["tensor"], "ones": ["tensor"],
+    "xavier_uniform": ["tensor", "gain", "generator"], "xavier_normal": ["tensor", "gain", "generator"],
+    "kaiming_uniform": ["tensor", "a", "mode", "nonlinearity", "generator"],
+    "kaiming_normal": ["tensor", "a", "mode", "nonlinearity", "generator"],
+}
+
+
+def _framework_free(node) -> bool:
+    """An argument that reads nothing of the source framework (converted later than the layer)."""
+    return "torch" not in code_of(node) and not isinstance(node, (cst.Lambda,))
+
+
+def move_inits(ctx, info, resolve_call, members_before) -> None:
+    """Move ``nn.init.*_(self.<layer>.weight|bias, ...)`` statements of ``info``'s __init__ into
+    the layer's Keras constructor (``kernel_initializer=``...). ``members_before(stmt)`` gives
+    the layer members assigned before the statement (name -> Member)."""
+    init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+    if init is None or not isinstance(init.body, cst.IndentedBlock):
+        return
+    moved = ctx.facts.setdefault("moved_inits", {}).setdefault(id(info.node), [])
+    for stmt in init.body.body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)):
+            continue
+        call = stmt.body[0].value
+        if not isinstance(call, cst.Call) or any(a.star for a in call.args):
+            continue
+        api = resolve_call(ctx, call)
+        args = list(call.args)
+        if api and api.startswith("torch.nn.init.") and api.endswith("_"):
+            how = api[len("torch.nn.init."):-1]
+        elif not api and isinstance(call.func, cst.Attribute) and call.func.attr.value in _METHOD_INITS:
+            # self.fc.weight.data.normal_(mean, std): the same as nn.init.normal_(self.fc.weight, mean, std)
+            how = _METHOD_INITS[call.func.attr.value]
+            api = "tensor." + call.func.attr.value
+            args = [cst.Arg(call.func.value)] + args
+        else:
+            continue
+        params = _INIT_PARAMS.get(how)
+        if params is None:
+            continue
+        bound: dict = {}
+        for i, a in enumerate(args):
+            name = a.keyword.value if a.keyword is not None else (params[i] if i < len(params) else None)
+            if name is None or name not in params:
+                bound = {}
+                break
+            bound[name] = a.value
+        if "tensor" not in bound or "generator" in bound:
+            continue
+        target = _strip_data(bound.pop("tensor"))
+        if not (isinstance(target, cst.Attribute) and target.attr.value in ("weight", "bias")):
+            continue
+        owner = target.value
+        if not (isinstance(owner, cst.Attribute) and isinstance(owner.value, cst.Name) and owner.value.value == "self"):
+            continue
+        member = members_before(stmt).get(owner.attr.value)
+        if member is None or member.kind != "layer" or member.plan is None:
+            continue
+        plan = member.plan
+        spec = next((w for w in plan.weights if w.torch == [target.attr.value]), None)
+        if spec is None or "." in spec.weight or spec.args.get("optional"):
+            continue
+        if len(plan.layers) != 1 or any(w.layer != "" for w in plan.weights):
+            continue  # one plain Keras layer (not a keras.Sequential with padding or Permutes)
+        index = 0
+        if not all(_framework_free(v) for v in bound.values()):
+            continue
+        found = _keras_initializer(how, bound)
+        if found is None:
+            continue
+        text, subs = found
+        keyword = f"{spec.weight}_initializer"
+        layer_text = plan.layers[index]
+        if keyword + "=" in layer_text or not layer_text.endswith(")"):
+            continue
+        if text == _KERAS_DEFAULTS.get(spec.weight):
+            _own(ctx, call)
+            moved.append((stmt, call, api, f"keras.layers' default {spec.weight} initializer"))
+            continue
+        renamed = {}
+        for key, node in subs.items():
+            new_key = f"i{len(plan.subs) + len(renamed)}"
+            renamed[new_key] = node
+            text = text.replace("{" + key + "}", "{" + new_key + "}")
+        separator = "" if layer_text.endswith("()") else ", "
+        plan.layers[index] = layer_text[:-1] + separator + f"{keyword}={text})"
+        plan.subs.update(renamed)
+        _own(ctx, call)
+        moved.append((stmt, call, api, f"{keyword}="))
+
+
+def _own(ctx, call) -> None:
+    """The statement goes as a whole: no rule converts (or reports) its parts."""
+    stack = [call]
+    while stack:
+        node = stack.pop()
+        ctx.owned.add(id(node))
+        stack.extend(source_children(node))
+

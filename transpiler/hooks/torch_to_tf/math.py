@@ -28,3 +28,29 @@ def div(args, ctx, original):
     if func is None:
         raise Unconvertible(f"unknown rounding_mode {mode!r}")
     return ctx.build("tensorflow." + func + "({x}, {y})", x=x, y=y)
+
+
+def norm(args, ctx, original):
+    """x.norm(p, dim, keepdim) / torch.norm: p = 2 or 'fro' (the default) is the square root of
+    the sum of squares over dim (all of x without it): tf.norm's Euclidean norm, also over a
+    tuple of dimensions. p = 1 over one dimension (written out) is ord=1; other p are reported
+    (over two dimensions tf.norm reads ord as a matrix norm)."""
+    a = Args(args, ctx)
+    x = a.require("input")
+    p = a.literal("p", "fro")
+    dim = a.get("dim")
+    subs = {"x": x}
+    parts = ["{x}"]
+    if p in (None, "fro", 2, 2.0):
+        pass
+    elif p in (1, 1.0) and dim is not None and a.is_literal("dim") and isinstance(a.literal("dim"), int):
+        parts.append("ord=1")
+    else:
+        raise Unconvertible(f"p={p!r}: only p=2 / 'fro', and p=1 over one dimension written out, convert")
+    if dim is not None:
+        subs["dim"] = dim
+        parts.append("axis={dim}")
+    if "keepdim" in a:
+        subs["keepdim"] = a["keepdim"]
+        parts.append("keepdims={keepdim}")
+    return ctx.build("tensorflow.norm(" + ", ".join(parts) + ")", **subs)

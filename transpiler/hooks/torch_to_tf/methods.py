@@ -7,7 +7,7 @@ import libcst as cst
 from ...engine.build import is_simple
 from ...engine.types import is_tensor
 from ...frameworks import canonical, framework_of
-from .._util import Args, Unconvertible, code_of
+from .._util import Args, Unconvertible, code_of, literal_value
 
 _DTYPES = {
     "torch.float32", "torch.float", "torch.float64", "torch.double", "torch.float16", "torch.half",
@@ -45,7 +45,19 @@ def _what(node, ctx) -> str:
     """'dtype', 'device', 'tensor' (x.to(other): other's dtype and device) or '' for an
     argument of Tensor.to(). Known from what the argument is, never from its name: a string
     ('cuda:0', "cuda:" + str(i)), a torch dtype, torch.device(...), the .device or .dtype
-    attribute of a value, a name assigned a device, or a value whose kind is known."""
+    attribute of a value, a value whose kind is known, or a name (or an attribute of an instance
+    of a class of this file: self.first_device) every binding of which is one of these."""
+    chain = _scope_chain(ctx) if ctx.types is not None else None
+    return _what_in(node, ctx, chain, 0)
+
+
+_DTYPE_CALLS = {"torch.get_default_dtype", "torch.get_autocast_gpu_dtype", "torch.get_autocast_dtype", "torch.promote_types", "torch.result_type"}
+
+
+def _what_in(node, ctx, chain, depth: int) -> str:
+    if isinstance(node, cst.IfExp):
+        both = {_what_in(node.body, ctx, chain, depth), _what_in(node.orelse, ctx, chain, depth)}
+        return both.pop() if len(both) == 1 else ""
     if _is_string(node):
         return "device"
     if isinstance(node, cst.Attribute) and node.attr.value in ("device", "dtype"):
@@ -60,13 +72,29 @@ def _what(node, ctx) -> str:
         qual = ctx.resolver.resolve_chain(node.func)
         if qual is not None and canonical(qual) == "torch.device":
             return "device"
-    chain = _scope_chain(ctx) if ctx.types is not None else None
+        if qual is not None and canonical(qual) in _DTYPE_CALLS:
+            return "dtype"
     if chain is not None:
         kind = ctx.types.kind_of(node, chain)
-        if kind == "device":
-            return "device"
+        if kind in ("device", "dtype"):
+            return kind
         if is_tensor(kind):
             return "tensor"
+        if depth < 4 and isinstance(node, (cst.Name, cst.Attribute)):
+            found = ctx.types.bindings(node, chain)
+            if found:
+                whats = set()
+                for item in found:
+                    if item[0] == "kind":
+                        whats.add(item[1] if item[1] in ("device", "dtype") else "tensor" if is_tensor(item[1]) else "")
+                    else:
+                        whats.add(_what_in(item[1], ctx, item[2], depth + 1))
+                if len(whats) == 1:
+                    return whats.pop()
+                if whats == {"dtype", ""}:
+                    # some bindings are dtypes, none a device or a tensor: a dtype it is, or
+                    # tf.cast raises on what it got (a device name, a tensor) - never silently
+                    return "dtype?"
     return ""
 
 
@@ -97,6 +125,10 @@ def to(args, ctx, original):
     dtype = a.get("dtype")
     device_given = "device" in a
     for item, orig, what in items:
+        if what == "dtype?":
+            ctx.warn(orig, "tensor.to", f"'{code_of(orig).strip()}' is taken as a dtype: some of its assignments are "
+                     "dtypes and none is a device (tf.cast raises if another one is)")
+            what = "dtype"
         if what == "dtype":
             dtype = item
         elif what == "tensor":
@@ -238,7 +270,7 @@ def expand(args, ctx, original):
             return ctx.build(shaped, x=x)
         subs = {"x": x, **{f"s{i}": e for i, e in enumerate(lead)}}
         return ctx.build("tensorflow.tile(" + shaped + ", [" + "".join(f"{{s{i}}}, " for i in range(n - 1)) + "1])", **subs)
-    if keep and not is_simple(x):
+    if keep and not (is_simple(x) or _plain_subscript(x)):
         shown = code_of(receiver if receiver is not None else x).strip()
         raise Unconvertible(
             f"-1 keeps a size of '{shown}', which the conversion reads (tf.shape) besides broadcasting it: "
@@ -247,7 +279,10 @@ def expand(args, ctx, original):
     subs = {"x": x}
     parts = []
     for i, item in enumerate(items):
-        if _is_minus_one(item):
+        if _is_minus_one(item) and not is_simple(x):  # a plain subscript, read again for its size
+            subs[f"x{i}"] = x.deep_clone()
+            parts.append(f"tensorflow.shape({{x{i}}})[{i - n}]")
+        elif _is_minus_one(item):
             parts.append(f"tensorflow.shape({{x}})[{i - n}]")
         else:
             subs[f"s{i}"] = item
@@ -297,3 +332,103 @@ def _is_shape_of(node, receiver) -> bool:
     else:
         return False
     return code_of(base).strip() == code_of(receiver).strip() and is_simple(receiver)
+
+
+def _number(node) -> bool:
+    """A number written out: ``-1e9``, ``float("-inf")``, ``-float("inf")``, ``float(-100.0)``."""
+    while isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        node = node.expression
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return True
+    if (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("float", "int")
+            and len(node.args) == 1 and not node.args[0].keyword and not node.args[0].star):
+        inner = node.args[0].value
+        if isinstance(inner, cst.SimpleString):
+            return inner.value.strip("\"'").lower().lstrip("+-") in ("inf", "infinity", "nan")
+        return _number(inner)
+    return False
+
+
+def masked_fill(args, ctx, original):
+    """x.masked_fill(mask, value) -> tf.where(mask, tf.cast(value, x.dtype), x): the value cast
+    to x's dtype, as PyTorch does. Where x is an expression (read once), a number written out is
+    left to tf.where, which converts it to x's dtype (a float for an integer x raises a TypeError)."""
+    a = Args(args, ctx)
+    x, mask, value = a.require("self"), a.require("mask"), a.require("value")
+    if is_simple(x):
+        return ctx.build("tensorflow.where({mask}, tensorflow.cast({value}, {x}.dtype), {x})", mask=mask, value=value, x=x)
+    if _number(value):
+        return ctx.build("tensorflow.where({mask}, {value}, {x})", mask=mask, value=value, x=x)
+    dtype = _cast_dtype(x, ctx)
+    if dtype is not None:  # x.float().masked_fill(m, v): x's dtype is the cast's
+        return ctx.build("tensorflow.where({mask}, tensorflow.cast({value}, {dtype}), {x})", mask=mask, value=value, x=x, dtype=dtype)
+    if isinstance(x, cst.Subscript) and is_simple(x.value):  # causal_mask[:, :n].masked_fill(m, v)
+        # an element or slice has the dtype of what it is taken from
+        return ctx.build("tensorflow.where({mask}, tensorflow.cast({value}, {base}.dtype), {x})", mask=mask, value=value, x=x, base=x.value.deep_clone())
+    raise Unconvertible(
+        f"the value is cast to the dtype of '{code_of(x).strip()}', which the conversion would compute twice: "
+        "assign it to a variable first"
+    )
+
+
+def _plain_subscript(node) -> bool:
+    """``x[None, None, :, :]``, ``x[:, :n]``: a subscript of a plain name or attribute by names,
+    literals and slices of them: computing it twice gives the same and changes nothing."""
+    if not (isinstance(node, cst.Subscript) and is_simple(node.value)):
+        return False
+    for element in node.slice:
+        inner = element.slice
+        parts = [inner.lower, inner.upper, inner.step] if isinstance(inner, cst.Slice) else [inner.value]
+        for part in parts:
+            if part is None or is_simple(part) or isinstance(part, cst.Ellipsis):
+                continue
+            if isinstance(part, cst.BinaryOperation) and is_simple(part.left) and is_simple(part.right):
+                continue
+            return False
+    return True
+
+
+def _cast_dtype(node, ctx):
+    """The dtype of ``tf.cast(x, dtype)`` (a converted x.float(), x.type_as(y)...), where it is
+    a plain name or attribute; else None."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "cast"):
+        return None
+    if code_of(node.func).strip() != ctx.spell("tensorflow.cast") or len(node.args) != 2 or node.args[1].keyword is not None:
+        return None
+    dtype = node.args[1].value
+    return dtype if is_simple(dtype) else None
+
+
+def nonzero(args, ctx, original):
+    """x.nonzero() -> tf.where(x) (the (N, ndim) int64 indices, in the same order);
+    x.nonzero(as_tuple=True) -> one index tensor per dimension: its columns, tf.unstack(..., axis=1)."""
+    a = Args(args, ctx)
+    x = a.require("self")
+    as_tuple = a.literal("as_tuple", False)
+    if as_tuple is True:
+        return ctx.build("tensorflow.unstack(tensorflow.where({x}), axis=1)", x=x)
+    if as_tuple is False:
+        return ctx.build("tensorflow.where({x})", x=x)
+    raise Unconvertible("argument 'as_tuple' must be written out (True or False)")
+
+
+def narrow(args, ctx, original):
+    """x.narrow(dim, start, length): the slice start:start + length along dim, written as
+    indexing (x[:, s:s + n], x[..., s:s + n]); dim must be written out."""
+    a = Args(args, ctx)
+    x, start, length = a.require("self"), a.require("start"), a.require("length")
+    dim = a.literal("dim")
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise Unconvertible("dim must be an int written out")
+    if not is_simple(start):
+        raise Unconvertible("start is used twice (start:start + length): assign it to a variable first")
+    span = "{start}:{start} + {length}"
+    ok_start, first = literal_value(start)
+    ok_length, count = literal_value(length)
+    if ok_start and ok_length and all(isinstance(v, int) and not isinstance(v, bool) for v in (first, count)):
+        span = f"{first}:{first + count}" if first + count != 0 or first >= 0 else f"{first}:"
+    if dim >= 0:
+        index = ":, " * dim + span
+    else:
+        index = "..., " + span + ", :" * (-dim - 1)
+    return ctx.build("{x}[" + index + "]", x=x, start=start, length=length)

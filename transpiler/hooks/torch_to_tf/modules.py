@@ -23,6 +23,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
+from ...engine.walk import source_children
 from .forward import ForwardPlan, Tracer, rewrite_call
 from .torch_layers import KerasPlan, TorchLayer, closed, permute_layer, plan_layer
 
@@ -91,6 +92,7 @@ class Member:
     keras_name: str = ""
     rnn_states: bool = True
     persistent: bool = True
+    assigned_twice: bool = False  # `self.x = A` and `self.x = B` (branches): PyTorch's layout in and out
 
     @property
     def needs_training(self) -> bool:
@@ -112,6 +114,9 @@ class ClassInfo:
     forward: ForwardPlan | None = None
     problems: list[str] = field(default_factory=list)
     inherits: bool = False  # a base class of this file: attributes may come from it
+    loose: dict = field(default_factory=dict)  # attribute -> Sequential it is given besides its member value
+    sequential: "Container | None" = None  # class C(nn.Sequential): the layers its super().__init__ gets
+    sequential_call: cst.Call | None = None
     _training: bool | None = None
     _computing: bool = False
 
@@ -134,6 +139,7 @@ class ClassInfo:
             return False
         self._computing = True
         result = bool(self.forward and self.forward.uses_training) or any(m.needs_training for m in self.members.values())
+        result = result or bool(self.sequential is not None and self.sequential.needs_training)
         self._computing = False
         self._training = result
         return result
@@ -143,7 +149,7 @@ def _is_module_class(ctx, cls: cst.ClassDef, known: dict) -> bool:
     for base in cls.bases:
         value = base.value
         if isinstance(value, (cst.Name, cst.Attribute)):
-            if resolve_call(ctx, value) in MODULE_BASES:
+            if resolve_call(ctx, value) in MODULE_BASES or (resolve_call(ctx, value) in SEQUENTIAL and len(cls.bases) == 1):
                 return True
             if isinstance(value, cst.Name) and value.value in known:
                 return True
@@ -162,7 +168,7 @@ def _walk(node):
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(reversed(list(n.children)))
+        stack.extend(reversed(source_children(n)))
 
 
 # -- analysis ---------------------------------------------------------------------
@@ -185,6 +191,12 @@ def analyze(ctx) -> None:
         except Unconvertible as exc:
             info.problems.append(str(exc))
     _inherit(classes)
+    for info in classes.values():
+        if any(resolve_call(ctx, b.value) in SEQUENTIAL for b in info.node.bases if isinstance(b.value, (cst.Name, cst.Attribute))):
+            try:
+                _sequential_subclass(ctx, info, classes)
+            except Unconvertible as exc:
+                info.problems.append(str(exc))
     # a class built inside another module's __init__ is a building block: a Keras Layer
     for info in classes.values():
         init = _method(info.node, "__init__")
@@ -193,10 +205,13 @@ def analyze(ctx) -> None:
         for node in _walk(init):
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in classes and node.func.value != info.name:
                 classes[node.func.value].is_model = False
+    inheriting: list[ClassInfo] = []
     for info in _dependency_order(classes):
+        if info.sequential is not None or info.problems:
+            continue  # keras.Sequential's call()
         forward = _method(info.node, "forward")
         if forward is None:
-            info.problems.append("an nn.Module without forward()")
+            inheriting.append(info)  # forward() of a base class of this file, if any (below)
             continue
         try:
             info.forward = Tracer(ctx, info, forward).run()
@@ -213,7 +228,14 @@ def analyze(ctx) -> None:
                     continue
             if member.kind == "layer" and member.plan is not None:
                 layer_plans[id(member.node)] = member.plan
+    for info in inheriting:
+        _inherited_forward(info, classes)
     for info in classes.values():
+        if info.sequential is not None and not info.problems:
+            try:
+                _register_container(ctx, info.sequential, layer_plans, containers)
+            except Unconvertible as exc:
+                info.problems.append(str(exc))
         for member in info.members.values():
             if member.container is not None:
                 try:
@@ -221,6 +243,33 @@ def analyze(ctx) -> None:
                 except Unconvertible as exc:  # a layer in it has no Keras equivalent
                     info.problems.append(str(exc))
                     break
+    # an nn.Sequential in __init__ that no member keeps (`self.down` assigned a Sequential
+    # in one branch and nn.Identity() in the other): its layers follow its own layouts
+    loose = ctx.facts.setdefault("loose_containers", set())
+    for info in classes.values():
+        init = _method(info.node, "__init__")
+        if init is None or info.problems:
+            continue
+        owners = {}  # id(value) -> attribute, for `self.x = nn.Sequential(...)`
+        for node in _walk(init):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1:
+                attr = _self_attr_name(node.targets[0].target)
+                if attr is not None:
+                    owners[id(node.value)] = attr
+        for node in _walk(init):
+            if isinstance(node, cst.Call) and id(node) not in containers and resolve_call(ctx, node) in SEQUENTIAL:
+                try:
+                    container = _container(ctx, "torch.nn.Sequential", node, classes)
+                    if container.dynamic:
+                        continue
+                    _register_container(ctx, container, layer_plans, containers)
+                except Unconvertible:
+                    continue  # the hook reports it
+                attr = owners.get(id(node))
+                if attr is not None and attr in info.members and info.members[attr].assigned_twice:
+                    info.loose[attr] = container  # its weights: the attribute's, where it is this one
+                else:
+                    loose.add(id(node))
     changed = True
     while changed:  # a module whose block stays PyTorch stays PyTorch too
         changed = False
@@ -233,6 +282,14 @@ def analyze(ctx) -> None:
                     info.problems.append(f"it builds {failed[0]}, which is not converted")
                     changed = True
                     break
+            if info.sequential is not None and not info.problems:
+                failed = [b.name for b in _container_blocks(info.sequential) if b.problems]
+                if failed:
+                    info.problems.append(f"it builds {failed[0]}, which is not converted")
+                    changed = True
+    for info in classes.values():
+        if not info.problems:
+            _move_inits(ctx, info)
     for info in classes.values():
         if info.problems:
             # all or nothing: the class stays PyTorch code, reported once on the class
@@ -257,9 +314,17 @@ def analyze(ctx) -> None:
     for name, kinds in layer_kinds.items():
         if len(kinds) == 1 and None not in kinds and attribute_kinds.get(name) == "module":
             attribute_kinds[name] = kinds.pop()  # self.fc = nn.Linear(...) in every class: a Dense
+    for info in classes.values():
         forward = _method(info.node, "forward")
         if forward is not None:
             for param in forward.params.params[1:]:
+                # forward's inputs are tensors, but for flags and options (a default other
+                # than None: output_attentions=False) or what an annotation says otherwise
+                default = param.default
+                if default is not None and not (isinstance(default, cst.Name) and default.value == "None"):
+                    continue
+                if param.annotation is not None:
+                    continue  # the type flow reads the annotation itself
                 param_kinds[id(param)] = "tensor"
     _module_level_models(ctx, classes, layer_plans, containers)
     _function_models(ctx, classes, layer_plans, containers)
@@ -267,6 +332,87 @@ def analyze(ctx) -> None:
         if kind == "class" and (value.problems or not _all_ok(value)):
             continue
         ctx.models[name] = model_info(kind, value)
+
+
+def _sequential_subclass(ctx, info: ClassInfo, classes: dict) -> None:
+    """``class Head(nn.Sequential)`` whose __init__ hands its layers to ``super().__init__(...)``:
+    a ``keras.Sequential`` subclass given the same layers (as a list)."""
+    for stmt in info.node.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value != "__init__":
+            raise Unconvertible(f"an nn.Sequential subclass with a method of its own ({stmt.name.value}) is not converted")
+    init = _method(info.node, "__init__")
+    if init is None or not isinstance(init.body, cst.IndentedBlock):
+        raise Unconvertible("an nn.Sequential subclass without __init__ is not converted")
+    calls = []
+    for node in _walk(init.body):
+        if isinstance(node, cst.AssignTarget) and _self_attr_name(node.target) is not None:
+            raise Unconvertible("an nn.Sequential subclass that adds its layers as attributes is not converted: pass them to super().__init__()")
+        if isinstance(node, cst.Call) and (
+            _is_super_init(node)
+            or (isinstance(node.func, cst.Attribute) and node.func.attr.value in ("add_module", "append", "extend", "insert")
+                and isinstance(node.func.value, cst.Name) and node.func.value.value == "self")
+        ):
+            calls.append(node)
+    top = [s.body[0].value for s in init.body.body if isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 and isinstance(s.body[0], cst.Expr)]
+    if len(calls) != 1 or calls[0].func.attr.value != "__init__" or not any(c is calls[0] for c in top):
+        raise Unconvertible("an nn.Sequential subclass is converted where its __init__ makes one super().__init__(layers...) call")
+    call = calls[0]
+    if any(a.keyword is not None or a.star == "**" for a in call.args):
+        raise Unconvertible("nn.Sequential with keyword arguments")
+    if len(call.args) == 1 and not call.args[0].star and isinstance(call.args[0].value, cst.Call) and resolve_call(ctx, call.args[0].value) in ("collections.OrderedDict",):
+        raise Unconvertible("nn.Sequential(OrderedDict(...)) is not converted yet: list the layers")
+    info.sequential = _container(ctx, "torch.nn.Sequential", call, classes)
+    info.sequential_call = call
+
+
+def _inherited_forward(info: ClassInfo, classes: dict) -> None:
+    """A class without forward() whose base (a class of this file) has one: the Keras class
+    inherits call() too, which holds where the members forward() uses are the base's, or
+    blocks and containers in their place (PyTorch's layout in and out, whatever they are)."""
+    base, seen = info, set()
+    while base is not None and _method(base.node, "forward") is None and base.name not in seen:
+        seen.add(base.name)
+        base = next((classes[b.value.value] for b in base.node.bases if isinstance(b.value, cst.Name) and b.value.value in classes), None)
+    if base is None or base is info:
+        info.problems.append("an nn.Module without forward()")
+        return
+    if base.problems or base.forward is None:
+        info.problems.append(f"it inherits forward() from {base.name}, which is not converted")
+        return
+    for name, member in info.members.items():
+        theirs = base.members.get(name)
+        if theirs is member:
+            continue
+        if member.kind == "layer" or (theirs is not None and theirs.kind == "layer"):
+            info.problems.append(f"it inherits forward() from {base.name} but makes self.{name} another layer: define forward() here")
+            return
+    info.forward = base.forward
+
+
+def _move_inits(ctx, info: ClassInfo) -> None:
+    """``nn.init.zeros_(self.fc.bias)`` after ``self.fc = nn.Linear(...)`` in __init__: the
+    Keras layer takes it as its initializer (init.move_inits)."""
+    from .init import move_inits
+
+    init = _method(info.node, "__init__")
+    if init is None or not isinstance(init.body, cst.IndentedBlock):
+        return
+    position = {id(stmt): i for i, stmt in enumerate(init.body.body)}
+    assigned: dict[str, int] = {}
+    for node in _walk(init.body):
+        if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Attribute):
+            t = node.target
+            if isinstance(t.value, cst.Name) and t.value.value == "self":
+                assigned[t.attr.value] = assigned.get(t.attr.value, 0) + 1
+
+    def members_before(stmt) -> dict:
+        here = position.get(id(stmt), -1)
+        return {
+            m.name: m for m in info.members.values()
+            if m.kind == "layer" and assigned.get(m.name) == 1 and -1 < position.get(id(m.statement), -1) < here
+        }
+
+    move_inits(ctx, info, resolve_call, members_before)
 
 
 def _layer_kind(member: Member) -> str | None:
@@ -310,6 +456,7 @@ def _dependency_order(classes: dict[str, ClassInfo]) -> list[ClassInfo]:
 
     for info in classes.values():
         visit(info, set())
+    del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
     return order
 
 
@@ -332,15 +479,18 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
     init = _method(info.node, "__init__")
     if init is None:
         return
+    seen: dict[str, int] = {}
     for node in _walk(init.body):
         if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
                 if isinstance(small, cst.Assign) and len(small.targets) == 1:
                     target = small.targets[0].target
                     if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+                        seen[target.attr.value] = seen.get(target.attr.value, 0) + 1
                         member = _member(ctx, target.attr.value, small.value, node, classes)
                         if member is not None:
                             info.members[member.name] = member
+                            member.assigned_twice = seen[member.name] > 1
                 elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
                     buffer = _buffer(ctx, small.value, node)
                     if buffer is not None:
@@ -387,6 +537,7 @@ def _inherit(classes: dict) -> None:
 
     for info in classes.values():
         visit(info)
+    del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
 
 
 def _member(ctx, name: str, value, statement, classes) -> Member | None:
@@ -644,6 +795,8 @@ def _strip_moves(node):
 # -- weight maps --------------------------------------------------------------------
 
 def class_entries(info: ClassInfo, torch_prefix: str, keras_prefix: str) -> tuple[list[dict], list[str]]:
+    if info.sequential is not None:
+        return container_entries(info.sequential, torch_prefix.rstrip("."), keras_prefix.rstrip("."))
     entries, notes = [], []
     for member in info.members.values():
         t = f"{torch_prefix}{member.name}"
@@ -662,6 +815,16 @@ def class_entries(info: ClassInfo, torch_prefix: str, keras_prefix: str) -> tupl
             e, n = container_entries(member.container, t, k)
             entries += e
             notes += n
+    # an attribute given one module or another (branches): each one's weights, where present
+    for name, container in info.loose.items():
+        member = info.members[name]
+        e, n = container_entries(container, f"{torch_prefix}{name}", f"{keras_prefix}{member.keras_name}")
+        entries += e
+        notes += n
+    names = {f"{torch_prefix}{m.name}" for m in info.members.values() if m.assigned_twice}
+    for entry in entries:
+        if any(t == n or t.startswith(n + ".") for t in entry["torch"] for n in names):
+            entry["args"] = {**entry.get("args", {}), "optional": True}
     return entries, notes
 
 
@@ -725,6 +888,7 @@ def sequential(args, ctx, original):
     failure = ctx.facts.get("container_failures", {}).get(id(original))
     if failure:
         raise Unconvertible(failure)
+    rebuilt = False
     container = ctx.facts.get("containers", {}).get(id(original))
     if container is None:
         container = _container(ctx, "torch.nn.Sequential", original, ctx.facts.get("torch_classes", {}))
@@ -732,15 +896,23 @@ def sequential(args, ctx, original):
         for e in container.elements:
             if e.plan is not None:
                 ctx.facts.setdefault("layer_plans", {})[id(e.node)] = e.plan
-        if any(e.kind == "layer" for e in container.elements):
-            # the elements were converted already, without this plan: only layouts that need no change
-            for e in container.elements:
-                if e.kind == "layer" and e.plan.wants == "keras":
-                    raise Unconvertible("nn.Sequential built where the converter does not follow it (inside an expression)")
+        if any(e.kind == "layer" and e.plan.wants == "keras" for e in container.elements) or container.permutes:
+            # the elements were converted already, each on its own (between two Permutes):
+            # they are built again from this container's plan, which follows its layouts
+            ctx.warn(original, "torch.nn.Sequential", "built where the converter does not follow it into a model: its weights are not mapped")
+            rebuilt = True
+    elif id(original) in ctx.facts.get("loose_containers", ()):
+        ctx.warn(original, "torch.nn.Sequential", "built where the converter does not follow it into a model: its weights are not mapped")
     if container.dynamic:
-        star = next(a for a in original.args if a.star == "*")
+        if any(a.star == "**" or a.keyword is not None for a in original.args):
+            raise Unconvertible("nn.Sequential with keyword arguments")
         ctx.warn(original, "torch.nn.Sequential", "the layers are built elsewhere: channels-last layers among them are wrapped in Permute layers, and their weights are not mapped")
-        return ctx.build("keras.Sequential({layers})", layers=ctx.updated(star.value))
+        if len(original.args) == 1:
+            # keras.Sequential takes any iterable of layers: nn.Sequential(*layers) -> keras.Sequential(layers)
+            return ctx.build("keras.Sequential({layers})", layers=ctx.updated(original.args[0].value))
+        subs = {f"e{i}": ctx.updated(a.value) for i, a in enumerate(original.args)}
+        items = [("*" if a.star == "*" else "") + "{e" + str(i) + "}" for i, a in enumerate(original.args)]
+        return ctx.build("keras.Sequential([" + ", ".join(items) + "])", **subs)
     subs = {}
     items = []
     permutes = dict(container.permutes)
@@ -750,7 +922,7 @@ def sequential(args, ctx, original):
             items.append(permutes[position])
             position += 1
         key = f"e{len(subs)}"
-        subs[key] = ctx.updated(e.node)
+        subs[key] = _build(ctx, e.plan) if rebuilt and e.kind == "layer" and e.plan is not None else ctx.updated(e.node)
         items.append("{" + key + "}")
         position += 1
     while position in permutes:
@@ -797,6 +969,8 @@ def on_class(transformer, original, updated):
         ctx.unconverted(original, "torch.nn.Module subclass", "; ".join(info.problems))
         return updated
     base = "keras.Model" if info.is_model else "keras.layers.Layer"
+    if info.sequential is not None:
+        base = "keras.Sequential"
     bases = []
     for b in updated.bases:
         if isinstance(b.value, cst.Name) and b.value.value in ctx.facts.get("torch_classes", {}):
@@ -916,16 +1090,43 @@ def _rewrite_init(ctx, info: ClassInfo, fn: cst.FunctionDef) -> cst.FunctionDef:
             buffers[id(member.statement)] = stmt
             ctx.converted(call, "torch.nn.Module.register_buffer", "self.add_weight(trainable=False)")
     renames = {m.name: m.keras_name for m in info.members.values() if m.keras_name != m.name}
+    # nn.Embedding(..., padding_idx=p): Keras's Embedding has none; the value is kept on the
+    # layer (`self.emb.padding_idx = p`), where `m.padding_idx` reads it (init.toml)
+    after: dict[int, cst.BaseStatement] = {}
+    for member in info.members.values():
+        layer = member.layer
+        if member.kind != "layer" or layer is None or layer.plan_kind != "embedding" or not layer.has("padding_idx"):
+            continue
+        pad = layer.values["padding_idx"]
+        if not isinstance(pad, (cst.Name, cst.Attribute, cst.Integer, cst.UnaryOperation)):
+            continue  # evaluated once in PyTorch: not written twice
+        stmt = ctx.build_statements(f"self.{member.keras_name}.padding_idx = " + "{p}", p=ctx.updated(pad))[0]
+        after[id(member.statement)] = stmt
+        after[id(ctx.updated(member.statement))] = stmt
+
+    # nn.init statements now the layers' initializers (_move_inits): they go
+    moved: set[int] = set()
+    for stmt, call, api, target in ctx.facts.get("moved_inits", {}).get(id(info.node), []):
+        moved |= {id(stmt), id(ctx.updated(stmt))}
+        ctx.converted(call, api, target)
+        ctx.consume_head(call.func)
 
     class Init(cst.CSTTransformer):
         def leave_Call(self, original, updated):
             new = replacements.get(id(original))
+            if new is None and info.sequential is not None and _is_super_init(original):
+                # class C(nn.Sequential): super().__init__(a, b) -> super().__init__([a, b])
+                return updated.with_changes(args=[cst.Arg(_layer_list(ctx, info.sequential, info.sequential_call))])
             return new if new is not None else updated
 
         def leave_SimpleStatementLine(self, original, updated):
             for key in (id(original),):
                 if key in buffers:
                     return buffers[key].with_changes(leading_lines=original.leading_lines)
+                if key in after:
+                    return cst.FlattenSentinel([updated, after[key]])
+            if key in moved:
+                return cst.RemovalSentinel.REMOVE  # now the layer's initializer (_move_inits)
             return updated
 
         def leave_Attribute(self, original, updated):
@@ -938,6 +1139,40 @@ def _rewrite_init(ctx, info: ClassInfo, fn: cst.FunctionDef) -> cst.FunctionDef:
     originals = {id(ctx.updated(m.statement)): buffers[id(m.statement)] for m in info.members.values() if id(m.statement) in buffers}
     buffers.update(originals)
     return fn.visit(Init())
+
+
+def _is_super_init(call: cst.Call) -> bool:
+    func = call.func
+    return (
+        isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call)
+        and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"
+    )
+
+
+def _layer_list(ctx, container: Container, call: cst.Call) -> cst.BaseExpression:
+    """The list keras.Sequential takes for nn.Sequential's arguments (Permute layers where a
+    channels-last layer meets one that reads PyTorch's layout); ``*layers`` alone: the list itself."""
+    if container.dynamic:
+        if len(call.args) == 1:
+            return ctx.updated(call.args[0].value)
+        subs = {f"e{i}": ctx.updated(a.value) for i, a in enumerate(call.args)}
+        items = [("*" if a.star == "*" else "") + "{e" + str(i) + "}" for i, a in enumerate(call.args)]
+        return ctx.build("[" + ", ".join(items) + "]", **subs)
+    subs, items = {}, []
+    permutes = dict(container.permutes)
+    position = 0
+    for e in container.elements:
+        while position in permutes:
+            items.append(permutes[position])
+            position += 1
+        key = f"e{len(subs)}"
+        subs[key] = ctx.updated(e.node)
+        items.append("{" + key + "}")
+        position += 1
+    while position in permutes:
+        items.append(permutes[position])
+        position += 1
+    return ctx.build("[" + ", ".join(items) + "]", **subs)
 
 
 def _requires_grad(call: cst.Call) -> bool:

@@ -29,6 +29,21 @@ def argmin(args, ctx, original):
     return _arg("argmin", args, ctx)
 
 
+def _is_tensor(ctx, node, call) -> bool:
+    """Whether ``node`` (an original argument of ``call``) is known to be a tensor."""
+    from ...engine.types import is_tensor
+
+    if ctx.types is None or call is None or not isinstance(call.func, (cst.Name, cst.Attribute)):
+        return False
+    anchor = call.func
+    while isinstance(anchor, cst.Attribute):
+        anchor = anchor.value
+    hit = ctx.resolver.hit_of.get(id(anchor))
+    if hit is None:
+        return False
+    return is_tensor(ctx.types.kind_of(node, ctx.resolver.chain_of(hit.stack)))
+
+
 def _extreme(kind, args, ctx):
     """torch.max(x) / torch.max(x, dim) -> (values, indices) / torch.max(x, other)."""
     a = Args(args, ctx)
@@ -43,6 +58,10 @@ def _extreme(kind, args, ctx):
         return ctx.build("tensorflow.math." + reduce + "({x})", x=x)
     dim = a["dim"]
     ok, value = literal_value(dim)
+    bound = next(b for b in args.bound if b.name == "dim")
+    if not ok and bound.original is not None and _is_tensor(ctx, bound.original.value, args.original or args.call):
+        # torch.min(x, torch.zeros_like(x)): the second argument is a tensor, so elementwise
+        return ctx.build("tensorflow.math." + elementwise + "({x}, {y})", x=x, y=dim)
     if not ok or not isinstance(value, int):
         raise Unconvertible(
             f"torch.{kind}(x, y): cannot tell whether the second argument is a dimension or a tensor; "

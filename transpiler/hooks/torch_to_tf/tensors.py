@@ -64,24 +64,28 @@ def full(args, ctx, original):
 
 
 def flatten(args, ctx, original):
+    """torch.flatten(x, start, end) / x.flatten(...): tf.reshape with the kept sizes read from
+    tf.shape(x); where x is an expression (read once) a lambda binds it."""
     a = Args(args, ctx)
     x = a.require("input")
     start = a.literal("start_dim", 0)
     end = a.literal("end_dim", -1)
-    if end != -1:
-        raise Unconvertible("flatten with end_dim other than -1: reshape with the explicit shape")
-    if start == 0:
+    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
+        raise Unconvertible("start_dim and end_dim must be written out as ints")
+    if start == 0 and end == -1:
         return ctx.build("tensorflow.reshape({x}, [-1])", x=x)
-    if start == 1:
-        if not is_simple(x):
-            # one evaluation of x: a lambda binds it (tf.reshape needs its batch size)
-            return ctx.build("(lambda t: tensorflow.reshape(t, [tensorflow.shape(t)[0], -1]))({x})", x=x)
-        return ctx.build("tensorflow.reshape({x}, [tensorflow.shape({x})[0], -1])", x=x)
-    if isinstance(start, int) and start > 1:
-        return ctx.build(
-            "tensorflow.reshape({x}, tensorflow.concat([tensorflow.shape({x})[:" + str(start) + "], [-1]], axis=0))", x=x
-        )
-    raise Unconvertible("flatten with a negative start_dim")
+    if end == -1 and start == 1:
+        shape = "[tensorflow.shape({x})[0], -1]"
+    elif end == -1:
+        shape = "tensorflow.concat([tensorflow.shape({x})[:" + str(start) + "], [-1]], axis=0)"
+    elif start == 0 and end < -1:
+        shape = "tensorflow.concat([[-1], tensorflow.shape({x})[" + str(end + 1) + ":]], axis=0)"
+    else:
+        raise Unconvertible("flatten of dimensions in the middle (end_dim other than -1): reshape with the explicit shape")
+    if not is_simple(x):
+        # one evaluation of x: a lambda binds it (the new shape reads its sizes)
+        return ctx.build("(lambda t: tensorflow.reshape(t, " + shape.replace("{x}", "t") + "))({x})", x=x)
+    return ctx.build("tensorflow.reshape({x}, " + shape + ")", x=x)
 
 
 def where(args, ctx, original):
@@ -89,7 +93,11 @@ def where(args, ctx, original):
     cond = a.require("condition")
     if "input" in a and "other" in a:
         return ctx.build("tensorflow.where({c}, {x}, {y})", c=cond, x=a["input"], y=a["other"])
-    raise Unconvertible("torch.where(condition) returns a tuple of index tensors; tf.where(condition) returns one (N, rank) tensor: rewrite the caller")
+    if "input" in a or "other" in a:
+        raise Unconvertible("torch.where with only one of input and other")
+    # torch.where(c) is c.nonzero(as_tuple=True): one int64 index tensor per dimension; tf.where(c)
+    # gives the same indices, in the same (row-major) order, as the columns of one (N, rank) tensor
+    return ctx.build("tensorflow.unstack(tensorflow.where({c}), axis=1)", c=cond)
 
 
 def clamp(args, ctx, original):
@@ -134,9 +142,10 @@ def split(args, ctx, original):
     if "dim" in a:
         subs["dim"] = a["dim"]
         axis = ", axis={dim}"
-    if ok and isinstance(literal, (list, tuple)):
-        return ctx.build("tensorflow.split({x}, {sizes}" + axis + ")", **subs)
     call = ctx.method_call if args.rule.receiver else original
+    bound = next(b for b in args.bound if b.name == key)
+    if ok and isinstance(literal, (list, tuple)) or _is_list(bound.original.value if bound.original is not None else sizes, ctx, call):
+        return ctx.build("tensorflow.split({x}, {sizes}" + axis + ")", **subs)
     literal_int = ok and isinstance(literal, int) and not isinstance(literal, bool) and literal > 0
     if not literal_int:
         raise Unconvertible(
@@ -153,6 +162,26 @@ def split(args, ctx, original):
              "torch.split gives a shorter last piece where the size does not divide the axis; tf.split raises there")
     index = "{dim}" if "dim" in a else "0"
     return ctx.build("tensorflow.split({x}, {x}.shape[" + index + "] // {sizes}" + axis + ")", **subs)
+
+
+_LIST_DISPLAYS = (cst.List, cst.ListComp, cst.Tuple)
+
+
+def _is_list(node, ctx, call) -> bool:
+    """A list of sizes: a list or tuple display, a list comprehension, or a name every binding
+    of which (that reaches this use) is one (``boxes_per_image = [len(b) for b in boxes]``)."""
+    if isinstance(node, _LIST_DISPLAYS):
+        return True
+    if not isinstance(node, cst.Name) or ctx.types is None or call is None:
+        return False
+    anchor = call.func
+    while isinstance(anchor, cst.Attribute):
+        anchor = anchor.value
+    hit = ctx.resolver.hit_of.get(id(anchor)) or ctx.resolver.hit_of.get(id(call.func.attr) if isinstance(call.func, cst.Attribute) else None)
+    if hit is None:
+        return False
+    found = ctx.types.bindings(node, ctx.resolver.chain_of(hit.stack))
+    return bool(found) and all(item[0] == "value" and isinstance(item[1], _LIST_DISPLAYS) for item in found)
 
 
 def topk(args, ctx, original):
@@ -210,12 +239,22 @@ def pad(args, ctx, original):
     ):
         times = int(pairs_node.right.value)
         pairs_node = pairs_node.left
-    if not isinstance(pairs_node, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in pairs_node.elements):
+    count = _displayed_length(a, pairs_node, ctx, original) if isinstance(pairs_node, cst.Name) else None
+    if count is not None:
+        # pad_values = (0, 0, 0, pad_right, 0, pad_bottom); F.pad(x, pad_values): its elements by index
+        items = [ctx.build("{p}[" + str(i) + "]", p=pairs_node.deep_clone()) for i in range(count)]
+    elif not isinstance(pairs_node, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in pairs_node.elements):
         raise Unconvertible(f"the pad sizes ({code_of(pairs_node).strip()}) must be written out: tf.pad takes them per dimension, first to last")
-    items = [e.value for e in pairs_node.elements] * times
+    else:
+        items = [e.value for e in pairs_node.elements] * times
     if times > 1 and not all(is_simple(e) for e in items):
         raise Unconvertible("the repeated pad sizes would be computed once per dimension: assign them to a variable first")
-    if not is_simple(x):
+    plain = isinstance(x, cst.Subscript) and is_simple(x.value) and all(
+        isinstance(el.slice, cst.Index) and is_simple(el.slice.value)
+        or isinstance(el.slice, cst.Slice) and all(p is None or is_simple(p) for p in (el.slice.lower, el.slice.upper, el.slice.step))
+        for el in x.slice
+    )
+    if not is_simple(x) and not plain:
         raise Unconvertible(
             f"the dimensions in front of the padded ones are counted from the input's rank, so the input is read twice: "
             f"assign '{code_of(x).strip()}' to a variable first"
@@ -234,6 +273,9 @@ def pad(args, ctx, original):
         subs[f"b{i}"], subs[f"a{i}"] = items[2 * i], items[2 * i + 1]
         pairs.append(f"[{{b{i}}}, {{a{i}}}]")
     lead = f"[[0, 0]] * (len({{x}}.shape) - {k}) + "
+    if plain:  # inputs_embeds[:, 1:]: its rank read from a second copy (harmless to compute twice)
+        subs["rank_of"] = x.deep_clone()
+        lead = f"[[0, 0]] * (len({{rank_of}}.shape) - {k}) + "
     extra = ""
     if mode != "constant":
         extra += f", mode={_PAD_MODES[mode]!r}"
@@ -242,6 +284,30 @@ def pad(args, ctx, original):
         subs["value"] = value
         extra += ", constant_values={value}"
     return ctx.build("tensorflow.pad({x}, " + lead + "[" + ", ".join(pairs) + "]" + extra + ")", **subs)
+
+
+def _displayed_length(a, node, ctx, call) -> int | None:
+    """The number of elements of the tuple or list every binding of the name ``node`` (as the
+    call's original wrote it) writes out, where they all write out the same number; else None."""
+    bound = next((b for b in a.raw.bound if b.name == "pad"), None)
+    orig = bound.original.value if bound is not None and bound.original is not None else node
+    if not isinstance(orig, cst.Name) or ctx.types is None or not isinstance(call.func, (cst.Name, cst.Attribute)):
+        return None
+    anchor = call.func
+    while isinstance(anchor, cst.Attribute):
+        anchor = anchor.value
+    hit = ctx.resolver.hit_of.get(id(anchor))
+    if hit is None:
+        return None
+    found = ctx.types.bindings(orig, ctx.resolver.chain_of(hit.stack))
+    lengths = set()
+    for item in found or ():
+        if item[0] != "value" or not isinstance(item[1], (cst.Tuple, cst.List)):
+            return None
+        if any(isinstance(e, cst.StarredElement) for e in item[1].elements):
+            return None
+        lengths.add(len(item[1].elements))
+    return lengths.pop() if len(lengths) == 1 else None
 
 
 def _is_sequence(node, ctx) -> bool:
@@ -306,3 +372,93 @@ def interpolate(args, ctx, original):
                 expr = f"tensorflow.repeat({expr}, {f}, axis={axis})"
         return ctx.build(expr, x=x)
     raise Unconvertible(f"mode={mode!r}: the TensorFlow kernels differ (bicubic's coefficient, linear/trilinear layouts); only bilinear, nearest-exact and whole-number nearest convert")
+
+
+def _numpy_call(node, ctx) -> bool:
+    """A call of a NumPy function (``np.sin(a)``, ``np.array(x)``): it gives an array."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
+        return False
+    head = node.func
+    while isinstance(head, cst.Attribute):
+        head = head.value
+    return isinstance(head, cst.Name) and head.value in _numpy_aliases(ctx)
+
+
+def _numpy_aliases(ctx) -> set:
+    """The names a module-level ``import numpy [as np]`` binds."""
+    found = ctx.facts.get("numpy_aliases")
+    if found is None:
+        found = ctx.facts["numpy_aliases"] = set()
+        for stmt in ctx.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Import):
+                        for alias in small.names:
+                            if code_of(alias.name).strip() == "numpy":
+                                found.add(alias.asname.name.value if alias.asname else "numpy")
+    return found
+
+
+def legacy_tensor(args, ctx, original):
+    """torch.FloatTensor(...), torch.LongTensor(...): PyTorch's legacy constructors. Given data
+    (a list or tuple written out, a NumPy array) they copy it in their dtype: tf.constant(data,
+    dtype); given sizes (two or more arguments, or an int written out) they make an uninitialised
+    tensor, for which tf.zeros is one possible value (warned). One argument of unknown kind (a name:
+    a size or a list?) is reported."""
+    dtype = args.rule.data["dtype"]
+    reason = args.rule.data["reason"]
+    if any(arg.keyword is not None or arg.star for arg in original.args):
+        raise Unconvertible(reason)
+    values = [ctx.updated(arg.value) for arg in original.args]
+    originals = [arg.value for arg in original.args]
+    if len(originals) == 1:
+        only = originals[0]
+        ok, literal = literal_value(only)
+        if _numpy_call(only, ctx) or _is_list(only, ctx, original):
+            # a list or tuple (written out, or a name bound to one) is data: torch.FloatTensor((2, 3))
+            # is tensor([2., 3.]); only a torch.Size or separate ints are sizes
+            if ok and _literal_kind(literal) == "float" and _kind(dtype) in ("int", "bool"):
+                return ctx.build("tensorflow.cast({v}, " + dtype + ")", v=values[0])
+            return ctx.build("tensorflow.constant({v}, dtype=" + dtype + ")", v=values[0])
+        if not (isinstance(only, cst.Integer)):
+            shown = code_of(only).strip()
+            spelled = dtype.replace("tensorflow.", "tf.")
+            raise Unconvertible(
+                f"legacy constructor: cannot tell whether '{shown}' is a size (an uninitialised tensor) or data "
+                f"to copy; write tf.zeros([{shown}], dtype={spelled}) or tf.constant({shown}, dtype={spelled})"
+            )
+    elif not originals:
+        raise Unconvertible(reason)
+    elif any(isinstance(o, (cst.List, cst.Tuple, cst.ListComp, cst.Float, cst.SimpleString)) for o in originals):
+        raise Unconvertible(reason)
+    ctx.warn(original, args.rule.source, "the legacy constructor makes an uninitialised tensor: tf.zeros gives it zeros")
+    subs = {f"s{i}": v for i, v in enumerate(values)}
+    return ctx.build("tensorflow.zeros([" + ", ".join(f"{{s{i}}}" for i in range(len(values))) + "], dtype=" + dtype + ")", **subs)
+
+
+def meshgrid(args, ctx, original):
+    """torch.meshgrid(a, b, indexing=...) / torch.meshgrid([a, b], ...): tf.meshgrid(a, b, ...)
+    with indexing='ij' written out (PyTorch's default; TensorFlow's is 'xy')."""
+    a = Args(args, ctx)
+    positional = [arg for arg in original.args if arg.keyword is None]
+    if any(arg.star for arg in positional):
+        raise Unconvertible("tensors given with *: write them out")
+    values = [ctx.updated(arg.value) for arg in positional]
+    if len(values) == 1 and isinstance(values[0], (cst.List, cst.Tuple)):
+        values = [el.value for el in values[0].elements]
+        if any(isinstance(el, cst.StarredElement) for el in ctx.updated(positional[0].value).elements):
+            raise Unconvertible("tensors given with *: write them out")
+    elif len(values) == 1:
+        raise Unconvertible("one argument: a list of tensors or one tensor? Write the tensors out")
+    subs = {f"t{i}": v for i, v in enumerate(values)}
+    subs["indexing"] = a["indexing"] if "indexing" in a else ctx.build("'ij'")
+    return ctx.build(
+        "tensorflow.meshgrid(" + "".join(f"{{t{i}}}, " for i in range(len(values))) + "indexing={indexing})", **subs
+    )
+
+
+def scalar_tensor(args, ctx, original):
+    """torch.scalar_tensor(s, dtype=d): a 0-d tensor of s, float32 by default."""
+    a = Args(args, ctx)
+    dtype = a["dtype"] if "dtype" in a else ctx.build("tensorflow.float32")
+    return ctx.build("tensorflow.cast({s}, {dtype})", s=a.require("s"), dtype=dtype)

@@ -208,11 +208,18 @@ def plan_linear(layer: TorchLayer, layout: str) -> KerasPlan:
     return plan
 
 
-def _conv_common(layer: TorchLayer, n: int):
-    kernel = layer.tuple_arg("kernel_size", n, None)
-    stride = layer.tuple_arg("stride", n, 1)
-    dilation = layer.tuple_arg("dilation", n, 1)
-    if any(v > 1 for v in stride) and any(v > 1 for v in dilation):
+def _conv_common(layer: TorchLayer, n: int, run_time: bool = False):
+    """Kernel size, stride and dilation as tuples of ints; with ``run_time``, None for one
+    computed at run time (Keras takes an int or a tuple of ints for each, as PyTorch does)."""
+    def sizes(name, default):
+        if run_time and not layer.is_literal(name):
+            return None
+        return layer.tuple_arg(name, n, default)
+
+    kernel = sizes("kernel_size", None)
+    stride = sizes("stride", 1)
+    dilation = sizes("dilation", 1)
+    if stride is not None and dilation is not None and any(v > 1 for v in stride) and any(v > 1 for v in dilation):
         raise Unconvertible(f"{layer.short}: Keras does not combine strides > 1 with dilation > 1")
     mode = layer.literal("padding_mode", "zeros")
     if mode != "zeros":
@@ -224,49 +231,75 @@ def plan_conv(layer: TorchLayer, layout: str) -> KerasPlan:
     n = layer.rank
     if "kernel_size" not in layer.values or "out_channels" not in layer.values:
         raise Unconvertible(f"{layer.short} needs out_channels and kernel_size")
-    kernel, stride, dilation = _conv_common(layer, n)
+    # sizes computed at run time (kernel_size=patch_size) are passed on: Keras takes an int
+    # or a tuple of ints where PyTorch does, and the weight layout does not depend on them
+    kernel, stride, dilation = _conv_common(layer, n, run_time=True)
     s = Subs()
     filters = s.arg(layer, "out_channels")
     groups = layer.values.get("groups")
-    padding = layer.literal("padding", 0)
     pad_pairs = None
     keras_padding = "valid"
-    if padding == "same":
-        keras_padding = "same"
-    elif padding == "valid":
-        pass
+    if not layer.is_literal("padding"):
+        # an int or a tuple of n ints: padded symmetrically, then a 'valid' convolution (exact)
+        pad_pairs = s.arg(layer, "padding")
+        kinds = "an int" if n == 1 else f"an int or a tuple of {n} ints"
+        plan_warning = (
+            f"padding={code_of(layer.values['padding']).strip()} is computed at run time: ZeroPadding{n}D then a 'valid' convolution, "
+            f"exact for {kinds} (a string such as 'same' would fail when the layer is made)"
+        )
     else:
-        pads = padding if isinstance(padding, (tuple, list)) else (padding,) * n
-        if len(pads) != n or not all(isinstance(p, int) for p in pads):
-            raise Unconvertible(f"{layer.short}: padding={padding!r} is not supported")
-        if any(pads):
-            # PyTorch pads symmetrically; Keras's 'same' puts an odd extra pixel at the end
-            if all(st == 1 for st in stride) and all(2 * p == d * (k - 1) for p, d, k in zip(pads, dilation, kernel)):
-                keras_padding = "same"
-            else:
-                pad_pairs = pads
-    args = [filters, _pair(kernel)]
-    if any(v != 1 for v in stride):
+        plan_warning = None
+        padding = layer.literal("padding", 0)
+        if padding == "same":
+            keras_padding = "same"
+        elif padding == "valid":
+            pass
+        else:
+            pads = padding if isinstance(padding, (tuple, list)) else (padding,) * n
+            if len(pads) != n or not all(isinstance(p, int) for p in pads):
+                raise Unconvertible(f"{layer.short}: padding={padding!r} is not supported")
+            if any(pads):
+                # PyTorch pads symmetrically; Keras's 'same' puts an odd extra pixel at the end
+                known = kernel is not None and stride is not None and dilation is not None
+                if known and all(st == 1 for st in stride) and all(2 * p == d * (k - 1) for p, d, k in zip(pads, dilation, kernel)):
+                    keras_padding = "same"
+                else:
+                    pad_pairs = _pair(tuple(pads))
+    args = [filters, _pair(kernel) if kernel is not None else s.arg(layer, "kernel_size")]
+    if stride is None:
+        args.append("strides=" + s.arg(layer, "stride"))
+    elif any(v != 1 for v in stride):
         args.append(f"strides={_pair(stride)}")
     if keras_padding != "valid":
         args.append(f"padding={keras_padding!r}")
-    if any(v != 1 for v in dilation):
+    if dilation is None:
+        args.append("dilation_rate=" + s.arg(layer, "dilation"))
+    elif any(v != 1 for v in dilation):
         args.append(f"dilation_rate={_pair(dilation)}")
     if groups is not None and code_of(groups).strip() not in ("1",):
         args.append("groups=" + s.arg(layer, "groups"))
-    use_bias = layer.literal("bias", True)
+    bias_args = {}
+    if "bias" in layer.values and not layer.is_literal("bias"):
+        # a flag computed at run time (bias=bias) means the same to Keras
+        args.append("use_bias=" + s.arg(layer, "bias"))
+        use_bias = None
+        bias_args = {"optional": True}
+    else:
+        use_bias = layer.literal("bias", True)
     if use_bias is False:
         args.append("use_bias=False")
     conv = f"keras.layers.Conv{n}D(" + ", ".join(args) + ")"
     layers = [conv]
     index = ""
     if pad_pairs is not None:
-        layers.insert(0, f"keras.layers.ZeroPadding{n}D({_pair(tuple(pad_pairs))})")
+        layers.insert(0, f"keras.layers.ZeroPadding{n}D({pad_pairs})")
         index = "1"
     plan = KerasPlan(layers, s.subs, wants="keras", rank=n, out="keras")
+    if plan_warning:
+        plan.warnings.append(plan_warning)
     plan.weights.append(WeightSpec(["weight"], "kernel", "conv", index))
     if use_bias is not False:
-        plan.weights.append(WeightSpec(["bias"], "bias", "copy", index))
+        plan.weights.append(WeightSpec(["bias"], "bias", "copy", index, bias_args))
     return plan
 
 
@@ -316,9 +349,22 @@ def plan_max_pool(layer: TorchLayer, layout: str) -> KerasPlan:
     padding = layer.tuple_arg("padding", n, 0)
     layer.reject("dilation", 1)
     layer.reject("return_indices", False)
-    layer.reject("ceil_mode", False, reason="Keras pooling rounds the output size down")
+    ceil = layer.literal("ceil_mode", False) and any(st > 1 for st in stride)  # at stride 1 ceil is floor
     layers = [f"keras.layers.MaxPooling{n}D(" + ", ".join(args) + ")"]
-    if any(padding):
+    if ceil:
+        # PyTorch keeps a last, partial window (ceil_mode): -inf pads on the right make it whole.
+        # The window count is ceil((L + 2p - k) / s) + 1, which 'valid' pooling gives after
+        # (k - L - 2p) mod s more pads; where p + s > k PyTorch may drop a window that would
+        # start in the right padding, so only p + s <= k converts
+        if not all(p + st <= k for p, st, k in zip(padding, stride, kernel)):
+            raise Unconvertible(f"{layer.short}: ceil_mode=True with padding + stride > kernel_size (PyTorch drops a window that starts in the padding)")
+        pairs = []
+        for i, (p, st, k) in enumerate(zip(padding, stride, kernel)):
+            extra = f"({k - 2 * p} - tensorflow.shape(x)[{i + 1}]) % {st}"
+            pairs.append(f"[{p}, {p} + {extra}]" if p else f"[0, {extra}]")
+        pads = "[[0, 0], " + ", ".join(pairs) + ", [0, 0]]"
+        layers.insert(0, f"keras.layers.Lambda(lambda x: tensorflow.pad(x, {pads}, constant_values=float('-inf')))")
+    elif any(padding):
         if all(st == 1 for st in stride) and all(2 * p == k - 1 for p, k in zip(padding, kernel)):
             # stride 1, symmetric: TensorFlow's 'same' pads the same way and ignores the pads
             layers = [f"keras.layers.MaxPooling{n}D(" + ", ".join(args + ["padding='same'"]) + ")"]
@@ -329,16 +375,42 @@ def plan_max_pool(layer: TorchLayer, layout: str) -> KerasPlan:
     return KerasPlan(layers, wants="keras", rank=n, out="keras")
 
 
+def _same_average(layer: TorchLayer, n: int) -> KerasPlan | None:
+    """``AvgPool2d(k, stride=1, padding=k // 2, count_include_pad=False)``: TensorFlow's 'same'
+    average pooling pads the same way and divides by the values inside, as PyTorch does
+    without counting the pads (for an odd k; PyTorch's output is one larger for an even one)."""
+    if layer.literal("count_include_pad", True) is not False or not layer.has("padding"):
+        return None
+    if not (layer.has("stride") and layer.is_literal("stride") and layer.literal("stride") in (1, (1,) * n, [1] * n)):
+        return None
+    s = Subs()
+    if layer.is_literal("kernel_size"):
+        kernel = layer.tuple_arg("kernel_size", n, None)
+        if layer.tuple_arg("padding", n, 0) != tuple((k - 1) // 2 for k in kernel) or not all(k % 2 for k in kernel):
+            return None
+        plan = KerasPlan([f"keras.layers.AveragePooling{n}D({_pair(kernel)}, strides=1, padding='same')"], wants="keras", rank=n, out="keras")
+        return plan
+    size = code_of(layer.values["kernel_size"]).strip()
+    if code_of(layer.values["padding"]).replace(" ", "") != size.replace(" ", "") + "//2":
+        return None
+    plan = KerasPlan([f"keras.layers.AveragePooling{n}D({s.arg(layer, 'kernel_size')}, strides=1, padding='same')"], s.subs, wants="keras", rank=n, out="keras")
+    plan.warnings.append(f"AvgPool{n}d(kernel_size={size}, padding={size} // 2): exact for an odd {size} (PyTorch's output is one larger for an even one)")
+    return plan
+
+
 def plan_avg_pool(layer: TorchLayer, layout: str) -> KerasPlan:
     n = layer.rank
-    _, _, args = _pool_sizes(layer, n)
     layer.reject("ceil_mode", False, reason="Keras pooling rounds the output size down")
     layer.reject("divisor_override")
+    same = _same_average(layer, n)
+    if same is not None:
+        return same
+    _, _, args = _pool_sizes(layer, n)
     padding = layer.tuple_arg("padding", n, 0)
     layers = [f"keras.layers.AveragePooling{n}D(" + ", ".join(args) + ")"]
     if any(padding):
         if layer.literal("count_include_pad", True) is not True:
-            raise Unconvertible(f"{layer.short}: padding with count_include_pad=False is not supported")
+            raise Unconvertible(f"{layer.short}: padding with count_include_pad=False is not supported (but for an odd kernel at stride 1 with padding kernel // 2)")
         layers.insert(0, f"keras.layers.ZeroPadding{n}D({_pair(padding)})")
     return KerasPlan(layers, wants="keras", rank=n, out="keras")
 
@@ -444,7 +516,7 @@ def plan_layer_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     count = 1
     if isinstance(shape_node, (cst.Tuple, cst.List)):
         count = len(shape_node.elements)
-    elif not isinstance(shape_node, (cst.Name, cst.Integer, cst.Attribute, cst.BinaryOperation)):
+    elif not isinstance(shape_node, (cst.Name, cst.Integer, cst.Attribute, cst.BinaryOperation, cst.Subscript)):
         raise Unconvertible("LayerNorm: normalized_shape must be an int or a literal tuple of sizes")
     s = Subs()
     eps = _epsilon(layer, s, 1e-5)

@@ -30,6 +30,7 @@ from ...engine.build import code_of, is_simple
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
 from ...engine.types import Types
+from ...engine.walk import source_children
 from .._util import Args
 
 STEP_MODELS = ("model",)
@@ -80,7 +81,7 @@ def _walk(node, skip_functions: bool = False):
     while stack:
         n = stack.pop()
         yield n
-        for child in reversed(list(n.children)):
+        for child in reversed(source_children(n)):
             if skip_functions and isinstance(child, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
                 continue
             stack.append(child)
@@ -101,6 +102,7 @@ def _scopes(module: cst.Module):
                     visit(child, [child] + chain, True)
 
     visit(module, [module])
+    del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
     return out
 
 
@@ -788,6 +790,11 @@ def load_state_dict(args, ctx, original):
         return ctx.build("{m}.load_weights({f})", m=model, f=_weights_file(ctx, ctx.updated(path), node, "torch.load"))
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "get_weights":
         return ctx.build("{m}.set_weights({w})", m=model, w=value)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("get_state_dict", "load_state_dict_from_url"):
+        raise Unconvertible(
+            "PyTorch's pretrained weights (a state_dict downloaded here): Keras cannot read them; convert them once with "
+            "transpiler.weights.torch_to_keras.assign(model, info, state_dict) on the built model and save_weights() the result"
+        )
     raise Unconvertible("load_state_dict of a state_dict not loaded here with torch.load: use model.load_weights(path) or model.set_weights(other.get_weights())")
 
 
