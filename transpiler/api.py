@@ -187,32 +187,35 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
         module=module,
         filename=filename,
     )
-    for analyze in hooks.ANALYZERS:
-        analyze(ctx)
-    ctx.facts["_called_functions"] = functions
-    ctx.types = Types(resolver, ruleset, source_fw, ctx.facts)
-    transformer = RuleTransformer(ctx, hooks.HANDLERS)
-    new_module = transformer.transform(module)
-    if ctx.changes or ctx.speller.needs:
-        moved: dict[int, cst.CSTNode] = {}
-        new_module = rewrite_imports(new_module, ctx, moved)
-        for marked in (transformer.dirty, ctx.new_statements):
-            marked.update(id(moved[key]) for key in marked & moved.keys())
-    if format and (transformer.dirty or ctx.new_statements):
-        new_module = format_changed(
-            new_module, transformer.dirty, ctx.new_statements, black_config or BlackConfig()
-        )
-    code, generated = generate(new_module, found)
-    for pending in ctx.findings:
-        line, col = found.position(pending.node, pending.statement)
-        report.findings.append(
-            Finding(line, col, pending.api, pending.kind, pending.message, pending.target)
-        )
-    changed = code != text
-    if changed:  # output that does not parse is never returned
-        _check_parses(code, text, generated)
-    report.status = "converted" if changed else "unchanged"
-    return ConversionResult(code, changed, report, source_fw, to, models=ctx.models)
+    try:
+        for analyze in hooks.ANALYZERS:
+            analyze(ctx)
+        ctx.facts["_called_functions"] = functions
+        ctx.types = Types(resolver, ruleset, source_fw, ctx.facts)
+        transformer = RuleTransformer(ctx, hooks.HANDLERS)
+        new_module = transformer.transform(module)
+        if ctx.changes or ctx.speller.needs:
+            moved: dict[int, cst.CSTNode] = {}
+            new_module = rewrite_imports(new_module, ctx, moved)
+            for marked in (transformer.dirty, ctx.new_statements):
+                marked.update(id(moved[key]) for key in marked & moved.keys())
+        if format and (transformer.dirty or ctx.new_statements):
+            new_module = format_changed(
+                new_module, transformer.dirty, ctx.new_statements, black_config or BlackConfig()
+            )
+        code, generated = generate(new_module, found)
+        for pending in ctx.findings:
+            line, col = found.position(pending.node, pending.statement)
+            report.findings.append(
+                Finding(line, col, pending.api, pending.kind, pending.message, pending.target)
+            )
+        changed = code != text
+        if changed:  # output that does not parse is never returned
+            _check_parses(code, text, generated)
+        report.status = "converted" if changed else "unchanged"
+        return ConversionResult(code, changed, report, source_fw, to, models=ctx.models)
+    finally:
+        ctx.release()
 
 
 def _check_parses(code: str, original: str, generated: str | None = None) -> None:
@@ -221,17 +224,19 @@ def _check_parses(code: str, original: str, generated: str | None = None) -> Non
     ``generated`` is the code of the top-level statements that were generated (the
     others are the source's text, which parsed): when it parses, so does ``code``.
     """
-    if generated is not None:
-        try:
-            ast.parse(generated)
-            return
-        except SyntaxError:
-            pass  # the whole output decides, and names the line
     try:
+        if generated is not None:
+            try:
+                ast.parse(generated)
+                return
+            except SyntaxError:
+                pass  # the whole output decides, and names the line
         ast.parse(code)
         return
     except SyntaxError as exc:
         error = exc
+    except (RecursionError, MemoryError, ValueError):
+        return  # too deep for Python's parser: LibCST built it, and LibCST parsed the input
     try:
         ast.parse(original)
     except SyntaxError:

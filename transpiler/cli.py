@@ -218,7 +218,6 @@ def cmd_convert(args) -> int:
         rules=rules,
         reexports=tuple(sorted(reexports.items())),
         format=not args.no_format,
-        verify_output=not (args.check or args.diff),
     )
     try:
         if to != "auto":

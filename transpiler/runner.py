@@ -37,9 +37,6 @@ class Options:
     # names the project's own modules re-export, each with the framework name it
     # stands for ([tool.transpiler] reexports, --reexport)
     reexports: tuple[tuple[str, str], ...] = ()
-    # parse the output once more, independently of the engine, before it is
-    # written anywhere (files, stdout); --check and --diff write nothing
-    verify_output: bool = False
 
 
 @dataclass
@@ -110,37 +107,6 @@ def _on_big_stack(function, *args, **kwargs):
     return box["value"]
 
 
-def verify_parses(code: str, original: str) -> None:
-    """Raise InternalError unless ``code`` parses (by Python's parser, or by LibCST
-    when the input uses syntax newer than this Python)."""
-    import ast
-
-    from .api import InternalError
-
-    try:
-        ast.parse(code)
-        return
-    except SyntaxError as exc:
-        error = exc
-    except (RecursionError, MemoryError, ValueError):
-        return  # too deep for Python's parser: the engine's own checks stand
-    try:
-        ast.parse(original)
-    except SyntaxError:
-        import libcst as cst
-
-        try:
-            cst.parse_module(code)
-            return
-        except Exception:
-            pass
-    except (RecursionError, MemoryError, ValueError):
-        return
-    raise InternalError(
-        f"the converted code does not parse (line {error.lineno}: {error.msg}); the file is left as it was"
-    )
-
-
 def convert_text(path: str, text: str, options: Options):
     from .api import convert_source
     from .engine.formatting import black_config_for
@@ -158,8 +124,6 @@ def convert_text(path: str, text: str, options: Options):
         format=options.format,
         reexports=dict(options.reexports) or None,
     )
-    if result.changed and options.verify_output:
-        verify_parses(result.code, text)
     if result.changed and text.endswith("\r") and not result.code.endswith("\r"):
         # LibCST drops the final line ending of a file whose lines end in a lone
         # CR (classic Mac); put it back

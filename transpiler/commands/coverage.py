@@ -211,7 +211,7 @@ def measure(paths: list[str], *, source: str | None = None, jobs: int | None = N
     # (a source would convert every file, finding nothing in the others)
     to = SOURCE_OF[source] if source else "auto"
     # formatting and the output check as `convert` runs them, so that a crash there shows here too
-    options = Options(to=to, format=True, verify_output=True)
+    options = Options(to=to, format=True)
     coverage = Coverage(source=source)
     for outcome in _run(files, options, SimpleNamespace(jobs=jobs, quiet=quiet)):
         coverage.add(outcome)

@@ -54,6 +54,21 @@ class Context:
     def direction(self) -> str:
         return self.ruleset.direction
 
+    def release(self) -> None:
+        """Drop what the conversion's analyses kept. Hooks keep objects that refer back
+        to the context (plans holding ``ctx``) in ``facts``: reference cycles that would
+        keep the whole tree alive until the garbage collector ran (docs/performance.md)."""
+        self.facts.clear()
+        self.results.clear()
+        self.findings.clear()
+        self.todos.clear()
+        self.statement_stack.clear()
+        self.types = None
+        # the result keeps the models' information, some of which refers to the context:
+        # the context lets go of the tree (and of the models) instead
+        self.models = {}
+        self.scan = self.resolver = self.module = None  # type: ignore[assignment]
+
     def spell(self, qualname: str) -> str:
         return self.speller.spell(qualname)
 
