@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ..frameworks import ROOTS
-from .names import classify, dotted_name
+from .names import dotted_name
 from .scan import scan
 from .spelling import render_imports
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ..frameworks import ROOTS
-from .scan import _SCOPE_TYPES, SCOPE_TYPES, Hit, Scan
+from .scan import _SCOPE_TYPES, Hit, Scan
 
 _IMPORT_LINE = re.compile(
     r"(?:^|;)[ \t]*(?:import[ \t]+(?P<imp>[^\n#;]+)"

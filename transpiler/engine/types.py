@@ -89,6 +89,18 @@ def _targets(target, path=()):
         yield from _targets(target.value, ())
 
 
+def _passed(call: cst.Call, index: int, name: str):
+    """What ``call`` passes for the parameter at ``index`` called ``name``; None where it
+    passes nothing for it, or passes *args or **kwargs (then it cannot be told)."""
+    arg = None
+    for i, a in enumerate(call.args):
+        if a.star:
+            return None
+        if a.keyword is None and i == index or (a.keyword is not None and a.keyword.value == name):
+            arg = a.value
+    return arg
+
+
 def _chain_of_frame(frame, leaf) -> list:
     """The scope chain of ``leaf`` under the node of ``frame``, a linked ``(node, parent
     frame)`` from _attribute_calls."""
@@ -233,7 +245,7 @@ def scope_bindings(scope: cst.CSTNode) -> dict[str, list[BindingSite]]:
         while comp is not None:
             bind_target(comp.target, "for", comp.iter)
             comp = comp.inner_for_in
-    del walk, walk_block  # they call each other: a reference cycle (docs/performance.md)
+    walk = walk_block = None  # they call each other: a reference cycle (docs/performance.md)
     return sites
 
 
@@ -628,7 +640,7 @@ class Types:
                     visit(stmt.body.body, [stmt, *outer_chain], False)
 
         visit(module.body, [module], True)
-        del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
+        visit = None  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
         self._classes = info
         return info
 
@@ -764,12 +776,7 @@ class Types:
         calls = 0
         for call, call_chain in _calls_of(self.resolver, func.name.value):
             calls += 1
-            arg = None
-            for i, a in enumerate(call.args):
-                if a.star:
-                    return None
-                if a.keyword is None and i == index or (a.keyword is not None and a.keyword.value == param.name.value):
-                    arg = a.value
+            arg = _passed(call, index, param.name.value)
             if arg is None:
                 return None
             kinds.add(self.kind_of(arg, call_chain))
@@ -818,12 +825,7 @@ class Types:
             if not any(k is cls for k in self._class_lineage(klass, info)):
                 continue  # a method of another class of this file
             calls += 1
-            arg = None
-            for i, a in enumerate(call.args):
-                if a.star:
-                    return None
-                if a.keyword is None and i == index or (a.keyword is not None and a.keyword.value == param.name.value):
-                    arg = a.value
+            arg = _passed(call, index, param.name.value)
             if arg is None:
                 return None
             kinds.add(self.kind_of(arg, call_chain))
@@ -991,7 +993,9 @@ class Types:
         finally:
             del self._memo[key]
 
-    def _visible(self, expr, chain: list) -> set:
+    def _expr_sites(self, expr, chain: list) -> list:
+        """The bindings of a plain name that may reach this use of it, or the assignments
+        to an attribute of an instance of a class of this file; [] where none is known."""
         sites: list = []
         if isinstance(expr, cst.Name):
             for i, scope in enumerate(chain):
@@ -1005,6 +1009,10 @@ class Types:
             cls = self._instance_class(expr.value, chain, module) if module is not None else None
             if cls is not None:
                 sites = self._attribute_sites(cls, expr.attr.value, module, in_body=True)
+        return sites
+
+    def _visible(self, expr, chain: list) -> set:
+        sites = self._expr_sites(expr, chain)
         kinds = set()
         for site in sites:
             if site.annotation is not None:
@@ -1021,19 +1029,7 @@ class Types:
         class) may hold: a list of ("value", expression, its scope chain) and ("kind", declared
         kind) for an annotated parameter; None where a binding is anything else (a parameter
         without an annotation, a loop variable, an unpacking...) or none is found."""
-        sites: list = []
-        if isinstance(expr, cst.Name):
-            for i, scope in enumerate(chain):
-                found = self._sites(scope).get(expr.value)
-                if found:
-                    reaching = self._reaching(scope, expr, found)
-                    sites = [_with_chain(site, chain[i:]) for site in (reaching or found)]
-                    break
-        elif isinstance(expr, cst.Attribute):
-            module = chain[-1] if chain and isinstance(chain[-1], cst.Module) else None
-            cls = self._instance_class(expr.value, chain, module) if module is not None else None
-            if cls is not None:
-                sites = self._attribute_sites(cls, expr.attr.value, module, in_body=True)
+        sites = self._expr_sites(expr, chain)
         out: list = []
         for site in sites:
             if site.kind in ("param", "declare") and site.annotation is not None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...engine.build import code_of
 from ...engine.calls import Deferred, Unconvertible, literal_value
 from ...engine.query import framework_calls
 from ...engine.walk import source_children

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...engine.build import code_of
 from ...engine.calls import Deferred, Unconvertible, literal_value
 from ...engine.walk import source_children
 from .._util import Args
 from . import training
-from .training import _free_name, _need_import, need_snippet
+from .training import _free_name, need_snippet
 
 _METHODS = ("compile", "fit", "evaluate", "predict")
 

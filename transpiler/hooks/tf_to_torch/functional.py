@@ -219,10 +219,10 @@ class _Tracer:
             return self.layer_vars[func.value]
         return None
 
-    def application(self, node) -> App | None:
-        """A call that applies a layer to graph tensors, or None."""
-        if not isinstance(node, cst.Call):
-            return None
+    def applied_layer(self, node: cst.Call):
+        """(the key of the layer ``node`` applies, the arguments that carry its inputs), a
+        merge function (``tf.concat([a, b], axis=1)``) becoming its layer; None for any
+        other call."""
         key = self.layer_of(node.func)
         args = list(node.args)
         if key is None:
@@ -239,6 +239,16 @@ class _Tracer:
             self.layer_order.append(key)
             self.ctx.owned.add(key)
             args = args[:1]
+        return key, args
+
+    def application(self, node) -> App | None:
+        """A call that applies a layer to graph tensors, or None."""
+        if not isinstance(node, cst.Call):
+            return None
+        found = self.applied_layer(node)
+        if found is None:
+            return None
+        key, args = found
         inputs, exprs = [], []
         for a in args:
             if a.keyword is not None:

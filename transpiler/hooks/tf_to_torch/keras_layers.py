@@ -19,7 +19,6 @@ Python expression (a size given by a variable) or None (unknown). A tensor's
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 import libcst as cst

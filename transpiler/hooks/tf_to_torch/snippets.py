@@ -712,5 +712,5 @@ def ordered(names) -> list[str]:
 
     for name in names:
         add(name)
-    del add  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
+    add = None  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
     return out

@@ -33,7 +33,7 @@ from ...engine.walk import PathTransformer, paths_to, source_children
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
-from .models import _fail, _layer_call, _Placeholders
+from .models import _layer_call, _Placeholders
 from . import dtype_policy, subclass_graph
 from .subclass_build import BuildPlan, plan_build
 from .subclass_graph import lazy_inits
@@ -189,7 +189,7 @@ def _dependency_order(classes: list[cst.ClassDef]) -> list[cst.ClassDef]:
 
     for cls in classes:
         place(cls)
-    del place  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
+    place = None  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
     return done
 
 

@@ -43,7 +43,6 @@ from ...engine.calls import Unconvertible
 from ...engine.query import resolve_call
 from ...engine.walk import source_children
 from .functional import (
-    MERGE_FUNCTIONS,
     App,
     Graph,
     Op,
@@ -56,7 +55,7 @@ from .functional import (
     state_code,
     used_names,
 )
-from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer
+from .keras_layers import LayerPlan, TensorInfo, plan_layer
 from .models import INPUTS, _layer_call
 from . import dtype_policy
 
@@ -331,22 +330,10 @@ class _InitTracer(_Tracer):
         (``self.norm(x + self.dense(h))``), a tuple of them (``self.add((self.a(x), self.b(y)))``)."""
         if not isinstance(node, cst.Call):
             return None
-        key = self.layer_of(node.func)
-        args = list(node.args)
-        if key is None:
-            api = resolve_call(self.ctx, node)
-            if api not in MERGE_FUNCTIONS:
-                return None
-            rule = self.ctx.ruleset.lookup(MERGE_FUNCTIONS[api])
-            layer = LayerCall(MERGE_FUNCTIONS[api], node, rule, self.ctx, {})
-            for a in args[1:]:
-                if a.keyword is not None and a.keyword.value == "axis":
-                    layer.values["axis"] = a.value
-            key = id(node)
-            self.layers[key] = layer
-            self.layer_order.append(key)
-            self.ctx.owned.add(key)
-            args = args[:1]
+        found = self.applied_layer(node)
+        if found is None:
+            return None
+        key, args = found
         inputs, exprs, nested = [], [], {}
         for a in args:
             if a.keyword is not None:

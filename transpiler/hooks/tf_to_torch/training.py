@@ -15,7 +15,7 @@ import libcst as cst
 
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
-from ...engine.query import framework_calls, resolve_call
+from ...engine.query import framework_calls
 from ...engine.walk import child_nodes, source_children
 from .._util import Args
 

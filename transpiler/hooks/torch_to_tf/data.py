@@ -19,7 +19,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ...engine.build import code_of, is_simple
-from ...engine.calls import Unconvertible, literal_value
+from ...engine.calls import Unconvertible
 from ...engine.query import framework_calls, resolve_call
 from .._util import Args
 

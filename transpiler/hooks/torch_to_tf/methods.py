@@ -6,7 +6,7 @@ import libcst as cst
 
 from ...engine.build import is_simple
 from ...engine.types import is_tensor
-from ...frameworks import canonical, framework_of
+from ...frameworks import canonical
 from .._util import Args, Unconvertible, code_of, literal_value
 
 _DTYPES = {

@@ -456,7 +456,7 @@ def _dependency_order(classes: dict[str, ClassInfo]) -> list[ClassInfo]:
 
     for info in classes.values():
         visit(info, set())
-    del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
+    visit = None  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
     return order
 
 
@@ -537,7 +537,7 @@ def _inherit(classes: dict) -> None:
 
     for info in classes.values():
         visit(info)
-    del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
+    visit = None  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
 
 
 def _member(ctx, name: str, value, statement, classes) -> Member | None:

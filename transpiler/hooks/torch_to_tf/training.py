@@ -102,7 +102,7 @@ def _scopes(module: cst.Module):
                     visit(child, [child] + chain, True)
 
     visit(module, [module])
-    del visit  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
+    visit = None  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
     return out
 
 
