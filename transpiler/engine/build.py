@@ -17,13 +17,14 @@ import libcst as cst
 from ..frameworks import ROOTS
 from ..rules import PLACEHOLDER
 from .names import dotted_name
+from .codegen import code_for_node
 from .walk import PathTransformer, paths_to
 
 _EMPTY_MODULE = cst.Module(body=[])
 
 
 def code_of(node: cst.CSTNode) -> str:
-    return _EMPTY_MODULE.code_for_node(node)
+    return code_for_node(_EMPTY_MODULE, node)
 
 
 @lru_cache(maxsize=4096)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from .codegen import code_for_node
+
 _MARK = "# @@transpiler-format-piece@@"
 _HEADER_TYPES = (cst.If, cst.For, cst.While, cst.With, cst.FunctionDef, cst.ClassDef)
 
@@ -164,7 +166,7 @@ def _piece_text(module: cst.Module, piece: _Piece) -> str:
         node = _header_only(node)
     else:
         node = node.with_changes(leading_lines=[])
-    text = module.code_for_node(node)
+    text = code_for_node(module, node)
     if not text.endswith("\n"):
         text += "\n"
     return text
@@ -235,6 +237,8 @@ def _black_pass(group: list[_Piece], texts: list[str], formatter, mode) -> list[
 def _string_lines(text: str) -> set[int]:
     """0-based line numbers that continue a multi-line string (never re-indented)."""
     inside: set[int] = set()
+    if '"""' not in text and "'''" not in text and "\\\n" not in text:
+        return inside  # a string spans lines only in triple quotes or after a backslash
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type == tokenize.STRING or getattr(tokenize, "FSTRING_MIDDLE", -1) == tok.type:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
+
+from .codegen import FastState
 
 SCOPE_TYPES = (
     cst.Module,
@@ -35,6 +36,16 @@ _STATEMENT_TYPES = frozenset((
     cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.If, cst.For, cst.While,
     cst.With, cst.Try, cst.TryStar, cst.Match,
 ))
+
+# what the recording state does with a node of each type (bits; most types have none)
+_NAME, _STATEMENT, _SCOPE, _IMPORT = 1, 2, 4, 8
+_ROLE: dict[type, int] = {cst.Name: _NAME}
+for _kind in _STATEMENT_TYPES:
+    _ROLE[_kind] = _ROLE.get(_kind, 0) | _STATEMENT
+for _kind in _SCOPE_TYPES:
+    _ROLE[_kind] = _ROLE.get(_kind, 0) | _SCOPE
+for _kind in _IMPORT_TYPES:
+    _ROLE[_kind] = _IMPORT
 
 
 @dataclass
@@ -180,7 +191,7 @@ def _skip_trivia(text: str, offset: int) -> int:
     return offset
 
 
-class _RecordingState(CodegenState):
+class _RecordingState(FastState):
     """The code generator's state, noting what the conversion needs as it prints.
 
     The chain of nodes above the current one is kept as linked frames
@@ -203,8 +214,10 @@ class _RecordingState(CodegenState):
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         frame = self.frame = (node, len(self.tokens), self.frame)
-        kind = type(node)
-        if kind is cst.Name:
+        role = _ROLE.get(type(node))
+        if role is None:  # most nodes: one lookup
+            return
+        if role == _NAME:
             if node.value in self.names:
                 self._hit(node)
             else:
@@ -213,25 +226,24 @@ class _RecordingState(CodegenState):
                     self.others[node.value] = [frame]
                 else:
                     others.append(frame)
-        elif kind in _STATEMENT_TYPES:
+            return
+        if role & _STATEMENT:
             self.token_of[id(node)] = frame[1]
             self.indent_of[id(node)] = "".join(self.indent_tokens)
-            if kind in _SCOPE_TYPES:
-                self.scopes.append(node)
-        elif kind in _SCOPE_TYPES:
+        if role & _SCOPE:
             self.scopes.append(node)
-        elif kind in _IMPORT_TYPES:
-            self.imports.append(ImportRecord(node, self.scopes[-1], _stack(self.frame), frame[1]))
-            _mark(self.frame, self.path_ids, self.token_of)
+        elif role == _IMPORT:
+            self.imports.append(ImportRecord(node, self.scopes[-1], _stack(frame), frame[1]))
+            _mark(frame, self.path_ids, self.token_of)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
         self.frame = self.frame[2]
-        kind = type(node)
-        if kind in _STATEMENT_TYPES:
+        role = _ROLE.get(type(node))
+        if role is None or role == _NAME:
+            return
+        if role & _STATEMENT:
             self.end_of[id(node)] = len(self.tokens)
-            if kind in _SCOPE_TYPES:
-                self.scopes.pop()
-        elif kind in _SCOPE_TYPES:
+        if role & _SCOPE:
             self.scopes.pop()
 
     def _hit(self, node: cst.Name) -> None:

@@ -324,6 +324,8 @@ class RuleTransformer(PathTransformer):
             return None
         if not isinstance(original.value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
             return None
+        if isinstance(original.value, cst.Name) and original.value.value in ctx.resolver.bindings.modules:
+            return None  # np.float32, math.pi: a name of another module
         kind = self._receiver_kind(original.value)
         if kind is None:
             return None

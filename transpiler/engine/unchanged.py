@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
 
+from .codegen import state_for
 from .scan import Scan
 
 
@@ -31,7 +31,7 @@ def generate(module: cst.Module, scan: Scan) -> tuple[str, str]:
     copied ones parsed already and a top-level statement parses on its own."""
     module = reuse_unchanged(module, scan)
     # Module._codegen_impl, with the token range of each generated statement noted
-    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline)
+    state = state_for(module)
     tokens = state.tokens
     generated = []
     for node in module.header:

@@ -557,15 +557,18 @@ def on_compile(transformer, original, updated, call):
     return cst.FlattenSentinel(statements)
 
 
-def _names_in(node, original_statements: dict) -> set[str]:
-    """The names the converted code uses: statements the parser made and the
-    conversion left as they were are skipped (they hold no generated code)."""
+def _names_in(node, original_statements: dict, wanted: set[str]) -> set[str]:
+    """Those of ``wanted`` that the converted code uses: statements the parser made and
+    the conversion left as they were are skipped (they hold no generated code)."""
     found: set[str] = set()
     stack = [node]
     while stack:
         n = stack.pop()
         if type(n) is cst.Name:
-            found.add(n.value)
+            if n.value in wanted:
+                found.add(n.value)
+                if len(found) == len(wanted):
+                    break
         elif id(n) not in original_statements:
             stack.extend(child_nodes(n))
     return found
@@ -579,7 +582,7 @@ def insert_snippets(transformer, original, updated):
     if not names:
         return None
     # a helper a plan asked for whose code did not stay (a layer of a class left as Keras) is not written
-    used = _names_in(updated, ctx.scan.end_of)
+    used = _names_in(updated, ctx.scan.end_of, set(names))
     names = [n for n in names if n in used]
     if not names:
         return None
