@@ -175,6 +175,23 @@ def paths_to(root: cst.CSTNode, wanted) -> set[int]:
     return paths
 
 
+def in_source_order(root: cst.CSTNode):
+    """``root`` and every node under it, in the order their code is written."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(source_children(node)))
+
+
+def method_named(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    """The method ``name`` defined in the body of ``cls``."""
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return stmt
+    return None
+
+
 def iter_nodes(root: cst.CSTNode):
     """``root`` and every node under it (parents before children)."""
     stack = [root]

@@ -29,7 +29,7 @@ from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.names import classify
 from ...engine.query import resolve_call
-from ...engine.walk import PathTransformer, paths_to, source_children
+from ...engine.walk import PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
@@ -107,13 +107,6 @@ def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
         if api in BASES:
             return True, api != "keras.layers.Layer" and api != "keras.engine.base_layer.Layer"
     return False, False
-
-
-def _method(cls: cst.ClassDef, name: str):
-    for stmt in cls.body.body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
-            return stmt
-    return None
 
 
 def analyze(ctx) -> None:
@@ -455,14 +448,6 @@ def _bound(target) -> set[str]:
     if isinstance(target, cst.StarredElement):
         return _bound(target.value)
     return set()
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(source_children(n)))
 
 
 def _self_attr(func) -> str | None:

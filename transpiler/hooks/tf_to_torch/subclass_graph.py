@@ -41,7 +41,7 @@ import libcst as cst
 from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible
 from ...engine.query import resolve_call
-from ...engine.walk import source_children
+from ...engine.walk import in_source_order as _walk, method_named as _method
 from .functional import (
     App,
     Graph,
@@ -114,21 +114,6 @@ class InitGraph:
 
 
 # -- finding -----------------------------------------------------------------------
-
-def _method(cls: cst.ClassDef, name: str):
-    for stmt in cls.body.body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
-            return stmt
-    return None
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(source_children(n)))
-
 
 def _self_attr(node) -> str | None:
     if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":

@@ -23,7 +23,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
-from ...engine.walk import source_children
+from ...engine.walk import in_source_order as _walk, method_named as _method
 from .forward import ForwardPlan, Tracer, rewrite_call
 from .torch_layers import KerasPlan, TorchLayer, closed, permute_layer, plan_layer
 
@@ -154,21 +154,6 @@ def _is_module_class(ctx, cls: cst.ClassDef, known: dict) -> bool:
             if isinstance(value, cst.Name) and value.value in known:
                 return True
     return False
-
-
-def _method(cls: cst.ClassDef, name: str):
-    for stmt in cls.body.body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
-            return stmt
-    return None
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(source_children(n)))
 
 
 # -- analysis ---------------------------------------------------------------------
