@@ -772,17 +772,21 @@ class Types:
         if key in self._memo:
             return self._memo[key]  # type: ignore[return-value]
         self._memo[key] = None  # recursion guard
-        kinds = set()
-        calls = 0
-        for call, call_chain in _calls_of(self.resolver, func.name.value):
-            calls += 1
-            arg = _passed(call, index, param.name.value)
-            if arg is None:
-                return None
-            kinds.add(self.kind_of(arg, call_chain))
-        kind = kinds.pop() if calls and len(kinds) == 1 else None
+        kind = self._kind_passed(_calls_of(self.resolver, func.name.value), index, param.name.value)
         self._memo[key] = kind
         return kind
+
+    def _kind_passed(self, calls, index: int, name: str) -> str | None:
+        """The one kind every (call, scope chain) of ``calls`` passes for the parameter at
+        ``index`` called ``name``; None where a call passes nothing for it, or there are
+        no calls, or they pass different kinds."""
+        kinds = set()
+        for call, chain in calls:
+            arg = _passed(call, index, name)
+            if arg is None:
+                return None
+            kinds.add(self.kind_of(arg, chain))
+        return kinds.pop() if len(kinds) == 1 else None
 
     def _param_from_method_calls(self, param: cst.Param, func: cst.FunctionDef, module: cst.Module) -> str | None:
         """A parameter of a method of a class of this file (``transpose_for_scores(self, x)``):
@@ -811,8 +815,7 @@ class Types:
         self._memo[key] = None  # recursion guard
         if func.name.value in self._attribute_calls(module).get("<referenced>", ()):
             return None  # passed as a value (self.apply(self._init_weights)): called elsewhere with anything
-        kinds = set()
-        calls = 0
+        calls = []
         for call, frame in self._attribute_calls(module).get(func.name.value, ()):
             call_chain = _chain_of_frame(frame, call.func)
             receiver = call.func.value
@@ -824,12 +827,8 @@ class Types:
                 return None
             if not any(k is cls for k in self._class_lineage(klass, info)):
                 continue  # a method of another class of this file
-            calls += 1
-            arg = _passed(call, index, param.name.value)
-            if arg is None:
-                return None
-            kinds.add(self.kind_of(arg, call_chain))
-        kind = kinds.pop() if calls and len(kinds) == 1 else None
+            calls.append((call, call_chain))
+        kind = self._kind_passed(calls, index, param.name.value)
         self._memo[key] = kind
         return kind
 

@@ -755,12 +755,14 @@ def _rewrite_other(ctx, graph: Graph, stmt, op: Op):
     return stmt.visit(Rewrite())
 
 
-def finish_info(ctx, graph: Graph) -> dict:
+def layer_entries(ctx, graph: Graph, paths_of: dict) -> list[dict]:
+    """The weight map's entry of each layer of ``graph``: where it was made, the modules it
+    became (``paths_of``: layer key -> their attribute paths) and how its weights go there."""
     layers = []
     for key in graph.layer_order:
         layer = graph.layers[key]
         plan = graph.plans[key]
-        paths = graph.attrs.get(key, [])
+        paths = paths_of.get(key, [])
         layers.append({
             "keras_class": layer.short,
             "origin": list(ctx.scan.position(layer.call)),
@@ -770,6 +772,11 @@ def finish_info(ctx, graph: Graph) -> dict:
                 for w in plan.weights
             ],
         })
+    return layers
+
+
+def finish_info(ctx, graph: Graph) -> dict:
+    layers = layer_entries(ctx, graph, graph.attrs)
     outs = [graph.infos[n] for n in graph.outputs]
     return {
         "kind": "functional",

@@ -52,6 +52,7 @@ from .functional import (
     _names_outside,
     _plan_app,
     _Tracer,
+    layer_entries,
     state_code,
     used_names,
 )
@@ -1165,23 +1166,7 @@ def rewrite_class(ctx, plan, original: cst.ClassDef, updated: cst.ClassDef, hold
 # -- weight maps ----------------------------------------------------------------------
 
 def entries(ctx, plan) -> list[dict]:
-    g = plan.graph
-    graph = g.graph
-    out = []
-    for key in graph.layer_order:
-        layer = graph.layers[key]
-        lp = graph.plans[key]
-        paths = g.paths.get(key, [])
-        out.append({
-            "keras_class": layer.short,
-            "origin": list(ctx.scan.position(layer.call)),
-            "modules": paths,
-            "weights": [
-                {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
-                for w in lp.weights
-            ],
-        })
-    return out
+    return layer_entries(ctx, plan.graph.graph, plan.graph.paths)
 
 
 def model_info(ctx, plan) -> dict:
