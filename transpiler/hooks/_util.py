@@ -9,6 +9,7 @@ import libcst as cst
 from ..engine.build import code_of
 from ..engine.calls import CallArgs, Unconvertible, literal_value
 from ..engine.transform import prepare
+from ..engine.types import is_tensor
 
 __all__ = ["Args", "Unconvertible", "code_of", "literal_value", "int_literal"]
 
@@ -99,3 +100,17 @@ def numpy_name(ctx) -> str:
         return "numpy"
     ctx.speller.needs.add(ImportNeed("numpy", None, "np"))
     return "np"
+
+
+def known_tensor(ctx, node: cst.BaseExpression, call: cst.Call | None) -> bool:
+    """Whether the type engine knows ``node`` (an original argument of ``call``) to be a
+    tensor, seen from where ``call`` is (its scanned name gives the scope chain)."""
+    if ctx.types is None or call is None or not isinstance(call.func, (cst.Name, cst.Attribute)):
+        return False
+    anchor = call.func
+    while isinstance(anchor, cst.Attribute):
+        anchor = anchor.value
+    hit = ctx.resolver.hit_of.get(id(anchor))
+    if hit is None:
+        return False
+    return is_tensor(ctx.types.kind_of(node, ctx.resolver.chain_of(hit.stack)))

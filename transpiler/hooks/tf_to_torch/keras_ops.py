@@ -62,9 +62,9 @@ def cast(args, ctx, original):
         return ctx.build("torch.tensor({x}, dtype={dtype})", x=x, dtype=dtype)
     bound = args.get("x")
     original_x = bound.original.value if bound is not None and bound.original is not None else None
-    from .tensors import _known_tensor
+    from .._util import known_tensor
 
-    if original_x is not None and not _known_tensor(ctx, original_x, original):
+    if original_x is not None and not known_tensor(ctx, original_x, original):
         # not known to be a tensor (1 / self.max_wavelength, a size read from a shape): maybe a
         # Python number, which has no .to(); torch.as_tensor takes both, as Keras does (tf.cast too)
         return ctx.build("torch.as_tensor({x}, dtype={dtype})", x=x, dtype=dtype)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...engine.types import is_tensor
 from ...frameworks import framework_of
-from .._util import Args, Unconvertible, code_of, int_literal, literal_value
+from .._util import Args, Unconvertible, code_of, int_literal, known_tensor, literal_value
 
 
 def constant(args, ctx, original):
@@ -29,19 +28,6 @@ def constant(args, ctx, original):
     return ctx.build(func + "({value})", value=value)
 
 
-def _known_tensor(ctx, node: cst.BaseExpression, call: cst.Call) -> bool:
-    """Whether the type engine knows ``node`` (an original argument of ``call``) to be a tensor."""
-    if ctx.types is None or not isinstance(call.func, (cst.Name, cst.Attribute)):
-        return False
-    anchor = call.func
-    while isinstance(anchor, cst.Attribute):
-        anchor = anchor.value
-    hit = ctx.resolver.hit_of.get(id(anchor))
-    if hit is None:
-        return False
-    return is_tensor(ctx.types.kind_of(node, ctx.resolver.chain_of(hit.stack)))
-
-
 def cast(args, ctx, original):
     """tf.cast(x, dtype): ``x.to(dtype)`` where x is known to be a tensor; a literal becomes
     ``torch.tensor(x, dtype=...)``; anything else (a Python number kept in an attribute,
@@ -53,7 +39,7 @@ def cast(args, ctx, original):
     original_x = bound.original.value if bound is not None and bound.original is not None else None
     if literal_value(x)[0] or isinstance(x, (cst.List, cst.Tuple)):
         return ctx.build("torch.tensor({x}, dtype={dtype})", x=x, dtype=dtype)
-    if original_x is not None and _known_tensor(ctx, original_x, original):
+    if original_x is not None and known_tensor(ctx, original_x, original):
         return ctx.build("{x}.to({dtype})", x=x, dtype=dtype)
     return ctx.build("torch.as_tensor({x}, dtype={dtype})", x=x, dtype=dtype)
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...engine.types import is_tensor
-from .._util import Args, Unconvertible
+from .._util import Args, Unconvertible, known_tensor
 
 # comparison operators and the operator that negates them exactly (the ordering ones
 # are not: a NaN compares False both ways)
@@ -33,25 +32,13 @@ def _statement_of(ctx, call):
     return None
 
 
-def _is_tensor(ctx, node, call) -> bool:
-    if ctx.types is None or not isinstance(call.func, (cst.Name, cst.Attribute)):
-        return False
-    anchor = call.func
-    while isinstance(anchor, cst.Attribute):
-        anchor = anchor.value
-    hit = ctx.resolver.hit_of.get(id(anchor))
-    if hit is None:
-        return False
-    return is_tensor(ctx.types.kind_of(node, ctx.resolver.chain_of(hit.stack)))
-
-
 def assert_(args, ctx, original):
     a = Args(args, ctx)
     cond = a.require("condition")
     message = a.require("message")
     bound = next(b for b in args.bound if b.name == "condition")
     orig_cond = bound.original.value if bound.original is not None else cond
-    if _is_tensor(ctx, orig_cond, original):
+    if known_tensor(ctx, orig_cond, original):
         ctx.warn(original, "torch._assert", "tf.debugging.Assert raises tf.errors.InvalidArgumentError, not AssertionError")
         return ctx.build("tensorflow.debugging.Assert({c}, [{m}])", c=cond, m=message)
     stmt = _statement_of(ctx, original)

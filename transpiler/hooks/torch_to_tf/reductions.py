@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .._util import Args, Unconvertible, literal_value
+from .._util import Args, Unconvertible, known_tensor, literal_value
 
 
 def _arg(name, args, ctx):
@@ -29,21 +29,6 @@ def argmin(args, ctx, original):
     return _arg("argmin", args, ctx)
 
 
-def _is_tensor(ctx, node, call) -> bool:
-    """Whether ``node`` (an original argument of ``call``) is known to be a tensor."""
-    from ...engine.types import is_tensor
-
-    if ctx.types is None or call is None or not isinstance(call.func, (cst.Name, cst.Attribute)):
-        return False
-    anchor = call.func
-    while isinstance(anchor, cst.Attribute):
-        anchor = anchor.value
-    hit = ctx.resolver.hit_of.get(id(anchor))
-    if hit is None:
-        return False
-    return is_tensor(ctx.types.kind_of(node, ctx.resolver.chain_of(hit.stack)))
-
-
 def _extreme(kind, args, ctx):
     """torch.max(x) / torch.max(x, dim) -> (values, indices) / torch.max(x, other)."""
     a = Args(args, ctx)
@@ -59,7 +44,7 @@ def _extreme(kind, args, ctx):
     dim = a["dim"]
     ok, value = literal_value(dim)
     bound = next(b for b in args.bound if b.name == "dim")
-    if not ok and bound.original is not None and _is_tensor(ctx, bound.original.value, args.original or args.call):
+    if not ok and bound.original is not None and known_tensor(ctx, bound.original.value, args.original or args.call):
         # torch.min(x, torch.zeros_like(x)): the second argument is a tensor, so elementwise
         return ctx.build("tensorflow.math." + elementwise + "({x}, {y})", x=x, y=dim)
     if not ok or not isinstance(value, int):
