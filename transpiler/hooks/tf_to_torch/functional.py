@@ -715,44 +715,51 @@ def _rewrite_other(ctx, graph: Graph, stmt, op: Op):
     """Code that is not a layer, in forward(): inline layer calls become module calls,
     builder variables become attributes, channels-first tensors whose axis order
     may matter go back to Keras's order."""
-    stored = set(graph.stored)
     inline = {id(ctx.updated(app.call)): app for app in op.inline}
+    stored = {name: name for name in graph.stored}
+    return stmt.visit(Rename(stored, op.before, inline, lambda app: _apply_code(ctx, graph, app)))
 
-    class Rewrite(cst.CSTTransformer):
-        def __init__(self):
-            self.skip = set()
 
-        def on_visit(self, node):
-            if id(node) in inline:
-                return False
-            return super().on_visit(node)
+class Rename(cst.CSTTransformer):
+    """Names of __init__ that forward() reads -> their attributes; channels-first tensors
+    that other code reads -> Keras's order; layers applied inside other code -> modules."""
 
-        def visit_Attribute(self, node):
-            self.skip.add(id(node.attr))
+    def __init__(self, stored: dict[str, str], before: dict[str, str] | None = None, inline: dict | None = None, apply=None):
+        self.stored = stored
+        self.before = before or {}
+        self.inline = inline or {}
+        self.apply = apply
+        self.skip: set[int] = set()
 
-        def visit_Arg(self, node):
-            if node.keyword is not None:
-                self.skip.add(id(node.keyword))
+    def on_visit(self, node):
+        if id(node) in self.inline:
+            return False
+        return super().on_visit(node)
 
-        def visit_AssignTarget(self, node):
-            self.skip.add(id(node.target))
+    def on_leave(self, original, updated):
+        app = self.inline.get(id(original))
+        if app is not None:
+            return cst.parse_expression(self.apply(app))
+        return super().on_leave(original, updated)
 
-        def on_leave(self, original, updated):
-            app = inline.get(id(original))
-            if app is not None:
-                return cst.parse_expression(_apply_code(ctx, graph, app))
-            return super().on_leave(original, updated)
+    def visit_Attribute(self, node):
+        self.skip.add(id(node.attr))
 
-        def leave_Name(self, original, updated):
-            if id(original) in self.skip:
-                return updated
-            if original.value in stored:
-                return cst.Attribute(value=cst.Name("self"), attr=cst.Name(original.value))
-            if original.value in op.before:
-                return cst.parse_expression(f"{original.value}.{op.before[original.value]}")
+    def visit_Arg(self, node):
+        if node.keyword is not None:
+            self.skip.add(id(node.keyword))
+
+    def visit_AssignTarget(self, node):
+        self.skip.add(id(node.target))
+
+    def leave_Name(self, original, updated):
+        if id(original) in self.skip:
             return updated
-
-    return stmt.visit(Rewrite())
+        if original.value in self.stored:
+            return cst.Attribute(value=cst.Name("self"), attr=cst.Name(self.stored[original.value]))
+        if original.value in self.before:
+            return cst.parse_expression(f"{original.value}.{self.before[original.value]}")
+        return updated
 
 
 def layer_entries(ctx, graph: Graph, paths_of: dict) -> list[dict]:

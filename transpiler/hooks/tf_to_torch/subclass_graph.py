@@ -51,6 +51,7 @@ from .functional import (
     _first_consumer_wants,
     _names_outside,
     _plan_app,
+    Rename,
     _Tracer,
     layer_entries,
     state_code,
@@ -907,48 +908,6 @@ def _fill(template: str, values: dict) -> str:
     return template
 
 
-class _Rename(cst.CSTTransformer):
-    """Names of __init__ that forward() reads -> their attributes; channels-first tensors
-    that other code reads -> Keras's order; layers applied inside other code -> modules."""
-
-    def __init__(self, stored: dict[str, str], before: dict[str, str] | None = None, inline: dict | None = None, apply=None):
-        self.stored = stored
-        self.before = before or {}
-        self.inline = inline or {}
-        self.apply = apply
-        self.skip: set[int] = set()
-
-    def on_visit(self, node):
-        if id(node) in self.inline:
-            return False
-        return super().on_visit(node)
-
-    def on_leave(self, original, updated):
-        app = self.inline.get(id(original))
-        if app is not None:
-            return cst.parse_expression(self.apply(app))
-        return super().on_leave(original, updated)
-
-    def visit_Attribute(self, node):
-        self.skip.add(id(node.attr))
-
-    def visit_Arg(self, node):
-        if node.keyword is not None:
-            self.skip.add(id(node.keyword))
-
-    def visit_AssignTarget(self, node):
-        self.skip.add(id(node.target))
-
-    def leave_Name(self, original, updated):
-        if id(original) in self.skip:
-            return updated
-        if original.value in self.stored:
-            return cst.Attribute(value=cst.Name("self"), attr=cst.Name(self.stored[original.value]))
-        if original.value in self.before:
-            return cst.parse_expression(f"{original.value}.{self.before[original.value]}")
-        return updated
-
-
 def _apply(ctx, g: InitGraph, app: App) -> str:
     """How forward() applies a layer (functional._apply_code, with a self layer's chain of
     modules called as one: ``self.head(x)``)."""
@@ -963,7 +922,7 @@ def _apply(ctx, g: InitGraph, app: App) -> str:
             text = name
         else:
             inner = {id(ctx.updated(a.call)): a for a in g.nested.get(id(app.call), {}).get(i, [])}
-            rename = _Rename(g.stored, None, inner, lambda a: _apply(ctx, g, a))
+            rename = Rename(g.stored, None, inner, lambda a: _apply(ctx, g, a))
             text = code_of(ctx.updated(expr).visit(rename)).strip()
         if i in app.before:
             text = (text if expr is None else f"({text})") + f".{app.before[i]}"
@@ -1024,7 +983,7 @@ def _forward(ctx, plan, g: InitGraph) -> cst.FunctionDef:
         else:
             stmt = ctx.updated(op.statement)
         inline = {id(ctx.updated(a.call)): a for a in op.inline}
-        stmt = stmt.visit(_Rename(g.stored, op.before, inline, lambda a: _apply(ctx, g, a)))
+        stmt = stmt.visit(Rename(g.stored, op.before, inline, lambda a: _apply(ctx, g, a)))
         body.append(stmt.with_changes(leading_lines=_comments(stmt)))
     outputs = graph.outputs
     if g.output_form == "dict":
