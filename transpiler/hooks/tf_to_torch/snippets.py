@@ -10,19 +10,12 @@ of the output.
 
 from __future__ import annotations
 
-SNIPPETS: dict[str, str] = {}
-REQUIRES: dict[str, list[str]] = {}
-IMPORTS: dict[str, list[str]] = {}  # standard-library modules a snippet uses
+from ..snippet_writer import Registry
 
-
-def snippet(name: str, requires: tuple[str, ...] = (), imports: tuple[str, ...] = ()):
-    def register(text: str) -> str:
-        SNIPPETS[name] = text
-        REQUIRES[name] = list(requires)
-        IMPORTS[name] = list(imports)
-        return text
-
-    return register
+REGISTRY = Registry()
+SNIPPETS = REGISTRY.code
+snippet = REGISTRY.snippet
+ordered = REGISTRY.ordered
 
 
 snippet("categorical_crossentropy")('''
@@ -698,19 +691,3 @@ class TiedEmbedding(torch.nn.Embedding):
         return logits
 ''')
 
-
-def ordered(names) -> list[str]:
-    """The snippets ``names`` need, each after the ones it uses."""
-    out: list[str] = []
-
-    def add(name: str) -> None:
-        if name in out:
-            return
-        for dep in REQUIRES.get(name, []):
-            add(dep)
-        out.append(name)
-
-    for name in names:
-        add(name)
-    add = None  # a recursive closure refers to itself: a reference cycle (docs/performance.md)
-    return out

@@ -16,7 +16,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls
-from ...engine.walk import child_nodes, source_children
+from ...engine.walk import source_children
 from .._util import Args
 
 # -- losses ----------------------------------------------------------------------
@@ -40,18 +40,10 @@ _LOSS_STRINGS = {
 
 def need_snippet(ctx, name: str) -> None:
     """The helper ``name`` (snippets.py) is written into this file, once."""
-    from .snippets import IMPORTS, ordered
+    from ..snippet_writer import need
+    from .snippets import REGISTRY
 
-    bound = ctx.resolver.bindings.bound_values()
-    for needed in ordered([name]):
-        if needed in bound:
-            raise Unconvertible(f"the output needs a helper named {needed!r}, and this file uses that name already")
-    for needed in ordered([name]):
-        for module in IMPORTS.get(needed, ()):
-            _need_import(ctx, module)
-    ctx.facts.setdefault("snippets", [])
-    if name not in ctx.facts["snippets"]:
-        ctx.facts["snippets"].append(name)
+    need(ctx, REGISTRY, name)
 
 
 def _loss_code(ctx, rule, values: dict[str, object]) -> str:
@@ -557,52 +549,11 @@ def on_compile(transformer, original, updated, call):
     return cst.FlattenSentinel(statements)
 
 
-def _names_in(node, original_statements: dict, wanted: set[str]) -> set[str]:
-    """Those of ``wanted`` that the converted code uses: statements the parser made and
-    the conversion left as they were are skipped (they hold no generated code)."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if type(n) is cst.Name:
-            if n.value in wanted:
-                found.add(n.value)
-                if len(found) == len(wanted):
-                    break
-        elif id(n) not in original_statements:
-            stack.extend(child_nodes(n))
-    return found
-
-
 def insert_snippets(transformer, original, updated):
-    from .snippets import SNIPPETS, ordered
+    from ..snippet_writer import insert
+    from .snippets import REGISTRY
 
-    ctx = transformer.ctx
-    names = ctx.facts.get("snippets")
-    if not names:
-        return None
-    # a helper a plan asked for whose code did not stay (a layer of a class left as Keras) is not written
-    used = _names_in(updated, ctx.scan.end_of, set(names))
-    names = [n for n in names if n in used]
-    if not names:
-        return None
-    body = list(updated.body)
-    index = 0
-    for i, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
-            index = i + 1
-        elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString):
-            index = 1
-    new = []
-    for name in ordered(names):
-        for stmt in ctx.build_statements(SNIPPETS[name].strip() + "\n", literal=True):
-            stmt = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
-            new.append(ctx.mark_new(stmt))
-    if index < len(body):
-        nxt = body[index]
-        body[index] = nxt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *[l for l in nxt.leading_lines if l.comment is not None]])
-    body[index:index] = new
-    return updated.with_changes(body=body)
+    return insert(transformer.ctx, updated, REGISTRY)
 
 
 def callback(args, ctx, original):

@@ -1,0 +1,113 @@
+"""Writing helper functions into the converted file, once each (both directions).
+
+Some behaviour has no one-line form in the target framework (Keras's ``fit`` loop
+in PyTorch, a slice store into an immutable TensorFlow tensor). The conversion then
+writes a small helper after the file's imports, as plain code the user can read and
+edit, and calls it. A direction keeps its helpers in a ``snippets`` module made with
+``Registry``; hooks ask for one with ``need(ctx, registry, name)``; the Module
+handler ``insert(ctx, updated, registry)`` writes the ones the output still uses.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ..engine.calls import Unconvertible
+from ..engine.walk import child_nodes
+
+
+class Registry:
+    """A direction's helpers: name -> code, the helpers each one calls, the standard
+    library modules each one imports."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, str] = {}
+        self.requires: dict[str, list[str]] = {}
+        self.imports: dict[str, list[str]] = {}
+
+    def snippet(self, name: str, requires: tuple[str, ...] = (), imports: tuple[str, ...] = ()):
+        def register(text: str) -> str:
+            self.code[name] = text
+            self.requires[name] = list(requires)
+            self.imports[name] = list(imports)
+            return text
+
+        return register
+
+    def ordered(self, names) -> list[str]:
+        """The helpers ``names`` need, each after the ones it uses."""
+        out: list[str] = []
+        pending = list(reversed(list(names)))
+        while pending:  # depth first, without a recursive closure (a reference cycle)
+            name = pending[-1]
+            missing = [dep for dep in self.requires.get(name, []) if dep not in out]
+            if missing:
+                pending.append(missing[0])
+                continue
+            pending.pop()
+            if name not in out:
+                out.append(name)
+        return out
+
+
+def need(ctx, registry: Registry, name: str) -> None:
+    """The helper ``name`` is written into this file, once; a file that already binds the
+    name keeps its own and the call asking for the helper is reported."""
+    from ..engine.spelling import ImportNeed
+
+    bound = ctx.resolver.bindings.bound_values()
+    for needed in registry.ordered([name]):
+        if needed in bound:
+            raise Unconvertible(f"the output needs a helper named {needed!r}, and this file uses that name already")
+    for needed in registry.ordered([name]):
+        for module in registry.imports.get(needed, ()):
+            ctx.speller.needs.add(ImportNeed(module))
+    ctx.facts.setdefault("snippets", [])
+    if name not in ctx.facts["snippets"]:
+        ctx.facts["snippets"].append(name)
+
+
+def _names_in(node, original_statements: dict, wanted: set[str]) -> set[str]:
+    """Those of ``wanted`` that the converted code uses: statements the parser made and
+    the conversion left as they were are skipped (they hold no generated code)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is cst.Name:
+            if n.value in wanted:
+                found.add(n.value)
+                if len(found) == len(wanted):
+                    break
+        elif id(n) not in original_statements:
+            stack.extend(child_nodes(n))
+    return found
+
+
+def insert(ctx, updated: cst.Module, registry: Registry):
+    """The helpers asked for and still used (a plan may ask for one whose code did not stay,
+    e.g. in a class left unconverted), after the imports and the module docstring."""
+    names = ctx.facts.get("snippets")
+    if not names:
+        return None
+    used = _names_in(updated, ctx.scan.end_of, set(names))
+    names = [n for n in names if n in used]
+    if not names:
+        return None
+    body = list(updated.body)
+    index = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
+            index = i + 1
+        elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString):
+            index = 1
+    new = []
+    for name in registry.ordered(names):
+        for stmt in ctx.build_statements(registry.code[name].strip() + "\n", literal=True):
+            stmt = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+            new.append(ctx.mark_new(stmt))
+    if index < len(body):
+        nxt = body[index]
+        body[index] = nxt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *[l for l in nxt.leading_lines if l.comment is not None]])
+    body[index:index] = new
+    return updated.with_changes(body=body)
