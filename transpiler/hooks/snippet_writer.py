@@ -50,9 +50,10 @@ class Registry:
         return out
 
 
-def need(ctx, registry: Registry, name: str) -> None:
+def need(ctx, registry: Registry, name: str, code: str | None = None) -> None:
     """The helper ``name`` is written into this file, once; a file that already binds the
-    name keeps its own and the call asking for the helper is reported."""
+    name keeps its own and the call asking for the helper is reported. ``code`` is a helper
+    made for this file (a factory generated from a rule) rather than one of the registry's."""
     from ..engine.spelling import ImportNeed
 
     bound = ctx.resolver.bindings.bound_values()
@@ -62,6 +63,8 @@ def need(ctx, registry: Registry, name: str) -> None:
     for needed in registry.ordered([name]):
         for module in registry.imports.get(needed, ()):
             ctx.speller.needs.add(ImportNeed(module))
+    if code is not None:
+        ctx.facts.setdefault("snippet_code", {})[name] = code
     ctx.facts.setdefault("snippets", [])
     if name not in ctx.facts["snippets"]:
         ctx.facts["snippets"].append(name)
@@ -102,8 +105,10 @@ def insert(ctx, updated: cst.Module, registry: Registry):
         elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString):
             index = 1
     new = []
+    made = ctx.facts.get("snippet_code", {})
     for name in registry.ordered(names):
-        for stmt in ctx.build_statements(registry.code[name].strip() + "\n", literal=True):
+        code = made.get(name) or registry.code[name]
+        for stmt in ctx.build_statements(code.strip() + "\n", literal=True):
             stmt = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
             new.append(ctx.mark_new(stmt))
     if index < len(body):

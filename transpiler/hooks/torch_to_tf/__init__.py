@@ -1,6 +1,6 @@
 """Structural rewrites and analyses for this direction (see transpiler/hooks/__init__.py)."""
 
-from . import asserts, checks, data, item_assignment, modules, training
+from . import asserts, checks, data, item_assignment, modules, snippets, training
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set(checks.ALIASES)
@@ -10,7 +10,7 @@ ANALYZERS: list = [checks.analyze, modules.analyze, data.analyze, training.analy
 HANDLERS: dict[str, list] = {
     "ClassDef": [modules.on_class, data.on_class],
     "IndentedBlock": [training.on_block],
-    "Module": [modules.finish_classes, training.on_block],
+    "Module": [modules.finish_classes, training.on_block, snippets.insert_snippets],
     "With": [training.on_with],
     "SimpleStatementLine": [training.on_statement, data.on_statement, asserts.on_statement, item_assignment.on_statement],
     "Call": [checks.on_call],
