@@ -539,6 +539,29 @@ def slice_update(inputs, start_indices, updates):
     return out
 ''')
 
+snippet("fori_loop")('''
+def fori_loop(lower, upper, body_fun, init_val):
+    """keras.ops.fori_loop: val = body_fun(i, val) for i from lower to upper - 1."""
+    val = init_val
+    for i in range(lower, upper):
+        val = body_fun(i, val)
+    return val
+''')
+
+snippet("while_loop")('''
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """keras.ops.while_loop: loop_vars = body(*loop_vars) while cond(*loop_vars), at most
+    maximum_iterations times; a tuple or list of loop variables gives a tuple back."""
+    is_tuple = isinstance(loop_vars, (tuple, list))
+    loop_vars = tuple(loop_vars) if is_tuple else (loop_vars,)
+    iteration = 0
+    while cond(*loop_vars) and (maximum_iterations is None or iteration < maximum_iterations):
+        loop_vars = body(*loop_vars)
+        loop_vars = tuple(loop_vars) if isinstance(loop_vars, (tuple, list)) else (loop_vars,)
+        iteration += 1
+    return loop_vars if is_tuple else loop_vars[0]
+''')
+
 snippet("pad_pairs")('''
 def pad_pairs(x, paddings, value=0):
     """tf.pad / keras.ops.pad, constant mode: paddings holds one (before, after) pair per axis,
