@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from .._util import Args, Unconvertible
 
 
@@ -54,3 +56,15 @@ def norm(args, ctx, original):
         subs["keepdim"] = a["keepdim"]
         parts.append("keepdims={keepdim}")
     return ctx.build("tensorflow.norm(" + ", ".join(parts) + ")", **subs)
+
+
+def linear(args, ctx, original):
+    """F.linear(x, weight, bias): x @ weight^T + bias, weight laid out (out, in) as PyTorch keeps
+    it: tf.matmul(x, weight, transpose_b=True) (batch axes of x broadcast against the 2-D weight)."""
+    a = Args(args, ctx)
+    x, weight = a.require("input"), a.require("weight")
+    bias = a.get("bias")
+    product = ctx.build("tensorflow.matmul({x}, {w}, transpose_b=True)", x=x, w=weight)
+    if bias is None or isinstance(bias, cst.Name) and bias.value == "None":
+        return product
+    return ctx.build("{p} + {b}", p=product, b=bias)
