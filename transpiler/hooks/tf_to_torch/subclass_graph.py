@@ -25,8 +25,14 @@ backbone.input; x = backbone(inputs)[...]`` with ``self.backbone = backbone``): 
 takes what that model takes and calls ``self.backbone``, which must be the model's PyTorch
 module (reported as a warning).
 
-All or nothing: a graph the converter cannot follow (a loop, a layer from another
-file, a helper function that may build layers, a member of the Keras base class)
+Loops and conditions of the graph (``for layer in self.layers:``, ``if pooling == "mean":``)
+stay loops and conditions in forward(): lists of layers become nn.ModuleLists, layers made
+in a graph loop become nn.ModuleLists that __init__ fills by the same loop, a layer made
+under a condition is made under it (Compound, Plain; _plan_graph plans one pass of a loop
+and checks that the passes keep the shapes they carry).
+
+All or nothing: a graph the converter cannot follow (a condition on tensors, a layer from
+another file, a helper function that may build layers, a member of the Keras base class)
 keeps the whole class as it was, with the reason (a torch module in a Keras graph
 runs under neither framework).
 """
@@ -57,7 +63,7 @@ from .functional import (
     state_code,
     used_names,
 )
-from .keras_layers import LayerPlan, TensorInfo, plan_layer
+from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer
 from .models import INPUTS, _layer_call
 from . import dtype_policy
 
@@ -102,6 +108,18 @@ class InitGraph:
     # the name of that model in __init__ (a parameter, or self.X) -> how forward() calls it
     backbone: str | None = None
     backbone_attr: str | None = None
+    # graph code under `for` / `if` (graph_loop fixtures): forward() keeps the statement
+    items: list = field(default_factory=list)  # forward()'s statements: Op, Compound or Plain, in order
+    lists: dict[str, int] = field(default_factory=dict)  # attribute -> the layer key of its elements (nn.ModuleList)
+    list_makers: dict[str, cst.CSTNode] = field(default_factory=dict)  # attribute -> `self.X = []` or the list comprehension
+    optional: set[int] = field(default_factory=set)  # layers made under a condition
+    forward_code: list = field(default_factory=list)  # other code forward() runs (headers, plain statements)
+    forward_bound: set[str] = field(default_factory=set)  # names forward() binds itself (loop variables, ...)
+    foreign_lists: dict[str, cst.Call] = field(default_factory=dict)  # attribute -> its elements' constructor (unknown class)
+    loop_elements: dict[str, str] = field(default_factory=dict)  # graph loop variable -> the list attribute it runs over
+    loop_layers: dict[int, Compound] = field(default_factory=dict)  # layer made in a graph loop -> that loop
+    loop_names: dict[int, tuple] = field(default_factory=dict)  # such a layer -> (its nn.ModuleList, forward()'s loop variable)
+    block_lists: dict[str, tuple] = field(default_factory=dict)  # attribute -> (ClassPlan, constructor call, statement): converted classes
 
     def apps(self, op: Op) -> list[App]:
         """The layer applications of a graph statement, those inside another one's arguments too."""
@@ -113,6 +131,28 @@ class InitGraph:
             for inner in self.nested.get(id(app.call), {}).values():
                 stack.extend(inner)
         return out
+
+
+@dataclass
+class Compound:
+    """A ``for`` or ``if`` (``elif``/``else``) of the graph: forward() runs the same statement."""
+
+    node: cst.BaseCompoundStatement
+    kind: str  # "for" or "if"
+    branches: list[list] = field(default_factory=list)  # per body (if, elif..., else): its items
+    dead: list[bool] = field(default_factory=list)  # per body: ends with raise
+    has_else: bool = False
+    assigned: set[str] = field(default_factory=set)
+    applies: bool = False  # Keras layers are applied in it
+    made: list[int] = field(default_factory=list)  # layers made in the loop's body: one per pass (nn.ModuleLists)
+    keep_target: bool = True  # forward() reads the loop variable
+
+
+@dataclass
+class Plain:
+    """A statement of a graph loop or condition that is not graph code (``layer = self.blocks[i]``)."""
+
+    statement: cst.CSTNode
 
 
 # -- finding -----------------------------------------------------------------------
@@ -257,6 +297,11 @@ class _InitTracer(_Tracer):
         super().__init__(ctx)
         self.g = g
         self.known = known
+        self.items = g.items  # where the statement being read goes in forward()
+        self.depth = 0  # inside graph loops / conditions
+        self.loops = 0
+        self.pending: dict[str, cst.CSTNode] = {}  # `self.X = []`: a list a loop may fill with layers
+        self.stack: list[Compound] = []  # the graph's loops and conditions around the statement read
 
     def graph_names(self) -> set[str]:
         return self.symbolic | set(self.layer_vars)
@@ -265,7 +310,138 @@ class _InitTracer(_Tracer):
         attr = _self_attr(func)
         if attr is not None:
             return self.g.self_layers.get(attr)
+        if isinstance(func, cst.Subscript) and _self_attr(func.value) in self.g.lists:
+            return self.g.lists[_self_attr(func.value)]  # self.layers[i](x)
         return super().layer_of(func)
+
+    def _new_layer(self, call, layer) -> int:
+        key = id(call)
+        self.layers[key] = layer
+        self.layer_order.append(key)
+        self.ctx.owned.add(key)
+        return key
+
+    def layer_list(self, stmt) -> bool:
+        """``self.X = [Layer(...) for ...]``, and a loop of __init__ that appends layers to
+        ``self.X = []``: the elements of an nn.ModuleList; a condition that makes layers on self
+        (``if project_dim: self.project = Dense(...)``): made under the same condition."""
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+            small = stmt.body[0]
+            name = _self_attr(small.targets[0].target) if len(small.targets) == 1 else None
+            value = small.value
+            if name is None or used_names(value) & self.graph_names():
+                return False
+            if isinstance(value, cst.List) and not value.elements:
+                self.pending[name] = value
+                return False  # also an ordinary attribute until a loop fills it
+            if isinstance(value, cst.ListComp) and isinstance(value.elt, cst.Call):
+                element = self._element(value.elt)
+                if element is None:
+                    self.g.foreign_lists.setdefault(name, value.elt)
+                if element is None or name in self.g.lists or name in self.g.self_layers or name in self.g.block_lists:
+                    return False
+                if isinstance(element, LayerCall):
+                    self.g.lists[name] = self._new_layer(value.elt, element)
+                else:
+                    self.g.block_lists[name] = (element, value.elt, stmt)
+                self.g.list_makers[name] = value
+                return True
+            return False
+        if isinstance(stmt, cst.For) and not (used_names(stmt) & self.graph_names()):
+            return self._list_loop(stmt)
+        if isinstance(stmt, cst.If) and not (used_names(stmt) & self.graph_names()):
+            return self._optional_layers(stmt)
+        return False
+
+    def _list_loop(self, stmt: cst.For) -> bool:
+        if not isinstance(stmt.body, cst.IndentedBlock) or stmt.orelse is not None:
+            return False
+        made: dict[str, tuple] = {}  # local name -> (call, layer or a class of this file)
+        calls: dict[str, cst.Call] = {}  # local name -> any call
+        appended: list[tuple[str, cst.Call, object]] = []
+        for inner in stmt.body.body:
+            if not (isinstance(inner, cst.SimpleStatementLine) and len(inner.body) == 1):
+                return False
+            small = inner.body[0]
+            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
+                element = self._element(small.value)
+                if len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                    calls[small.targets[0].target.value] = small.value
+                    if element is not None:
+                        made[small.targets[0].target.value] = (small.value, element)
+                continue
+            call = small.value if isinstance(small, cst.Expr) else None
+            if (
+                isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+                and _self_attr(call.func.value) in self.pending and len(call.args) == 1
+            ):
+                arg = call.args[0].value
+                name = _self_attr(call.func.value)
+                if isinstance(arg, cst.Name) and arg.value in made:
+                    appended.append((name, *made[arg.value]))
+                elif isinstance(arg, cst.Call) and self._element(arg) is not None:
+                    appended.append((name, arg, self._element(arg)))
+                elif isinstance(arg, cst.Call) or (isinstance(arg, cst.Name) and arg.value in calls):
+                    self.g.foreign_lists.setdefault(name, arg if isinstance(arg, cst.Call) else calls[arg.value])
+        if not appended or len(appended) != len({id(c) for _, c, _ in appended}) or len(made) > len(appended):
+            return False
+        for name, call, element in appended:
+            if name in self.g.lists or name in self.g.block_lists:
+                return False
+        for name, call, element in appended:
+            if isinstance(element, LayerCall):
+                self.g.lists[name] = self._new_layer(call, element)
+            else:
+                self.g.block_lists[name] = (element, call, stmt)
+            self.g.list_makers[name] = self.pending[name]
+        return True
+
+    def _element(self, call: cst.Call):
+        """What a list's element constructor makes: a Keras layer (LayerCall), a class of this
+        file (its ClassPlan), or None."""
+        layer = _layer_call(self.ctx, call)
+        if layer is not None:
+            return layer
+        if isinstance(call.func, cst.Name) and call.func.value in self.known:
+            return self.known[call.func.value]
+        return None
+
+    def _optional_layers(self, stmt: cst.If) -> bool:
+        bodies, node = [], stmt
+        while node is not None:
+            block = node.body
+            if not isinstance(block, cst.IndentedBlock):
+                return False
+            bodies.append(list(block.body))
+            node = node.orelse
+            if isinstance(node, cst.Else):
+                bodies.append(list(node.body.body) if isinstance(node.body, cst.IndentedBlock) else [None])
+                node = None
+        statements = [s for body in bodies for s in body]
+        if not any(isinstance(s, cst.SimpleStatementLine) and any(
+            isinstance(n, cst.Call) and _layer_call(self.ctx, n) is not None for n in _walk(s)) for s in statements):
+            return False
+        nones = []
+        for s in statements:
+            if not (isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 and isinstance(s.body[0], cst.Assign)
+                    and len(s.body[0].targets) == 1 and _self_attr(s.body[0].targets[0].target) is not None):
+                return False
+            value = s.body[0].value
+            if isinstance(value, cst.Name) and value.value == "None":
+                nones.append(_self_attr(s.body[0].targets[0].target))
+                continue
+            if _layer_call(self.ctx, value) is None:
+                return False
+        before = set(self.g.self_layers)
+        for s in statements:
+            if not (isinstance(s.body[0].value, cst.Name) and s.body[0].value.value == "None"):
+                self.self_assignment(s)
+        made = set(self.g.self_layers) - before
+        if any(n not in made for n in nones):
+            return False  # unreachable in practice: the check above raised first
+        for attr in made:
+            self.g.optional.add(self.g.self_layers[attr])
+        return True
 
     def self_assignment(self, stmt) -> bool:
         """``self.X = <layer>`` (a module), ``self.X = Block(...)`` (a converted class), or another value."""
@@ -298,18 +474,181 @@ class _InitTracer(_Tracer):
         return True
 
     def statement(self, stmt) -> None:
+        if self.depth and isinstance(stmt, cst.SimpleStatementLine) and any(
+            isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and any(
+                _self_attr(t) for t in ([x.target for x in n.targets] if isinstance(n, cst.Assign) else [n.target]))
+            for n in stmt.body
+        ):
+            raise Unconvertible(f"an attribute set inside the graph's loop or condition: {_head(stmt)}")
+        if not self.depth and self.layer_list(stmt):
+            return
         if self.self_assignment(stmt):
             return
         simple = isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
         uses = used_names(stmt) & self.graph_names()
         if simple and isinstance(stmt.body[0], cst.Expr) and uses:
             raise Unconvertible(f"a statement that uses graph tensors without assigning them: {_head(stmt)}")
-        if isinstance(stmt, cst.BaseCompoundStatement) and uses:
-            raise Unconvertible(
-                f"the graph is built in a loop or a condition ({_head(stmt)} ...): only straight-line graph"
-                " statements are converted"
-            )
-        super().statement(stmt)
+        if isinstance(stmt, cst.BaseCompoundStatement) and (uses or self.depth):
+            self.compound(stmt)
+            return
+        ops, made = len(self.ops), len(self.layer_order)
+        alias = self._alias(stmt)
+        if not alias:
+            super().statement(stmt)
+        if len(self.ops) > ops:
+            self.items.extend(self.ops[ops:])
+        elif self.depth and not any(k in self.layer_statements for k in self.layer_order[made:]):
+            self.items.append(Plain(stmt))
+            self.g.forward_code.append(stmt)
+            if simple and isinstance(stmt.body[0], cst.Assign):
+                self.g.forward_bound.update(_target_names([t.target for t in stmt.body[0].targets]))
+        if self.depth:
+            for key in self.layer_order[made:]:
+                if self.loops:
+                    loop = self.stack[-1]
+                    if loop.kind != "for" or self.loops > 1:
+                        raise Unconvertible(
+                            f"a {self.layers[key].short} is made inside the graph's loop under a condition or"
+                            f" another loop ({_head(stmt)}): not converted yet; make them in __init__ (a list of layers) and loop over it"
+                        )
+                    loop.made.append(key)  # one per pass: an nn.ModuleList made by the same loop
+                    self.g.loop_layers[key] = loop
+                    continue
+                self.g.optional.add(key)  # made under a condition: a module made in __init__ under it
+
+    def _alias(self, stmt) -> bool:
+        """``layer = self.layers[i]`` in a graph loop: ``layer`` is that list's layer."""
+        if not (self.depth and isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            return False
+        small = stmt.body[0]
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
+            return False
+        value = small.value
+        if isinstance(value, cst.Subscript) and _self_attr(value.value) in self.g.lists:
+            name = small.targets[0].target.value
+            self.layer_vars[name] = self.g.lists[_self_attr(value.value)]
+            self.symbolic.discard(name)
+            return True
+        return False
+
+    def compound(self, stmt) -> None:
+        """A loop or a condition of the graph: its statements are read as the graph's, and forward()
+        runs the same statement. The loop must run over values known when the model is built
+        (a list of layers, a range of a constructor argument); a condition must not read tensors."""
+        if isinstance(stmt, cst.For) and stmt.orelse is None and stmt.asynchronous is None:
+            if used_names(stmt.iter) & self.graph_names():
+                raise Unconvertible(
+                    f"the graph's loop runs over graph tensors ({_head(stmt)} ...): a loop over tensors (or a"
+                    " structure of them) is not converted yet"
+                )
+            names = _target_names([stmt.target])
+            if set(names) & self.graph_names():
+                raise Unconvertible(f"the loop variable of {_head(stmt)} is a graph tensor")
+            bound = {}
+            element = stmt.iter
+            target = stmt.target
+            if (
+                isinstance(element, cst.Call) and isinstance(element.func, cst.Name) and element.func.value == "enumerate"
+                and element.args and isinstance(target, cst.Tuple) and len(target.elements) == 2
+            ):
+                element, target = element.args[0].value, target.elements[1].value
+            if _self_attr(element) in self.g.lists and isinstance(target, cst.Name):
+                bound[target.value] = self.g.lists[_self_attr(element)]
+            if _self_attr(element) is not None and isinstance(target, cst.Name):
+                self.g.loop_elements[target.value] = _self_attr(element)
+            c = Compound(stmt, "for", [[]], [False])
+            self.g.forward_code.append(stmt.iter)
+            self.g.forward_bound.update(names)
+            self.loops += 1
+            self.layer_vars.update(bound)
+            self._read(c, 0, stmt.body, stmt)
+            for name in bound:
+                self.layer_vars.pop(name, None)
+            self.loops -= 1
+            if c.made:
+                self._loop_layers(c, names)
+            return
+        if isinstance(stmt, cst.If):
+            c = Compound(stmt, "if")
+            node = stmt
+            entry, union = set(self.symbolic), set(self.symbolic)
+
+            def fresh() -> None:  # each branch starts from the tensors known before the condition
+                union.update(self.symbolic)
+                self.symbolic.clear()
+                self.symbolic.update(entry)
+
+            while node is not None:
+                fresh()
+                if used_names(node.test) & self.graph_names():
+                    raise Unconvertible(
+                        f"the graph's condition reads graph tensors ({_head(node)} ...): what it reads of Keras's"
+                        " symbolic tensors (a shape, a value) is not converted"
+                    )
+                self.g.forward_code.append(node.test)
+                c.branches.append([])
+                c.dead.append(False)
+                self._read(c, len(c.branches) - 1, node.body, stmt)
+                node = node.orelse
+                if isinstance(node, cst.Else):
+                    fresh()
+                    c.has_else = True
+                    c.branches.append([])
+                    c.dead.append(False)
+                    self._read(c, len(c.branches) - 1, node.body, stmt)
+                    node = None
+            union.update(self.symbolic)
+            self.symbolic.update(union)
+            return
+        raise Unconvertible(
+            f"the graph is built in a {type(stmt).__name__.lower()} statement ({_head(stmt)} ...): only `for` loops over"
+            " layers or values known when the model is built, and `if` on such values, are converted"
+        )
+
+    def _loop_layers(self, c: Compound, names: list[str]) -> None:
+        """Layers made in the loop's body: __init__ makes them by the same loop, into
+        nn.ModuleLists; forward() loops over those (with the loop's values if it reads them)."""
+        calls = {id(self.layers[k].call) for k in c.made}
+        body_bound = set()
+        reads = set()
+        for node in c.node.body.body:
+            for n in _walk(node):
+                if isinstance(n, cst.Assign):
+                    body_bound.update(_target_names([t.target for t in n.targets]))
+            reads |= _names_outside(node, calls)
+        for key in c.made:
+            late = used_names(self.layers[key].call) & body_bound
+            if late:
+                raise Unconvertible(
+                    f"a {self.layers[key].short} made in the graph's loop ({_head(c.node)} ...) reads"
+                    f" {', '.join(sorted(late))}, computed in the loop: __init__ cannot make it by the same loop"
+                )
+        c.keep_target = bool(set(names) & reads)
+        if not c.keep_target:
+            self.g.forward_code = [n for n in self.g.forward_code if n is not c.node.iter]
+
+    def _read(self, c: Compound, i: int, block, stmt) -> None:
+        if not isinstance(block, cst.IndentedBlock):
+            raise Unconvertible(f"a one-line body ({_head(stmt)} ...): write it on its own lines")
+        saved = self.items
+        if not any(x is c for x in saved):
+            saved.append(c)
+        self.items = c.branches[i]
+        self.stack.append(c)
+        self.depth += 1
+        ops = len(self.ops)
+        for inner in block.body:
+            self.statement(inner)
+        self.depth -= 1
+        self.stack.pop()
+        self.items = saved
+        body = list(block.body)
+        last = body[-1] if body else None
+        c.dead[i] = isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Raise)
+        for op in self.ops[ops:]:
+            c.assigned.add(op.target)
+            c.assigned.update(op.states)
+            c.applies = c.applies or bool(self.g.apps(op))
 
     def application(self, node) -> App | None:
         """As functional.py's, and a layer applied to an expression over graph tensors: a
@@ -504,7 +843,8 @@ def _trace(ctx, plan, g: InitGraph, known: dict) -> None:
         if key not in used_keys:
             raise Unconvertible(f"a layer made but not applied in the graph: {code_of(stmt).strip()[:60]}")
     self_keys = set(g.self_layers.values())
-    order = [k for k in tracer.layer_order if k in used_keys or k in self_keys]
+    list_keys = set(g.lists.values())
+    order = [k for k in tracer.layer_order if k in used_keys or k in self_keys or k in list_keys]
     graph = Graph(plan.name, g.call, inputs, outputs, form == "name", list(tracer.ops),
                   {k: tracer.layers[k] for k in order}, order,
                   {k: tracer.var_of[k] for k in order if k in tracer.var_of})
@@ -516,7 +856,10 @@ def _trace(ctx, plan, g: InitGraph, known: dict) -> None:
         g.removed.add(id(stmt))
     for op in tracer.ops:
         g.removed.add(id(op.statement))
-    ops = {id(op.statement) for op in tracer.ops}
+    for item in g.items:
+        if isinstance(item, Compound):
+            g.removed.add(id(item.node))
+    ops = {id(op.statement) for op in tracer.ops} | {id(i.node) for i in g.items if isinstance(i, Compound)}
     for stmt in body[:index]:
         if id(stmt) in g.removed and id(stmt) not in ops:
             g.head_comments.extend(_comments(stmt))
@@ -561,7 +904,7 @@ def _plan_graph(ctx, graph: Graph, g: InitGraph) -> None:
         _plan_app(graph, app, infos, consumers)
         app.inputs[:] = saved
 
-    for op in graph.ops:
+    def plan_op(op: Op) -> None:
         for app in ([op.app] if op.app else []) + op.inline:
             try:
                 plan(app)
@@ -571,18 +914,69 @@ def _plan_graph(ctx, graph: Graph, g: InitGraph) -> None:
             infos[op.target] = op.app.plan.out
             for name in op.states:
                 infos[name] = op.app.plan.state_out or TensorInfo(None)
-            continue
+            return
         reads = [infos[n] for n in op.reads]
         layouts = {t.layout for t in reads} | {a.plan.out.layout for a in op.inline}
         if _elementwise(ctx, op.statement.body[0].value, op.inline) and len(layouts) <= 1:
             shapes = list(reads) + [a.plan.out for a in op.inline]
             infos[op.target] = TensorInfo(shapes[0].shape, shapes[0].layout) if shapes else TensorInfo(None)
-            continue
+            return
         for n, t in zip(op.reads, reads):
             if t.layout == "cf" and t.rank and t.rank >= 2:
                 op.before[n] = "movedim(1, -1)"
         infos[op.target] = TensorInfo(None)
-    for attr, key in g.self_layers.items():
+
+    def plan_items(items) -> None:
+        for item in items:
+            if isinstance(item, Op):
+                plan_op(item)
+            elif isinstance(item, Compound):
+                plan_compound(item)
+
+    def plan_compound(c: Compound) -> None:
+        before = dict(infos)
+        if c.kind == "for":
+            # one pass planned: the layers of the next passes see the same tensors only if
+            # the loop keeps the shapes of what it carries
+            plan_items(c.branches[0])
+            for name in sorted(c.assigned):
+                if name in before and not _same_info(infos.get(name), before[name]):
+                    if not c.applies:  # no Keras layer in it: what it carries has no planned size
+                        infos[name] = TensorInfo(None, before[name].layout) if infos[name].layout == before[name].layout else infos[name]
+                        continue
+                    raise Unconvertible(
+                        f"the loop ({_head(c.node)} ...) changes the shape or layout of {name}: each pass would"
+                        " need layers of other sizes"
+                    )
+            return
+        ends, seen = [], {}
+        for i, branch in enumerate(c.branches):
+            infos.clear()
+            infos.update(before)
+            plan_items(branch)
+            seen.update(infos)
+            if not c.dead[i]:
+                ends.append(dict(infos))
+        if not c.has_else:
+            ends.append(before)
+        infos.clear()
+        infos.update(seen)
+        infos.update(before)
+        for name in sorted(c.assigned):
+            values = [e[name] for e in ends if name in e]
+            if not values:
+                continue
+            if any(v.layout != values[0].layout for v in values[1:]):
+                raise Unconvertible(
+                    f"{name} has another layout depending on the condition ({_head(c.node)} ...): the code after"
+                    " it would need both axis orders"
+                )
+            # shapes that differ between the branches: a size known only when the model runs
+            same = all(_same_info(v, values[0]) for v in values[1:])
+            infos[name] = values[0] if same else TensorInfo(None, values[0].layout)
+
+    plan_items(g.items)
+    for attr, key in [*g.self_layers.items(), *g.lists.items()]:
         if key in graph.plans:
             continue
         layer = graph.layers[key]
@@ -590,6 +984,23 @@ def _plan_graph(ctx, graph: Graph, g: InitGraph) -> None:
             graph.plans[key] = plan_layer(layer, [TensorInfo(None)])
         except Unconvertible as exc:
             raise Unconvertible(f"self.{attr} ({layer.short}) is not applied in the graph, and {exc}") from None
+    for attr, key in g.lists.items():
+        lp = graph.plans[key].with_function_activation()  # as _attr_names makes it
+        if len(lp.modules) != 1:
+            raise Unconvertible(f"the layers of self.{attr} ({graph.layers[key].short}) become several modules each: not supported in a list yet")
+        if lp.inits:
+            raise Unconvertible(f"the layers of self.{attr} ({graph.layers[key].short}) have initializers: not supported in a list yet")
+
+
+def _same_info(a: TensorInfo | None, b: TensorInfo | None) -> bool:
+    """The same tensor shape and layout (sizes given by source expressions compared as code)."""
+    if a is None or b is None:
+        return a is b
+    if a.layout != b.layout or (a.shape is None) != (b.shape is None):
+        return False
+    if a.shape is None:
+        return True
+    return len(a.shape) == len(b.shape) and all(repr(x) == repr(y) for x, y in zip(a.shape, b.shape))
 
 
 def _graph_statement(ctx, op: Op) -> str:
@@ -656,6 +1067,7 @@ def _check_class(ctx, plan, g: InitGraph) -> None:
         if _method(cls, name) is not None:
             raise Unconvertible(f"a functional model that also defines {name}(): which one runs is Keras's business")
     kept = [f"self.{a} ({b.name}) stays Keras" for a, b in g.blocks.items() if b.problems or b.build_problem]
+    kept += [f"the elements of self.{a} ({b.name}) stay Keras" for a, (b, _, _) in g.block_lists.items() if b.problems or b.build_problem]
     if kept:
         raise Unconvertible("; ".join(kept))  # a module holding a Keras layer: all or nothing
     known_layers = set(graph.layers)
@@ -720,9 +1132,10 @@ def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
     Keras layer, converted modules and tensor methods; anything else may be Keras code."""
     graph = g.graph
     skip = set(graph.layers)
-    for op in graph.ops:
-        apps = {id(a.call) for a in g.apps(op)}
-        for node in _walk(op.statement):
+    pieces = [(op.statement, {id(a.call) for a in g.apps(op)}) for op in graph.ops]
+    pieces += [(node, set()) for node in g.forward_code]
+    for statement, apps in pieces:
+        for node in _walk(statement):
             if not isinstance(node, cst.Call) or id(node) in skip or id(node) in apps:
                 continue
             if resolve_call(ctx, node) is not None:
@@ -730,7 +1143,24 @@ def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
             func = node.func
             if _calls_backbone(g, func):
                 continue  # the model the graph starts from: forward() calls its module
+            listed = _listed_block(g, func)
+            if listed is not None:  # an element of a list of converted classes: its module
+                block = g.block_lists[listed][0]
+                if block.problems or block.build_problem:
+                    raise Unconvertible(f"the elements of self.{listed} ({block.name}) stay Keras")
+                if block.size_param or block.input_layout != "keras" or block.output_layout != "keras":
+                    raise Unconvertible(f"the elements of self.{listed} ({block.name}) are applied in the graph: a converted class with a size argument or channels-first tensors there is not supported yet")
+                continue
+            element = _list_element(g, func)
+            if element is not None:
+                raise Unconvertible(element)
             attr = _self_attr(func)
+            method = next((s for s in plan.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == attr), None)
+            if method is not None and attr not in g.others and attr not in g.blocks:
+                # a method of the class (a staticmethod helper): forward() calls it as __init__ did
+                if any(isinstance(n, cst.Call) and (_layer_call(ctx, n) is not None or resolve_call(ctx, n) in INPUTS) for n in _walk(method)):
+                    raise Unconvertible(f"the graph calls self.{attr}(), which makes Keras layers: build them in __init__ instead")
+                continue
             if attr is not None:
                 if attr in g.blocks:
                     block = g.blocks[attr]
@@ -763,6 +1193,35 @@ def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
             if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in graph.infos:
                 continue  # a tensor method: converted by the rules
             raise Unconvertible(f"the graph calls {code_of(func).strip()[:40]}, which the converter does not know")
+
+
+def _listed_block(g: InitGraph, func) -> str | None:
+    """The list attribute ``func`` is an element of (a loop variable over it, ``self.xs[i]``),
+    when that list holds converted classes of this file."""
+    attr = None
+    if isinstance(func, cst.Name) and func.value in g.loop_elements:
+        attr = g.loop_elements[func.value]
+    elif isinstance(func, cst.Subscript):
+        attr = _self_attr(func.value)
+    return attr if attr in g.block_lists else None
+
+
+def _list_element(g: InitGraph, func) -> str | None:
+    """Why the graph cannot apply ``func``, an element of a list of layers the converter does
+    not know (a loop variable over it, or ``self.xs[i]``); None for anything else."""
+    attr = None
+    if isinstance(func, cst.Name) and func.value in g.loop_elements:
+        attr = g.loop_elements[func.value]
+    elif isinstance(func, cst.Subscript):
+        attr = _self_attr(func.value)
+    call = g.foreign_lists.get(attr) if attr is not None else None
+    if call is None:
+        return None
+    what = code_of(call.func).strip()
+    return (
+        f"the graph applies the elements of self.{attr} (a {what}, made in __init__), which is not a Keras layer"
+        " the converter knows (a layer from another file stays Keras, and a Keras layer cannot run in forward())"
+    )
 
 
 def _calls_backbone(g: InitGraph, func) -> bool:
@@ -812,9 +1271,10 @@ def _stored_names(plan, g: InitGraph) -> None:
     graph_names = set(graph.infos) | set(graph.inputs) | {op.target for op in graph.ops}
     for op in graph.ops:
         graph_names.update(op.states)
+    graph_names |= g.forward_bound
     reads: list[str] = []
-    for op in graph.ops:
-        for name in sorted(_names_outside(op.statement, set(graph.layers))):
+    for node in [op.statement for op in graph.ops] + g.forward_code:
+        for name in sorted(_names_outside(node, set(graph.layers))):
             if name in local_sites and name not in graph_names and name != "self" and name not in reads:
                 reads.append(name)
     attrs_used = set()
@@ -863,9 +1323,34 @@ def _attr_names(plan, g: InitGraph) -> None:
     taken |= {s.name.value for s in plan.node.body.body if isinstance(s, cst.FunctionDef)}
     taken |= set(g.stored.values())
     counters: dict[str, int] = {}
+    list_of = {k: a for a, k in g.lists.items()}
+    forward_names = set(g.forward_bound) | set(graph.infos) | set(graph.inputs)
+    for op in graph.ops:
+        forward_names |= used_names(op.statement)
+    for node in g.forward_code:
+        forward_names |= used_names(node)
     for key in graph.layer_order:
         lp = graph.plans[key]
         n = len(lp.modules)
+        if key in list_of:  # the elements of an nn.ModuleList: self.X.0, self.X.1, ...
+            graph.attrs[key] = [list_of[key]]
+            g.paths[key] = [f"{list_of[key]}.*"]
+            continue
+        if key in g.loop_layers:  # made in a graph loop: an nn.ModuleList, one per pass
+            hint = _HINTS.get(lp.modules[0].hint, lp.modules[0].hint) if lp.modules else "layer"
+            given = graph.layers[key].values.get("name")
+            if isinstance(given, cst.FormattedString):  # name=f"dense_{i}": dense
+                head = "".join(p.value for p in given.parts if isinstance(p, cst.FormattedStringText))
+                head = "".join(ch if ch.isalnum() else "_" for ch in head).strip("_")
+                hint = head or hint
+            attr = _fresh(f"{hint}_layers", taken)
+            taken.add(attr)
+            var = _fresh(hint, taken | forward_names)
+            forward_names.add(var)
+            graph.attrs[key] = [attr]
+            g.paths[key] = [f"{attr}.*"]
+            g.loop_names[key] = (attr, var)
+            continue
         if key in by_key:
             attr = by_key[key]
             graph.attrs[key] = [attr] if n == 1 else [f"{attr}[{i}]" for i in range(n)]
@@ -915,6 +1400,10 @@ def _apply(ctx, g: InitGraph, app: App) -> str:
     lp = app.plan
     key = app.layer_key
     refs = {f"m{i}": f"self.{a}" for i, a in enumerate(graph.attrs[key])}
+    if key in g.lists.values():  # an element of a list: called as the source calls it
+        refs = {"m0": code_of(ctx.updated(app.call.func).visit(Rename(g.stored))).strip()}
+    if key in g.loop_names:  # made in a graph loop: forward()'s loop variable over its nn.ModuleList
+        refs = {"m0": g.loop_names[key][1]}
     args = []
     for i, name in enumerate(app.inputs):
         expr = app.exprs[i]
@@ -969,14 +1458,14 @@ def _forward(ctx, plan, g: InitGraph) -> cst.FunctionDef:
     else:
         params = ", ".join(["self", *graph.inputs])
     fakes = {id(f) for f in g.fake}
-    for op in graph.ops:
+
+    def emit_op(op: Op) -> list:
         if op.app is not None:
             code = _apply(ctx, g, op.app)
             text = state_code(op, code) if op.states else f"{op.target} = {code}"
             made = _statement(text)
             made[0] = made[0].with_changes(leading_lines=_comments(op.statement))
-            body.extend(made)
-            continue
+            return made
         if id(op.statement) in fakes:
             small = op.statement.body[0]
             stmt = op.statement.with_changes(body=[small.with_changes(value=ctx.updated(small.value))])
@@ -984,7 +1473,58 @@ def _forward(ctx, plan, g: InitGraph) -> cst.FunctionDef:
             stmt = ctx.updated(op.statement)
         inline = {id(ctx.updated(a.call)): a for a in op.inline}
         stmt = stmt.visit(Rename(g.stored, op.before, inline, lambda a: _apply(ctx, g, a)))
-        body.append(stmt.with_changes(leading_lines=_comments(stmt)))
+        return [stmt.with_changes(leading_lines=_comments(stmt))]
+
+    def emit(items) -> list:
+        out: list = []
+        for item in items:
+            if isinstance(item, Op):
+                out.extend(emit_op(item))
+            elif isinstance(item, Compound):
+                out.append(emit_compound(item))
+            else:
+                out.append(ctx.updated(item.statement).visit(Rename(g.stored)))
+        return out or [cst.SimpleStatementLine(body=[cst.Pass()])]
+
+    def block(original, items):
+        return original.with_changes(body=emit(items))
+
+    def emit_compound(c: Compound):
+        node = c.node
+        if c.kind == "for":
+            new = node.with_changes(iter=ctx.updated(node.iter).visit(Rename(g.stored)), body=block(node.body, c.branches[0]))
+            if not c.made:
+                return new
+            # over the nn.ModuleLists of the layers it made (with its own values if it reads them)
+            lists = [f"self.{g.loop_names[k][0]}" for k in c.made]
+            names = [g.loop_names[k][1] for k in c.made]
+            if c.keep_target:
+                target = code_of(node.target).strip()
+                if isinstance(node.target, cst.Tuple) and not node.target.lpar:
+                    target = f"({target})"
+                header = f"for {', '.join([target, *names])} in zip({code_of(new.iter).strip()}, {', '.join(lists)}):"
+            elif len(lists) == 1:
+                header = f"for {names[0]} in {lists[0]}:"
+            else:
+                header = f"for {', '.join(names)} in zip({', '.join(lists)}):"
+            made = cst.parse_statement(header + "\n    pass\n")
+            return new.with_changes(target=made.target, iter=made.iter)
+        # the if / elif / else chain, each test read as forward() sees it
+        links, cur = [], node
+        while isinstance(cur, cst.If):
+            links.append(cur)
+            cur = cur.orelse
+        tail = None
+        if isinstance(cur, cst.Else):
+            tail = cur.with_changes(body=block(cur.body, c.branches[len(links)]))
+        for i in range(len(links) - 1, -1, -1):
+            link = links[i]
+            tail = link.with_changes(
+                test=ctx.updated(link.test).visit(Rename(g.stored)), body=block(link.body, c.branches[i]), orelse=tail
+            )
+        return tail
+
+    body.extend(emit(g.items))
     outputs = graph.outputs
     if g.output_form == "dict":
         returns = "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(g.output_keys, outputs)) + "}"
@@ -1013,15 +1553,31 @@ def _rewrite_init(ctx, plan, g: InitGraph, fn: cst.FunctionDef, holder) -> cst.F
         lines = lazy_inits(ctx, graph.layers[key].call, graph.layers[key].kind, lp, [_fill(i, refs) for i in lp.inits])
         if lines:
             after[id(g.self_statements[key])] = lines
+    for attr, key in g.lists.items():
+        spec = graph.plans[key].modules[0]
+        replacements[id(ctx.updated(graph.layers[key].call))] = holder.add(spec.template, spec.subs, ctx)
+    module_list = ctx.name("torch.nn.ModuleList")
     extra: list[str] = []  # where super().__init__(inputs=..., outputs=...) was
+    loops: list[Compound] = []
     for key in graph.layer_order:
-        if key in self_keys:
+        if key in g.loop_layers:
+            if not any(c is g.loop_layers[key] for c in loops):
+                loops.append(g.loop_layers[key])
+            continue
+        if key in self_keys or key in g.lists.values():
             continue
         lp = graph.plans[key]
         for a, spec in zip(graph.attrs[key], lp.modules):
             extra.append(f"self.{a} = " + holder.add(spec.template, spec.subs, ctx))
         refs = {f"m{i}": f"self.{a}" for i, a in enumerate(graph.attrs[key])}
         extra.extend(lazy_inits(ctx, graph.layers[key].call, graph.layers[key].kind, lp, [_fill(i, refs) for i in lp.inits]))
+    for c in loops:  # the layers a graph loop makes, one per pass: the same loop makes them here
+        lines = [f"self.{g.loop_names[k][0]} = torch.nn.ModuleList()" for k in c.made]
+        lines.append(f"for {code_of(c.node.target).strip()} in {code_of(ctx.updated(c.node.iter)).strip()}:")
+        for k in c.made:
+            spec = graph.plans[k].modules[0]
+            lines.append(f"    self.{g.loop_names[k][0]}.append({holder.add(spec.template, spec.subs, ctx)})")
+        extra.append("\n".join(lines))
     for name in g.new_stores:
         extra.append(f"self.{g.stored[name]} = {name}")
 
@@ -1029,6 +1585,14 @@ def _rewrite_init(ctx, plan, g: InitGraph, fn: cst.FunctionDef, holder) -> cst.F
         def leave_Call(self, original, updated):
             text = replacements.get(id(original))
             return template_node(text) if text is not None else updated
+
+        def leave_Assign(self, original, updated):
+            target = _self_attr(updated.targets[0].target) if len(updated.targets) == 1 else None
+            if target not in g.list_makers or not isinstance(updated.value, (cst.List, cst.ListComp)):
+                return updated
+            if isinstance(updated.value, cst.List):  # self.X = []: filled by a loop
+                return updated.with_changes(value=cst.Call(module_list))
+            return updated.with_changes(value=cst.Call(module_list, args=[cst.Arg(updated.value)]))
 
     body: list = []
     carried: list = []
@@ -1125,7 +1689,21 @@ def rewrite_class(ctx, plan, original: cst.ClassDef, updated: cst.ClassDef, hold
 # -- weight maps ----------------------------------------------------------------------
 
 def entries(ctx, plan) -> list[dict]:
-    return layer_entries(ctx, plan.graph.graph, plan.graph.paths)
+    g = plan.graph
+    found = layer_entries(ctx, g.graph, g.paths)
+    lists = set(g.lists.values())
+    for key, entry in zip(g.graph.layer_order, found):
+        if key in lists or key in g.loop_layers:
+            # every element is made at the same place: "*" stands for its index (weights/transforms.py)
+            entry["origin"] = [[*entry["origin"][:2], "*"]]
+        if key in g.optional:
+            entry["optional"] = True  # made only when its condition holds
+    from . import subclass as _subclass  # (it imports this module)
+
+    for attr, (block, call, stmt) in g.block_lists.items():
+        origin = [[*list(ctx.scan.position(call, stmt))[:2], "*"]]
+        found.extend(_subclass._entries(ctx, block, origin, f"{attr}.*."))
+    return found
 
 
 def model_info(ctx, plan) -> dict:
