@@ -296,8 +296,11 @@ def _plan_sequential(ctx, name: str, nodes: list) -> ModelPlan:
         if layer is None:
             text = code_of(node).strip()
             func = node.func if isinstance(node, cst.Call) else None
-            if isinstance(func, cst.Name) and func.value not in ctx.resolver.bindings.bound_values() and func.value not in dir(__builtins__):
+            if isinstance(func, cst.Name) and func.value not in _taken_names(ctx) and func.value not in dir(__builtins__):
                 raise Unconvertible(f"element {i + 1} ({text[:60]}): '{func.value}' is not defined in this file (the original raises NameError too)")
+            if isinstance(func, cst.Name) and func.value in ctx.facts.get("_class_names", ()):
+                raise Unconvertible(f"element {i + 1} ({text[:60]}) is a layer class of this file: a Sequential of the file's "
+                                    "own layers is not converted; make the model a class (or call the layers in a functional model)")
             raise Unconvertible(f"element {i + 1} ({text[:60]}) is not a Keras layer the rules know")
         if not layers and shape is None:
             shape = input_shape_of(layer)
