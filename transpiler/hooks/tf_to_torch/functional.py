@@ -26,6 +26,7 @@ from ...engine.calls import Unconvertible
 from ...engine.query import framework_calls, resolve_call
 from ...engine.types import scope_bindings
 from ...engine.walk import child_nodes
+from . import data_format
 from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, plan_flatten, plan_layer, wanted_layout
 from .models import INPUTS, _class_name, _fail, _input_from_call, _layer_call, _Placeholders, _taken_names, _top_statement
 
@@ -431,7 +432,8 @@ def _constructor_arguments(graph: Graph, stack, graph_names: set[str]) -> None:
     local = set(scope_bindings(scope))
     in_layers = set()
     for layer in graph.layers.values():
-        in_layers |= used_names(layer.call)
+        # not the data format and channel axis the modules no longer take (data_format.py)
+        in_layers |= data_format.names_read(layer, used_names)
     in_forward = set()
     for op in graph.ops:
         in_forward |= _names_outside(op.statement, set(graph.layers))
