@@ -26,6 +26,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, bind_args, literal_value
 from ...frameworks import canonical
+from . import data_format as formats
 
 Dim = "int | str | None"
 
@@ -133,8 +134,11 @@ class LayerCall:
         qual = self.qualname(name)
         if qual is not None:
             return qual
+        found, value, why = runtime_format_value(self, name)
+        if found:
+            return value
         raise Unconvertible(
-            f"{self.short}: argument '{name}' is computed at run time ({code_of(self.values[name]).strip()}); its value must be known to convert this layer"
+            f"{self.short}: argument '{name}' is computed at run time ({code_of(self.values[name]).strip()}); its value must be known to convert this layer{why}"
         )
 
     def qualname(self, name: str) -> str | None:
@@ -421,15 +425,38 @@ def data_format(layer: LayerCall) -> str:
             return "channels_last"
     ok, fmt = literal_value(node)
     if not ok:
+        ok, fmt, why = runtime_format_value(layer, "data_format")
+    if not ok:
         raise Unconvertible(
             f"{layer.short}: data_format={code_of(layer.values['data_format']).strip()} is computed at run time "
-            "(it decides the layout); write 'channels_first' or 'channels_last'"
+            f"(it decides the layout); write 'channels_first' or 'channels_last'{why}"
         )
     if fmt is None:
         return "channels_last"
     if fmt not in ("channels_first", "channels_last"):
         raise Unconvertible(f"{layer.short}: data_format={fmt!r} is not a data format")
     return fmt
+
+
+def runtime_format_value(layer: LayerCall, name: str) -> tuple[bool, object, str]:
+    """(True, value, "") for an argument computed at run time from Keras's default data
+    format (data_format.py), warned once per data format; else (False, None, why: "" or
+    the reason the default cannot be assumed, to add to the layer's own)."""
+    verdict = formats.value_of(layer.ctx, layer.values[name])
+    if verdict.value is None:
+        # where a data format or a channel axis comes from, when that is why it is not known
+        return False, None, f" ({verdict.hint})" if verdict.hint and name in ("data_format", "axis") else ""
+    if verdict.blocker is not None:
+        return False, None, "; " + formats.blocked_note(verdict)
+    value = "channels_last" if verdict.value in (formats.NONE, formats.DEFAULT) else verdict.value[1]
+    if name == "data_format" and value not in ("channels_first", "channels_last"):
+        return False, None, ""
+    warned = layer.ctx.facts.setdefault("data_format_warned", set())
+    key = verdict.key or id(layer.call)  # once per data format (its first layer), else per layer
+    if key not in warned:
+        warned.add(key)
+        layer.ctx.warn(layer.call, layer.kind, f"{layer.short}: " + formats.default_note(verdict))
+    return True, value, ""
 
 
 def _channels_first(layer: LayerCall) -> None:
@@ -1314,6 +1341,9 @@ PLANNERS = {
     "identity": plan_identity,
 }
 MULTI_PLANNERS = {"merge": plan_merge, "mha": plan_mha}
+from .einsum_dense import plan_einsum_dense  # noqa: E402  (it reads this module's plan types)
+
+PLANNERS["einsum_dense"] = plan_einsum_dense
 
 
 # layers with a data_format: channels_first ones read Keras's order, which is PyTorch's

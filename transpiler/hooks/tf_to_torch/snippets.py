@@ -714,3 +714,26 @@ class TiedEmbedding(torch.nn.Embedding):
         return logits
 ''')
 
+snippet("EinsumDense", imports=("math",))('''
+class EinsumDense(torch.nn.Module):
+    """keras.layers.EinsumDense: torch.einsum(equation, inputs, kernel) plus the bias, the kernel
+    laid out as the equation's second operand and initialised as Keras does (Glorot uniform
+    with Keras's fans: the last two axes times the others; a zero bias)."""
+
+    def __init__(self, equation, kernel_shape, bias_shape=None):
+        super().__init__()
+        self.equation = equation
+        self.kernel = torch.nn.Parameter(torch.empty(kernel_shape))
+        receptive_field = math.prod(kernel_shape[:-2])
+        fan_in = kernel_shape[-2] * receptive_field if len(kernel_shape) > 1 else kernel_shape[0]
+        fan_out = kernel_shape[-1] * receptive_field
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        torch.nn.init.uniform_(self.kernel, -limit, limit)
+        self.bias = torch.nn.Parameter(torch.zeros(bias_shape)) if bias_shape is not None else None
+
+    def forward(self, inputs):
+        outputs = torch.einsum(self.equation, inputs, self.kernel)
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return outputs
+''')
