@@ -152,6 +152,9 @@ class RuleTransformer(PathTransformer):
                 )
                 return updated
             if not rule.value and not rule.is_pure_rename:  # a factory passed on (norm_layer=nn.BatchNorm2d)
+                made = self._value_hook(original, updated, qual, rule)
+                if made is not None:
+                    return made
                 ctx.unconverted(
                     original, qual,
                     f"used as a value (not called, not a type): the arguments it will be called with cannot be mapped to {rule.as_type}'s; convert this use by hand",
@@ -162,6 +165,9 @@ class RuleTransformer(PathTransformer):
             return updated
         target = rule.value or (rule.target if rule.is_pure_rename else None)
         if target is None:
+            made = self._value_hook(original, updated, qual, rule)
+            if made is not None:
+                return made
             ctx.unconverted(
                 original, qual,
                 f"used as a value, not called; {rule.target_display} needs its arguments mapped, so convert the call site by hand",
@@ -172,6 +178,22 @@ class RuleTransformer(PathTransformer):
         if rule.warn:
             ctx.warn(original, qual, rule.warn, target)
         return _reference_to(ctx, target)
+
+    def _value_hook(self, original, updated, qual: str, rule: Rule):
+        """A class used as a value (``norm_layer=nn.BatchNorm2d``) whose rule names a
+        ``data.value_hook``: what the hook makes of it (a factory), or None where it has none.
+        The hook gets ``(rule, ctx, original, stack)`` and may raise ``Unconvertible``."""
+        hook = rule.data.get("value_hook") if isinstance(rule.data, dict) else None
+        if not hook:
+            return None
+        try:
+            result = load_hook(self.ctx.direction, hook)(rule, self.ctx, original, tuple(self.stack))
+        except Unconvertible as exc:
+            self.ctx.unconverted(original, qual, str(exc))
+            return updated
+        self.ctx.converted(original, qual, code_of(result).strip())
+        self.ctx.consume_head(original)
+        return result
 
     # -- calls -------------------------------------------------------------
     def leave_Call(self, original, updated):
@@ -474,6 +496,9 @@ class RuleTransformer(PathTransformer):
 
     def leave_Assign(self, original, updated):
         return self._run_handlers("Assign", original, updated)
+
+    def leave_For(self, original, updated):
+        return self._run_handlers("For", original, updated)
 
     def leave_SimpleStatementLine(self, original, updated):
         return self._run_handlers("SimpleStatementLine", original, updated)

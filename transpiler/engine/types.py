@@ -493,6 +493,9 @@ class Types:
                 known = self.facts.get("attribute_kinds", {}).get(expr.attr.value)
                 if known is not None:
                     return known
+            known = self._narrowed_member_kind(expr.value, expr.attr.value, chain)
+            if known is not None:
+                return known
             return self._instance_attribute_kind(expr.value, expr.attr.value, chain)
         if isinstance(expr, cst.BinaryOperation):
             left, right = self.kind_of(expr.left, chain), self.kind_of(expr.right, chain)
@@ -596,6 +599,64 @@ class Types:
         if not sites:
             return None
         return self._combine(key, sites, chain)
+
+    def _narrowed_classes(self, name, chain: list) -> list | None:
+        """Inside ``if isinstance(m, Block):`` (or a tuple of classes), where each is a
+        module-level class of this file: those classes."""
+        module = chain[-1] if chain and isinstance(chain[-1], cst.Module) else None
+        if module is None or not isinstance(name, cst.Name) or name.value == "self":
+            return None
+        for scope in chain:
+            if not self._sites(scope).get(name.value):
+                continue
+            if not isinstance(scope, cst.FunctionDef):
+                return None
+            flow = self._flow(scope)
+            if flow is None or name.value in flow.unsure:
+                return None
+            ids = flow.narrowed.get(id(name))
+            if not ids or len(ids) != 1:
+                return None
+            node = flow.classes[next(iter(ids))]
+            elements = [el.value for el in node.elements] if isinstance(node, (cst.Tuple, cst.List)) else [node]
+            by_name = self._class_info(module)["by_name"]
+            classes = []
+            for el in elements:
+                if not isinstance(el, cst.Name) or len(by_name.get(el.value, ())) != 1:
+                    return None
+                if len(self._sites(module).get(el.value, ())) != 1 or any(el.value in self._sites(s) for s in chain[:-1]):
+                    return None  # bound otherwise too
+                classes.append(by_name[el.value][0])
+            return classes
+        return None
+
+    def _narrowed_member_kind(self, receiver, attr: str, chain: list) -> str | None:
+        """``m.fc`` inside ``if isinstance(m, Block):`` (Block a class of this file): the kind a
+        direction's analyzer gives Block's member ``fc`` (facts["member_kinds"]: class id ->
+        attribute -> kind), where Block, the classes of this file it derives from and those
+        derived from it (isinstance holds for them too) all give one kind."""
+        members = self.facts.get("member_kinds")
+        if not members:
+            return None
+        classes = self._narrowed_classes(receiver, chain)
+        if not classes:
+            return None
+        info = self._class_info(chain[-1])
+        every = [k for found in info["by_name"].values() for k in found]
+        kinds = set()
+        for cls in classes:
+            for klass in every:
+                lineage = self._class_lineage(klass, info)
+                if not any(k is cls for k in lineage):
+                    continue
+                for k in lineage:
+                    own = members.get(id(k))
+                    if own is None:
+                        return None  # a class the analyzer did not convert
+                    if attr in own:
+                        kinds.add(own[attr])
+                        break
+        return kinds.pop() if len(kinds) == 1 and None not in kinds else None
 
     def _attribute_sites(self, cls, attr: str, module: cst.Module, in_body: bool) -> list:
         """The assignments to ``self.attr`` in the methods of ``cls`` and of the classes

@@ -138,12 +138,16 @@ def _track_origins(program: str) -> None:
 
 
 def _building_parent(frame, layer):
-    """The layer whose __init__ is running further up (the new layer belongs to it)."""
+    """The layer whose __init__ (or, in the program, build(), which makes layers too) is
+    running further up (the new layer belongs to it)."""
     import keras
 
     while frame is not None:
         owner = frame.f_locals.get("self")
-        if owner is not layer and isinstance(owner, keras.layers.Layer) and frame.f_code.co_name == "__init__":
+        name = frame.f_code.co_name
+        if owner is not layer and isinstance(owner, keras.layers.Layer) and (
+            name == "__init__" or (name == "build" and os.path.realpath(frame.f_code.co_filename) == _TRACKED["target"])
+        ):
             return owner
         frame = frame.f_back
     return None

@@ -172,9 +172,10 @@ def _dependency_order(classes: list[cst.ClassDef]) -> list[cst.ClassDef]:
         if state.get(name):
             return  # placed, or a cycle: file order decides
         state[name] = 1
-        init = _method(cls, "__init__")
-        if init is not None:
-            for node in _walk(init.body):
+        for method in (_method(cls, "__init__"), _method(cls, "build")):  # build() may make layers too
+            if method is None:
+                continue
+            for node in _walk(method.body):
                 if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in by_name:
                     place(by_name[node.func.value])
         state[name] = 2
@@ -224,9 +225,17 @@ def _plan_build(ctx, plan: ClassPlan) -> None:
         plan.attrs[name].block_size = size
     plan.build = build
     plan.size_param = build.size_param
-    stack = [build.fn]  # the class handler removes build(): the walk leaves what is in it alone
+    # the class handler removes build(): the walk leaves what is in it alone, except the
+    # statements that make layers, which move to __init__ (their layer calls are the class's)
+    made = {id(build.fn.body.body[i]) for i in build.moved_lines}
+    for name in build.made:
+        if plan.attrs[name].kind == "layer":
+            ctx.owned.add(id(plan.attrs[name].call))
+    stack = [build.fn]
     while stack:
         node = stack.pop()
+        if id(node) in made:
+            continue
         if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
             ctx.owned.add(id(node))
         stack.extend(source_children(node))
@@ -732,6 +741,10 @@ def on_class(transformer, original, updated):
     for b in original.bases:
         ctx.consume_head(b.value)
     holder = _Placeholders()
+    if plan.build is not None and plan.build.moved_lines:
+        # the layers build() makes, converted where they are: they move to the end of __init__
+        updated_build = next(s for s in new.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "build")
+        plan.build.moved = [updated_build.body.body[i] for i in plan.build.moved_lines]
     body = []
     for stmt in new.body.body:
         if isinstance(stmt, cst.FunctionDef):
@@ -745,9 +758,12 @@ def on_class(transformer, original, updated):
             elif name == "get_config":
                 ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
                 continue
+            elif name in ("compute_output_shape", "compute_output_spec"):
+                ctx.converted(stmt, f"keras.layers.Layer.{name}", "(removed)", "a PyTorch module computes its output; it has no shape inference to declare")
+                continue
             elif name == "build" and plan.build is not None:
                 _drop_build(ctx, plan.build)
-                if _method(plan.node, "__init__") is None and (plan.build.weights or plan.size_param):
+                if _method(plan.node, "__init__") is None and (plan.build.weights or plan.size_param or plan.build.moved_lines):
                     # what build() made goes into an __init__ of its own
                     init = cst.parse_statement("def __init__(self, **kwargs):\n    super().__init__()\n")
                     body.append(ctx.fill(_rewrite_init(ctx, plan, init, holder), **holder.subs))
@@ -764,7 +780,17 @@ def _drop_build(ctx, build: BuildPlan) -> None:
         ctx.converted(call, "tensorflow.name_scope", "(removed)", "PyTorch names parameters after module attributes")
     for call in build.builds:
         ctx.converted(call, "layer.build", "(removed)", "PyTorch modules are made with their sizes")
-    ctx.consume_subtree(build.fn)
+    for stmt in build.dropped:
+        ctx.converted(stmt, "keras.layers.Layer.build", "(removed)", "a shape only Keras's shape methods read")
+    if not build.moved_lines:
+        ctx.consume_subtree(build.fn)
+        return
+    # the statements that make layers move to __init__: their names stay in the output
+    made = [build.fn.body.body[i] for i in build.moved_lines]
+    for hit in ctx.scan.hits:
+        if any(n is build.fn for n in hit.stack) and not any(n is m for n in hit.stack for m in made):
+            ctx.consumed.add(id(hit.name))
+            ctx.consumed_log.append(id(hit.name))
 
 
 def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.FunctionDef:
@@ -826,8 +852,8 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         )
 
     class Init(PathTransformer):
-        def __init__(self):
-            super().__init__(paths_to(fn, wanted))
+        def __init__(self, root):
+            super().__init__(paths_to(root, wanted))
             self.pending: list[str] = []
 
         def leave_Assign(self, original, updated):
@@ -858,15 +884,20 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 return updated.with_changes(args=[])  # nn.Module.__init__ takes no Keras arguments
             return updated
 
-    fn = Init().transform(fn)
+    fn = Init(fn).transform(fn)
+    moved = plan.build.moved if plan.build is not None else []
+    if moved:  # the layers build() made (subclass_build._BuildWalker._make), converted with the others
+        holder_fn = fn.with_changes(body=fn.body.with_changes(body=moved))
+        moved = list(Init(holder_fn).transform(holder_fn).body.body)
+    sizes = []  # self.hidden_dim = hidden_dim: before the layers build() made, which may read them
     if plan.size_param:
-        for name, size in reversed(plan.build.size_attrs.items()):
+        for name, size in plan.build.size_attrs.items():
             target = cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(name)))
-            built.insert(0, cst.SimpleStatementLine([cst.Assign([target], cst.Name(size))]))
+            sizes.append(cst.SimpleStatementLine([cst.Assign([target], cst.Name(size))]))
         for size in plan.build.size_params:
             fn = fn.with_changes(params=_with_keyword(fn.params, size))
-    if built:
-        fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *built]))
+    if built or sizes or moved:
+        fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *sizes, *moved, *built]))
     return fn
 
 

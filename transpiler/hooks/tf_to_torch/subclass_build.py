@@ -24,6 +24,12 @@ with one shape per input (``build(self, query_shape, value_shape)``, or
 ``x_shape, context_shape = input_shape`` for a layer called on a list), one per input
 whose size is read (``query_dim=``, ``value_dim=``).
 
+Keras-hub's blocks make their sublayers in ``build()`` (``self.up = Dense(...)``) and
+pass shapes along with ``shape = self.up.compute_output_shape(shape)``: those statements
+move to the end of ``__init__`` (with the values and locals computed from sizes that
+they read), the size that flows through a chain is its last axis, and a shape kept
+only for Keras's shape methods goes with them.
+
 Anything else in ``build()`` (a size read from ``input_shape``, a loop, a
 computation) is returned as the reason the class stays Keras, reported.
 """
@@ -66,6 +72,21 @@ class BuildPlan:
     # converted subclasses build() gives a shape: attribute -> their input size (in __init__'s terms)
     block_sizes: dict[str, cst.BaseExpression] = field(default_factory=dict)
     weight_warnings: dict[str, str] = field(default_factory=dict)  # attribute -> warning
+    # self.<layer> = Layer(...) made in build(): attribute -> index of its statement in build()'s body;
+    # the statement moves to the end of __init__ (see subclass.on_class, which fills `moved`)
+    made: dict[str, int] = field(default_factory=dict)
+    # other statements of build() that move with them (self.scale = 1.0 / math.sqrt(head_dim),
+    # and the locals they read): indices in build()'s body
+    extra: set[int] = field(default_factory=set)
+    moved: list = field(default_factory=list)
+    # Keras's shape bookkeeping (`self._inputs_shape = inputs_shape` that only build(),
+    # compute_output_shape() and get_config() read): gone with build()
+    dropped: list = field(default_factory=list)
+
+    @property
+    def moved_lines(self) -> list[int]:
+        """The indices in build()'s body of the statements that move to the end of __init__."""
+        return sorted({*self.made.values(), *self.extra})
 
     @property
     def size_params(self) -> list[str]:
@@ -93,6 +114,7 @@ def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict
         return BuildPlan(fn), "build() takes *args, **kwargs or keyword-only shapes; create its weights in __init__ from explicit sizes"
     scope = _InitScope(init, set(names))
     walker = _BuildWalker(ctx, BuildPlan(fn), attrs, scope)
+    walker.outside_reads = _outside_reads(cls)
     body = list(fn.body.body)
     if body and _is_docstring(body[0]):
         body = body[1:]
@@ -109,6 +131,95 @@ def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict
     }
     plan.size_param = next(iter(plan.size_names.values()), None)
     return plan, problem
+
+
+# calls a value that moves from build() to __init__ may make: they compute the same there
+PURE_BUILTINS = {"int", "float", "min", "max", "abs", "round", "bool", "str"}
+PURE_APIS = {"keras.activations.get"}
+
+
+def _is_math(ctx, func) -> bool:
+    """``math.sqrt`` with ``math`` the standard module, imported at the top of the file."""
+    names = ctx.facts.get("math_names")
+    if names is None:
+        names = ctx.facts["math_names"] = set()
+        for stmt in ctx.module.body:
+            for small in getattr(stmt, "body", ()) if isinstance(stmt, cst.SimpleStatementLine) else ():
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        if isinstance(alias.name, cst.Name) and alias.name.value == "math":
+                            names.add(alias.asname.name.value if alias.asname else "math")
+    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names
+
+
+def _imported_names(ctx) -> set[str]:
+    """The names the file imports from modules other than the frameworks (its project's classes)."""
+    names = ctx.facts.get("imported_names")
+    if names is None:
+        names = ctx.facts["imported_names"] = set()
+        for stmt in ctx.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        bound = alias.asname.name if alias.asname else alias.name
+                        if isinstance(bound, cst.Name) and resolve_call(ctx, bound) is None:
+                            names.add(bound.value)
+    return names
+
+
+def _reads(node):
+    """The names and ``self.<attr>`` that ``node`` reads (not attribute names nor keywords)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            yield n
+        elif isinstance(n, cst.Attribute):
+            if _self_attr(n) is not None:
+                yield n
+            else:
+                stack.append(n.value)
+        elif isinstance(n, cst.Arg):
+            stack.append(n.value)
+        elif not isinstance(n, (cst.Lambda, cst.BaseComp, cst.FunctionDef, cst.ClassDef)):
+            stack.extend(source_children(n))
+
+
+# Keras's shape bookkeeping: methods an nn.Module has no use for
+SHAPE_METHODS = {"build", "compute_output_shape", "compute_output_spec", "get_config"}
+
+
+def _outside_reads(cls: cst.ClassDef) -> set[str]:
+    """The attributes ``self.<name>`` that ``cls`` mentions outside Keras's shape bookkeeping."""
+    out = set()
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in SHAPE_METHODS:
+            continue
+        stack = [stmt]
+        while stack:
+            n = stack.pop()
+            name = _self_attr(n)
+            if name is not None:
+                out.add(name)
+            stack.extend(source_children(n))
+    return out
+
+
+def keeps_shape(cls: cst.ClassDef) -> bool:
+    """Whether ``cls.compute_output_shape(shape)`` is ``return shape``: its output has its input's sizes."""
+    fn = next((s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "compute_output_shape"), None)
+    if fn is None or len(fn.params.params) != 2 or fn.decorators:
+        return False
+    body = [s for s in fn.body.body if not _is_docstring(s)]
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return False
+    ret = body[0].body[0]
+    return (
+        isinstance(ret, cst.Return) and isinstance(ret.value, cst.Name)
+        and ret.value.value == fn.params.params[1].name.value
+    )
 
 
 def _uses_input_size(layer) -> bool:
@@ -131,6 +242,10 @@ def _is_docstring(stmt) -> bool:
         isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
         and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     )
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
 
 
 def _other(stmt) -> Unconvertible:
@@ -213,6 +328,16 @@ class _BuildWalker:
                         targets.append(target.value)
         self.assigned = assigned
         self.used_names = {n.value for n in _walk(plan.fn.body) if isinstance(n, cst.Name)}
+        # shape = self.sub.compute_output_shape(shape): local -> a function giving the size of
+        # that shape's last axis in __init__'s terms (called only where a size is needed, so that
+        # a chain nothing reads adds no constructor argument)
+        self.derived: dict[str, object] = {}
+        self.outside_reads: set[str] = set()  # self.<attr> read outside build(), compute_output_shape()...
+        self.end = len(scope.top)  # what build() made goes at the end of __init__
+        self.dropped_names: set[str] = set()  # the attributes of Keras's shape bookkeeping
+        self.local_lines: dict[str, int] = {}  # head_dim = hidden // self.heads -> its index in build()'s body
+        self.current = None  # the statement being read
+        self.imported: dict[str, str] = {}  # self.<attr> build() makes with a class of another module -> the class
 
     # -- the input size ------------------------------------------------------
 
@@ -248,6 +373,8 @@ class _BuildWalker:
 
     def _shape_name(self, node) -> str | None:
         """The shape parameter ``node`` names (``input_shape``), else None."""
+        if isinstance(node, cst.Name) and node.value in self.derived:
+            return None  # input_shape = self.sub.compute_output_shape(input_shape): no longer the input's
         if isinstance(node, cst.Name) and node.value in self.shape_params:
             return node.value
         if isinstance(node, cst.Name):
@@ -328,6 +455,9 @@ class _BuildWalker:
                 return True
             if not _has_call(value, allow_int=True) and _reads_sizes_only(value):
                 self.aliases[target.value] = self.substitute(value)
+                index = self._top_index(self.current)
+                if index is not None:
+                    self.local_lines[target.value] = index  # moves to __init__ if a moved statement reads it
                 return True
             return False
         name = _self_attr(target)
@@ -459,6 +589,11 @@ class _BuildWalker:
         )
 
     def small(self, small, stmt) -> None:
+        self.current = stmt
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and self._same_shape(small.targets[0].target, small.value):
+            return
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and self._output_shape(small.targets[0].target, small.value):
+            return
         if self._alias(small):
             return
         if isinstance(small, cst.Assign) and len(small.targets) == 1:
@@ -469,6 +604,12 @@ class _BuildWalker:
             value = small.value
             if name is not None and isinstance(value, cst.Call) and _self_attr(value.func) == "add_weight":
                 self._weight(name, value, stmt)
+                return
+            if name is not None and self._bookkeeping(name, value, stmt):
+                return
+            if name is not None and isinstance(value, cst.Call) and self._make(name, value, stmt):
+                return
+            if name is not None and self._move_value(name, value, stmt):
                 return
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             call = small.value
@@ -482,6 +623,264 @@ class _BuildWalker:
                     self._sublayer(name, call, stmt)
                     return
         raise _other(stmt)
+
+    # -- shapes that flow from one sublayer to the next ----------------------------
+
+    @staticmethod
+    def _is_output_call(node) -> bool:
+        """``self.sub.compute_output_shape(shape)``"""
+        return (
+            isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "compute_output_shape" and _self_attr(node.func.value) is not None
+            and len(node.args) == 1 and not node.args[0].star and node.args[0].keyword is None
+        )
+
+    def _is_shape(self, node) -> bool:
+        """A shape build() knows the last size of: its input's, a chained one, a sublayer's output."""
+        if isinstance(node, cst.Name):
+            return node.value in self.derived or self._shape_name(node) is not None
+        return self._is_output_call(node)
+
+    def _same_shape(self, target, value) -> bool:
+        """``input_shape = tuple(input_shape)``, ``x_shape = list(input_shape)``: the same sizes."""
+        if not (
+            isinstance(target, cst.Name) and isinstance(value, cst.Call) and isinstance(value.func, cst.Name)
+            and value.func.value in ("tuple", "list") and value.func.value not in self.assigned
+            and len(value.args) == 1 and not value.args[0].star and value.args[0].keyword is None
+        ):
+            return False
+        shape = self._shape_name(value.args[0].value)
+        if shape is None:
+            return False
+        if target.value == shape or (target.value in self.shape_aliases and self.shape_aliases[target.value] == shape):
+            return True  # input_shape = tuple(input_shape)
+        if self.assigned.get(target.value) == 1 and target.value not in self.shape_params:
+            self.shape_aliases[target.value] = shape
+            return True
+        return False
+
+    def _output_shape(self, target, value) -> bool:
+        """``shape = self.sub.compute_output_shape(shape)`` (or ``shape = other_shape`` where ``shape``
+        is such a chain): remembered as the size of its last axis."""
+        if not isinstance(target, cst.Name):
+            return False
+        name = target.value
+        chained = name in self.derived or self.assigned.get(name, 0) > 1
+        if not (self._is_output_call(value) or (chained and isinstance(value, cst.Name) and self._is_shape(value))):
+            return False
+        self.derived[name] = self._size_of(value)
+        return True
+
+    def _size_of(self, node):
+        """A function giving the size of the last axis of the shape ``node`` in __init__'s terms
+        (the names in ``node`` are read now, in build()'s order)."""
+        if isinstance(node, cst.Name) and node.value in self.derived:
+            return self.derived[node.value]
+        shape = self._shape_name(node)
+        if shape is not None:
+            return lambda: cst.Name(self._size_name(None, shape))
+        if self._is_output_call(node):
+            return self._output_size(_self_attr(node.func.value), self._size_of(node.args[0].value), node)
+        if isinstance(node, (cst.List, cst.Tuple)) and node.elements and not any(
+            isinstance(e, cst.StarredElement) for e in node.elements
+        ):
+            last = node.elements[-1].value
+            substituted = self.substitute(last)
+
+            def literal_size():
+                mapped = None if _is_none(last) else self.scope.expression(substituted, self.end)
+                if mapped is None:
+                    raise Unconvertible(f"build(): the size {code_of(last).strip()} in {code_of(node).strip()} is not known in __init__")
+                return mapped
+
+            return literal_size
+        raise Unconvertible(
+            f"build(): the size of the last axis of {code_of(node).strip()} is not known statically;"
+            " build the sublayers with explicit shapes ([None, None, size])"
+        )
+
+    def _output_size(self, name: str, inner, call):
+        """A function giving the size of the last axis of ``self.<name>``'s output for an input
+        whose size ``inner`` gives: Dense(units) -> units, LayerNormalization, Dropout... -> the input's,
+        a class of the file whose compute_output_shape() returns its input shape -> the input's."""
+        from .keras_layers import TensorInfo, plan_layer
+
+        text = code_of(call).strip()
+        attr = self.attrs.get(name)
+        if attr is None or attr.kind not in ("layer", "block") or getattr(attr, "many", False):
+            raise Unconvertible(f"build(): {text}: self.{name} is not a layer that __init__ or build() makes")
+        if attr.kind == "block":
+            if keeps_shape(attr.block.node):
+                return inner
+            has = any(isinstance(s, cst.FunctionDef) and s.name.value == "compute_output_shape" for s in attr.block.node.body.body)
+            why = "its compute_output_shape() does not just return its input shape" if has else "it has no compute_output_shape()"
+            raise Unconvertible(
+                f"build(): {text}: the output size of self.{name} ({attr.block.name}) is not known statically"
+                f" ({why}); build the next layer with an explicit shape"
+            )
+        marker = Expr(cst.Name("__input_size__"))
+        try:
+            out = plan_layer(attr.layer, [TensorInfo((None, marker))]).out
+        except Unconvertible as exc:
+            raise Unconvertible(f"build(): {text}: the output size of self.{name} ({attr.layer.short}) is not known: {exc}")
+        last = out.shape[-1] if out.shape else None
+        if last is marker:
+            return inner
+        if isinstance(last, int) and not isinstance(last, bool):
+            return lambda: cst.Integer(str(last))
+        if isinstance(last, Expr):
+            node = last.node
+
+            def size():
+                if getattr(attr, "from_build", False):
+                    mapped = self.scope.expression(self.substitute(node), self.end)
+                else:
+                    mapped = self.scope._map(node, self.end, "init", set())
+                    mapped = None if mapped is None else cst.parse_expression(code_of(mapped).strip())
+                if mapped is None:
+                    raise Unconvertible(
+                        f"build(): {text}: the output size of self.{name} ({attr.layer.short}), {code_of(node).strip()},"
+                        " is not known at the end of __init__"
+                    )
+                return mapped
+
+            return size
+        raise Unconvertible(
+            f"build(): {text}: the output size of self.{name} ({attr.layer.short}) is not known statically;"
+            " build the next layer with an explicit shape"
+        )
+
+    def _bookkeeping(self, name: str, value, stmt) -> bool:
+        """``self._inputs_shape = inputs_shape``: a shape only Keras's shape methods read (build(),
+        compute_output_shape(), get_config()), which go: the statement goes with them."""
+        if name in self.outside_reads or name in self.attrs or name in self.plan.weights:
+            return False
+        shape = value
+        while isinstance(shape, cst.Call) and isinstance(shape.func, cst.Name) and shape.func.value in ("tuple", "list") and len(shape.args) == 1:
+            shape = shape.args[0].value  # tuple(input_shape)
+        if not (self._is_shape(shape) or isinstance(shape, (cst.List, cst.Tuple))):
+            return False  # a shape, not a value computed from sizes (that one moves to __init__)
+        for node in _walk(value):
+            if isinstance(node, cst.Call) and not self._is_output_call(node) and not (
+                isinstance(node.func, cst.Name) and node.func.value in ("tuple", "list", "len", "int")
+            ):
+                return False
+            if isinstance(node, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)):
+                return False
+        self.plan.dropped.append(stmt)
+        self.dropped_names.add(name)
+        return True
+
+    def _imported_maker(self, name: str) -> str | None:
+        """The class imported from another module that ``self.<name>`` is made with, in build() or
+        in its own statement of __init__, else None."""
+        if name in self.imported:
+            return self.imported[name]
+        for _, value, _ in self.scope.selfs.get(name, []):
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in _imported_names(self.ctx):
+                return value.func.value
+        return None
+
+    def _top_index(self, stmt) -> int | None:
+        """The index of ``stmt`` in build()'s body, when it is a statement of its own there."""
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        return next((i for i, s in enumerate(self.plan.fn.body.body) if s is stmt), None)
+
+    def _check_reads(self, node, what: str) -> None:
+        """``node``, from a statement of build() that moves to the end of __init__, means the same
+        there: the locals it reads are the input sizes (now __init__'s keywords of the same name) or
+        locals computed from sizes, whose statements move with it (in build()'s order)."""
+        local = set(self.assigned) | set(self.shape_params) | set(self.own_params)
+        for read in _reads(node):
+            if isinstance(read, cst.Name):
+                name = read.value
+                if name in self.shape_params or name in self.own_params or name in self.shape_aliases or name in self.derived:
+                    raise Unconvertible(
+                        f"{what} from {name}, the input's shape, which __init__ does not have: only the size of its"
+                        f" last axis becomes a constructor argument, where build() names it (dim = {name}[-1])"
+                    )
+                if name in local:
+                    alias = self.aliases.get(name)
+                    if isinstance(alias, cst.Name) and alias.value == name:
+                        continue  # dim = input_shape[-1]: __init__'s keyword dim=
+                    line = self.local_lines.get(name)
+                    if line is None or name in self.scope.names:
+                        raise Unconvertible(
+                            f"{what} with {name}, a value of build() that __init__ does not have;"
+                            " make it in __init__ from explicit sizes"
+                        )
+                    if line not in self.plan.extra:
+                        self.plan.extra.add(line)  # head_dim = hidden_dim // self.num_heads moves too
+                        self._check_reads(self.plan.fn.body.body[line].body[0].value, what)
+                elif name in self.scope.params or name in self.scope.locals:
+                    raise Unconvertible(f"{what} with {name}, a global that __init__ binds to something else")
+            else:
+                attr = _self_attr(read)
+                if attr in self.dropped_names or attr in self.plan.weights:
+                    raise Unconvertible(f"{what} from self.{attr}, which build() makes; make it in __init__")
+
+    def _move_value(self, name: str, value, stmt) -> bool:
+        """``self._inv_norm_factor = 1.0 / math.sqrt(head_dim)``, ``self._equation = "ab,bc->ac"``: a
+        value computed from sizes, constants and the layer's settings moves to the end of __init__."""
+        index = self._top_index(stmt)
+        if index is None or name in self.attrs or name in self.plan.weights or name in self.scope.selfs:
+            return False
+        for node in _walk(value):
+            if isinstance(node, cst.Call):
+                api = self.ctx.resolver.resolve_chain(node.func) if isinstance(node.func, (cst.Name, cst.Attribute)) else None
+                pure = isinstance(node.func, cst.Name) and node.func.value in PURE_BUILTINS and node.func.value not in self.assigned
+                if not pure and not (api in PURE_APIS or _is_math(self.ctx, node.func)):
+                    return False
+            elif isinstance(node, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield, cst.BaseComp)):
+                return False
+            elif isinstance(node, cst.Subscript) and self._shape_name(node.value):
+                raise Unconvertible(
+                    f"build() sets self.{name} from {code_of(node).strip()}: only the size of the input's last axis"
+                    " becomes a constructor argument"
+                )
+        self._check_reads(value, f"build() sets self.{name}")
+        self.plan.extra.add(index)
+        return True
+
+    def _make(self, name: str, call: cst.Call, stmt) -> bool:
+        """``self.ffn = keras.layers.Dense(...)`` (or a class of the file) made in build(): the
+        statement moves to the end of __init__, where what build() read of the input shape is a
+        constructor argument."""
+        from .models import _layer_call
+        from .subclass import Attr
+
+        layer = _layer_call(self.ctx, call)
+        known = {p.name: p for p in self.ctx.facts.get("class_plans", {}).values()}
+        block = known.get(call.func.value) if isinstance(call.func, cst.Name) else None
+        if layer is None and block is None:
+            api = resolve_call(self.ctx, call)
+            if api is not None and api.startswith("keras.layers."):
+                raise Unconvertible(f"build() makes self.{name} with {api}, which has no PyTorch layer conversion")
+            if isinstance(call.func, cst.Name) and call.func.value in _imported_names(self.ctx):
+                # a layer class of another module (converted with its own file): made as it is, in __init__
+                if name in self.scope.selfs or name in self.attrs or self._top_index(stmt) is None:
+                    return False
+                self._check_reads(call, f"build() makes self.{name}")
+                self.imported[name] = call.func.value
+                self.plan.extra.add(self._top_index(stmt))
+                return True
+            return False
+        if name in self.attrs or name in self.plan.made or name in self.scope.selfs:
+            raise Unconvertible(f"build() makes self.{name}, which __init__ (or build()) makes too")
+        index = self._top_index(stmt)
+        if index is None:
+            raise Unconvertible(
+                f"build() makes self.{name} inside a condition or a block; only a statement of its own at the top of"
+                " build() moves to __init__"
+            )
+        self._check_reads(call, f"build() makes self.{name}")
+        if layer is not None:
+            self.attrs[name] = Attr(name, "layer", layer, call, statement=stmt, from_build=True)
+        else:
+            self.attrs[name] = Attr(name, "block", call=call, block=block, statement=stmt, from_build=True)
+        self.plan.made[name] = index
+        return True
 
     def _shape_arg(self, call: cst.Call):
         args = list(call.args)
@@ -500,6 +899,13 @@ class _BuildWalker:
             return
         shape = self._shape_arg(call)
         none = shape is None or (isinstance(shape, cst.Name) and shape.value == "None")
+        if not none and attr is not None and attr.kind == "layer" and (
+            self._is_output_call(shape) or (isinstance(shape, cst.Name) and shape.value in self.derived)
+        ):
+            # self.down.build(hidden_shape), hidden_shape = self.up.compute_output_shape(...)
+            self._chained(name, attr, shape)
+            self.plan.builds.append(call)
+            return
         whole = self._shape_name(shape) is not None
         if whole and attr is not None and attr.kind == "layer":
             # self.norm.build(input_shape): its input size is this layer's, an __init__ parameter
@@ -528,13 +934,20 @@ class _BuildWalker:
             if none:  # nothing to carry over: a layer made elsewhere builds itself on its first call
                 self.plan.builds.append(call)
                 return
+            maker = self._imported_maker(name)
+            if maker is not None:
+                raise Unconvertible(
+                    f"build() builds self.{name} with a shape, and self.{name} is made with {maker}, a class imported from another"
+                    " module: whether its PyTorch form takes its input size in its constructor is not known when this file"
+                    f" is converted alone; give {maker} its sizes as constructor arguments"
+                )
             raise Unconvertible(
                 f"build() builds self.{name} with a shape, but __init__ does not make self.{name} as a layer in its own statement"
             )
         if attr.kind == "block" or none:
             # a converted class makes its own sizes; a layer built with no shape (Embedding)
             # has them in its constructor
-            if not none and _has_call(shape):
+            if not none and _has_call(shape) and not self._is_output_call(shape):
                 raise _other(stmt)
             self.plan.builds.append(call)
             return
@@ -570,12 +983,31 @@ class _BuildWalker:
         self.plan.shapes[name] = dims
         self.plan.builds.append(call)
 
+    def _chained(self, name: str, attr, shape) -> None:
+        """A layer built with a shape that another's compute_output_shape() gave: the size of
+        its last axis is its input size."""
+        from .keras_layers import TensorInfo, wanted_layout
+
+        if wanted_layout(attr.layer, TensorInfo((None, None))) == "cf":
+            raise Unconvertible(
+                f"self.{name}.build({code_of(shape).strip()}): the rank of the input, which a {attr.layer.short} needs, is not known in __init__"
+            )
+        if not _uses_input_size(attr.layer):
+            return
+        dims = (None, Expr(self._size_of(shape)()))
+        previous = self.plan.shapes.get(name)
+        if previous is not None and repr(previous) != repr(dims):
+            raise Unconvertible(f"build() builds self.{name} twice with different shapes")
+        self.plan.shapes[name] = dims
+
     def _block_size(self, name: str, attr, shape) -> None:
         """A converted subclass that takes its input size in __init__ gets it from the shape
         this build() gives it: the last entry of a literal shape, or this layer's own input size."""
         self.plan.block_sizes[name] = self._last_size_of(name, attr, shape, attr.block.size_param)
 
     def _last_size_of(self, name: str, attr, shape, keyword: str) -> cst.BaseExpression:
+        if self._is_output_call(shape) or (isinstance(shape, cst.Name) and shape.value in self.derived):
+            return self._size_of(shape)()
         if self._shape_name(shape):
             return cst.Name(self._size_name(None, self._shape_name(shape)))
         if isinstance(shape, (cst.List, cst.Tuple)) and shape.elements and not any(

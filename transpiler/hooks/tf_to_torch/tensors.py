@@ -431,3 +431,29 @@ def signal_frame(args, ctx, original):
         "{signal}.unfold(-1, {frame_length}, {frame_step})",
         signal=a.require("signal"), frame_length=a.require("frame_length"), frame_step=a.require("frame_step"),
     )
+
+
+def keras_image_resize(args, ctx, original):
+    """keras.ops.image.resize(images, size, interpolation, ..., data_format) -> F.interpolate.
+    Keras's data_format default is channels_last (the keras.json default): images are
+    permuted to (N, C, H, W) and back; channels_first needs no permute. Modes as
+    tf.image.resize (pixel centres). Only 4-D batches: F.interpolate needs the batch axis."""
+    a = Args(args, ctx)
+    method = str(a.literal("interpolation", "bilinear")).lower()
+    if method not in _RESIZE_MODES:
+        raise Unconvertible(f"interpolation {method!r}: PyTorch's kernel differs (only bilinear and nearest convert)")
+    if a.literal("antialias", False) is not False:
+        raise Unconvertible("antialias must be False literally: PyTorch's and Keras's antialiasing kernels differ")
+    for name in ("crop_to_aspect_ratio", "pad_to_aspect_ratio"):
+        if a.literal(name, False) is not False:
+            raise Unconvertible(f"{name}=True: crop or pad the images first")
+    data_format = a.literal("data_format", None)
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise Unconvertible("data_format must be 'channels_last' or 'channels_first' literally")
+    mode = _RESIZE_MODES[method]
+    corners = ", align_corners=False" if mode == "bilinear" else ""
+    call = "torch.nn.functional.interpolate({x}, size={size}, mode='" + mode + "'" + corners + ")"
+    if data_format == "channels_first":
+        return ctx.build(call, x=a.require("images"), size=a.require("size"))
+    call = call.replace("{x}", "{x}.permute(0, 3, 1, 2)", 1) + ".permute(0, 2, 3, 1)"
+    return ctx.build(call, x=a.require("images"), size=a.require("size"))

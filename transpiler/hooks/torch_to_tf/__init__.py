@@ -1,6 +1,6 @@
 """Structural rewrites and analyses for this direction (see transpiler/hooks/__init__.py)."""
 
-from . import asserts, checks, data, item_assignment, modules, snippets, training
+from . import asserts, checks, data, freezing, init, item_assignment, modules, snippets, training
 
 # names (method or attribute names) that make a use interesting to the scan
 TRIGGER_NAMES: set[str] = set(checks.ALIASES)
@@ -12,6 +12,8 @@ HANDLERS: dict[str, list] = {
     "IndentedBlock": [training.on_block],
     "Module": [modules.finish_classes, training.on_block, snippets.insert_snippets],
     "With": [training.on_with],
-    "SimpleStatementLine": [training.on_statement, data.on_statement, asserts.on_statement, item_assignment.on_statement],
+    "For": [freezing.on_for],
+    "Attribute": [freezing.on_attribute],
+    "SimpleStatementLine": [training.on_statement, data.on_statement, asserts.on_statement, item_assignment.on_statement, init.on_statement],
     "Call": [checks.on_call],
 }

@@ -93,6 +93,41 @@ def _statement_call(ctx):
     return None
 
 
+def _strip_to(node):
+    """``w.data.to(torch.float32)`` -> ``w``: the variable under casts and ``.data``."""
+    while True:
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "to":
+            node = node.func.value
+        elif isinstance(node, cst.Attribute) and node.attr.value == "data":
+            node = node.value
+        else:
+            return node
+
+
+def _data_assignment(ctx):
+    """``w.data = nn.init.trunc_normal_(w.data.to(torch.float32), ...).to(w.dtype)`` (an
+    initialiser run on a float32 copy, its result cast back and made the weight's data): the
+    same as ``nn.init.trunc_normal_(w, ...)``. (the init call, ``w``), or None."""
+    stmt = ctx.statement_stack[-1] if ctx.statement_stack else None
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+        return None
+    assign = stmt.body[0]
+    if len(assign.targets) != 1:
+        return None
+    target = assign.targets[0].target
+    if not (isinstance(target, cst.Attribute) and target.attr.value == "data"):
+        return None
+    call = assign.value
+    if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "to" and isinstance(call.func.value, cst.Call):
+        call = call.func.value
+    if not (isinstance(call, cst.Call) and call.args and call.args[0].keyword is None and _is_init_function(ctx, call.func)):
+        return None
+    weight = _strip_to(target)
+    if code_of(_strip_to(call.args[0].value)).strip() != code_of(weight).strip():
+        return None
+    return call, weight
+
+
 def _uses(ctx, receiver: str, name: str) -> list[str]:
     """How the statement being converted uses ``receiver.name`` (each occurrence): "init" (the
     weight re-initialised: ``.normal_()``, ``nn.init.*_(...)``), "none" (``is None`` /
@@ -105,6 +140,11 @@ def _uses(ctx, receiver: str, name: str) -> list[str]:
     else:
         return []
     call = _statement_call(ctx)
+    assigned = _data_assignment(ctx)
+    if assigned is not None:
+        # the weight made the data of its own re-initialisation: both are the re-initialisation
+        init_call, weight = assigned
+        reinitialised = {id(weight), id(_strip_to(init_call.args[0].value))}
     parents: dict[int, cst.CSTNode] = {}
     found = []
     stack = list(roots)
@@ -122,7 +162,9 @@ def _uses(ctx, receiver: str, name: str) -> list[str]:
             top = parents[id(top)]
         parent = parents.get(id(top))
         use = "other"
-        if isinstance(parent, cst.Attribute) and parent.value is top and parent.attr.value in ("dtype", "device"):
+        if assigned is not None and id(node) in reinitialised:
+            use = "init"
+        elif isinstance(parent, cst.Attribute) and parent.value is top and parent.attr.value in ("dtype", "device"):
             use = "none"  # the same whatever the layout
         elif call is not None and isinstance(parent, cst.Attribute) and parent.value is top and call.func is parent:
             if parent.attr.value in _INIT_METHODS:
@@ -201,7 +243,7 @@ def _stopped(node) -> bool:
 
 def _pure(node) -> bool:
     """An index that may be written twice: names, attributes, literals, ``getattr(m, 'a', None)``."""
-    if isinstance(node, (cst.Name, cst.Integer, cst.SimpleString)):
+    if isinstance(node, (cst.Name, cst.Integer, cst.Float, cst.SimpleString)):
         return True
     if isinstance(node, cst.Attribute):
         return _pure(node.value)
@@ -304,6 +346,75 @@ def _kaiming_scale(a: Args) -> float:
     return _GAINS[nonlinearity]
 
 
+# trunc_normal_ cut this many standard deviations or more from the mean, on both sides, is an
+# untruncated normal: the mass beyond 10 standard deviations is 1.5e-23 (2 * Phi(-10))
+_UNTRUNCATED = 10.0
+_TRUNC_DEFAULTS = {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0}
+
+
+def _trunc_numbers(args) -> dict | None:
+    """trunc_normal_'s mean, std, a and b where all are literals (or defaults), else None."""
+    values = {}
+    for name, default in _TRUNC_DEFAULTS.items():
+        if name not in args:
+            values[name] = default
+            continue
+        ok, value = _number_of(args[name])
+        if not ok or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        values[name] = float(value)
+    return values if values["std"] > 0 else None
+
+
+def _trunc_normal(ctx, a: Args, original, subs: dict) -> str:
+    """``nn.init.trunc_normal_(w, mean, std, a, b)``: Keras's TruncatedNormal where the cut is at
+    two standard deviations (a = mean - 2 std, b = mean + 2 std: the same distribution); an
+    untruncated normal where it is 10 or more away on both sides (warned: the same but for a mass
+    of 1.5e-23); else PyTorch's own sampler (a uniform draw between the bounds' CDFs through
+    erfinv, clipped to [a, b]), written out."""
+    known = _trunc_numbers(a)
+    given = [name for name in _TRUNC_DEFAULTS if name in a]
+    if "mean" in a and _number_of(a["mean"])[0] and _number_of(a["mean"])[1] == 0:
+        given.remove("mean")  # mean=0.0: the default, written out
+    for name in given:
+        subs[name] = a[name]
+    if known is not None:
+        mean, std = known["mean"], known["std"]
+        low, high = (known["a"] - mean) / std, (known["b"] - mean) / std
+        if math.isclose(low, -2.0, rel_tol=1e-9) and math.isclose(high, 2.0, rel_tol=1e-9):
+            mean_text = "mean={mean}, " if "mean" in given else ""
+            std_text = "{std}" if "std" in given else "1.0"
+            return f"keras.initializers.TruncatedNormal({mean_text}stddev={std_text})({{self}}.shape, {{self}}.dtype)"
+        if low <= -_UNTRUNCATED and high >= _UNTRUNCATED:
+            ctx.warn(
+                original, "torch.nn.init.trunc_normal_",
+                f"trunc_normal_ cuts at a={known['a']:g}, b={known['b']:g}: {min(-low, high):.3g} standard deviations "
+                "from the mean or more, so an untruncated normal is the same distribution but for a mass of "
+                "1.5e-23 (beyond 10 standard deviations)",
+            )
+            parts = "".join(f", {kw}={{{src}}}" for src, kw in (("mean", "mean"), ("std", "stddev")) if src in given)
+            return f"tensorflow.random.normal(tensorflow.shape({{self}}){parts}, dtype={{self}}.dtype)"
+    for name in given:
+        if not _pure(a[name]):
+            raise Unconvertible(
+                f"argument '{name}' ({code_of(a[name]).strip()}) is read several times by the conversion: "
+                "assign it to a variable first"
+            )
+    text = {name: "{" + name + "}" if name in given else repr(default) for name, default in _TRUNC_DEFAULTS.items()}
+    mean, std, low, high = text["mean"], text["std"], text["a"], text["b"]
+
+    def standardised(bound: str) -> str:
+        return f"({bound} - {mean})" if "mean" in given else bound
+
+    scale = f"{std} * 2.0**0.5" if "std" in given else "2.0**0.5"
+    # PyTorch's sampler: uniform between erf of the standardised bounds, through erfinv
+    return (
+        f"tensorflow.clip_by_value({mean + ' + ' if 'mean' in given else ''}{scale} * tensorflow.math.erfinv("
+        f"tensorflow.random.uniform(tensorflow.shape({{self}}), tensorflow.math.erf({standardised(low)} / ({scale})), "
+        f"tensorflow.math.erf({standardised(high)} / ({scale})), dtype={{self}}.dtype)), {low}, {high})"
+    )
+
+
 def _number(value: float) -> str:
     text = f"{float(value):.12g}"
     return text if any(c in text for c in ".en") else text + ".0"
@@ -315,11 +426,17 @@ def nn_init(args, ctx, original):
     a = Args(args, ctx)
     t = a.require("tensor")
     how = args.rule.data["init"]
-    if original is None or _statement_call(ctx) is not original:
+    assigned = _data_assignment(ctx) if original is not None else None
+    if assigned is not None and assigned[0] is original:
+        # w.data = nn.init.*_(w.data.to(torch.float32), ...).to(w.dtype): w re-initialised
+        orig_t = assigned[1]
+        t = ctx.results.get(id(orig_t), orig_t)
+    elif original is None or _statement_call(ctx) is not original:
         raise Unconvertible("nn.init used as a value: the variable's assign() must be a statement of its own")
+    else:
+        orig_t = original.args[0].value if original.args and original.args[0].keyword is None else a["tensor"]
     if args.get("generator") is not None:
         raise Unconvertible("argument 'generator': TensorFlow draws from its own generators (tf.random.Generator)")
-    orig_t = original.args[0].value if original.args and original.args[0].keyword is None else a["tensor"]
     subs = {}
     if how in ("normal", "uniform"):
         names = ("mean", "std") if how == "normal" else ("a", "b")
@@ -351,10 +468,14 @@ def nn_init(args, ctx, original):
             f'keras.initializers.VarianceScaling(scale={_number(scale)}, mode="{mode}", '
             f'distribution="{distribution}")({{self}}.shape, {{self}}.dtype)'
         )
+    elif how == "trunc_normal":
+        template = _trunc_normal(ctx, a, original, subs)
     else:
         raise Unconvertible(f"nn.init: {how} has no conversion")
     chain = _chain(ctx, original)
     result = assign_to_variable(ctx, t, orig_t, chain, template, **subs)
+    if result is not None and assigned is not None and assigned[0] is original:
+        ctx.facts.setdefault("init_data_assignments", {})[id(ctx.statement_stack[-1])] = original
     if result is None:
         raise Unconvertible(
             f"cannot tell whether '{code_of(orig_t).strip()}' is a weight (a parameter, a buffer, or a layer's weight "
@@ -409,6 +530,16 @@ def _keras_initializer(how: str, args: dict) -> tuple[str, dict] | None:
         return f"keras.initializers.Constant({arg('val', '0.0')})", subs
     if how in ("zeros", "ones"):
         return f"'{how}'", subs
+    if how == "trunc_normal":
+        # Keras's TruncatedNormal cuts at two standard deviations: only that cut is the same
+        known = _trunc_numbers(args)
+        if known is None:
+            return None
+        low, high = (known["a"] - known["mean"]) / known["std"], (known["b"] - known["mean"]) / known["std"]
+        if not (math.isclose(low, -2.0, rel_tol=1e-9) and math.isclose(high, 2.0, rel_tol=1e-9)):
+            return None
+        mean = f"mean={arg('mean', '')}, " if "mean" in args else ""
+        return f"keras.initializers.TruncatedNormal({mean}stddev={arg('std', '1.0')})", subs
     if how in ("xavier_uniform", "xavier_normal"):
         gain = number("gain", 1.0)
         if gain is None:
@@ -438,6 +569,7 @@ _METHOD_INITS = {"normal_": "normal", "uniform_": "uniform", "zero_": "zeros", "
 _INIT_PARAMS = {
     "normal": ["tensor", "mean", "std", "generator"], "uniform": ["tensor", "a", "b", "generator"],
     "constant": ["tensor", "val"], "zeros": ["tensor"], "ones": ["tensor"],
+    "trunc_normal": ["tensor", "mean", "std", "a", "b", "generator"],
     "xavier_uniform": ["tensor", "gain", "generator"], "xavier_normal": ["tensor", "gain", "generator"],
     "kaiming_uniform": ["tensor", "a", "mode", "nonlinearity", "generator"],
     "kaiming_normal": ["tensor", "a", "mode", "nonlinearity", "generator"],
@@ -453,6 +585,7 @@ def move_inits(ctx, info, resolve_call, members_before) -> None:
     """Move ``nn.init.*_(self.<layer>.weight|bias, ...)`` statements of ``info``'s __init__ into
     the layer's Keras constructor (``kernel_initializer=``...). ``members_before(stmt)`` gives
     the layer members assigned before the statement (name -> Member)."""
+    _record_members(ctx)
     init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
     if init is None or not isinstance(init.body, cst.IndentedBlock):
         return
@@ -526,6 +659,40 @@ def move_inits(ctx, info, resolve_call, members_before) -> None:
         plan.subs.update(renamed)
         _own(ctx, call)
         moved.append((stmt, call, api, f"{keyword}="))
+
+
+def on_statement(transformer, original, updated):
+    """``w.data = nn.init.*_(w.data..., ...)...``: the statement is the variable's assign()."""
+    ctx = transformer.ctx
+    call = ctx.facts.get("init_data_assignments", {}).get(id(original))
+    if call is None:
+        return None
+    converted = ctx.results.get(id(call))
+    if converted is None:
+        return None
+    return ctx.mark_new(updated.with_changes(body=[cst.Expr(converted)]))
+
+
+def _record_members(ctx) -> None:
+    """What each member of each converted class of the file is (once, when the classes are
+    settled), for ``m.fc.weight`` inside ``if isinstance(m, Block):`` (engine/types.py): the
+    kind of a member made as one plain Keras layer (a Linear's Dense: linear_layer),
+    ``variable`` for a parameter or buffer (add_weight), None for any other."""
+    from .modules import _layer_kind
+
+    if "member_kinds" in ctx.facts:
+        return
+    recorded = ctx.facts["member_kinds"] = {}
+    for info in ctx.facts.get("torch_classes", {}).values():
+        if info.problems:
+            continue
+        kinds = {}
+        for member in info.members.values():
+            if member.kind in ("parameter", "buffer"):
+                kinds[member.name] = "variable"
+            else:
+                kinds[member.name] = None if member.assigned_twice else _layer_kind(member)
+        recorded[id(info.node)] = kinds
 
 
 def _own(ctx, call) -> None:

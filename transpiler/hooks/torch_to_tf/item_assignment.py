@@ -88,7 +88,7 @@ def on_statement(transformer, original, updated):
                 if rewritten is None:
                     rewritten = _slice_store(ctx, transformer, original, updated, chain)
                     if isinstance(rewritten, str):
-                        rewritten, reason = None, f"{rewritten}; {REASON}"
+                        rewritten, reason = None, f"{rewritten}; TensorFlow tensors are immutable: build the new value or keep it in a tf.Variable"
                 if rewritten is not None:
                     return rewritten
                 ctx.unconverted(target, "tensor.__setitem__", reason)

@@ -117,6 +117,7 @@ class ClassInfo:
     loose: dict = field(default_factory=dict)  # attribute -> Sequential it is given besides its member value
     sequential: "Container | None" = None  # class C(nn.Sequential): the layers its super().__init__ gets
     sequential_call: cst.Call | None = None
+    layer_base: tuple | None = None  # class C(nn.Embedding): (its rule, its plan, whether super().__init__ gives it)
     _training: bool | None = None
     _computing: bool = False
 
@@ -153,7 +154,68 @@ def _is_module_class(ctx, cls: cst.ClassDef, known: dict) -> bool:
                 return True
             if isinstance(value, cst.Name) and value.value in known:
                 return True
+            if len(cls.bases) == 1 and _layer_base_rule(ctx, value) is not None:
+                return True
     return False
+
+
+# layer classes a class of the file may derive from: the Keras layer it derives from instead
+# takes the same constructor (planned from super().__init__'s arguments) and call()
+SUBCLASSABLE_PLANS = {"embedding"}
+
+
+def _layer_base_rule(ctx, value):
+    """The rule of a layer class ``value`` names (class C(nn.Embedding)) that a Keras
+    class can stand for, else None."""
+    if not isinstance(value, (cst.Name, cst.Attribute)):
+        return None
+    qual = resolve_call(ctx, value)
+    rule = ctx.ruleset.lookup(qual) if qual else None
+    if rule is None or rule.hook != "layers.module" or rule.data.get("plan") not in SUBCLASSABLE_PLANS or not rule.as_type:
+        return None
+    return rule
+
+
+def _layer_subclass(ctx, info: "ClassInfo") -> None:
+    """class C(nn.Embedding): keras.layers.Embedding's constructor gets what the rule makes
+    of super().__init__(...)'s arguments; its weights are the Keras layer's."""
+    rule = _layer_base_rule(ctx, info.node.bases[0].value)
+    init = _method(info.node, "__init__")
+    calls = [n for n in _walk(init) if isinstance(n, cst.Call) and _is_super_init(n)] if init is not None else []
+    if len(calls) > 1:
+        raise Unconvertible(f"a class derived from {rule.source.rsplit('.', 1)[-1]} calls super().__init__ more than once")
+    if init is not None and not calls:
+        raise Unconvertible(f"a class derived from {rule.source.rsplit('.', 1)[-1]} whose __init__ does not call super().__init__")
+    plan = None
+    if calls:
+        call = calls[0]
+        if any(a.star for a in call.args):
+            raise Unconvertible("super().__init__(*args, **kwargs): the layer's arguments cannot be mapped")
+        from ...engine.calls import bind_args
+
+        bound = bind_args(rule, call, call)
+        layer = TorchLayer(rule.source, call, rule, ctx, {b.name: b.value for b in bound.bound})
+        plan = plan_layer(layer, "torch")
+        if len(plan.layers) != 1 or not plan.layers[0].startswith(rule.as_type + "("):
+            raise Unconvertible(f"{layer.short}'s arguments here make more than one Keras layer")
+        weights = {w.torch[0] for w in plan.weights}
+        for node in _walk(info.node):
+            target = node.targets[0].target if isinstance(node, cst.Assign) and len(node.targets) == 1 else getattr(node, "target", None)
+            if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and _self_attr_name(target) in weights:
+                raise Unconvertible(
+                    f"it replaces self.{_self_attr_name(target)}, the weight of the layer it derives from: a Keras layer makes "
+                    "its weights when it is built; give the initial values with embeddings_initializer= instead"
+                )
+        for node in _walk(init):
+            if isinstance(node, cst.Attribute) and _self_attr_name(node) in weights:
+                raise Unconvertible(
+                    f"__init__ reads self.{node.attr.value}: a Keras layer makes its weights when it is built (at its first call), "
+                    "after __init__"
+                )
+        ctx.owned.add(id(call))
+    else:  # built with the layer's own arguments: its weights, from a call that names them
+        plan = plan_layer(TorchLayer(rule.source, cst.Call(func=cst.Name("_")), rule, ctx, {a: cst.Name(a) for a in rule.args[:2]}), "torch")
+    info.layer_base = (rule, plan, bool(calls))
 
 
 # -- analysis ---------------------------------------------------------------------
@@ -168,6 +230,17 @@ def analyze(ctx) -> None:
                 if isinstance(base.value, cst.Name) and base.value.value in classes:
                     classes[stmt.name.value].inherits = True
     ctx.facts["torch_classes"] = classes
+    for info in list(classes.values()):
+        if len(info.node.bases) == 1 and _layer_base_rule(ctx, info.node.bases[0].value) is not None:
+            try:
+                _layer_subclass(ctx, info)
+            except Unconvertible as exc:
+                # not a module class of this file then: the base is reported with the reason,
+                # and the modules that build it convert around it, as before
+                del classes[info.name]
+                base = info.node.bases[0].value
+                ctx.owned.discard(id(base))
+                ctx.facts.setdefault("layer_base_problems", {})[id(base)] = str(exc)
     layer_plans = ctx.facts.setdefault("layer_plans", {})
     containers = ctx.facts.setdefault("containers", {})
     for info in classes.values():
@@ -783,6 +856,8 @@ def class_entries(info: ClassInfo, torch_prefix: str, keras_prefix: str) -> tupl
     if info.sequential is not None:
         return container_entries(info.sequential, torch_prefix.rstrip("."), keras_prefix.rstrip("."))
     entries, notes = [], []
+    if info.layer_base is not None:
+        entries += info.layer_base[1].weight_entries(torch_prefix.rstrip("."), keras_prefix.rstrip("."))
     for member in info.members.values():
         t = f"{torch_prefix}{member.name}"
         k = f"{keras_prefix}{member.keras_name}"
@@ -956,6 +1031,8 @@ def on_class(transformer, original, updated):
     base = "keras.Model" if info.is_model else "keras.layers.Layer"
     if info.sequential is not None:
         base = "keras.Sequential"
+    if info.layer_base is not None:
+        base = info.layer_base[0].as_type
     bases = []
     for b in updated.bases:
         if isinstance(b.value, cst.Name) and b.value.value in ctx.facts.get("torch_classes", {}):
@@ -983,6 +1060,8 @@ def on_class(transformer, original, updated):
             stmt = stmt.visit(_ForwardCalls())
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
+    if info.layer_base is not None:
+        new = _layer_subclass_weights(ctx, info, new)
     for member in info.members.values():
         if member.keras_name != member.name:
             ctx.warn(member.statement, "torch.nn.Module", f"attribute '{member.name}' is reserved by Keras layers: renamed '{member.keras_name}'")
@@ -1102,6 +1181,11 @@ def _rewrite_init(ctx, info: ClassInfo, fn: cst.FunctionDef) -> cst.FunctionDef:
             if new is None and info.sequential is not None and _is_super_init(original):
                 # class C(nn.Sequential): super().__init__(a, b) -> super().__init__([a, b])
                 return updated.with_changes(args=[cst.Arg(_layer_list(ctx, info.sequential, info.sequential_call))])
+            if new is None and info.layer_base is not None and info.layer_base[2] and _is_super_init(original):
+                # class C(nn.Embedding): super().__init__(n + 2, d) -> keras.layers.Embedding's arguments
+                built = _build(ctx, info.layer_base[1])
+                ctx.converted(original, info.layer_base[0].source + ".__init__", info.layer_base[0].as_type)
+                return updated.with_changes(args=built.args)
             return new if new is not None else updated
 
         def leave_SimpleStatementLine(self, original, updated):
@@ -1124,6 +1208,23 @@ def _rewrite_init(ctx, info: ClassInfo, fn: cst.FunctionDef) -> cst.FunctionDef:
     originals = {id(ctx.updated(m.statement)): buffers[id(m.statement)] for m in info.members.values() if id(m.statement) in buffers}
     buffers.update(originals)
     return fn.visit(Init())
+
+
+def _layer_subclass_weights(ctx, info: ClassInfo, new: cst.ClassDef) -> cst.ClassDef:
+    """class C(nn.Embedding): self.weight is the Keras layer's weight (self.embeddings)."""
+    rule, plan, _ = info.layer_base
+    names = {w.torch[0]: w.weight for w in plan.weights if len(w.torch) == 1 and w.layer == ""}
+    for warning in plan.warnings:
+        ctx.warn(info.node, rule.source, warning)
+
+    class W(cst.CSTTransformer):
+        def leave_Attribute(self, original, updated):
+            attr = _self_attr_name(original)
+            if attr in names:
+                return updated.with_changes(attr=cst.Name(names[attr]))
+            return updated
+
+    return new.visit(W()) if names else new
 
 
 def _is_super_init(call: cst.Call) -> bool:

@@ -41,6 +41,7 @@ class TorchLayer:
     rule: object
     ctx: object
     values: dict = field(default_factory=dict)  # source arg name -> original expression
+    needed_literal: list = field(default_factory=list)  # arguments a plan asked for as literals, in vain
 
     @classmethod
     def bind(cls, ctx, call: cst.Call) -> "TorchLayer | None":
@@ -74,6 +75,7 @@ class TorchLayer:
         ok, value = literal_value(self.values[name])
         if ok:
             return value
+        self.needed_literal.append(name)
         raise Unconvertible(
             f"{self.short}: argument '{name}' is computed at run time ({code_of(self.values[name]).strip()}); "
             "its value must be known to convert this layer"
@@ -104,6 +106,8 @@ class TorchLayer:
         if ok and (value is None or value in allowed):
             return
         text = code_of(self.values[name]).strip()
+        if not ok:
+            self.needed_literal.append(name)
         raise Unconvertible(f"{self.short}: argument '{name}={text}' is not supported" + (f": {reason}" if reason else ""))
 
 
@@ -475,16 +479,52 @@ def _epsilon(layer: TorchLayer, s: Subs, default: float) -> str:
     return _number(layer.literal("eps", default))
 
 
+def _affine_flag(layer: TorchLayer, s: Subs, name: str, default: bool):
+    """A layer's affine flag: True or False where it is a literal; where it is a name computed at
+    run time (a factory's parameter), its placeholder, given to Keras's center= and scale=."""
+    if name in layer.values and not layer.is_literal(name) and isinstance(layer.values[name], (cst.Name, cst.Attribute)):
+        return s.arg(layer, name)
+    return layer.literal(name, default)
+
+
+def _affine_args(affine) -> list[str]:
+    if isinstance(affine, str):
+        return [f"center={affine}", f"scale={affine}"]
+    return [] if affine else ["center=False", "scale=False"]
+
+
+def _affine_weights(affine) -> list[WeightSpec]:
+    if affine is False:
+        return []
+    args = {"optional": True} if isinstance(affine, str) else {}
+    return [WeightSpec(["weight"], "gamma", args=dict(args)), WeightSpec(["bias"], "beta", args=dict(args))]
+
+
 def plan_batch_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     n = layer.rank
     s = Subs()
     eps = _epsilon(layer, s, 1e-5)
-    momentum = layer.literal("momentum", 0.1)
+    if layer.rule.data.get("frozen"):
+        # torchvision's FrozenBatchNorm2d: fixed statistics and affine parameters (buffers); a
+        # Keras BatchNormalization that is not trainable runs in inference mode, also in training
+        plan = KerasPlan([f"keras.layers.BatchNormalization(epsilon={eps}, trainable=False)"], s.subs, wants="keras", rank=layer.rank, out="keras")
+        plan.weights += _affine_weights(True)
+        plan.weights += [WeightSpec(["running_mean"], "moving_mean"), WeightSpec(["running_var"], "moving_variance")]
+        return plan
+    momentum_text = None
+    if "momentum" in layer.values and not layer.is_literal("momentum"):
+        # computed at run time (a factory's parameter, config.bn_momentum): Keras's is 1 - it
+        node = layer.values["momentum"]
+        value = s(layer.expr("momentum"))
+        momentum_text = f"1 - {value}" if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)) else f"1 - ({value})"
+        momentum = 0.1
+    else:
+        momentum = layer.literal("momentum", 0.1)
     if momentum is None:
         raise Unconvertible(f"{layer.short}(momentum=None) keeps a cumulative average; Keras keeps only an exponential one")
     if layer.literal("track_running_stats", True) is not True:
         raise Unconvertible(f"{layer.short}(track_running_stats=False) normalises with batch statistics in evaluation too; Keras has no such mode")
-    affine = layer.literal("affine", True)
+    affine = _affine_flag(layer, s, "affine", True)
     args = []
     # BatchNorm1d takes (N, C) or (N, C, L); in PyTorch's layout its channels are axis 1
     wants = "keras"
@@ -495,13 +535,11 @@ def plan_batch_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     from decimal import Decimal
 
     keras_momentum = float(Decimal("1") - Decimal(repr(float(momentum))))
-    args.append(f"momentum={keras_momentum!r}")
+    args.append(f"momentum={momentum_text or repr(keras_momentum)}")
     args.append(f"epsilon={eps}")
-    if affine is False:
-        args += ["center=False", "scale=False"]
+    args += _affine_args(affine)
     plan = KerasPlan(["keras.layers.BatchNormalization(" + ", ".join(args) + ")"], s.subs, wants=wants, rank=n, out="same" if n == 1 else "keras", training=True)
-    if affine is not False:
-        plan.weights += [WeightSpec(["weight"], "gamma"), WeightSpec(["bias"], "beta")]
+    plan.weights += _affine_weights(affine)
     plan.weights += [WeightSpec(["running_mean"], "moving_mean"), WeightSpec(["running_var"], "moving_variance")]
     plan.warnings.append(
         "PyTorch keeps the unbiased batch variance in running_var, Keras the biased one: evaluation after training drifts slightly"
@@ -540,16 +578,36 @@ def plan_group_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     s = Subs()
     groups = s.arg(layer, "num_groups")
     eps = _epsilon(layer, s, 1e-5)
-    affine = layer.literal("affine", True)
+    affine = _affine_flag(layer, s, "affine", True)
     args = [groups]
     if layout != "keras":
         args.append("axis=1")
     args.append(f"epsilon={eps}")
-    if affine is False:
-        args += ["center=False", "scale=False"]
+    args += _affine_args(affine)
     plan = KerasPlan(["keras.layers.GroupNormalization(" + ", ".join(args) + ")"], s.subs, wants="any")
-    if affine is not False:
-        plan.weights += [WeightSpec(["weight"], "gamma"), WeightSpec(["bias"], "beta")]
+    plan.weights += _affine_weights(affine)
+    return plan
+
+
+def plan_instance_norm(layer: TorchLayer, layout: str) -> KerasPlan:
+    """InstanceNorm: Keras's GroupNormalization with one group per channel (groups=-1)."""
+    s = Subs()
+    eps = _epsilon(layer, s, 1e-5)
+    if layer.literal("track_running_stats", False) is not False:
+        raise Unconvertible(
+            f"{layer.short}(track_running_stats=True) normalises with running statistics in evaluation; "
+            "Keras's GroupNormalization keeps none"
+        )
+    affine = _affine_flag(layer, s, "affine", False)
+    args = ["groups=-1"]
+    if layout != "keras":
+        args.append("axis=1")
+    args.append(f"epsilon={eps}")
+    args += _affine_args(affine)
+    plan = KerasPlan(["keras.layers.GroupNormalization(" + ", ".join(args) + ")"], s.subs, wants="any")
+    if layer.rank == 1:
+        plan.warnings.append("PyTorch takes a 2-D input as one (C, L) sample without its batch axis; Keras reads it as (N, C): give it 3-D")
+    plan.weights += _affine_weights(affine)
     return plan
 
 
@@ -757,6 +815,7 @@ PLANNERS = {
     "adaptive_max_pool": plan_adaptive_max_pool, "flatten": plan_flatten, "unflatten": plan_unflatten,
     "dropout": plan_dropout, "spatial_dropout": plan_spatial_dropout, "batch_norm": plan_batch_norm,
     "layer_norm": plan_layer_norm, "group_norm": plan_group_norm, "embedding": plan_embedding,
+    "instance_norm": plan_instance_norm,
     "rnn": plan_rnn, "mha": plan_mha, "upsample": plan_upsample, "zero_pad": plan_zero_pad,
     "identity": plan_identity, "activation": plan_activation, "leaky_relu": plan_leaky_relu,
     "elu": plan_elu, "gelu": plan_gelu, "softplus": plan_softplus, "softmax": plan_softmax,
