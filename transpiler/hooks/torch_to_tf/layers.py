@@ -239,7 +239,6 @@ def conv_norm_activation(args, ctx, original):
     rule = args.rule
     data = rule.data
     parts = {}
-    warnings = []
     for role in ("conv", "norm", "activation"):
         qual = data[role]
         part_rule = ctx.ruleset.lookup(qual)
