@@ -13,7 +13,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ..engine.calls import Unconvertible
-from ..engine.walk import child_nodes
+from ..engine.walk import child_nodes, iter_nodes
 
 
 class Registry:
@@ -34,13 +34,15 @@ class Registry:
 
         return register
 
-    def ordered(self, names) -> list[str]:
-        """The helpers ``names`` need, each after the ones it uses."""
+    def ordered(self, names, requires: dict | None = None) -> list[str]:
+        """The helpers ``names`` need, each after the ones it uses (``requires``: those of
+        helpers made for one file, besides the registry's)."""
         out: list[str] = []
         pending = list(reversed(list(names)))
         while pending:  # depth first, without a recursive closure (a reference cycle)
             name = pending[-1]
-            missing = [dep for dep in self.requires.get(name, []) if dep not in out]
+            uses = (requires or {}).get(name) or self.requires.get(name, [])
+            missing = [dep for dep in uses if dep not in out]
             if missing:
                 pending.append(missing[0])
                 continue
@@ -50,17 +52,42 @@ class Registry:
         return out
 
 
-def need(ctx, registry: Registry, name: str, code: str | None = None) -> None:
-    """The helper ``name`` is written into this file, once; a file that already binds the
+def _file_names(ctx) -> set[str]:
+    """The names the file binds or reads (the resolver's bindings only hold those that
+    matter to the conversion), walked once per file and only when a helper is asked for."""
+    names = ctx.facts.get("file_names")
+    if names is None:
+        names = set(ctx.resolver.bindings.bound_values())
+        skipped: set[int] = set()  # attribute names and keywords of calls are not names of the file
+        for node in iter_nodes(ctx.module):
+            kind = type(node)
+            if kind is cst.Name:
+                if id(node) not in skipped:
+                    names.add(node.value)
+            elif kind is cst.Attribute:
+                skipped.add(id(node.attr))
+            elif kind is cst.Arg and node.keyword is not None:
+                skipped.add(id(node.keyword))
+        ctx.facts["file_names"] = names
+    return names
+
+
+def need(ctx, registry: Registry, name: str, code: str | None = None, requires: list[str] | None = None) -> None:
+    """The helper ``name`` is written into this file, once; a file that already uses the
     name keeps its own and the call asking for the helper is reported. ``code`` is a helper
-    made for this file (a factory generated from a rule) rather than one of the registry's."""
+    made for this file (a factory generated from a rule) rather than one of the registry's,
+    ``requires`` the helpers that one calls."""
     from ..engine.spelling import ImportNeed
 
-    bound = ctx.resolver.bindings.bound_values()
-    for needed in registry.ordered([name]):
-        if needed in bound:
-            raise Unconvertible(f"the output needs a helper named {needed!r}, and this file uses that name already")
-    for needed in registry.ordered([name]):
+    made_requires = ctx.facts.setdefault("snippet_requires", {})
+    if requires is not None:
+        made_requires[name] = list(requires)
+    wanted = registry.ordered([name], made_requires)
+    taken = _file_names(ctx)
+    for needed in wanted:
+        if needed in taken:
+            raise Unconvertible(f"the conversion writes a helper named {needed!r} into the file, and this file uses that name already")
+    for needed in wanted:
         for module in registry.imports.get(needed, ()):
             ctx.speller.needs.add(ImportNeed(module))
     if code is not None:
@@ -68,6 +95,21 @@ def need(ctx, registry: Registry, name: str, code: str | None = None) -> None:
     ctx.facts.setdefault("snippets", [])
     if name not in ctx.facts["snippets"]:
         ctx.facts["snippets"].append(name)
+
+
+def helper_call(ctx, registry: Registry, args) -> cst.BaseExpression:
+    """A call with no one-line counterpart -> the same computation as the registry's helper
+    ``args.rule.data["snippet"]``, written once in the output and called with the arguments
+    as the source gave them (keywords named as the rule renames them)."""
+    from ..engine.transform import prepare
+
+    name = args.rule.data["snippet"]
+    need(ctx, registry, name)
+    parts, subs = [], {}
+    for i, (_source, target, arg, positional) in enumerate(prepare(args.rule, args, ctx)):
+        subs[f"a{i}"] = arg.value
+        parts.append(f"{{a{i}}}" if positional else f"{target}={{a{i}}}")
+    return ctx.build(f"{name}({', '.join(parts)})", **subs)
 
 
 def _names_in(node, original_statements: dict, wanted: set[str]) -> set[str]:
@@ -106,7 +148,7 @@ def insert(ctx, updated: cst.Module, registry: Registry):
             index = 1
     new = []
     made = ctx.facts.get("snippet_code", {})
-    for name in registry.ordered(names):
+    for name in registry.ordered(names, ctx.facts.get("snippet_requires")):
         code = made.get(name) or registry.code[name]
         for stmt in ctx.build_statements(code.strip() + "\n", literal=True):
             stmt = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])

@@ -29,7 +29,7 @@ import re
 import libcst as cst
 
 from ...engine.types import is_tensor
-from ...engine.walk import source_children
+from ...engine.walk import iter_nodes, source_children
 
 REASON = (
     "TensorFlow tensors are immutable: build the new value (tf.where with a mask, "
@@ -254,13 +254,7 @@ def _holds(value, name: str) -> bool:
 
 
 def _mentions(node, name: str) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, cst.Name) and n.value == name:
-            return True
-        stack.extend(source_children(n))
-    return False
+    return any(type(n) is cst.Name and n.value == name for n in iter_nodes(node))
 
 
 def _index_ok(ctx, element, chain, aug: bool, unsure: list) -> bool:
@@ -308,13 +302,7 @@ def _unsigned(node):
 
 
 def _calls(node) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, cst.Call):
-            return True
-        stack.extend(source_children(n))
-    return False
+    return any(type(n) is cst.Call for n in iter_nodes(node))
 
 
 def _slice_store(ctx, transformer, original, updated, chain):

@@ -141,41 +141,12 @@ def factory_code(rule, ctx, qual: str):
     return name, "\n".join(lines) + "\n", warnings
 
 
-class _Names(cst.CSTVisitor):
-    """Every plain name the file writes (not attribute names, not keywords of a call)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-
-def _file_names(ctx) -> set[str]:
-    names = ctx.facts.get("file_names")
-    if names is None:
-        visitor = _Names()
-        ctx.module.visit(visitor)
-        names = ctx.facts["file_names"] = visitor.names
-    return names
-
-
-def _need_factory(ctx, name: str, code: str) -> None:
-    """Write the factory ``name`` into the file, unless the file uses that name itself."""
+def _need_factory(ctx, name: str, code: str, requires: list[str] | None = None) -> None:
+    """Write the factory ``name`` into the file (reported where the file uses that name itself)."""
     from ..snippet_writer import need
     from .snippets import REGISTRY
 
-    if name in _file_names(ctx):
-        raise Unconvertible(f"the conversion writes a function named {name!r} into the file, and this file uses that name already")
-    need(ctx, REGISTRY, name, code=code)
+    need(ctx, REGISTRY, name, code=code, requires=requires)
 
 
 def module_value(rule, ctx, original, stack):
@@ -234,8 +205,6 @@ def conv_norm_activation(args, ctx, original):
     """torchvision.ops.Conv2dNormActivation(...) -> a call of the same name's factory, written
     into this file: a keras.Sequential of the convolution, the norm layer and the activation,
     made by the factories of nn.Conv2d, nn.BatchNorm2d and nn.ReLU (its defaults)."""
-    from .snippets import REGISTRY
-
     rule = args.rule
     data = rule.data
     parts = {}
@@ -250,14 +219,10 @@ def conv_norm_activation(args, ctx, original):
         CONV_NORM_ACTIVATION.replace("NAME", name).replace("SOURCE", rule.source.rsplit(".", 1)[-1])
         .replace("NORM", parts["norm"][0]).replace("ACTIVATION", parts["activation"][0]).replace("CONV", parts["conv"][0])
     )
-    for n in [name] + [parts[r][0] for r in ("conv", "norm", "activation")]:
-        if n in _file_names(ctx):
-            raise Unconvertible(f"the conversion writes a function named {n!r} into the file, and this file uses that name already")
-    REGISTRY.requires[name] = [parts[r][0] for r in ("conv", "norm", "activation")]
     for role in ("conv", "norm", "activation"):
         part_name, part_code, _ = parts[role]
         _need_factory(ctx, part_name, part_code)
-    _need_factory(ctx, name, code)
+    _need_factory(ctx, name, code, requires=[parts[r][0] for r in ("conv", "norm", "activation")])
     ctx.warn(
         original, rule.source,
         f"becomes {name}(...), a function written into this file that builds a keras.Sequential of the same layers "

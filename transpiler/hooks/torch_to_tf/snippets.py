@@ -90,17 +90,10 @@ class StochasticDepthLayer(keras.layers.Layer):
 
 def helper_call(args, ctx, original):
     """A PyTorch function with no TensorFlow counterpart -> the same computation as a small
-    function written once in the output (REGISTRY), called with the arguments as the source
-    gave them (keywords named as the rule renames them)."""
-    from ...engine.transform import prepare
+    function written once in the output (REGISTRY)."""
+    from ..snippet_writer import helper_call as call_helper
 
-    name = args.rule.data["snippet"]
-    need_snippet(ctx, name)
-    parts, subs = [], {}
-    for i, (_source, target, arg, positional) in enumerate(prepare(args.rule, args, ctx)):
-        subs[f"a{i}"] = arg.value
-        parts.append(f"{{a{i}}}" if positional else f"{target}={{a{i}}}")
-    return ctx.build(f"{name}({', '.join(parts)})", **subs)
+    return call_helper(ctx, REGISTRY, args)
 
 
 def need_snippet(ctx, name: str) -> None:
