@@ -275,6 +275,12 @@ def _stop(pool) -> None:
             process.kill()
         except Exception:
             pass
+    # let the pool's manager thread see its dead workers and close its wake-up pipe: at exit,
+    # concurrent.futures wakes every manager thread, and one still closing that pipe makes the
+    # wake-up write into a closed descriptor ("Exception ignored ... Bad file descriptor")
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def _init_worker() -> None:
