@@ -181,6 +181,18 @@ def in_source_order(root: cst.CSTNode):
         stack.extend(reversed(source_children(node)))
 
 
+def top_level_imports(module: cst.Module):
+    """``(statement, alias, bound)`` for every name the module's top-level ``import`` and
+    ``from ... import`` statements bind (``bound``: the alias's ``as`` name, else its name)."""
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+                for alias in small.names:
+                    yield small, alias, alias.asname.name if alias.asname else alias.name
+
+
 def method_named(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
     """The method ``name`` defined in the body of ``cls``."""
     for stmt in cls.body.body:

@@ -43,7 +43,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
-from ...engine.walk import source_children
+from ...engine.walk import source_children, top_level_imports
 from .keras_layers import Expr
 
 NAME_SCOPES = {"tensorflow.name_scope", "tensorflow.compat.v1.name_scope", "keras.name_scope", "keras.backend.name_scope"}
@@ -157,15 +157,9 @@ def _imported_names(ctx) -> set[str]:
     names = ctx.facts.get("imported_names")
     if names is None:
         names = ctx.facts["imported_names"] = set()
-        for stmt in ctx.module.body:
-            if not isinstance(stmt, cst.SimpleStatementLine):
-                continue
-            for small in stmt.body:
-                if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-                    for alias in small.names:
-                        bound = alias.asname.name if alias.asname else alias.name
-                        if isinstance(bound, cst.Name) and resolve_call(ctx, bound) is None:
-                            names.add(bound.value)
+        for statement, _alias, bound in top_level_imports(ctx.module):
+            if isinstance(statement, cst.ImportFrom) and isinstance(bound, cst.Name) and resolve_call(ctx, bound) is None:
+                names.add(bound.value)
     return names
 
 

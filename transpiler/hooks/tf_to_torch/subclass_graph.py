@@ -47,7 +47,7 @@ import libcst as cst
 from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible
 from ...engine.query import resolve_call
-from ...engine.walk import in_source_order as _walk, method_named as _method
+from ...engine.walk import in_source_order as _walk, method_named as _method, top_level_imports
 from .functional import (
     App,
     Graph,
@@ -259,21 +259,13 @@ def _imported_from(ctx, node) -> str | None:
         head = head.value
     if not isinstance(head, cst.Name):
         return None
-    for stmt in ctx.module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-                for alias in small.names:
-                    bound = alias.asname.name if alias.asname else alias.name
-                    if isinstance(bound, cst.Name) and bound.value == head.value:
-                        module = code_of(small.module).strip() if small.module else ""
-                        return "." * len(small.relative) + module
-            if isinstance(small, cst.Import):
-                for alias in small.names:
-                    bound = alias.asname.name if alias.asname else alias.name
-                    if code_of(bound).strip().split(".")[0] == head.value:
-                        return code_of(alias.name).strip()
+    for statement, alias, bound in top_level_imports(ctx.module):
+        if isinstance(statement, cst.ImportFrom):
+            if isinstance(bound, cst.Name) and bound.value == head.value:
+                module = code_of(statement.module).strip() if statement.module else ""
+                return "." * len(statement.relative) + module
+        elif code_of(bound).strip().split(".")[0] == head.value:
+            return code_of(alias.name).strip()
     return None
 
 
