@@ -356,6 +356,8 @@ class RuleTransformer(PathTransformer):
             api = f"{kind}.{name}"
             try:
                 result = apply_method_rule(rule, None, updated, ctx, attribute=True)
+            except Deferred:  # the receiver's own finding covers it
+                return updated
             except Unconvertible as exc:
                 ctx.unconverted(original, api, str(exc))
                 return updated

@@ -156,6 +156,46 @@ def initializer(args, ctx, original):
         # an argument of a layer that becomes a module: the layer's conversion writes the
         # torch.nn.init call (and its caveats); this expression does not stay
         return ctx.build(function)
+    return _as_value(ctx, original, source, function, kwargs, caveats)
+
+
+# the names keras.initializers.get takes (Keras 3), with Keras's defaults
+NAMES = {
+    "random_normal": "normal", "normal": "normal", "RandomNormal": "normal", "truncated_normal": "truncated", "TruncatedNormal": "truncated",
+    "random_uniform": "uniform", "uniform": "uniform", "RandomUniform": "uniform",
+    "zeros": "zeros", "zero": "zeros", "Zeros": "zeros", "ones": "ones", "one": "ones", "Ones": "ones",
+    "glorot_uniform": "glorot_uniform", "GlorotUniform": "glorot_uniform",
+    "glorot_normal": "glorot_normal", "GlorotNormal": "glorot_normal",
+}
+
+
+def get(args, ctx, original):
+    """keras.initializers.get(identifier): a name written in the source becomes its torch.nn.init
+    function, an initializer object passes through (its own rule converts it), None stays None;
+    an identifier known only at run time (a constructor's argument) is reported."""
+    a = Args(args, ctx)
+    identifier = a.require("identifier")
+    ok, value = literal_value(identifier)
+    if ok and value is None:
+        return identifier
+    if ok and isinstance(value, str):
+        if value not in NAMES:
+            raise Unconvertible(f"initializer {value!r} has no conversion")
+        function, kwargs, caveats = plan(NAMES[value], {})
+        return _as_value(ctx, original, "keras.initializers.get", function, kwargs, caveats)
+    node = args.get("identifier").original.value if args.get("identifier").original is not None else None
+    if isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
+        qual = ctx.resolver.resolve_chain(node.func)
+        if qual and canonical(qual) in KINDS:
+            return identifier  # the initializer object, converted by its own rule
+    raise Unconvertible(
+        f"the initializer is chosen at run time ({code_of(identifier).strip()}: a name or an initializer object); "
+        "PyTorch has no initializers by name: call the torch.nn.init function it stands for on the parameters by hand"
+    )
+
+
+def _as_value(ctx, original, source: str, function: str, kwargs: list[str], caveats: list[str]):
+    """The torch.nn.init function (its arguments bound) standing for a Keras initializer object."""
     if kwargs:
         from ...engine.spelling import ImportNeed
 

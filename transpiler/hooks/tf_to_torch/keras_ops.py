@@ -488,3 +488,86 @@ def dot_product_attention(args, ctx, original):
         " with fewer heads than the query (grouped attention) need enable_gqa=True",
     )
     return ctx.build(text + ").transpose(1, 2)", **subs)
+
+
+# -- keras.layers merge functions ----------------------------------------------
+
+# keras.layers.add([a, b]) and friends outside a functional model (where the graph
+# converter takes them): Keras folds the list with the op, left to right
+_MERGE_OPS = {
+    "keras.layers.add": "{a} + {b}",
+    "keras.layers.subtract": "{a} - {b}",
+    "keras.layers.multiply": "{a} * {b}",
+    "keras.layers.maximum": "torch.maximum({a}, {b})",
+    "keras.layers.minimum": "torch.minimum({a}, {b})",
+    "keras.layers.average": "{a} + {b}",
+}
+
+
+def merge_function(args, ctx, original):
+    """keras.layers.add([a, b, c]) -> a + b + c: element by element, so the same whatever
+    the layout the tensors are held in; the list must be written out."""
+    a = Args(args, ctx)
+    inputs = a.require("inputs")
+    if not _literal_sequence(inputs) or any(isinstance(e, cst.StarredElement) for e in inputs.elements):
+        raise Unconvertible("the inputs are not a list written out: write the op between them by hand (a + b)")
+    tensors = _elements(inputs)
+    source = args.rule.source
+    if source == "keras.layers.subtract" and len(tensors) != 2:
+        raise Unconvertible(f"keras.layers.subtract of {len(tensors)} tensors (Keras takes exactly two)")
+    if len(tensors) < 2:
+        raise Unconvertible("a merge of fewer than two tensors (Keras 2 rejects it, Keras 3 passes one tensor on): write it by hand")
+    code = "{t0}"
+    for i in range(1, len(tensors)):
+        code = _MERGE_OPS[source].format(a=code, b="{t%d}" % i)
+    if source == "keras.layers.average":
+        code = f"({code}) / {len(tensors)}"
+    return ctx.build(code, **{f"t{i}": t for i, t in enumerate(tensors)})
+
+
+def crossentropy(args, ctx, original):
+    """keras.ops.*_crossentropy: the loss of each element (binary) or each sample (sparse), no
+    reduction; the rule's data holds the form for logits and, where it is exact, for
+    probabilities."""
+    a = Args(args, ctx)
+    key = "logits" if a.literal("from_logits", False) else "probabilities"
+    if key not in args.rule.data:
+        raise Unconvertible(
+            "from_logits=False: Keras clips the probabilities and takes their log as logits; pass logits (from_logits=True) or write it by hand"
+        )
+    if a.literal("axis", -1) != -1:
+        raise Unconvertible("a class axis other than the last: move it last first")
+    return ctx.build(args.rule.data[key], target=a.require("target"), output=a.require("output"))
+
+
+def map_(args, ctx, original):
+    """keras.ops.map(f, xs) -> torch.stack([f(x) for x in xs]): f on each slice along the first
+    axis; a tuple of tensors written out gives f a tuple of slices (zip), as Keras does."""
+    from .._util import known_tensor
+    from .training import _free_name
+
+    a = Args(args, ctx)
+    f, xs = a.require("f"), a.require("xs")
+    bound = args.get("xs")
+    original_xs = bound.original.value if bound is not None and bound.original is not None else None
+    if isinstance(xs, cst.Tuple) and not any(isinstance(e, cst.StarredElement) for e in xs.elements):
+        items = ctx.build("zip(" + ", ".join("{x%d}" % i for i in range(len(xs.elements))) + ")",
+                          **{f"x{i}": e for i, e in enumerate(_elements(xs))})
+    elif original_xs is not None and known_tensor(ctx, original_xs, original):
+        items = xs
+    else:
+        raise Unconvertible("xs is not known to be a tensor or a tuple of tensors written out (Keras also maps over lists and dicts of them)")
+    element = _free_name(ctx, "element")
+    ctx.warn(original, "keras.ops.map", "f must give one tensor per element: Keras also stacks the tensors of a tuple or dict f returns, torch.stack does not")
+    return ctx.build("torch.stack([{f}(" + element + ") for " + element + " in {items}])", f=f, items=items)
+
+
+def fft(args, ctx, original):
+    """keras.ops.fft((real, imag)) -> the (real, imag) pair of torch.fft.fft on the complex tensor."""
+    a = Args(args, ctx)
+    x = a.require("x")
+    function = args.rule.data["function"]
+    if isinstance(x, (cst.Tuple, cst.List)) and len(x.elements) == 2 and not any(isinstance(e, cst.StarredElement) for e in x.elements):
+        real, imag = _elements(x)
+        return ctx.build(f"torch.view_as_real({function}(torch.complex({{real}}, {{imag}}))).unbind(-1)", real=real, imag=imag)
+    return ctx.build(f"torch.view_as_real({function}(torch.complex(*{{x}}))).unbind(-1)", x=x)

@@ -169,3 +169,59 @@ def batch_normalization(args, ctx, original):
             subs[name] = a[name]
             text += f" {op} {{{name}}}"
     return ctx.build(text, **subs)
+
+
+_VECTOR_ORDS = {"euclidean": 2, "fro": 2, 1: 1, 2: 2}
+
+
+def linalg_normalize(args, ctx, original):
+    """tf.linalg.normalize(x, ord, axis) -> (x / norm, norm), the norm kept with size-1 axes.
+    A helper computes the norm once (F.normalize clamps it at eps, so a zero vector would
+    give zeros where TensorFlow gives NaN). Vector norms only: a 2-tuple axis takes a matrix
+    norm, which only 'euclidean'/'fro' (a vector norm over both axes) leaves the same;
+    axis=None is a vector norm over every value."""
+    from .training import need_snippet
+
+    a = Args(args, ctx)
+    ord_ = a.literal("ord", "euclidean")
+    axis = a.literal("axis", None)
+    if ord_ not in _VECTOR_ORDS:
+        raise Unconvertible(f"ord={ord_!r}: only 'euclidean', 'fro', 1 and 2 convert")
+    pair = isinstance(axis, (list, tuple))
+    if pair and ord_ not in ("euclidean", "fro"):
+        raise Unconvertible(f"ord={ord_!r} over a pair of axes is a matrix norm: torch.linalg.matrix_norm")
+    if not pair and axis is not None and (not isinstance(axis, int) or isinstance(axis, bool) or ord_ == "fro"):
+        raise Unconvertible("axis must be an int (a vector norm), a pair of ints or None")
+    need_snippet(ctx, "linalg_normalize")
+    text = "linalg_normalize({x}"
+    if _VECTOR_ORDS[ord_] != 2:
+        text += f", ord={_VECTOR_ORDS[ord_]}"
+    if axis is not None:
+        text += f", dim={tuple(axis) if pair else axis!r}"
+    return ctx.build(text + ")", x=a.require("tensor"))
+
+
+def cond(args, ctx, original):
+    """tf.cond(pred, true_fn, false_fn): eagerly, TensorFlow calls the branch pred selects, as
+    `true_fn() if pred else false_fn()` does; a lambda without parameters is written inline."""
+    a = Args(args, ctx)
+    subs = {"pred": _branch_safe(a.require("pred"))}
+    for name in ("true_fn", "false_fn"):
+        fn = a.require(name)
+        if isinstance(fn, cst.Lambda) and not _has_params(fn.params):
+            subs[name] = _branch_safe(fn.body)
+        else:
+            subs[name] = ctx.build("{f}()", f=fn)
+    return ctx.build("{true_fn} if {pred} else {false_fn}", **subs)
+
+
+def _has_params(params: cst.Parameters) -> bool:
+    return bool(params.params or params.posonly_params or params.kwonly_params or params.star_kwarg
+                or isinstance(params.star_arg, cst.Param))
+
+
+def _branch_safe(node):
+    """A conditional expression or a lambda in a branch of another needs its parentheses."""
+    if isinstance(node, (cst.IfExp, cst.Lambda, cst.NamedExpr)) and not node.lpar:
+        return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return node

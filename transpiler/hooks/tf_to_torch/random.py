@@ -54,3 +54,16 @@ def truncated_normal(args, ctx, original):
         "torch.nn.init.trunc_normal_(torch.empty({shape}" + dtype + f"), mean={mean!r}, std={std!r}, a={lo!r}, b={hi!r})",
         **subs,
     )
+
+
+def seed_generator(args, ctx, original):
+    """keras.random.SeedGenerator(seed) -> the seed itself: the keras.random calls it is
+    given to draw from PyTorch's global generator once converted (their seed is dropped,
+    with a warning), so what is left of the generator is the number it was made from."""
+    a = Args(args, ctx)
+    ctx.warn(
+        original, "keras.random.SeedGenerator",
+        "PyTorch's random functions draw from the global generator, not from a generator per layer: "
+        "the seed is kept as a number; seed PyTorch with torch.manual_seed",
+    )
+    return a.get("seed") or ctx.build("None")

@@ -129,6 +129,47 @@ class Accuracy:
         self.count = 0
 ''')
 
+snippet("SquaredError")('''
+class SquaredError:
+    """A running mean squared error, as keras.metrics.MeanSquaredError, or with root=True
+    keras.metrics.RootMeanSquaredError (the square root of the running mean): each sample's
+    mean squared error, averaged over the samples seen; update_state(), result(), reset_state()."""
+
+    def __init__(self, root=False):
+        self.root = root
+        self.reset_state()
+
+    def update_state(self, target, prediction):
+        prediction = torch.as_tensor(prediction).detach().float()
+        target = torch.as_tensor(target).detach().to(prediction.dtype)
+        # Keras matches ranks that differ by a last axis of size 1
+        if target.dim() == prediction.dim() + 1 and target.shape[-1] == 1:
+            if prediction.dim() == 1:
+                prediction = prediction.unsqueeze(-1)
+            else:
+                target = target.squeeze(-1)
+        elif prediction.dim() == target.dim() + 1 and prediction.shape[-1] == 1:
+            if target.dim() == 1:
+                target = target.unsqueeze(-1)
+            else:
+                prediction = prediction.squeeze(-1)
+        errors = (prediction - target) ** 2
+        if not self.root:
+            errors = errors.mean(dim=-1)
+        if errors.dim() > 1:  # Keras averages samples: each one's mean over its other axes
+            errors = errors.flatten(1).mean(dim=1)
+        self.total += errors.sum().item()
+        self.count += errors.shape[0] if errors.dim() else 1
+
+    def result(self):
+        mean = torch.tensor(self.total / max(self.count, 1))
+        return mean.sqrt() if self.root else mean
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0
+''')
+
 snippet("History")('''
 class History:
     """What model.fit returned in Keras: history.history["loss"] and so on, per epoch."""
@@ -736,4 +777,46 @@ class EinsumDense(torch.nn.Module):
         if self.bias is not None:
             outputs = outputs + self.bias
         return outputs
+''')
+
+snippet("linalg_normalize")('''
+def linalg_normalize(x, ord=2, dim=None):
+    """tf.linalg.normalize: x divided by its norm along dim, and that norm (size-1 axes kept)."""
+    norm = torch.linalg.vector_norm(x, ord, dim=dim, keepdim=True)
+    return x / norm, norm
+''')
+
+snippet("pool_same")('''
+def pool_same(x, kernel, stride, kind):
+    """TensorFlow's padding='SAME' pooling on (N, C, *spatial): each axis gives ceil(size / stride)
+    outputs, padded by (total // 2, the rest); the pad counts neither in a max nor in a mean."""
+    n = x.ndim - 2
+
+    def per_axis(sizes):
+        sizes = [sizes] if isinstance(sizes, int) else list(sizes)
+        if len(sizes) not in (1, n):
+            raise ValueError(f"one window size or stride per spatial axis expected: {sizes}")
+        return sizes * n if len(sizes) == 1 else sizes
+
+    kernel, stride = per_axis(kernel), per_axis(stride)
+    pad = []
+    for size, k, s in reversed(list(zip(x.shape[2:], kernel, stride))):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        pad += [total // 2, total - total // 2]
+    if kind == "max":
+        pool = [torch.nn.functional.max_pool1d, torch.nn.functional.max_pool2d, torch.nn.functional.max_pool3d][n - 1]
+        return pool(torch.nn.functional.pad(x, pad, value=float("-inf")), kernel, stride)
+    pool = [torch.nn.functional.avg_pool1d, torch.nn.functional.avg_pool2d, torch.nn.functional.avg_pool3d][n - 1]
+    counts = pool(torch.nn.functional.pad(torch.ones_like(x[:1, :1]), pad), kernel, stride)
+    return pool(torch.nn.functional.pad(x, pad), kernel, stride) / counts
+''')
+
+snippet("ensure_shape")('''
+def ensure_shape(x, shape):
+    """tf.ensure_shape: x, once its shape is checked against shape (None matches any size)."""
+    if shape is not None and (
+        len(x.shape) != len(shape) or any(want is not None and want != have for have, want in zip(x.shape, shape))
+    ):
+        raise ValueError(f"shape {tuple(x.shape)} is not compatible with {list(shape)}")
+    return x
 ''')

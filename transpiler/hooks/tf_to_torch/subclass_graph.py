@@ -66,6 +66,7 @@ from .functional import (
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer
 from .models import INPUTS, _layer_call
 from . import dtype_policy
+from .signatures import drop_input_signature
 
 API = "keras functional subclass"
 MODEL_BASES = {"keras.Model", "keras.models.Model"}
@@ -1671,6 +1672,8 @@ def rewrite_class(ctx, plan, original: cst.ClassDef, updated: cst.ClassDef, hold
                 continue
             if name == "get_config":
                 ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
+                continue
+            if drop_input_signature(ctx, original, stmt):
                 continue
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...engine.calls import Deferred
 from ...frameworks import framework_of
 from .._util import Args, Unconvertible, code_of, int_literal, known_tensor, literal_value
 
@@ -457,3 +458,83 @@ def keras_image_resize(args, ctx, original):
         return ctx.build(call, x=a.require("images"), size=a.require("size"))
     call = call.replace("{x}", "{x}.permute(0, 3, 1, 2)", 1) + ".permute(0, 2, 3, 1)"
     return ctx.build(call, x=a.require("images"), size=a.require("size"))
+
+
+def dtype_limit(rule, ctx, original, stack):
+    """tf.float32.min (a number, not called) -> torch.finfo(torch.float32).min; integer
+    dtypes read torch.iinfo. The same numbers: both are the dtype's finite extremes."""
+    dtype_name, limit = rule.source.rsplit(".", 1)
+    dtype = ctx.ruleset.lookup(dtype_name).target
+    info = "torch.iinfo" if "int" in dtype else "torch.finfo"
+    return ctx.build(f"{info}({dtype}).{limit}")
+
+
+def dtype_limit_call(args, ctx, original):
+    raise Unconvertible("a dtype's min/max is a number; it is not called")
+
+
+def as_dtype(args, ctx, original):
+    """tf.dtypes.as_dtype of a dtype or a dtype's name written out: that torch dtype. A value
+    known only at run time may be a string or a NumPy dtype, which torch does not take."""
+    bound = args.get("type_value")
+    value = bound.original.value if bound is not None and bound.original is not None else None
+    if isinstance(value, cst.SimpleString) or (
+        isinstance(value, (cst.Name, cst.Attribute)) and _dtype_rule(ctx, value) is not None
+    ):
+        return Args(args, ctx).require("type_value")
+    raise Unconvertible(
+        "as_dtype of a value known only at run time (a dtype, its name or a NumPy dtype): torch has no such"
+        " function; where it is a torch dtype already, use it as it is (torch.finfo(dtype).min for its smallest value)"
+    )
+
+
+def _dtype_rule(ctx, node):
+    qual = ctx.resolver.resolve_chain(node)
+    rule = ctx.ruleset.lookup(qual) if qual else None
+    return rule if rule is not None and (rule.target or "").startswith("torch.") and rule.target[6:] in _TORCH_DTYPES else None
+
+
+_TORCH_DTYPES = {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "complex64", "complex128"}
+
+
+def dtype_info_attr(args, ctx, original):
+    """as_dtype(...).min / .max on a dtype the conversion wrote out: torch.finfo / torch.iinfo."""
+    a = Args(args, ctx)
+    dtype = a.require("self")
+    name = code_of(dtype).strip().rsplit(".", 1)[-1]
+    if isinstance(dtype, cst.Call):
+        raise Deferred()  # as_dtype left as it was: its finding says what to write
+    if name not in _TORCH_DTYPES or name in ("bool", "complex64", "complex128"):
+        raise Unconvertible("the dtype is known only at run time: torch.finfo(dtype) for a float dtype, torch.iinfo for an integer one")
+    info = "torch.iinfo" if "int" in name else "torch.finfo"
+    return ctx.build(info + "({d})." + args.rule.source.rsplit(".", 1)[-1], d=dtype)
+
+
+def image_resize_v1(args, ctx, original):
+    """tf.compat.v1.image.resize: bilinear with align_corners=True maps the corner pixels onto
+    each other, as F.interpolate's align_corners=True does. Its default (align_corners=False)
+    samples without TensorFlow 2's half-pixel centres, which no F.interpolate mode does."""
+    a = Args(args, ctx)
+    method = str(a.literal("method", "bilinear")).lower()
+    corners = a.literal("align_corners", False)
+    if method != "bilinear" or corners is not True:
+        raise Unconvertible(
+            "only method='bilinear' with align_corners=True converts (F.interpolate(..., align_corners=True));"
+            " TensorFlow 1's other resizes sample without half-pixel centres, which PyTorch has no mode for"
+        )
+    if a.literal("preserve_aspect_ratio", False):
+        raise Unconvertible("preserve_aspect_ratio=True: compute the size first")
+    return ctx.build(
+        "torch.nn.functional.interpolate({x}.permute(0, 3, 1, 2), size={size}, mode='bilinear', align_corners=True).permute(0, 2, 3, 1)",
+        x=a.require("images"), size=a.require("size"),
+    )
+
+
+def ensure_shape(args, ctx, original):
+    """tf.ensure_shape(x, shape): x, after a run-time check of its shape (None matches any
+    size), kept by a small helper rather than dropped: the check is what the call does."""
+    from .training import need_snippet
+
+    a = Args(args, ctx)
+    need_snippet(ctx, "ensure_shape")
+    return ctx.build("ensure_shape({x}, {shape})", x=a.require("x"), shape=a.require("shape"))
