@@ -128,6 +128,7 @@ KNOWN_GAPS = {
     "tf_to_torch/models/einsum_dense.py": "torch->tf reads torch.empty(kernel_shape) with a tuple-valued name as one size",
     "tf_to_torch/models/graph_loop_blocks.py": "torch->tf's weight map names a conditional member the model did not make",
     "tf_to_torch/models/graph_loop_layers.py": "torch->tf's weight map names a conditional member the model did not make",
+    "tf_to_torch/models/subclass_build_loops.py": "torch->tf's weight map does not place the elements of an nn.ModuleList filled by append in a loop",
 }
 
 

@@ -115,12 +115,19 @@ def _track_origins(program: str) -> None:
         if not hasattr(self, "_transpiler_origin"):
             frame = inspect.currentframe().f_back
             # skip the object's own __init__ chain (a subclass calling super().__init__)
+            maker = None  # a layer of Keras's own whose build() makes this one: its weights are that layer's
             while frame is not None and (
                 frame.f_locals.get("self") is self or os.path.realpath(frame.f_code.co_filename) != _TRACKED["target"]
             ):
+                owner = frame.f_locals.get("self")
+                if (
+                    maker is None and owner is not self and frame.f_code.co_name == "build"
+                    and isinstance(owner, keras.layers.Layer) and type(owner).__module__.startswith("keras.")
+                ):
+                    maker = owner  # MultiHeadAttention's projections, made when it is first called
                 frame = frame.f_back
-            origin = None
-            if frame is not None:
+            origin = getattr(maker, "_transpiler_origin", None)
+            if origin is None and frame is not None:
                 info = inspect.getframeinfo(frame)
                 positions = getattr(info, "positions", None)
                 col = positions.col_offset + 1 if positions and positions.col_offset is not None else 0

@@ -90,6 +90,8 @@ def layer_state(entry: dict, keras_weights: list[tuple[str, np.ndarray]]) -> dic
                 used[i] = True
                 break
         else:
+            if (w.get("args") or {}).get("optional"):
+                continue  # a bias the source switches at run time, off in this Keras layer
             raise KeyError(f"{entry['keras_class']}: no Keras weight named {keys[0]!r} left (has {[n for n, _ in weights]})")
         args = w.get("args") or {}
         prefix = f"{w['module']}." if w["module"] != "" else ""

@@ -171,6 +171,15 @@ class LayerCall:
             return value
         return Expr(self.ctx.updated(self.values[name]))
 
+    def flag(self, name: str, default: bool):
+        """A switch that means the same in PyTorch (use_bias -> bias): the literal, or the
+        (converted) expression that computes it (self.use_bias); Keras and PyTorch both
+        test only its truth."""
+        node = self.values.get(name)
+        if node is not None and not literal_value(node)[0] and self.qualname(name) is None:
+            return Expr(self.ctx.updated(node))
+        return self.literal(name, default)
+
     def tuple_arg(self, name: str, n: int, default):
         value = self.literal(name, default)
         if isinstance(value, int):
@@ -504,27 +513,41 @@ def plan_dense(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     units = layer.dim("units")
     if units is None:
         raise Unconvertible("Dense needs units")
-    use_bias = layer.literal("use_bias", True)
+    use_bias = layer.flag("use_bias", True)
     s = _Subs()
     in_features = x.channels
     plan = LayerPlan()
     if in_features is None:
-        template = f"torch.nn.LazyLinear({s(units)}" + (", bias=False" if use_bias is False else "") + ")"
+        template = f"torch.nn.LazyLinear({s(units)}{_bias_arg(use_bias, s)})"
         plan.modules.append(ModuleSpec("dense", template, s.subs, lazy=True))
         plan.warnings.append("the input size is not known statically: nn.LazyLinear infers it on the first call")
     else:
-        template = f"torch.nn.Linear({s(in_features)}, {s(units)}" + (", bias=False" if use_bias is False else "") + ")"
+        template = f"torch.nn.Linear({s(in_features)}, {s(units)}{_bias_arg(use_bias, s)})"
         plan.modules.append(ModuleSpec("dense", template, s.subs))
     weights = [WeightMap("kernel", "weight", "transpose")]
     if x.flat_from is not None:
         weights = [WeightMap("kernel", "weight", "flatten_rows", args={"shape": list(x.flat_from)})]
-    if use_bias is not False:
-        weights.append(WeightMap("bias", "bias"))
+    weights += _bias_weights(use_bias)
     plan.weights = weights
     plan.out = TensorInfo(None) if x.shape is None else TensorInfo(tuple(x.shape[:-1]) + (units,))
     _regularizer_warnings(layer, plan)
     _initializers(layer, plan, [("kernel_initializer", "weight"), ("bias_initializer", "bias")])
     return with_activation(plan, activation_name(layer))
+
+
+def _bias_arg(use_bias, s: _Subs) -> str:
+    """The module's bias argument for Keras's use_bias (a literal, or an Expr run time decides)."""
+    if isinstance(use_bias, Expr):
+        return f", bias={s(use_bias)}"
+    return ", bias=False" if use_bias is False else ""
+
+
+def _bias_weights(use_bias, module: int = 0) -> list[WeightMap]:
+    if use_bias is False:
+        return []
+    # a bias decided at run time is there only when the Keras layer has one
+    args = {"optional": True} if isinstance(use_bias, Expr) else {}
+    return [WeightMap("bias", "bias", module=module, args=args)]
 
 
 def _regularizer_warnings(layer: LayerCall, plan: LayerPlan) -> None:
@@ -556,13 +579,15 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     filters = layer.dim("filters")
     kernel = layer.sizes("kernel_size", n, None)
     strides = layer.sizes("strides", n, 1)
-    dilation = layer.tuple_arg("dilation_rate", n, 1)
-    groups = layer.literal("groups", 1)
+    dilation = layer.sizes("dilation_rate", n, 1)
+    groups = layer.dim("groups", 1)  # only PyTorch's module needs it: a computed one is passed on
     padding = str(layer.literal("padding", "valid")).lower()
-    use_bias = layer.literal("use_bias", True)
+    use_bias = layer.flag("use_bias", True)
     in_ch = x.channels
     spatial = x.shape[:-1] if x.shape else (None,) * n
-    computed = [name for name, v in (("kernel_size", kernel), ("strides", strides)) if isinstance(v, Expr)]
+    computed = [
+        name for name, v in (("kernel_size", kernel), ("strides", strides), ("dilation_rate", dilation)) if isinstance(v, Expr)
+    ]
     if computed:
         # sizes computed at run time: written as they are; only valid padding (and 'same'
         # with stride 1) is computed by PyTorch's conv without knowing them
@@ -575,16 +600,16 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
         spatial = (None,) * n  # the output size is not known statically
     kernel_n = (None,) * n if isinstance(kernel, Expr) else kernel  # for the per-axis sizes below
     strides_n = (None,) * n if isinstance(strides, Expr) else strides
+    dilation_n = (None,) * n if isinstance(dilation, Expr) else dilation
     s = _Subs()
     plan = LayerPlan()
     cls = ("ConvTranspose" if transpose else "Conv") + f"{n}d"
     extra = ""
     if dilation != (1,) * n:
-        extra += f", dilation={_pair(dilation)}"
+        extra += f", dilation={s(dilation) if isinstance(dilation, Expr) else _pair(dilation)}"
     if groups != 1:
         extra += f", groups={s(groups)}"
-    if use_bias is False:
-        extra += ", bias=False"
+    extra += _bias_arg(use_bias, s)
     out_spatial: list = []
     pad_module = None
     if transpose:
@@ -593,7 +618,7 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
             raise Unconvertible(f"{layer.short}: output_padding is not supported yet")
         if padding == "valid":
             pad_arg = ""
-            out_spatial = [((sz - 1) * st + dl * (k - 1) + 1) if _is_int(sz) else None for sz, k, st, dl in zip(spatial, kernel_n, strides_n, dilation)]
+            out_spatial = [((sz - 1) * st + dl * (k - 1) + 1) if _is_int(sz) else None for sz, k, st, dl in zip(spatial, kernel_n, strides_n, dilation_n)]
         elif padding == "same":
             pads = []
             for k, st, dl in zip(kernel, strides, dilation):
@@ -631,7 +656,7 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
                 pad_module = ModuleSpec("pad", f"torch.nn.ZeroPad{n}d({tuple(flat)!r})" if n > 1 else f"torch.nn.ConstantPad1d({tuple(flat)!r}, 0.0)")
         else:
             raise Unconvertible(f"{layer.short}: padding={padding!r} is not supported")
-        for sz, k, st, dl in zip(spatial, kernel_n, strides_n, dilation):
+        for sz, k, st, dl in zip(spatial, kernel_n, strides_n, dilation_n):
             out_spatial.append(_conv_out(sz, k, st, dl, padding))
     kernel_arg = s(kernel) if isinstance(kernel, Expr) else _pair(kernel)
     stride_arg = f", stride={s(strides) if isinstance(strides, Expr) else _pair(strides)}" if strides != (1,) * n else ""
@@ -648,8 +673,7 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     conv_index = len(plan.modules) - 1
     transform = "conv_transpose" if transpose else "conv"
     plan.weights = [WeightMap("kernel", "weight", transform, module=conv_index)]
-    if use_bias is not False:
-        plan.weights.append(WeightMap("bias", "bias", module=conv_index))
+    plan.weights += _bias_weights(use_bias, module=conv_index)
     plan.out = TensorInfo(tuple(out_spatial) + (filters,), "cf")
     _regularizer_warnings(layer, plan)
     _initializers(layer, plan, [("kernel_initializer", "weight"), ("bias_initializer", "bias")], module=conv_index)
@@ -736,14 +760,25 @@ def plan_pool(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     _channels_first(layer)
     _expect_rank(layer, x, n + 1)
     kind = "Max" if layer.short.startswith("Max") else "Avg"
-    pool = layer.tuple_arg("pool_size", n, 2)
-    strides_value = layer.literal("strides", None)
-    strides = pool if strides_value is None else layer.tuple_arg("strides", n, 1)
+    pool = layer.sizes("pool_size", n, 2)
+    strides_node = layer.values.get("strides")
+    strides = pool if strides_node is None or literal_value(strides_node) == (True, None) else layer.sizes("strides", n, 1)
     padding = str(layer.literal("padding", "valid")).lower()
     spatial = x.shape[:-1] if x.shape else (None,) * n
+    s = _Subs()
+    computed = [name for name, v in (("pool_size", pool), ("strides", strides)) if isinstance(v, Expr) and name in layer.values]
+    if computed:
+        # sizes computed at run time: written as they are; 'same' padding needs their values
+        if padding != "valid":
+            values = ", ".join(f"{name}={code_of(layer.values[name]).strip()}" for name in computed)
+            raise Unconvertible(
+                f"{layer.short}: {values} {'are' if len(computed) > 1 else 'is'} computed at run time; with "
+                f"padding={padding!r} {'their values' if len(computed) > 1 else 'its value'} must be known to convert this layer"
+            )
+        spatial = (None,) * n  # the output size is not known statically
     extra = ""
-    if strides != pool:
-        extra += f", stride={_pair(strides)}"
+    if not _same_sizes(strides, pool):
+        extra += f", stride={s(strides) if isinstance(strides, Expr) else _pair(strides)}"
     if padding == "same":
         pads = [_same_padding(sz, k, st, 1) for sz, k, st in zip(spatial, pool, strides)]
         if any(p is None for p in pads):
@@ -757,12 +792,24 @@ def plan_pool(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     elif padding != "valid":
         raise Unconvertible(f"{layer.short}: padding={padding!r} is not supported")
     plan = LayerPlan()
-    plan.modules.append(ModuleSpec("pool", f"torch.nn.{kind}Pool{n}d({_pair(pool)}{extra})"))
-    out_spatial = tuple(
-        _conv_out(sz, k, st, 1, padding) for sz, k, st in zip(spatial, pool, strides)
-    )
+    pool_arg = s(pool) if isinstance(pool, Expr) else _pair(pool)
+    plan.modules.append(ModuleSpec("pool", f"torch.nn.{kind}Pool{n}d({pool_arg}{extra})", s.subs))
+    if computed:
+        out_spatial = spatial
+    else:
+        out_spatial = tuple(_conv_out(sz, k, st, 1, padding) for sz, k, st in zip(spatial, pool, strides))
     plan.out = TensorInfo(out_spatial + (x.channels,), "cf")
     return plan
+
+
+def _same_sizes(strides, pool) -> bool:
+    """Whether a pooling layer's strides are its pool size (PyTorch's default stride)."""
+    if isinstance(strides, Expr) and isinstance(pool, Expr):
+        # the same variable (strides=self.pool_size, pool_size=self.pool_size)
+        return strides is pool or (
+            isinstance(strides.node, (cst.Name, cst.Attribute)) and code_of(strides.node).strip() == code_of(pool.node).strip()
+        )
+    return strides == pool
 
 
 def plan_global_pool(layer: LayerCall, x: TensorInfo) -> LayerPlan:

@@ -17,6 +17,9 @@ In ``forward``, a convolution's output is channels-first. Reductions over
 spatial axes written for Keras (``tf.reduce_mean(x, axis=[1, 2])``) get their
 axes renumbered (``dim=[2, 3]``); elementwise code keeps the layout; anything
 else reads the tensor moved back to Keras's order (``x.movedim(1, -1)``).
+MultiHeadAttention and merge layers are called with several tensors. The class' other
+methods apply layers that take Keras's order (Dense...) as forward() does; a class
+without call() becomes an nn.Module without forward().
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, subclass_graph
-from .subclass_build import BuildPlan, plan_build
+from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
+from .signatures import drop_input_signature
 from .subclass_graph import lazy_inits
 
 BASES = {"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.engine.base_layer.Layer"}
@@ -47,6 +51,14 @@ AXIS_OPS = {
     "tensorflow.math.reduce_min": "axis", "tensorflow.reduce_min": "axis",
     "keras.ops.mean": "axis", "keras.ops.sum": "axis", "keras.ops.max": "axis",
 }
+
+
+# elementwise functions of two tensors (the one-tensor ones are functional.ELEMENTWISE)
+ELEMENTWISE_BINARY = {
+    "keras.ops.add", "keras.ops.subtract", "keras.ops.multiply", "tensorflow.add", "tensorflow.math.add",
+    "tensorflow.subtract", "tensorflow.math.subtract", "tensorflow.multiply", "tensorflow.math.multiply",
+}
+ELEMENTWISE_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
 
 
 # attributes of a Keras layer that an nn.Module does not have, read in call(); one that a
@@ -69,6 +81,7 @@ class Attr:
     from_build: bool = False  # a weight build() makes: the parameter goes at the end of __init__
     many: bool = False  # a list of converted subclasses (`[Block(...) for i in range(n)]`): an nn.ModuleList
     optional: bool = False  # made in a conditional expression (`Block(...) if flag else None`)
+    layout: str | None = None  # a layer: the layout of what call() gives it, where planned there
 
 
 @dataclass
@@ -94,6 +107,11 @@ class ClassPlan:
     graph: "subclass_graph.InitGraph | None" = None  # __init__ builds a functional graph (subclass_graph.py)
     # call(self, query, key, value, mask, ...): a mask every caller must pass is an ordinary argument
     mask_arg: bool = False
+    # a layer called with several tensors: id(original call) -> (its forward expression, which
+    # of the call's arguments, training and mask left out, are its {x0} {x1}...)
+    multi_apps: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
+    # the class' other methods that apply its layers (`def project(self, x): return self.dense(x)`)
+    helpers: set[str] = field(default_factory=set)
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -148,6 +166,9 @@ def analyze(ctx) -> None:
         if not plan.problems:
             try:
                 _trace_call(ctx, plan)
+                _trace_helpers(ctx, plan)
+                if not plan.build_problem:  # the class stays Keras anyway
+                    _plan_unapplied(plan)
             except Unconvertible as exc:
                 plan.problems.append(str(exc))
         plans[id(stmt)] = plan
@@ -227,7 +248,7 @@ def _plan_build(ctx, plan: ClassPlan) -> None:
     plan.size_param = build.size_param
     # the class handler removes build(): the walk leaves what is in it alone, except the
     # statements that make layers, which move to __init__ (their layer calls are the class's)
-    made = {id(build.fn.body.body[i]) for i in build.moved_lines}
+    made = {id(node) for node in build.moved_nodes}
     for name in build.made:
         if plan.attrs[name].kind == "layer":
             ctx.owned.add(id(plan.attrs[name].call))
@@ -312,6 +333,9 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             ):
                 plan.attrs[name] = Attr(name, "weight", call=value, weight=_weight_args(value))
                 ctx.owned.add(id(value))
+    for name, element, stmt in appended_lists(init, known):
+        # self.blocks = [] filled by a loop of self.blocks.append(Block(...)): an nn.ModuleList
+        plan.attrs.setdefault(name, Attr(name, "block", call=element, block=known[element.func.value], statement=stmt, many=True))
 
 
 def _block_list_element(value, known: dict) -> cst.Call | None:
@@ -362,7 +386,10 @@ def _weight_args(call: cst.Call) -> dict:
 def _trace_call(ctx, plan: ClassPlan) -> None:
     call = _method(plan.node, "call")
     if call is None:
-        raise Unconvertible("a Keras class without call()")
+        # only its other methods use it (`rotary.table(n)`): an nn.Module without forward(),
+        # which calling fails on as Keras's Layer.call does
+        _check_own_attrs(plan)
+        return
     params = [p.name.value for p in call.params.params]
     if not params or params[0] != "self":
         raise Unconvertible("call() must be a method")
@@ -373,7 +400,20 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
     if "mask" in declared and not plan.mask_arg and "mask" in used_names(call.body):
         # forward() loses the mask parameter (PyTorch modules take no Keras mask), so a
         # call() that reads it cannot be converted as it is
-        raise Unconvertible("call() reads its Keras mask argument: pass the mask as an ordinary tensor argument")
+        where = ""
+        for node in _walk(call.body):
+            if isinstance(node, (cst.If, cst.While)) and "mask" in used_names(node.test):
+                where = f" ({'if' if isinstance(node, cst.If) else 'while'} {code_of(node.test).strip()}:)"
+            elif isinstance(node, cst.SimpleStatementLine) and "mask" in used_names(node):
+                where = f" ({code_of(node.body[0]).strip()})"
+            if where:
+                where = where if len(where) < 70 else where[:64] + "...)"
+                break
+        raise Unconvertible(
+            f"call() reads its Keras mask argument{where}: Keras fills mask=None with the input's implicit mask"
+            " where the caller leaves it out; declare it without a default (call(self, x, mask)) and pass it"
+            " explicitly, and it converts as an ordinary argument"
+        )
     assigned = {
         _self_attr(t.target) for n in _walk(plan.node) if isinstance(n, cst.Assign) for t in n.targets
     }
@@ -586,18 +626,56 @@ def _expr_info(ctx, plan: ClassPlan, value, infos, stmt) -> TensorInfo:
         api = resolve_call(ctx, value)
         if api in AXIS_OPS:
             return _axis_op(ctx, plan, api, value, infos, stmt)
-        if api in ELEMENTWISE or api is None and False:
+        if api in ELEMENTWISE or api in ELEMENTWISE_BINARY and all(a.keyword is None for a in value.args):
             args = [_expr_info(ctx, plan, a.value, infos, stmt) for a in value.args if a.keyword is None]
-            return _same_layout(args, plan, stmt, value, infos) if args else TensorInfo(None)
+            return _same_shape(args, _same_layout(args, plan, stmt, value, infos)) if args else TensorInfo(None)
     if isinstance(value, cst.BinaryOperation):
         left = _expr_info(ctx, plan, value.left, infos, stmt)
         right = _expr_info(ctx, plan, value.right, infos, stmt)
-        return _same_layout([left, right], plan, stmt, value, infos)
+        out = _same_layout([left, right], plan, stmt, value, infos)
+        return _same_shape([left, right], out) if isinstance(value.operator, ELEMENTWISE_OPERATORS) else out
     if isinstance(value, cst.UnaryOperation):
         return _expr_info(ctx, plan, value.expression, infos, stmt)
-    # anything else reads channels-first tensors in Keras's order
+    # anything else reads channels-first tensors in Keras's order; a layer applied inside it
+    # is planned here, and one whose result is channels-first (a convolution) cannot be
+    # moved back where it sits (tf.nn.avg_pool2d(self.conv(x), ...) would read NCHW as NHWC)
+    for call in _nested_layer_calls(plan, value):
+        if _expr_info(ctx, plan, call, infos, stmt).layout == "cf":
+            raise Unconvertible(
+                f"{code_of(call).strip()} gives channels-first data to {code_of(value.func).strip() if isinstance(value, cst.Call) else 'an expression'}, "
+                "which reads it in Keras's order: assign the layer's result to a name first"
+            )
     _move_all(plan, stmt, value, infos)
     return TensorInfo(None)
+
+
+def _nested_layer_calls(plan: ClassPlan, value) -> list:
+    """The outermost applications of the class's layers inside ``value`` (not in lambdas)."""
+    found = []
+
+    def visit(node):
+        if isinstance(node, cst.Call):
+            attr = _self_attr(node.func)
+            if attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block"):
+                found.append(node)
+                return
+        if isinstance(node, (cst.Lambda, cst.FunctionDef)):
+            return
+        for child in source_children(node):
+            visit(child)
+
+    for child in source_children(value):
+        visit(child)
+    return found
+
+
+def _same_shape(items: list[TensorInfo], out: TensorInfo) -> TensorInfo:
+    """An elementwise result: the shape of its tensors where they all have the same known
+    one (``x + self.attention(x)``: a LayerNormalization after it knows its size)."""
+    shapes = {repr(t.shape) for t in items}
+    if out.layout == "keras" and items[0].shape is not None and len(shapes) == 1 and all(t.layout == "keras" for t in items):
+        return TensorInfo(items[0].shape, "keras")
+    return out
 
 
 def _same_layout(items: list[TensorInfo], plan, stmt, node, infos) -> TensorInfo:
@@ -623,14 +701,18 @@ def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> 
     args = [a for a in call.args if a.keyword is None or a.keyword.value not in dropped]
     if attr.kind == "block":
         return _block_app_info(ctx, plan, attr, call, args, infos, stmt)
-    if len(args) != 1:
-        raise Unconvertible(f"self.{attr.name} is called with several tensors; not supported yet")
+    if attr.layer.rule.data.get("plan") == "merge":
+        return _merge_info(ctx, plan, attr, call, args, infos, stmt)
+    if len(args) != 1 or attr.layer.rule.data.get("plan") == "mha":
+        return _attention_info(ctx, plan, attr, call, args, infos, stmt)
     x = _expr_info(ctx, plan, args[0].value, infos, stmt)
     layer = attr.layer
     want = wanted_layout(layer, x)
     if want != "any" and x.layout != want and (x.rank is None or x.rank >= 2):
         plan.app_before[id(call)] = "movedim(-1, 1)" if want == "cf" else "movedim(1, -1)"
         x = TensorInfo(x.shape, want)
+    if attr.layout != "cf":
+        attr.layout = x.layout
     if attr.plan is None:
         if x.channels is None and attr.build_shape is not None:
             x = TensorInfo(attr.build_shape, x.layout)  # the shape build() gives it
@@ -641,6 +723,87 @@ def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> 
             x = TensorInfo((None,) if want == "keras" and layer.rule.data.get("plan") == "dense" else None, x.layout)
         attr.plan = plan_layer(layer, [x])
     return attr.plan.out if attr.plan.out.layout else TensorInfo(None)
+
+
+# MultiHeadAttention.call's tensors, in its order, and the arguments whose default changes nothing
+ATTENTION_TENSORS = ("query", "value", "key")
+ATTENTION_DEFAULTS = {
+    "query_mask": None, "value_mask": None, "key_mask": None, "attention_mask": None,
+    "return_attention_scores": False, "use_causal_mask": False,
+}
+
+
+def _attention_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, infos, stmt) -> TensorInfo:
+    """``self.mha(query, value[, key])`` (positional or by name) in call(): the plan of
+    nn.MultiheadAttention for these tensors, its forward() expression kept per call (the
+    tensors it reads differ between calls)."""
+    layer = attr.layer
+    if layer.rule.data.get("plan") != "mha":
+        raise Unconvertible(f"self.{attr.name} ({layer.short}) is called with several tensors; not supported yet")
+    where = f"self.{attr.name}(...)"
+    order: dict[str, int] = {}
+    for i, a in enumerate(args):
+        name = a.keyword.value if a.keyword is not None else (ATTENTION_TENSORS[i] if i < 3 else None)
+        if a.star or name is None:
+            raise Unconvertible(f"{where}: MultiHeadAttention takes query, value and key here")
+        if name in ATTENTION_TENSORS:
+            order[name] = i
+            continue
+        ok, value = literal_value(a.value)
+        if name not in ATTENTION_DEFAULTS or not ok or value != ATTENTION_DEFAULTS[name]:
+            # Keras's masks mean "attend" where PyTorch's mean "do not", with other shapes
+            raise Unconvertible(f"{where}: MultiHeadAttention's {name}= has no conversion in a subclass yet")
+    if "query" not in order or "value" not in order:
+        raise Unconvertible(f"{where}: MultiHeadAttention needs query and value")
+    names = [n for n in ATTENTION_TENSORS if n in order]
+    inputs = []
+    for n in names:
+        info = _expr_info(ctx, plan, args[order[n]].value, infos, stmt)
+        if info.layout == "cf":
+            raise Unconvertible(f"{where}: MultiHeadAttention is given a channels-first tensor; not supported yet")
+        inputs.append(info)
+    query = args[order["query"]].value
+    if attr.build_shape is not None and inputs[0].channels is None:
+        inputs[0] = TensorInfo(attr.build_shape)  # the query's shape build() gives it
+    for i, n in enumerate(names[1:], 1):
+        other = args[order[n]].value
+        if isinstance(query, cst.Name) and isinstance(other, cst.Name) and other.value == query.value:
+            inputs[i] = inputs[0]  # self-attention: the same tensor
+    try:
+        found = plan_layer(layer, inputs)
+    except Unconvertible as exc:
+        raise Unconvertible(f"{where}: {exc}") from None
+    if attr.plan is not None and [m.template for m in attr.plan.modules] != [m.template for m in found.modules]:
+        raise Unconvertible(f"{where}: the calls of self.{attr.name} need different nn.MultiheadAttention modules")
+    if attr.plan is None:
+        attr.plan = found
+    attr.layout = "keras"
+    plan.multi_apps[id(call)] = (found.apply, [order[n] for n in names], False)
+    return found.out
+
+
+def _merge_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, infos, stmt) -> TensorInfo:
+    """``self.add([x, y])``, ``self.concat((a, b))``: the plan for these tensors, kept per call."""
+    where = f"self.{attr.name}(...)"
+    listed = args[0].value if len(args) == 1 and args[0].keyword is None and not args[0].star else None
+    if not isinstance(listed, (cst.List, cst.Tuple)) or not listed.elements or any(
+        isinstance(e, cst.StarredElement) for e in listed.elements
+    ):
+        raise Unconvertible(f"{where}: {attr.layer.short} is converted when given a list of tensors written out")
+    inputs = [_expr_info(ctx, plan, e.value, infos, stmt) for e in listed.elements]
+    moved = [isinstance(e.value, cst.Name) for e, t in zip(listed.elements, inputs) if t.layout == "cf"]
+    if len({t.layout for t in inputs}) > 1 and all(moved):
+        # as for x + y: the channels-first names are read in Keras's order
+        _move_all(plan, stmt, listed, infos)
+        inputs = [TensorInfo(t.shape, "keras") for t in inputs]
+    try:
+        found = plan_layer(attr.layer, inputs)
+    except Unconvertible as exc:
+        raise Unconvertible(f"{where}: {exc}") from None
+    if attr.plan is None:
+        attr.plan = found
+    plan.multi_apps[id(call)] = (found.apply, list(range(len(inputs))), True)
+    return found.out
 
 
 def _block_tensor_arg(block: ClassPlan, args: list[cst.Arg]) -> int | None:
@@ -668,6 +831,86 @@ def _block_app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, info
         elif info.layout == "cf":
             raise Unconvertible(f"self.{attr.name} is given a channels-first tensor after its first argument; not supported yet")
     return TensorInfo(None, attr.block.output_layout)
+
+
+# methods that are not the module's own code: what they apply is planned elsewhere, or they go
+SPECIAL_METHODS = {"__init__", "build", "call", "get_config", "compute_output_shape", "compute_output_spec"}
+
+
+def _helper_methods(cls: cst.ClassDef):
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value not in SPECIAL_METHODS:
+            yield stmt
+
+
+def _trace_helpers(ctx, plan: ClassPlan) -> None:
+    """Layers applied in the class' other methods (``def project(self, x): return
+    self.dense(x)``) take what those read as Keras holds it: call() moves a channels-first
+    tensor back before handing it to another method. A layer that works channels-first,
+    or that call() gives a channels-first tensor, would need its layout traced there too."""
+    for fn in _helper_methods(plan.node):
+        for node in _walk(fn.body):
+            if not isinstance(node, cst.Call):
+                continue
+            attr = plan.attrs.get(_self_attr(node.func) or "")
+            if attr is None or attr.kind not in ("layer", "block") or attr.many:
+                continue
+            where = f"self.{attr.name}(...) in {fn.name.value}()"
+            plan.helpers.add(fn.name.value)
+            if attr.kind == "block":
+                _check_mask_given(attr, node)
+                if "cf" in (attr.block.input_layout, attr.block.output_layout):
+                    raise Unconvertible(
+                        f"{where}: {attr.block.name} takes or gives channels-first tensors, whose layout is traced"
+                        " in call() only; apply it in call()"
+                    )
+                continue
+            args = [a for a in node.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+            if len(args) != 1 or args[0].star or attr.layer.rule.data.get("plan") in ("merge", "mha"):
+                raise Unconvertible(f"{where}: a layer called with other than one tensor outside call() is not converted yet")
+            if wanted_layout(attr.layer, TensorInfo(None)) == "cf" or attr.layout == "cf":
+                raise Unconvertible(
+                    f"{where}: {attr.layer.short} works on channels-first tensors in PyTorch, whose layout is traced"
+                    " in call() only; apply it in call()"
+                )
+            _app_info(ctx, plan, attr, node, {}, None)
+
+
+def _plan_unapplied(plan: ClassPlan) -> None:
+    """The layers no method applies (held for another class, or unused), planned from the
+    shape build() gives them: one that cannot be keeps the class Keras (all or nothing)."""
+    for attr in plan.attrs.values():
+        if attr.kind == "layer" and attr.plan is None:
+            try:
+                attr.plan = plan_layer(attr.layer, [TensorInfo(attr.build_shape)])
+            except Unconvertible as exc:
+                raise Unconvertible(f"self.{attr.name}: {exc}") from None
+
+
+def _check_own_attrs(plan: ClassPlan) -> None:
+    """A class without call() is only used through its methods: each attribute they read
+    on ``self`` must be the class' own; Keras's (``self.name``, ``self.built``) an
+    nn.Module does not have."""
+    own = set(plan.attrs)
+    for stmt in plan.node.body.body:
+        if isinstance(stmt, cst.FunctionDef):
+            own.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            own |= {n for small in stmt.body if isinstance(small, (cst.Assign, cst.AnnAssign))
+                    for t in (small.targets if isinstance(small, cst.Assign) else [small]) for n in _bound(t.target)}
+    for node in _walk(plan.node):
+        if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            for target in targets:
+                own |= {_self_attr(t) for t in _walk(target)} - {None}
+    for fn in _helper_methods(plan.node):
+        for node in _walk(fn.body):
+            attr = _self_attr(node)
+            if attr is not None and attr not in own:
+                raise Unconvertible(
+                    f"a Keras class without call(): its {fn.name.value}() reads self.{attr}, which the class does not"
+                    " set (a Keras layer's own attribute, which an nn.Module does not have)"
+                )
 
 
 def _conv_rank(layer: LayerCall) -> int:
@@ -755,8 +998,12 @@ def on_class(transformer, original, updated):
                 stmt = ctx.fill(_rewrite_init(ctx, plan, stmt, holder), **holder.subs)
             elif name == "call":
                 stmt = ctx.fill(_rewrite_call(ctx, plan, stmt))
+            elif name in plan.helpers:
+                stmt = ctx.fill(_rewrite_helper(plan, stmt))
             elif name == "get_config":
                 ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
+                continue
+            elif drop_input_signature(ctx, original, stmt):
                 continue
             elif name in ("compute_output_shape", "compute_output_spec"):
                 ctx.converted(stmt, f"keras.layers.Layer.{name}", "(removed)", "a PyTorch module computes its output; it has no shape inference to declare")
@@ -786,7 +1033,7 @@ def _drop_build(ctx, build: BuildPlan) -> None:
         ctx.consume_subtree(build.fn)
         return
     # the statements that make layers move to __init__: their names stay in the output
-    made = [build.fn.body.body[i] for i in build.moved_lines]
+    made = build.moved_nodes
     for hit in ctx.scan.hits:
         if any(n is build.fn for n in hit.stack) and not any(n is m for n in hit.stack for m in made):
             ctx.consumed.add(id(hit.name))
@@ -802,6 +1049,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         for a in plan.attrs.values() if a.kind == "block" and a.block_size is not None
     }
     built: list[cst.SimpleStatementLine] = []  # the weights build() made
+    branched: dict[str, cst.SimpleStatementLine] = {}  # ... under a condition
     for attr in plan.attrs.values():
         if attr.kind == "layer":
             if attr.plan is None:
@@ -827,7 +1075,11 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         elif attr.kind == "weight" and attr.from_build:
             param = template_node(_parameter(ctx, attr, holder))
             target = cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(attr.name)))
-            built.append(cst.SimpleStatementLine([cst.Assign([target], param)]))
+            line = cst.SimpleStatementLine([cst.Assign([target], param)])
+            if attr.name in plan.build.branched:
+                branched[attr.name] = line  # made under the `if` build() made it under
+            else:
+                built.append(line)
             # reported at its statement: the call itself is in build(), which is gone
             ctx.converted(attr.statement, "keras.layers.Layer.add_weight", "nn.Parameter", "made in __init__: its sizes are explicit")
             warning = plan.build.weight_warnings.get(attr.name) if plan.build is not None else None
@@ -847,7 +1099,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         if kind is cst.Call:
             return id(node) in replacements or id(node) in sized or _is_super_init(node)
         return (
-            kind is cst.Assign and len(node.targets) == 1 and isinstance(node.value, cst.ListComp)
+            kind is cst.Assign and len(node.targets) == 1 and isinstance(node.value, (cst.ListComp, cst.List))
             and _self_attr(node.targets[0].target) in lists
         )
 
@@ -859,6 +1111,8 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         def leave_Assign(self, original, updated):
             if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.ListComp):
                 return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList"), args=[cst.Arg(updated.value)]))
+            if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.List):
+                return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList")))  # filled by the loop after it
             return updated
 
         def leave_SimpleStatementLine(self, original, updated):
@@ -888,7 +1142,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
     moved = plan.build.moved if plan.build is not None else []
     if moved:  # the layers build() made (subclass_build._BuildWalker._make), converted with the others
         holder_fn = fn.with_changes(body=fn.body.with_changes(body=moved))
-        moved = list(Init(holder_fn).transform(holder_fn).body.body)
+        moved = settle_branches(list(Init(holder_fn).transform(holder_fn).body.body), branched)
     sizes = []  # self.hidden_dim = hidden_dim: before the layers build() made, which may read them
     if plan.size_param:
         for name, size in plan.build.size_attrs.items():
@@ -989,8 +1243,10 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
     fn = fn.with_changes(name=cst.Name("forward"), params=params.with_changes(**changes))
     original_call = _method(plan.node, "call")
     elements = _list_element_names(plan, original_call)
-    remaps, befores, moves, dropped_transposes = {}, {}, {}, {}
+    remaps, befores, moves, dropped_transposes, multis = {}, {}, {}, {}, {}
     for node in _walk(original_call.body):
+        if id(node) in plan.multi_apps:
+            multis[id(ctx.updated(node))] = plan.multi_apps[id(node)]
         if id(node) in plan.axis_remaps:
             remaps[id(ctx.updated(node))] = plan.axis_remaps[id(node)]
         if id(node) in plan.app_before:
@@ -1102,11 +1358,40 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                     args[first] = args[first].with_changes(value=cst.parse_expression(x_code))
                 args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                 return updated.with_changes(args=args)
+            if id(original) in multis:
+                apply, order, listed = multis[id(original)]
+                tensors = [e.value for e in args[0].value.elements] if listed else [a.value for a in args]
+                codes = {f"x{i}": code_of(tensors[k]).strip() for i, k in enumerate(order)}
+                return cst.parse_expression(_fill(apply, {"m0": f"self.{attr.name}", **codes}))
             if attr.plan is None:
                 return cst.parse_expression(f"self.{attr.name}({x_code})")
             return cst.parse_expression(_layer_call_code(attr, x_code))
 
     return Forward().transform(fn)
+
+
+def _rewrite_helper(plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
+    """The layers another method applies (see _trace_helpers): as in forward(), without
+    the Keras arguments ``training`` and ``mask``; its own ``training`` parameter stays."""
+
+    def wanted(node) -> bool:
+        attr = plan.attrs.get(_self_attr(node.func) or "") if type(node) is cst.Call else None
+        return attr is not None and attr.kind in ("layer", "block") and not attr.many
+
+    class Helper(PathTransformer):
+        def leave_Call(self, original, updated):
+            if not wanted(original):
+                return updated
+            attr = plan.attrs[_self_attr(original.func)]
+            dropped = attr.block.dropped if attr.kind == "block" else ("training", "mask")
+            args = [a for a in updated.args if a.keyword is None or a.keyword.value not in dropped]
+            if attr.kind == "block" or attr.plan is None:
+                if args and len(args) != len(updated.args):
+                    args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                return updated.with_changes(args=args)
+            return cst.parse_expression(_layer_call_code(attr, code_of(args[0].value).strip()))
+
+    return Helper(paths_to(fn, wanted)).transform(fn)
 
 
 def _check_mask_given(attr: Attr, call: cst.Call) -> None:

@@ -30,8 +30,16 @@ move to the end of ``__init__`` (with the values and locals computed from sizes 
 they read), the size that flows through a chain is its last axis, and a shape kept
 only for Keras's shape methods goes with them.
 
-Anything else in ``build()`` (a size read from ``input_shape``, a loop, a
-computation) is returned as the reason the class stays Keras, reported.
+An ``if`` on the layer's settings (``if self.use_mask_token:``, ``if self.mode == "gated":``,
+read from attributes ``__init__`` stores) moves to the end of ``__init__`` whole, with the
+weights and layers made under it; a loop that builds the elements of a list of the file's
+layers (``for block in self.blocks: block.build(shape)``, or over the range the list is made
+over) gives each element its input size where ``__init__`` makes the list. A
+MultiHeadAttention built with one shape for query, value and key takes that shape's size.
+
+Anything else in ``build()`` (a size read from ``input_shape`` other than the last, a
+condition on the input shape, any other loop, a computation) is returned as the reason the
+class stays Keras, reported.
 """
 
 from __future__ import annotations
@@ -82,11 +90,24 @@ class BuildPlan:
     # Keras's shape bookkeeping (`self._inputs_shape = inputs_shape` that only build(),
     # compute_output_shape() and get_config() read): gone with build()
     dropped: list = field(default_factory=list)
+    # `if self.use_bias: self.b = self.add_weight(...)`: a top-level `if` of build() whose condition
+    # __init__ knows moves whole (its index is in `extra`); index -> the statements and conditions in
+    # it that stay code (layers made, values set), the rest (builds, scopes, weights) going
+    branches: dict[int, list] = field(default_factory=dict)
+    branched: set[str] = field(default_factory=set)  # weights made inside such an `if`: made there
 
     @property
     def moved_lines(self) -> list[int]:
         """The indices in build()'s body of the statements that move to the end of __init__."""
         return sorted({*self.made.values(), *self.extra})
+
+    @property
+    def moved_nodes(self) -> list:
+        """The statements of build() (and conditions of its moved `if`s) that stay code in __init__."""
+        out = []
+        for i in self.moved_lines:
+            out.extend(self.branches.get(i, [self.fn.body.body[i]]))
+        return out
 
     @property
     def size_params(self) -> list[str]:
@@ -231,6 +252,21 @@ def _uses_input_size(layer) -> bool:
         return True
 
 
+def _leading_dims(layer, text: str) -> tuple:
+    """The sizes before the last (unknown here) of the input of ``layer`` built with a shape
+    whose last size only is known: one for a layer that reads the last axis (Dense...); a
+    convolution or pooling layer (channels last) reads an input of the rank its name says
+    (Conv2D: height, width, channels), which PyTorch takes channels-first."""
+    from .keras_layers import TensorInfo, wanted_layout
+
+    if wanted_layout(layer, TensorInfo((None, None))) != "cf":
+        return (None,)
+    rank = next((n for n in (1, 2, 3) if f"{n}D" in layer.short), None)
+    if rank is None:
+        raise Unconvertible(f"{text}: the rank of the input, which a {layer.short} needs, is not known in __init__")
+    return (None,) * rank
+
+
 def _is_docstring(stmt) -> bool:
     return (
         isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
@@ -290,6 +326,23 @@ SIZE_NODES = (
 )
 
 
+# what a condition on the layer's settings is made of (no calls: they may compute anything)
+CONDITION_NODES = (
+    cst.Name, cst.Attribute, cst.Comparison, cst.ComparisonTarget, cst.BaseCompOp, cst.BooleanOperation,
+    cst.BaseBooleanOp, cst.UnaryOperation, cst.BaseUnaryOp, cst.SimpleString, cst.Integer, cst.Float, cst.Tuple, cst.List,
+    cst.Element, cst.Dot, cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.Comma,
+    cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Comment, cst.Newline,
+)
+
+
+def _none_test(test, attr: str) -> bool:
+    """``self.<attr> is None`` / ``is not None``"""
+    return (
+        isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and _self_attr(test.left) == attr
+        and isinstance(test.comparisons[0].operator, (cst.Is, cst.IsNot)) and _is_none(test.comparisons[0].comparator)
+    )
+
+
 def _reads_sizes_only(node) -> bool:
     """Names, attributes, integer subscripts, arithmetic and int(): what a size is made of."""
     return all(isinstance(n, SIZE_NODES) for n in _walk(node))
@@ -332,6 +385,11 @@ class _BuildWalker:
         self.local_lines: dict[str, int] = {}  # head_dim = hidden // self.heads -> its index in build()'s body
         self.current = None  # the statement being read
         self.imported: dict[str, str] = {}  # self.<attr> build() makes with a class of another module -> the class
+        self.branch: int | None = None  # inside a moved top-level `if`: its index in build()'s body
+        # the attributes build() assigns: a condition reading one is not known in __init__
+        self.build_selfs = {
+            _self_attr(t.target) for n in _walk(plan.fn.body) if isinstance(n, cst.Assign) for t in n.targets
+        } | {_self_attr(n.target) for n in _walk(plan.fn.body) if isinstance(n, (cst.AugAssign, cst.AnnAssign))}
 
     # -- the input size ------------------------------------------------------
 
@@ -469,7 +527,7 @@ class _BuildWalker:
         if isinstance(stmt, cst.If) and stmt.orelse is None:
             if self._is_built(stmt.test) and self._only_return(stmt.body):
                 return  # if self.built: return
-            if self._getattr_guard(stmt.test):
+            if self._getattr_guard(stmt.test) or self._unbuilt_guard(stmt):
                 self._block(stmt.body)
                 return
         if isinstance(stmt, cst.With) and len(stmt.items) == 1 and stmt.items[0].asname is None and not stmt.asynchronous:
@@ -484,20 +542,210 @@ class _BuildWalker:
             return
         if isinstance(stmt, cst.For) and self._list_build(stmt):
             return
+        indexed = {
+            _self_attr(n.value) for n in _walk(stmt) if isinstance(stmt, cst.For) and isinstance(stmt.target, cst.Name)
+            and isinstance(n, cst.Subscript) and _self_attr(n.value) is not None and len(n.slice) == 1
+            and isinstance(n.slice[0].slice, cst.Index) and code_of(n.slice[0].slice.value).strip() == stmt.target.value
+        }
+        if isinstance(stmt, cst.For) and len(indexed) == 1 and _self_attr(stmt.iter) is None:
+            raise Unconvertible(
+                f"build() builds self.{indexed.pop()}[{stmt.target.value}] for {stmt.target.value} in"
+                f" {' '.join(code_of(stmt.iter).split())}: only a loop over the range __init__ makes that list of the file's"
+                " layers over (so that it builds every element with the same shape) moves to __init__"
+            )
+        if isinstance(stmt, cst.For) and _self_attr(stmt.iter) is not None and not getattr(self.attrs.get(_self_attr(stmt.iter)), "many", False):
+            raise Unconvertible(
+                f"build() loops over self.{_self_attr(stmt.iter)}, which __init__ does not make as a list of the file's layers"
+                " ([Block(...) for i in range(n)], or appended in a loop): the input sizes of its elements are not known in __init__"
+            )
+        if isinstance(stmt, cst.If) and self.branch is None:
+            index = next((i for i, s in enumerate(self.plan.fn.body.body) if s is stmt), None)
+            if index is not None:
+                self._moved_if(stmt, index)
+                return
         raise _other(stmt)
+
+    # -- `if <setting>:` ------------------------------------------------------
+
+    def _moved_if(self, stmt: cst.If, index: int) -> None:
+        """``if self.use_mask_token: self.mask_token = self.add_weight(...)`` at the top of build():
+        a condition on the layer's settings is known at the end of __init__, so the whole `if`
+        moves there, its weights made and its layers built where they are made."""
+        self.branch = index
+        kept: list = []
+        weights = len(self.plan.branched)
+        try:
+            self._conditional(stmt, kept)
+        finally:
+            self.branch = None
+        if len(self.plan.branched) == weights and not any(isinstance(k, cst.BaseStatement) for k in kept):
+            self.plan.extra.discard(index)
+            return  # it only builds sublayers: nothing of it stays
+        self.plan.extra.add(index)
+        self.plan.branches[index] = kept
+
+    def _conditional(self, stmt: cst.If, kept: list) -> None:
+        problem = self._condition_problem(stmt.test)
+        if problem is not None:
+            test = " ".join(code_of(stmt.test).split())
+            raise Unconvertible(
+                f"build(): `if {test[:60]}{'...' if len(test) > 60 else ''}:` {problem}; only a condition on"
+                " settings __init__ stores (self.<attr>) moves to __init__ with what build() makes under it"
+            )
+        kept.append(stmt.test)
+        self._branch(stmt.body, kept)
+        if isinstance(stmt.orelse, cst.If):
+            self._conditional(stmt.orelse, kept)
+        elif stmt.orelse is not None:
+            self._branch(stmt.orelse.body, kept)
+
+    def _condition_problem(self, test) -> str | None:
+        """Why ``test`` may not mean the same at the end of __init__, else None: it may read only
+        literals, globals and settings __init__ stores and build() leaves alone."""
+        for read in _reads(test):
+            if isinstance(read, cst.Name):
+                name = read.value
+                if name in ("True", "False", "None"):
+                    continue
+                if name in self.own_params or name in self.shape_params or name in self.shape_aliases:
+                    return f"reads {name}, the input's shape, which __init__ does not have"
+                if name in self.assigned:
+                    return f"reads {name}, a value of build()"
+                if not self.scope._name_ok(name, self.end, "build"):
+                    return f"reads {name}, which __init__ binds to something else"
+                continue
+            attr = _self_attr(read)
+            if attr in self.build_selfs or attr in self.plan.weights or attr in self.plan.made:
+                return f"reads self.{attr}, which build() sets"
+            if attr not in self.scope.selfs:
+                return f"reads self.{attr}, which __init__ does not set"
+            if attr in self.attrs and not _none_test(test, attr):
+                # a layer's truth is not the same in PyTorch (nn.Sequential is false when empty)
+                return f"tests the layer self.{attr} other than with `is None`"
+        for node in _walk(test):
+            if not isinstance(node, CONDITION_NODES):
+                return "calls a function" if isinstance(node, cst.Call) else f"computes ({type(node).__name__})"
+        return None
+
+    def _branch(self, body, kept: list) -> None:
+        if isinstance(body, cst.SimpleStatementSuite):
+            for small in body.body:
+                self._branch_small(small, body, kept)
+            return
+        for inner in body.body:
+            if isinstance(inner, cst.If):
+                self._conditional(inner, kept)
+            elif isinstance(inner, cst.SimpleStatementLine):
+                for small in inner.body:
+                    self._branch_small(small, inner, kept)
+            elif (
+                isinstance(inner, cst.With) and len(inner.items) == 1 and inner.items[0].asname is None
+                and isinstance(inner.items[0].item, cst.Call) and resolve_call(self.ctx, inner.items[0].item) in NAME_SCOPES
+                and not any(_has_call(a.value) for a in inner.items[0].item.args)
+            ):
+                self.plan.scopes.append(inner.items[0].item)
+                self._branch(inner.body, kept)
+            else:
+                raise _other(inner)
+
+    def _branch_small(self, small, stmt, kept: list) -> None:
+        """A statement under a moved `if`: a weight, a layer made or built, a value set, ``raise``."""
+        self.current = stmt
+        if isinstance(small, cst.Pass):
+            return
+        if isinstance(small, cst.Raise) and self._condition_problem_free(small):
+            kept.append(stmt)
+            return
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and _self_attr(small.targets[0].target) is not None:
+            name = _self_attr(small.targets[0].target)
+            value = small.value
+            if isinstance(value, cst.Call) and _self_attr(value.func) == "add_weight":
+                self._weight(name, value, stmt)
+                self.plan.branched.add(name)
+                return
+            if name in self.plan.made or name in self.plan.branched:
+                raise Unconvertible(
+                    f"build() makes self.{name} in more than one branch; a module per attribute is made in __init__"
+                )
+            if isinstance(value, cst.Call) and self._make(name, value, stmt):
+                if name in self.attrs:
+                    self.attrs[name].optional = True  # made only when its condition holds
+                kept.append(stmt)
+                return
+            if self._move_value(name, value, stmt):
+                kept.append(stmt)
+                return
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "build" and _self_attr(func.value) is not None:
+                name = _self_attr(func.value)
+                attr = self.attrs.get(name)
+                given = [a for a in small.value.args if not _is_none(a.value)]
+                if attr is not None and given and not (attr.optional or getattr(attr, "from_build", False)):
+                    # made in any case, it is built on its first call when the condition does not hold
+                    raise Unconvertible(
+                        f"build() builds self.{name} under a condition, and __init__ makes self.{name} in any case:"
+                        " its input size is not known where the condition does not hold"
+                    )
+                self._sublayer(name, small.value, stmt)
+                return
+        raise _other(stmt)
+
+    def _condition_problem_free(self, node) -> bool:
+        """``raise ValueError(f"... {self.kind}")``: reads only settings __init__ stores, and globals."""
+        for read in _reads(node):
+            if isinstance(read, cst.Name):
+                if read.value in self.assigned or read.value in self.own_params or not self.scope._name_ok(read.value, self.end, "build"):
+                    return False
+            elif _self_attr(read) not in self.scope.selfs or _self_attr(read) in self.build_selfs:
+                return False
+        return True
 
     def _list_build(self, stmt: cst.For) -> bool:
         """``for layer in self.layer: with tf.name_scope(layer.name): layer.build(None)`` over a
-        list of converted subclasses (an nn.ModuleList): each makes its own sizes, so the loop goes."""
-        name = _self_attr(stmt.iter)
-        attr = self.attrs.get(name) if name is not None else None
-        if (
-            attr is None or not getattr(attr, "many", False) or stmt.orelse is not None or stmt.asynchronous
-            or not isinstance(stmt.target, cst.Name)
-        ):
+        list of converted subclasses (an nn.ModuleList): each makes its own sizes, so the loop goes.
+        An element that takes its input size gets it from the shape the loop builds it with; the
+        chain ``shape = layer.compute_output_shape(shape)`` keeps that shape when the class's
+        compute_output_shape() returns its input shape (so every element gets the same size)."""
+        if stmt.orelse is not None or stmt.asynchronous or not isinstance(stmt.target, cst.Name):
             return False
         var = stmt.target.value
-        scopes, builds = [], []
+        name = _self_attr(stmt.iter) or self._indexed_list(stmt)
+        attr = self.attrs.get(name) if name is not None else None
+        if attr is None or not getattr(attr, "many", False):
+            return False
+        by_index = _self_attr(stmt.iter) is None
+
+        def element(node) -> bool:
+            """``layer`` (for layer in self.layers), ``self.layers[i]`` (for i in range(...))"""
+            if not by_index:
+                return isinstance(node, cst.Name) and node.value == var
+            return (
+                isinstance(node, cst.Subscript) and _self_attr(node.value) == name and len(node.slice) == 1
+                and isinstance(node.slice[0].slice, cst.Index) and isinstance(node.slice[0].slice.value, cst.Name)
+                and node.slice[0].slice.value.value == var
+            )
+
+        scopes, builds, shapes = [], [], []
+
+        def chain(small) -> bool:
+            if not (
+                isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+                and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
+                and small.value.func.attr.value == "compute_output_shape" and element(small.value.func.value)
+                and len(small.value.args) == 1
+                and not small.value.args[0].star and small.value.args[0].keyword is None
+                and isinstance(small.value.args[0].value, cst.Name)
+                and small.value.args[0].value.value == small.targets[0].target.value and self._is_shape(small.value.args[0].value)
+            ):
+                return False
+            if not keeps_shape(attr.block.node):
+                raise Unconvertible(
+                    f"build(): {' '.join(code_of(small).split())}: the output size of the elements of self.{name}"
+                    f" ({attr.block.name}) is not known statically (its compute_output_shape() does not just return"
+                    " its input shape); build the next layer with an explicit shape"
+                )
+            return True
 
         def build_call(small) -> bool:
             if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
@@ -506,25 +754,30 @@ class _BuildWalker:
             func = call.func
             if not (
                 isinstance(func, cst.Attribute) and func.attr.value == "build"
-                and isinstance(func.value, cst.Name) and func.value.value == var and len(call.args) <= 1
+                and element(func.value) and len(call.args) <= 1
             ):
                 return False
             if call.args:
                 arg = call.args[0]
                 if arg.star or (arg.keyword is not None and arg.keyword.value != "input_shape"):
                     return False
-                if not (isinstance(arg.value, cst.Name) and (arg.value.value in ("None", *self.own_params) or self._shape_name(arg.value))):
+                literal = isinstance(arg.value, (cst.List, cst.Tuple))
+                if not literal and not (isinstance(arg.value, cst.Name) and (
+                    arg.value.value in ("None", *self.own_params) or self._shape_name(arg.value) or self._is_shape(arg.value)
+                )):
                     return False
+                if not _is_none(arg.value):
+                    shapes.append(arg.value)
             builds.append(call)
             return True
 
         def block(body) -> bool:
             lines = body.body
             if isinstance(body, cst.SimpleStatementSuite):
-                return all(build_call(small) for small in lines)
+                return all(build_call(small) or chain(small) for small in lines)
             for inner in lines:
                 if isinstance(inner, cst.SimpleStatementLine):
-                    if not all(build_call(small) for small in inner.body):
+                    if not all(build_call(small) or chain(small) for small in inner.body):
                         return False
                 elif isinstance(inner, cst.With) and len(inner.items) == 1 and inner.items[0].asname is None:
                     item = inner.items[0].item
@@ -541,9 +794,58 @@ class _BuildWalker:
 
         if not block(stmt.body) or not builds:
             return False
+        keyword = attr.block.size_param
+        if keyword and shapes:
+            if attr.block.build is not None and len(attr.block.build.size_params) > 1:
+                raise Unconvertible(
+                    f"self.{name} ({attr.block.name}) takes the sizes of its inputs as "
+                    + ", ".join(f"{s}=" for s in attr.block.build.size_params) + ", and the loop builds it with one shape"
+                )
+            sizes = {code_of(self._last_size_of(name, attr, shape, keyword)).strip() for shape in shapes}
+            if len(sizes) != 1:
+                raise Unconvertible(f"build() builds the elements of self.{name} with shapes of different sizes")
+            self.plan.block_sizes[name] = cst.parse_expression(sizes.pop())
         self.plan.scopes.extend(scopes)
         self.plan.builds.extend(builds)
         return True
+
+    def _indexed_list(self, stmt: cst.For) -> str | None:
+        """``for i in range(self.num_layers): self.blocks[i].build(...)``: ``blocks`` when __init__
+        makes that list over the same range (``[Block(...) for i in range(num_layers)]``, or a loop
+        appending to it), so that the loop builds every element; else None."""
+        it = stmt.iter
+        if not (
+            isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" and "range" not in self.assigned
+            and len(it.args) == 1 and not it.args[0].star and it.args[0].keyword is None
+        ):
+            return None
+        var = stmt.target.value
+        names = {
+            _self_attr(n.value) for n in _walk(stmt.body)
+            if isinstance(n, cst.Subscript) and _self_attr(n.value) is not None and len(n.slice) == 1
+            and isinstance(n.slice[0].slice, cst.Index) and isinstance(n.slice[0].slice.value, cst.Name)
+            and n.slice[0].slice.value.value == var
+        }
+        if len(names) != 1:
+            return None
+        name = names.pop()
+        attr = self.attrs.get(name)
+        if attr is None or not getattr(attr, "many", False) or not isinstance(attr.statement, cst.SimpleStatementLine):
+            return None
+        value = attr.statement.body[0].value if isinstance(attr.statement.body[0], cst.Assign) else None
+        at = self.scope.index_of(attr.statement)
+        if isinstance(value, cst.ListComp):
+            made = value.for_in.iter
+        elif isinstance(value, cst.List) and at + 1 < len(self.scope.top) and isinstance(self.scope.top[at + 1], cst.For):
+            made = self.scope.top[at + 1].iter
+        else:
+            return None
+        if not (isinstance(made, cst.Call) and isinstance(made.func, cst.Name) and made.func.value == "range" and len(made.args) == 1):
+            return None
+        mapped = self.scope.expression(it.args[0].value, at)
+        count = self.scope._map(made.args[0].value, at, "init", set())
+        same = mapped is not None and count is not None and code_of(mapped).strip() == code_of(count).strip()
+        return name if same else None
 
     def _block(self, body) -> None:
         if isinstance(body, cst.SimpleStatementSuite):  # `if ...: self.x.build(None)` on one line
@@ -564,6 +866,24 @@ class _BuildWalker:
             return False
         small = lines[0].body if isinstance(lines[0], (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else None
         return bool(small) and len(small) == 1 and isinstance(small[0], cst.Return) and small[0].value is None
+
+    @staticmethod
+    def _unbuilt_guard(stmt: cst.If) -> bool:
+        """``if not self.proj.built: self.proj.build(shape)``: the sublayer is built here unless it
+        was before; made in __init__ with that shape's size, it needs no guard."""
+        test = stmt.test
+        if not (isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) and isinstance(test.expression, cst.Attribute)):
+            return False
+        name = _self_attr(test.expression.value)
+        if name is None or test.expression.attr.value != "built":
+            return False
+        lines = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else [stmt.body]
+        smalls = [small for line in lines for small in getattr(line, "body", [None])]
+        return bool(smalls) and all(
+            isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
+            and small.value.func.attr.value == "build" and _self_attr(small.value.func.value) == name
+            for small in smalls
+        )
 
     @staticmethod
     def _getattr_guard(test) -> bool:
@@ -776,9 +1096,12 @@ class _BuildWalker:
         return None
 
     def _top_index(self, stmt) -> int | None:
-        """The index of ``stmt`` in build()'s body, when it is a statement of its own there."""
+        """The index of ``stmt`` in build()'s body, when it is a statement of its own there (or in a
+        moved `if`: the index of that `if`, which moves whole)."""
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
             return None
+        if self.branch is not None:
+            return self.branch
         return next((i for i, s in enumerate(self.plan.fn.body.body) if s is stmt), None)
 
     def _check_reads(self, node, what: str) -> None:
@@ -876,10 +1199,27 @@ class _BuildWalker:
         self.plan.made[name] = index
         return True
 
-    def _shape_arg(self, call: cst.Call):
+    # MultiHeadAttention.build(query_shape, value_shape, key_shape=None)
+    ATTENTION_SHAPES = ("query_shape", "value_shape", "key_shape")
+
+    def _shape_arg(self, call: cst.Call, attr=None):
         args = list(call.args)
         if not args:
             return None
+        if attr is not None and attr.kind == "layer" and attr.layer.rule.data.get("plan") == "mha":
+            # self-attention: one shape for query, value and key gives nn.MultiheadAttention its size
+            bound = {}
+            for i, arg in enumerate(args):
+                key = arg.keyword.value if arg.keyword is not None else (self.ATTENTION_SHAPES[i] if i < 3 else None)
+                if arg.star or key not in self.ATTENTION_SHAPES or key in bound:
+                    raise _other(call)
+                bound[key] = arg.value
+            if "query_shape" not in bound or len({code_of(v).strip() for v in bound.values()}) != 1:
+                raise Unconvertible(
+                    f"{' '.join(code_of(call).split())}: a MultiHeadAttention built with a value or key shape other than"
+                    " the query's; only one shape for all three (self-attention) gives nn.MultiheadAttention its size"
+                )
+            return bound["query_shape"]
         if len(args) > 1 or (args[0].keyword is not None and args[0].keyword.value != "input_shape") or args[0].star:
             raise _other(call)
         return args[0].value
@@ -891,7 +1231,7 @@ class _BuildWalker:
             self._block_sizes(name, attr, call)  # a converted subclass whose build() takes several shapes
             self.plan.builds.append(call)
             return
-        shape = self._shape_arg(call)
+        shape = self._shape_arg(call, attr)
         none = shape is None or (isinstance(shape, cst.Name) and shape.value == "None")
         if not none and attr is not None and attr.kind == "layer" and (
             self._is_output_call(shape) or (isinstance(shape, cst.Name) and shape.value in self.derived)
@@ -903,17 +1243,12 @@ class _BuildWalker:
         whole = self._shape_name(shape) is not None
         if whole and attr is not None and attr.kind == "layer":
             # self.norm.build(input_shape): its input size is this layer's, an __init__ parameter
-            from .keras_layers import TensorInfo, wanted_layout
-
-            if wanted_layout(attr.layer, TensorInfo((None, None))) == "cf":
-                raise Unconvertible(
-                    f"self.{name}.build({shape.value}): the rank of the input, which a {attr.layer.short} needs, is not known in __init__"
-                )
+            lead = _leading_dims(attr.layer, f"self.{name}.build({shape.value})")
             if not _uses_input_size(attr.layer):
                 # an Embedding built with the ids' shape: its sizes are in its constructor
                 self.plan.builds.append(call)
                 return
-            dims = (None, Expr(cst.Name(self._size_name(None, self._shape_name(shape)))))
+            dims = (*lead, Expr(cst.Name(self._size_name(None, self._shape_name(shape)))))
             previous = self.plan.shapes.get(name)
             if previous is not None and repr(previous) != repr(dims):
                 raise Unconvertible(f"build() builds self.{name} twice with different shapes")
@@ -980,15 +1315,10 @@ class _BuildWalker:
     def _chained(self, name: str, attr, shape) -> None:
         """A layer built with a shape that another's compute_output_shape() gave: the size of
         its last axis is its input size."""
-        from .keras_layers import TensorInfo, wanted_layout
-
-        if wanted_layout(attr.layer, TensorInfo((None, None))) == "cf":
-            raise Unconvertible(
-                f"self.{name}.build({code_of(shape).strip()}): the rank of the input, which a {attr.layer.short} needs, is not known in __init__"
-            )
+        lead = _leading_dims(attr.layer, f"self.{name}.build({code_of(shape).strip()})")
         if not _uses_input_size(attr.layer):
             return
-        dims = (None, Expr(self._size_of(shape)()))
+        dims = (*lead, Expr(self._size_of(shape)()))
         previous = self.plan.shapes.get(name)
         if previous is not None and repr(previous) != repr(dims):
             raise Unconvertible(f"build() builds self.{name} twice with different shapes")
@@ -1085,13 +1415,23 @@ class _BuildWalker:
                     " (it comes from the input shape or a computation); create it in __init__ from explicit sizes"
                 )
             sizes.append(code_of(mapped).strip())
+        init = bound.get("initializer")
+        if init is not None and not literal_value(init)[0] and len(sizes) < 2:
+            # the stand-in for an initializer without a conversion (Glorot) needs two axes
+            raise Unconvertible(
+                f"build(): self.{name} = self.add_weight(initializer={' '.join(code_of(init).split())}): that initializer has"
+                f" no conversion, and a weight of {len(sizes)} axes cannot be Glorot-initialised instead"
+            )
         bound["shape"] = cst.parse_expression("(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")")
         for key in ("trainable", "name", "dtype"):
             if key in bound:
                 ok, value = literal_value(bound[key])
                 if key == "dtype" and not ok and resolve_call(self.ctx, bound[key]) in FLOAT32:
                     continue
-                if key == "dtype" and _self_attr(bound[key]) in ("variable_dtype", "dtype"):
+                policy = bound[key]
+                if isinstance(policy, cst.Attribute) and policy.attr.value == "variable_dtype" and _self_attr(policy.value) == "dtype_policy":
+                    policy = policy.value.with_changes(attr=cst.Name("variable_dtype"))  # self.dtype_policy.variable_dtype
+                if key == "dtype" and _self_attr(policy) in ("variable_dtype", "dtype"):
                     # the layer's variable dtype: float32 unless the layer is made with another dtype policy
                     self.plan.weight_warnings[name] = (
                         f"dtype={code_of(bound[key]).strip()}: the parameter is float32 (PyTorch's default);"
@@ -1306,3 +1646,112 @@ def _paren(original, mapped):
     ):
         return mapped.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return mapped
+
+
+def settle_branches(statements: list, params: dict[str, cst.SimpleStatementLine]) -> list:
+    """The statements moved from build() to __init__, each `if` among them (see
+    _BuildWalker._moved_if) as __init__ needs it: its weights made as the parameters
+    ``params`` (attribute -> statement), the sublayer builds and name scopes gone."""
+    return [_settle_if(s, params) if isinstance(s, cst.If) else s for s in statements]
+
+
+def _settle_if(node: cst.If, params: dict) -> cst.If:
+    body = cst.IndentedBlock(body=_settle_block(node.body, params) or [cst.SimpleStatementLine([cst.Pass()])])
+    orelse = node.orelse
+    if isinstance(orelse, cst.If):
+        orelse = _settle_if(orelse, params)
+        if _only_pass(orelse.body) and orelse.orelse is None:
+            orelse = None  # `elif ...:` that only built sublayers (its condition computes nothing)
+    elif orelse is not None:
+        rest = _settle_block(orelse.body, params)
+        orelse = orelse.with_changes(body=cst.IndentedBlock(body=rest)) if rest else None
+    if isinstance(node.body, cst.IndentedBlock):
+        body = node.body.with_changes(body=body.body)
+    return node.with_changes(body=body, orelse=orelse)
+
+
+def _only_pass(body) -> bool:
+    lines = body.body
+    return len(lines) == 1 and isinstance(lines[0], cst.SimpleStatementLine) and all(isinstance(s, cst.Pass) for s in lines[0].body)
+
+
+def _settle_block(block, params: dict) -> list:
+    lines = [cst.SimpleStatementLine(list(block.body))] if isinstance(block, cst.SimpleStatementSuite) else block.body
+    out = []
+    for stmt in lines:
+        if isinstance(stmt, cst.If):
+            out.append(_settle_if(stmt, params))
+        elif isinstance(stmt, cst.With):  # tf.name_scope: PyTorch names parameters after attributes
+            out.extend(_settle_block(stmt.body, params))
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            smalls = []
+            for small in stmt.body:
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute) \
+                        and small.value.func.attr.value == "build":
+                    continue  # the layer is made with its sizes
+                name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
+                if name in params:
+                    if smalls:
+                        out.append(stmt.with_changes(body=smalls))
+                        smalls = []
+                    out.append(params[name].with_changes(leading_lines=stmt.leading_lines))
+                    continue
+                smalls.append(small)
+            if smalls:
+                out.append(stmt.with_changes(body=smalls))
+        else:
+            out.append(stmt)
+    return out
+
+
+def appended_lists(init: cst.FunctionDef, known) -> list[tuple[str, cst.Call, cst.SimpleStatementLine]]:
+    """The lists of the file's layers ``__init__`` fills in a loop (keras-hub's way)::
+
+        self.blocks = []
+        for i in range(num_layers):
+            block = Block(..., name=f"block_{i}")
+            self.blocks.append(block)
+
+    as (attribute, the element's constructor call, the ``self.blocks = []`` statement), when
+    ``__init__`` does nothing else with the list: it becomes an nn.ModuleList, filled by the same loop."""
+    body = list(init.body.body)
+    mentions: dict[str, int] = {}
+    for node in _walk(init.body):
+        name = _self_attr(node)
+        if name is not None:
+            mentions[name] = mentions.get(name, 0) + 1
+    out = []
+    for first, loop in zip(body, body[1:]):
+        if not (
+            isinstance(first, cst.SimpleStatementLine) and len(first.body) == 1 and isinstance(first.body[0], cst.Assign)
+            and len(first.body[0].targets) == 1 and isinstance(first.body[0].value, cst.List) and not first.body[0].value.elements
+        ):
+            continue
+        name = _self_attr(first.body[0].targets[0].target)
+        if name is None or mentions.get(name) != 2 or not isinstance(loop, cst.For) or loop.orelse is not None or loop.asynchronous:
+            continue
+        lines = loop.body.body if isinstance(loop.body, cst.IndentedBlock) else []
+        smalls = [line.body[0] for line in lines if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1]
+        if len(smalls) != len(lines) or not smalls or len(smalls) > 2:
+            continue
+        append = smalls[-1]
+        if not (
+            isinstance(append, cst.Expr) and isinstance(append.value, cst.Call) and isinstance(append.value.func, cst.Attribute)
+            and append.value.func.attr.value == "append" and _self_attr(append.value.func.value) == name
+            and len(append.value.args) == 1 and not append.value.args[0].star and append.value.args[0].keyword is None
+        ):
+            continue
+        element = append.value.args[0].value
+        if len(smalls) == 2:
+            made = smalls[0]
+            # block = Block(...); self.blocks.append(block): the local is only that element
+            if not (
+                isinstance(made, cst.Assign) and len(made.targets) == 1 and isinstance(made.targets[0].target, cst.Name)
+                and isinstance(element, cst.Name) and element.value == made.targets[0].target.value
+                and sum(isinstance(n, cst.Name) and n.value == element.value for n in _walk(loop)) == 2
+            ):
+                continue
+            element = made.value
+        if isinstance(element, cst.Call) and isinstance(element.func, cst.Name) and element.func.value in known:
+            out.append((name, element, first))
+    return out
