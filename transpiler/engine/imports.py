@@ -13,6 +13,7 @@ from ..frameworks import ROOTS
 from .names import dotted_name
 from .scan import scan
 from .spelling import render_imports
+from .walk import is_docstring
 
 
 def _bound_names(node: cst.Import | cst.ImportFrom) -> list[tuple[str, object]]:
@@ -105,7 +106,10 @@ def rewrite_imports(module: cst.Module, ctx, moved: dict[int, cst.CSTNode] | Non
     body, pending = _rewrite_block(list(module.body), removable, state, top=True)
     footer = [*pending, *module.footer]
     needs = ctx.speller.needs
-    new_imports = [cst.parse_statement(line + "\n") for line in render_imports(needs)]
+    # a name a hook spells may already be imported by a statement that stays (``import keras``
+    # kept for an unconverted call that a class rewrite carries along): not imported twice
+    kept = {cst.Module(body=[stmt]).code.strip() for stmt in body if _is_import(stmt)}
+    new_imports = [cst.parse_statement(line + "\n") for line in render_imports(needs) if line.strip() not in kept]
     anchor = state.anchor if state.anchor is not None else _after_first_imports(body)
     if new_imports:
         if state.anchor_lead:
@@ -167,20 +171,12 @@ def _after_first_imports(body: list) -> int:
         if _is_import(stmt):
             index = i + 1
             started = True
-        elif i == 0 and _is_docstring(stmt):
+        elif i == 0 and is_docstring(stmt):
             index = 1
         elif started:
             break
     return index
 
-
-def _is_docstring(stmt) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 def _rewrite_block(body: list, removable: dict[int, set[str]], state: _State, top: bool):

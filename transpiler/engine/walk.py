@@ -208,3 +208,13 @@ def iter_nodes(root: cst.CSTNode):
         node = stack.pop()
         yield node
         stack.extend(child_nodes(node))
+
+
+def is_docstring(stmt) -> bool:
+    """A statement that is only a string literal (a module, class or function docstring)."""
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )

@@ -27,7 +27,7 @@ from ...engine.query import framework_calls, resolve_call
 from ...engine.types import scope_bindings
 from ...engine.walk import child_nodes
 from . import data_format
-from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, plan_flatten, plan_layer, wanted_layout
+from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, lazy_inits, plan_flatten, plan_layer, wanted_layout
 from .models import INPUTS, _class_name, _fail, _input_from_call, _layer_call, _Placeholders, _taken_names, _top_statement
 
 MODELS = {"keras.Model", "keras.models.Model"}
@@ -660,7 +660,8 @@ def class_statements(ctx, graph: Graph) -> list:
         for attr, spec in zip(graph.attrs[key], plan.modules):
             init_lines.append(f"self.{attr} = " + holder.add(spec.template, spec.subs, ctx))
         refs = {f"m{i}": f"self.{a}" for i, a in enumerate(graph.attrs[key])}
-        for init in plan.inits:
+        layer = graph.layers[key]
+        for init in lazy_inits(ctx, layer.call, layer.kind, plan, plan.inits):
             init_lines.append(_fill(init, refs))
     for name in graph.stored:
         init_lines.append(f"self.{name} = {name}")

@@ -1468,3 +1468,16 @@ def plan_layer(layer: LayerCall, inputs: list[TensorInfo]) -> LayerPlan:
         plan.out = _keras_order(plan.out)  # its output is in Keras's (channels-first) order
         return plan
     return PLANNERS[kind](layer, x)
+
+
+def lazy_inits(ctx, call, api: str, plan: LayerPlan, lines: list[str]) -> list[str]:
+    """``lines`` (torch.nn.init calls on a layer's parameters), or none for a lazy module,
+    whose parameters exist only after its first call (reported)."""
+    if lines and any(spec.lazy for spec in plan.modules):
+        ctx.warn(
+            call, api,
+            "its initializers are not applied: the module is lazy (its input size is not known here) and has"
+            " no weights before its first call; PyTorch's default initialisation is used",
+        )
+        return []
+    return lines

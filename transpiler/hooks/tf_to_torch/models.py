@@ -23,7 +23,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
-from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, plan_flatten, plan_layer, wanted_layout
+from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, lazy_inits, plan_flatten, plan_layer, wanted_layout
 
 SEQUENTIAL = {"keras.Sequential", "keras.models.Sequential"}
 INPUTS = {"keras.Input", "keras.layers.Input"}
@@ -414,7 +414,7 @@ def class_statements(ctx, plan: ModelPlan) -> list:
             step.attrs.append(attr)
             init_lines.append(f"self.{attr} = " + holder.add(spec.template, spec.subs, ctx))
         refs = {f"m{i}": f"self.{a}" for i, a in enumerate(step.attrs)}
-        for init in step.plan.inits:
+        for init in lazy_inits(ctx, step.layer.call, step.layer.kind, step.plan, step.plan.inits):
             init_lines.append(_fill(init, refs))
         expr = "x"
         if step.before:

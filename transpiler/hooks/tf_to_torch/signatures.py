@@ -10,7 +10,7 @@ import libcst as cst
 
 from ...engine.context import PendingFinding
 from ...engine.query import resolve_call
-from ...engine.walk import method_named
+from ...engine.walk import is_docstring, method_named
 from ...report import CONVERTED
 
 SPEC = "tensorflow.TensorSpec"
@@ -42,7 +42,7 @@ def drop_input_signature(ctx, cls: cst.ClassDef, stmt: cst.FunctionDef) -> bool:
 def _specs(ctx, fn: cst.FunctionDef) -> list[cst.Call] | None:
     """The TensorSpec calls of ``return {...}`` / ``return (...)``, the body's only statement
     (a docstring aside); None for any other body."""
-    body = [s for s in fn.body.body if not _docstring(s)]
+    body = [s for s in fn.body.body if not is_docstring(s)]
     if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
         return None
     ret = body[0].body[0]
@@ -63,11 +63,3 @@ def _specs(ctx, fn: cst.FunctionDef) -> list[cst.Call] | None:
         return None
     return items
 
-
-def _docstring(stmt) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )

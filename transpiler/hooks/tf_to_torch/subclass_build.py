@@ -51,7 +51,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
-from ...engine.walk import source_children, top_level_imports
+from ...engine.walk import is_docstring, source_children, top_level_imports
 from .keras_layers import Expr
 
 NAME_SCOPES = {"tensorflow.name_scope", "tensorflow.compat.v1.name_scope", "keras.name_scope", "keras.backend.name_scope"}
@@ -137,7 +137,7 @@ def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict
     walker = _BuildWalker(ctx, BuildPlan(fn), attrs, scope)
     walker.outside_reads = _outside_reads(cls)
     body = list(fn.body.body)
-    if body and _is_docstring(body[0]):
+    if body and is_docstring(body[0]):
         body = body[1:]
     problem = None
     for stmt in body:
@@ -227,7 +227,7 @@ def keeps_shape(cls: cst.ClassDef) -> bool:
     fn = next((s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "compute_output_shape"), None)
     if fn is None or len(fn.params.params) != 2 or fn.decorators:
         return False
-    body = [s for s in fn.body.body if not _is_docstring(s)]
+    body = [s for s in fn.body.body if not is_docstring(s)]
     if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
         return False
     ret = body[0].body[0]
@@ -266,12 +266,6 @@ def _leading_dims(layer, text: str) -> tuple:
         raise Unconvertible(f"{text}: the rank of the input, which a {layer.short} needs, is not known in __init__")
     return (None,) * rank
 
-
-def _is_docstring(stmt) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 def _is_none(node) -> bool:

@@ -63,7 +63,7 @@ from .functional import (
     state_code,
     used_names,
 )
-from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer
+from .keras_layers import LayerCall, TensorInfo, lazy_inits, plan_layer
 from .models import INPUTS, _layer_call
 from . import dtype_policy
 from .signatures import drop_input_signature
@@ -1365,19 +1365,6 @@ def _attr_names(plan, g: InitGraph) -> None:
             names.append(base)
         graph.attrs[key] = names
         g.paths[key] = list(names)
-
-
-def lazy_inits(ctx, call, api: str, plan: LayerPlan, lines: list[str]) -> list[str]:
-    """``lines`` (torch.nn.init calls on a layer's parameters), or none for a lazy module,
-    whose parameters exist only after its first call (reported)."""
-    if lines and any(spec.lazy for spec in plan.modules):
-        ctx.warn(
-            call, api,
-            "its initializers are not applied: the module is lazy (its input size is not known here) and has"
-            " no weights before its first call; PyTorch's default initialisation is used",
-        )
-        return []
-    return lines
 
 
 def _fill(template: str, values: dict) -> str:
