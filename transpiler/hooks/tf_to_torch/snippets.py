@@ -820,3 +820,13 @@ def ensure_shape(x, shape):
         raise ValueError(f"shape {tuple(x.shape)} is not compatible with {list(shape)}")
     return x
 ''')
+
+snippet("band_part")('''
+def band_part(x, num_lower, num_upper):
+    """tf.linalg.band_part with counts known at run time: keeps num_lower diagonals below the
+    main one and num_upper above (a negative count keeps that whole triangle)."""
+    rows = torch.arange(x.shape[-2], device=x.device).unsqueeze(-1)
+    cols = torch.arange(x.shape[-1], device=x.device)
+    keep = ((num_lower < 0) | (rows - cols <= num_lower)) & ((num_upper < 0) | (cols - rows <= num_upper))
+    return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+''')

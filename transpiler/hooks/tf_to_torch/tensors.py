@@ -241,10 +241,17 @@ def band_part(args, ctx, original):
     and num_upper above (a negative number keeps the whole triangle): torch.tril/torch.triu."""
     a = Args(args, ctx)
     x = a.require("input")
+    if not (a.is_literal("num_lower") and a.is_literal("num_upper")):
+        # a count known only at run time: tril/triu read a negative one differently, so a
+        # small helper builds TensorFlow's band mask
+        from .training import need_snippet
+
+        need_snippet(ctx, "band_part")
+        return ctx.build("band_part({x}, {lower}, {upper})", x=x, lower=a.require("num_lower"), upper=a.require("num_upper"))
     lower, upper = a.literal("num_lower"), a.literal("num_upper")
     for name, value in (("num_lower", lower), ("num_upper", upper)):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise Unconvertible(f"{name} must be an integer literal")
+            raise Unconvertible(f"{name} must be an integer")
     if lower < 0 and upper < 0:
         return ctx.build("{x}.clone()", x=x)
     if lower < 0:
