@@ -94,19 +94,47 @@ def _selected(pkg: Package, names: list[str]) -> list[str]:
     return chosen
 
 
+# the unpacked layout; a folder unpacked by an older layout is unpacked again
+LAYOUT = "2"  # 2: the packages' __init__.py on the way to each selected file (empty)
+
+
+def _package_markers(selected: list[str], names: list[str]) -> list[str]:
+    """The ``__init__.py`` of the folders above the selected files that the wheel has: they make
+    those folders packages, so that a file's imports of another (``from keras_hub.src.layers...
+    import X``) name it. Written empty: their own code is not part of the selection."""
+    present = set(names)
+    markers = set()
+    for name in selected:
+        parts = name.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            marker = "/".join(parts[:depth]) + "/__init__.py"
+            if marker in present and marker not in selected:
+                markers.add(marker)
+    return sorted(markers)
+
+
 def unpack(pkg: Package, cache: Path) -> Path:
     """The package's selected sources, unpacked once (a finished folder is reused)."""
     target = cache / "corpus" / pkg.framework / pkg.label
-    if target.is_dir():
+    stamp = target / ".corpus-layout"
+    if target.is_dir() and stamp.is_file() and stamp.read_text() == LAYOUT:
         return target
     wheel = _wheel(pkg, cache / "downloads")
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     with zipfile.ZipFile(wheel) as archive:
-        for name in _selected(pkg, archive.namelist()):
+        names = archive.namelist()
+        selected = _selected(pkg, names)
+        for name in selected:
             out = partial / name
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(archive.read(name))
+        for name in _package_markers(selected, names):
+            out = partial / name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(b"")
+    (partial / ".corpus-layout").write_text(LAYOUT)
+    shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)  # only a complete folder carries the final name
     return target
 

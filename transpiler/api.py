@@ -45,6 +45,10 @@ class ConversionResult:
     notes: list[str] = field(default_factory=list)
     # per model variable: form, inputs, and how each Keras weight maps to a parameter
     models: dict = field(default_factory=dict)
+    # the project index (transpiler/project.py): this file's classes as other files see them,
+    # and the (module, name) of the classes it imports from modules that are not a framework's
+    classes: tuple = ()
+    imports: tuple = ()
 
 
 def detect_frameworks(text: str) -> set[str]:
@@ -92,14 +96,17 @@ def convert_source(
     black_config: BlackConfig | None = None,
     format: bool = True,
     reexports: dict[str, str] | None = None,
+    project=None,
 ) -> ConversionResult:
     """Convert ``text`` to framework ``to`` ("torch", "tf" or "auto").
 
     ``source`` overrides the detected source framework. ``reexports`` maps names
     the project's own modules re-export to the framework names they stand for
     (``{"transformers.modeling_tf_utils.keras": "keras"}``; relative imports are
-    resolved against ``filename``'s package). Returns the new code and a report;
-    raises :class:`InputError` for input that cannot be parsed.
+    resolved against ``filename``'s package). ``project`` is the run's
+    :class:`~transpiler.project.ProjectIndex`: what the other files' classes became.
+    Returns the new code and a report; raises :class:`InputError` for input that
+    cannot be parsed.
     """
     # A conversion allocates about a million small objects (LibCST nodes) that
     # reference counting frees; the cyclic collector's passes over them cost a
@@ -107,13 +114,13 @@ def convert_source(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _convert(text, to, filename, source, rules, black_config, format, reexports)
+        return _convert(text, to, filename, source, rules, black_config, format, reexports, project)
     finally:
         if paused:
             gc.enable()
 
 
-def _convert(text, to, filename, source, rules, black_config, format, reexports=None) -> ConversionResult:
+def _convert(text, to, filename, source, rules, black_config, format, reexports=None, project=None) -> ConversionResult:
     report = FileReport(path=filename)
     if to not in (TORCH, TF, "auto"):
         raise InputError(f"unknown target framework {to!r}: use 'torch' or 'tf'")
@@ -187,6 +194,8 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
         module=module,
         filename=filename,
     )
+    if project:
+        ctx.facts["project"] = project
     try:
         for analyze in hooks.ANALYZERS:
             analyze(ctx)
@@ -213,7 +222,10 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
         if changed:  # output that does not parse is never returned
             _check_parses(code, text, generated)
         report.status = "converted" if changed else "unchanged"
-        return ConversionResult(code, changed, report, source_fw, to, models=ctx.models)
+        summarize = getattr(hooks, "SUMMARIZE", None)
+        classes = tuple(summarize(ctx)) if summarize else ()
+        imports = tuple(sorted(set(hooks.PROJECT_IMPORTS(ctx).values()))) if classes else ()
+        return ConversionResult(code, changed, report, source_fw, to, models=ctx.models, classes=classes, imports=imports)
     finally:
         ctx.release()
 

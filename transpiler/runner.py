@@ -9,6 +9,8 @@ workers, and that file is reported as an internal error.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -37,6 +39,8 @@ class Options:
     # names the project's own modules re-export, each with the framework name it
     # stands for ([tool.transpiler] reexports, --reexport)
     reexports: tuple[tuple[str, str], ...] = ()
+    # the project index: the summaries of the run's classes (project.py), set by run_many
+    project: tuple = ()
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Outcome:
     data: bytes | None = None  # bytes to write when changed
     error: str | None = None
     source: object | None = None  # the files.SourceFile read (encoding, BOM, size and time)
+    classes: tuple = ()  # the file's classes as other files see them (project.py)
+    imports: tuple = ()  # (module, name) of the classes it imports from the project
 
     @property
     def changed(self) -> bool:
@@ -123,6 +129,7 @@ def convert_text(path: str, text: str, options: Options):
         black_config=black_config_for(directory),
         format=options.format,
         reexports=dict(options.reexports) or None,
+        project=_index(options.project),
     )
     if result.changed and text.endswith("\r") and not result.code.endswith("\r"):
         # LibCST drops the final line ending of a file whose lines end in a lone
@@ -132,6 +139,13 @@ def convert_text(path: str, text: str, options: Options):
         if not result.changed:
             result.report.status = "unchanged"
     return result
+
+
+@functools.lru_cache(maxsize=2)
+def _index(summaries: tuple):
+    from .project import ProjectIndex
+
+    return ProjectIndex(summaries) if summaries else None
 
 
 def convert_file(path: str, options: Options) -> Outcome:
@@ -167,15 +181,15 @@ def convert_file(path: str, options: Options) -> Outcome:
         report.error = f"internal error: {type(exc).__name__}: {exc}"
         return Outcome(path, report, error=report.error)
     result.report.path = path
-    if not result.changed:
-        return Outcome(path, result.report, original=source.text, source=source)
     return Outcome(
         path,
         result.report,
         original=source.text,
-        converted=result.code,
+        converted=result.code if result.changed else None,
         data=data,
         source=source,
+        classes=result.classes,
+        imports=result.imports,
     )
 
 
@@ -190,7 +204,48 @@ def _worker(args):
 
 
 def run_many(paths: list[str], options: Options, *, jobs: int | None = None, progress=None):
-    """Yield an Outcome per path, in the order of ``paths``."""
+    """Yield an Outcome per path, in the order of ``paths``.
+
+    Files convert together: once every file has converted, the files that import a Keras class
+    of another file of the run convert again, knowing what that class became (project.py),
+    until what they know no longer changes. Each file is yielded once, with its last outcome."""
+    if len(paths) < 2:
+        yield from _run_pass(paths, options, jobs=jobs, progress=progress)
+        return
+    outcomes = {o.path: o for o in _run_pass(paths, options, jobs=jobs, progress=progress)}
+    known: dict = {}
+    for _ in range(MAX_PROJECT_PASSES):
+        summaries = _summaries(outcomes)
+        if summaries == known:
+            break
+        changed = {(s.module, s.name) for s in set(summaries.values()) ^ set(known.values())}
+        known = summaries
+        again = [p for p, o in outcomes.items() if any(i in changed for i in o.imports)]
+        if not again:
+            break
+        project = tuple(summaries[k] for k in sorted(summaries))
+        with_index = dataclasses.replace(options, project=project)
+        for outcome in _run_pass(again, with_index, jobs=jobs):
+            outcomes[outcome.path] = outcome
+    for path in paths:
+        yield outcomes[path]
+
+
+# a chain of classes, each made by a class of the next file, settles one file per pass;
+# imports without cycles settle within their depth
+MAX_PROJECT_PASSES = 8
+
+
+def _summaries(outcomes: dict) -> dict:
+    """(module, class name) -> summary, from each file's last conversion."""
+    out = {}
+    for outcome in outcomes.values():
+        for summary in outcome.classes:
+            out[(summary.module, summary.name)] = summary
+    return out
+
+
+def _run_pass(paths: list[str], options: Options, *, jobs: int | None = None, progress=None):
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(paths) < 4:
         for path in paths:

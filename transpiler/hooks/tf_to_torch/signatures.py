@@ -1,8 +1,10 @@
-"""``input_signature`` of a converted Keras class (transformers' TF models declare one).
+"""Methods a converted Keras class loses: ``get_config``, ``compute_output_shape``/``spec``
+and an ``input_signature`` (transformers' TF models declare one).
 
-It lists the tf.TensorSpec inputs tf.function and SavedModel trace the model with. A PyTorch
-module declares no inputs (torch.export traces example tensors), so, like ``get_config``, it
-goes; the TensorSpec in it go with it."""
+``input_signature`` lists the tf.TensorSpec inputs tf.function and SavedModel trace the model
+with. A PyTorch module declares no inputs (torch.export traces example tensors), so, like
+``get_config``, it goes. What the walk reported inside a method that goes (a
+``keras.layers.serialize`` in get_config) is not in the output: it is reported removed with it."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import libcst as cst
 
 from ...engine.context import PendingFinding
 from ...engine.query import resolve_call
-from ...engine.walk import is_docstring, method_named
-from ...report import CONVERTED
+from ...engine.walk import is_docstring, iter_nodes, method_named
+from ...report import CONVERTED, UNCONVERTED
 
 SPEC = "tensorflow.TensorSpec"
 
@@ -27,16 +29,47 @@ def drop_input_signature(ctx, cls: cst.ClassDef, stmt: cst.FunctionDef) -> bool:
     if not specs:
         return False
     ctx.converted(
-        stmt, "keras.Model.input_signature", "(removed)",
+        fn, "keras.Model.input_signature", "(removed)",
         "the inputs tf.function and SavedModel trace with; a PyTorch module declares none (torch.export takes example inputs)",
     )
-    ids = {id(call) for call in specs}
-    for i, found in enumerate(ctx.findings):
-        if found.api == SPEC and id(found.node) in ids and found.kind != CONVERTED:
-            ctx.findings[i] = PendingFinding(CONVERTED, SPEC, "part of input_signature", "(removed)", found.node, found.statement)
-            ctx.changes += 1
-    ctx.consume_subtree(fn)
+    removed_with(ctx, fn, "input_signature")
     return True
+
+
+# the methods of a Keras class that a converted one drops, and why
+DROPPED_METHODS = {
+    "get_config": "PyTorch modules have no config; rebuild them with their constructor arguments",
+    "compute_output_shape": "a PyTorch module computes its output; it has no shape inference to declare",
+    "compute_output_spec": "a PyTorch module computes its output; it has no shape inference to declare",
+}
+
+
+def drop_method(ctx, cls: cst.ClassDef, stmt: cst.FunctionDef) -> bool:
+    """Whether ``stmt`` (the rewritten method of the original class ``cls``) goes from the
+    converted class: get_config, compute_output_shape/spec or an input_signature of TensorSpec."""
+    name = stmt.name.value
+    if name not in DROPPED_METHODS:
+        return drop_input_signature(ctx, cls, stmt)
+    fn = method_named(cls, name)
+    ctx.converted(fn if fn is not None else stmt, f"keras.layers.Layer.{name}", "(removed)", DROPPED_METHODS[name])
+    if fn is not None:
+        removed_with(ctx, fn, name)
+    return True
+
+
+def removed_with(ctx, fn: cst.FunctionDef, what: str) -> None:
+    """The uses the walk reported inside ``fn``, a method that goes, go with it: reported
+    converted as part of it (they are not in the output), their names no longer needed."""
+    inside = {id(node) for node in iter_nodes(fn)}
+    for i, found in enumerate(ctx.findings):
+        if found.kind != CONVERTED and (id(found.node) in inside or id(found.statement) in inside):
+            if found.kind == UNCONVERTED:
+                ctx.findings[i] = PendingFinding(CONVERTED, found.api, f"part of {what}", "(removed)", found.node, found.statement)
+                ctx.changes += 1
+            else:  # a warning about code that is gone
+                ctx.findings[i] = None
+    ctx.findings[:] = [f for f in ctx.findings if f is not None]
+    ctx.consume_subtree(fn)
 
 
 def _specs(ctx, fn: cst.FunctionDef) -> list[cst.Call] | None:

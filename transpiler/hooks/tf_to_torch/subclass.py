@@ -39,7 +39,8 @@ from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_l
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
-from .signatures import drop_input_signature
+from .project_classes import foreign_plans
+from .signatures import drop_method
 from .subclass_graph import lazy_inits
 
 BASES = {"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.engine.base_layer.Layer"}
@@ -86,7 +87,7 @@ class Attr:
 
 @dataclass
 class ClassPlan:
-    node: cst.ClassDef
+    node: cst.ClassDef | None  # None: a class of another file of the run (project_classes.py)
     name: str
     is_model: bool
     attrs: dict[str, Attr] = field(default_factory=dict)
@@ -112,6 +113,8 @@ class ClassPlan:
     multi_apps: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
     # the class' other methods that apply its layers (`def project(self, x): return self.dense(x)`)
     helpers: set[str] = field(default_factory=set)
+    origin: str | None = None  # a class of another file of the run: its module
+    shape_kept: bool = False  # such a class: its compute_output_shape() returns its input shape
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -129,7 +132,7 @@ def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
 
 def analyze(ctx) -> None:
     plans: dict[int, ClassPlan] = ctx.facts.setdefault("class_plans", {})
-    by_name: dict[str, ClassPlan] = {}
+    by_name: dict[str, ClassPlan] = dict(foreign_plans(ctx))
     for stmt in _dependency_order([s for s in ctx.module.body if isinstance(s, cst.ClassDef)]):
         graph = subclass_graph.find(ctx, stmt)
         if graph is not None:
@@ -161,7 +164,11 @@ def analyze(ctx) -> None:
         if kept and not plan.problems:
             # a module holding a Keras layer runs under neither framework: all or nothing
             plan.problems.append(
-                "; ".join(f"self.{a.name} ({'a list of ' if a.many else ''}{a.block.name}) stays Keras" for a in kept)
+                "; ".join(
+                    f"self.{a.name} ({'a list of ' if a.many else ''}{a.block.name}"
+                    + (f", from {a.block.origin}" if a.block.origin else "") + ") stays Keras"
+                    for a in kept
+                )
             )
         if not plan.problems:
             try:
@@ -221,6 +228,8 @@ def _keep(ctx, plan: ClassPlan) -> None:
         stack.extend(source_children(node))
     for attr in plan.attrs.values():
         block = attr.block
+        if attr.kind == "block" and block.node is None:
+            continue  # a class of another file converts with its file; its maker is reported
         if attr.kind == "block" and block.size_param and attr.block_size is None and not block.problems:
             block.problems.append(
                 f"{plan.name}, which stays Keras, makes it (self.{attr.name}) without "
@@ -1000,13 +1009,7 @@ def on_class(transformer, original, updated):
                 stmt = ctx.fill(_rewrite_call(ctx, plan, stmt))
             elif name in plan.helpers:
                 stmt = ctx.fill(_rewrite_helper(plan, stmt))
-            elif name == "get_config":
-                ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
-                continue
-            elif drop_input_signature(ctx, original, stmt):
-                continue
-            elif name in ("compute_output_shape", "compute_output_spec"):
-                ctx.converted(stmt, f"keras.layers.Layer.{name}", "(removed)", "a PyTorch module computes its output; it has no shape inference to declare")
+            elif drop_method(ctx, original, stmt):
                 continue
             elif name == "build" and plan.build is not None:
                 _drop_build(ctx, plan.build)
@@ -1521,7 +1524,7 @@ def finish_models(transformer, original, updated):
         if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in by_name):
             continue
         plan = by_name[value.func.value]
-        if plan.problems or not isinstance(small.targets[0].target, cst.Name):
+        if plan.problems or plan.node is None or not isinstance(small.targets[0].target, cst.Name):
             continue
         position = list(ctx.scan.position(value, stmt))
         if position == [0, 0]:

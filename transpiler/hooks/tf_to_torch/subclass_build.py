@@ -222,6 +222,11 @@ def _outside_reads(cls: cst.ClassDef) -> set[str]:
     return out
 
 
+def block_keeps_shape(block) -> bool:
+    """keeps_shape() of a converted class' plan, of this file or of another (project_classes.py)."""
+    return block.shape_kept if block.node is None else keeps_shape(block.node)
+
+
 def keeps_shape(cls: cst.ClassDef) -> bool:
     """Whether ``cls.compute_output_shape(shape)`` is ``return shape``: its output has its input's sizes."""
     fn = next((s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "compute_output_shape"), None)
@@ -733,7 +738,7 @@ class _BuildWalker:
                 and small.value.args[0].value.value == small.targets[0].target.value and self._is_shape(small.value.args[0].value)
             ):
                 return False
-            if not keeps_shape(attr.block.node):
+            if not block_keeps_shape(attr.block):
                 raise Unconvertible(
                     f"build(): {' '.join(code_of(small).split())}: the output size of the elements of self.{name}"
                     f" ({attr.block.name}) is not known statically (its compute_output_shape() does not just return"
@@ -1018,9 +1023,11 @@ class _BuildWalker:
         if attr is None or attr.kind not in ("layer", "block") or getattr(attr, "many", False):
             raise Unconvertible(f"build(): {text}: self.{name} is not a layer that __init__ or build() makes")
         if attr.kind == "block":
-            if keeps_shape(attr.block.node):
+            if block_keeps_shape(attr.block):
                 return inner
-            has = any(isinstance(s, cst.FunctionDef) and s.name.value == "compute_output_shape" for s in attr.block.node.body.body)
+            has = attr.block.node is not None and any(
+                isinstance(s, cst.FunctionDef) and s.name.value == "compute_output_shape" for s in attr.block.node.body.body
+            )
             why = "its compute_output_shape() does not just return its input shape" if has else "it has no compute_output_shape()"
             raise Unconvertible(
                 f"build(): {text}: the output size of self.{name} ({attr.block.name}) is not known statically"
@@ -1162,7 +1169,7 @@ class _BuildWalker:
         from .subclass import Attr
 
         layer = _layer_call(self.ctx, call)
-        known = {p.name: p for p in self.ctx.facts.get("class_plans", {}).values()}
+        known = {**self.ctx.facts.get("foreign_plans", {}), **{p.name: p for p in self.ctx.facts.get("class_plans", {}).values()}}
         block = known.get(call.func.value) if isinstance(call.func, cst.Name) else None
         if layer is None and block is None:
             api = resolve_call(self.ctx, call)

@@ -66,7 +66,7 @@ from .functional import (
 from .keras_layers import LayerCall, TensorInfo, lazy_inits, plan_layer
 from .models import INPUTS, _layer_call
 from . import dtype_policy
-from .signatures import drop_input_signature
+from .signatures import drop_method
 
 API = "keras functional subclass"
 MODEL_BASES = {"keras.Model", "keras.models.Model"}
@@ -1657,10 +1657,7 @@ def rewrite_class(ctx, plan, original: cst.ClassDef, updated: cst.ClassDef, hold
                 body.append(ctx.fill(_rewrite_init(ctx, plan, g, stmt, holder), **holder.subs))
                 body.append(ctx.fill(_forward(ctx, plan, g)))
                 continue
-            if name == "get_config":
-                ctx.converted(stmt, "keras.layers.Layer.get_config", "(removed)", "PyTorch modules have no config; rebuild them with their constructor arguments")
-                continue
-            if drop_input_signature(ctx, original, stmt):
+            if drop_method(ctx, original, stmt):
                 continue
         body.append(stmt)
     new = new.with_changes(body=new.body.with_changes(body=body))
