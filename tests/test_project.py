@@ -203,3 +203,37 @@ def test_the_converted_pair_computes_what_keras_does(tmp_path):
                               capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     assert float(done.stdout.strip().splitlines()[-1]) < 1e-5
+
+
+CHILDREN = '''\
+import keras
+
+from pkg.norm import Kept, RMSNorm
+
+
+class Shifted(RMSNorm):
+    def call(self, x):
+        return keras.ops.add(super().call(x), 1.0)
+
+
+class KeptChild(Kept):
+    def call(self, x):
+        return keras.ops.add(x, 1.0)
+'''
+
+
+def test_a_subclass_of_another_files_class_is_reported_once(tmp_path):
+    pkg = package(tmp_path, {"norm.py": NORM, "children.py": CHILDREN})
+    out = tmp_path / "out"
+    proc = run("convert", pkg, "--to", "torch", "-o", out, "--report", "json")
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "children.py").read_text()
+    report = next(r for r in json.loads(proc.stdout)["files"] if r["path"].endswith("children.py"))
+    unconverted = {f["line"]: f["message"] for f in report["findings"] if f["kind"] == "unconverted"}
+    # on a base that becomes a module its code converts, and the class is left to finish by hand
+    assert unconverted[6].startswith("it derives from RMSNorm, a class of pkg.norm that becomes a PyTorch module")
+    assert "return torch.add(super().call(x), 1.0)" in text
+    # on a base that stays Keras it stays whole: one finding, its Keras code as it was
+    assert unconverted[11] == "it derives from Kept (a Keras class of pkg.norm, which stays Keras), whose methods it overrides or extends"
+    assert "return keras.ops.add(x, 1.0)" in text
+    assert len(unconverted) == 2

@@ -224,7 +224,7 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
         report.status = "converted" if changed else "unchanged"
         summarize = getattr(hooks, "SUMMARIZE", None)
         classes = tuple(summarize(ctx)) if summarize else ()
-        imports = tuple(sorted(set(hooks.PROJECT_IMPORTS(ctx).values()))) if classes else ()
+        imports = tuple(sorted(set(hooks.PROJECT_IMPORTS(ctx).values()))) if summarize else ()
         return ConversionResult(code, changed, report, source_fw, to, models=ctx.models, classes=classes, imports=imports)
     finally:
         ctx.release()

@@ -30,7 +30,7 @@ import libcst as cst
 
 from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible, literal_value
-from ...engine.names import classify
+from ...engine.names import classify, dotted_name
 from ...engine.query import resolve_call
 from ...engine.walk import PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
 from ...engine.scan import Hit
@@ -150,6 +150,16 @@ def analyze(ctx) -> None:
             continue
         keras_class, is_model = _is_keras_class(ctx, stmt)
         if not keras_class:
+            derived = _derived_reason(ctx, stmt, by_name)
+            if derived is not None:
+                reason, kept_base = derived
+                for base in stmt.bases:
+                    ctx.owned.add(id(base.value))  # reported with the class
+                plan = ClassPlan(stmt, stmt.name.value, False, problems=[reason])
+                plans[id(stmt)] = plan
+                by_name[plan.name] = plan
+                if kept_base:
+                    _keep(ctx, plan)  # Keras code on a Keras base runs; PyTorch code there would not
             continue
         for base in stmt.bases:
             ctx.owned.add(id(base.value))  # the class handler rewrites the base
@@ -185,6 +195,58 @@ def analyze(ctx) -> None:
         else:
             _keep(ctx, plan)
     ctx.facts["class_plans_by_name"] = by_name
+
+
+def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool] | None:
+    """Why ``cls``, derived from a Keras class other than Layer and Model, is not converted, and
+    whether its base stays Keras (None for any other class): a Keras layer
+    (``keras.layers.MultiHeadAttention``), a Keras class of this file, or of another file of the
+    run (project_classes.py). Its methods override or extend the base's, whose attributes
+    (``self._query_dense``) only the base knows. On a base that stays Keras the class stays
+    whole, reported once (rather than a Keras class with PyTorch code inside); on a base that
+    becomes a module, its code converts where it can and the class is reported, to finish by
+    hand (call() -> forward()...)."""
+    for base in cls.bases:
+        value = base.value
+        if base.keyword is not None or not isinstance(value, (cst.Name, cst.Attribute)):
+            continue
+        api = resolve_call(ctx, value)
+        if api is not None and api.startswith("keras.layers.") and api not in BASES:
+            return (
+                f"it derives from {api}, whose own attributes and methods it overrides or extends;"
+                " only subclasses of keras.layers.Layer and keras.Model are converted"
+            ), True
+        if not isinstance(value, cst.Name):
+            continue
+        base_plan = known.get(value.value)
+        if base_plan is None and _converted_base(ctx, value.value) and any(
+            _method(cls, m) is not None for m in ("call", "build")
+        ):
+            # converted already (a second run): what the first run said, so that it says it again
+            base_plan = ClassPlan(None, value.value, False)
+        if base_plan is not None:
+            where = f" of {base_plan.origin}" if base_plan.origin else " of this file"
+            if base_plan.problems or base_plan.build_problem:
+                return f"it derives from {value.value} (a Keras class{where}, which stays Keras), whose methods it overrides or extends", True
+            return (
+                f"it derives from {value.value}, a class{where} that becomes a PyTorch module, and overrides its"
+                " Keras methods: finish it by hand (call() -> forward(), build() -> __init__)"
+            ), False
+    return None
+
+
+def _converted_base(ctx, name: str) -> bool:
+    """Whether ``name`` is a class of this file that derives from torch.nn.Module."""
+    for stmt in ctx.module.body:
+        if isinstance(stmt, cst.ClassDef) and stmt.name.value == name:
+            aliases = ctx.resolver.bindings.aliases  # the target's names too (`from torch import nn`)
+            for b in stmt.bases:
+                dotted = dotted_name(b.value) if isinstance(b.value, (cst.Name, cst.Attribute)) else None
+                head, _, rest = (dotted or "").partition(".")
+                if head in aliases and ".".join(filter(None, (aliases[head], rest))) == "torch.nn.Module":
+                    return True
+            return False
+    return False
 
 
 def _dependency_order(classes: list[cst.ClassDef]) -> list[cst.ClassDef]:

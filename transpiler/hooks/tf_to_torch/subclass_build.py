@@ -1034,10 +1034,16 @@ class _BuildWalker:
                 f" ({why}); build the next layer with an explicit shape"
             )
         marker = Expr(cst.Name("__input_size__"))
-        try:
-            out = plan_layer(attr.layer, [TensorInfo((None, marker))]).out
-        except Unconvertible as exc:
-            raise Unconvertible(f"build(): {text}: the output size of self.{name} ({attr.layer.short}) is not known: {exc}")
+        out = None
+        for rank in range(2, 6):  # a Dense takes any rank, a Conv2D only 4: the size of the last axis is its own
+            try:
+                out = plan_layer(attr.layer, [TensorInfo((*(None,) * (rank - 1), marker))]).out
+                break
+            except Unconvertible as exc:
+                if rank == 2:
+                    first = exc
+        if out is None:
+            raise Unconvertible(f"build(): {text}: the output size of self.{name} ({attr.layer.short}) is not known: {first}")
         last = out.shape[-1] if out.shape else None
         if last is marker:
             return inner
