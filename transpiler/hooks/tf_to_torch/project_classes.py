@@ -48,10 +48,18 @@ def foreign_plans(ctx) -> dict:
         return plans
     for local, (module, name) in imported_classes(ctx).items():
         summary = index.get(module, name)
-        if summary is None or len(summary.size_params) > 1:
-            continue  # unknown, or sizes of several inputs: as a class of another run
+        if summary is None:
+            continue
         plan = ClassPlan(None, local, summary.is_model, origin=summary.module, shape_kept=summary.keeps_shape)
-        if summary.converts:
+        if summary.converts and len(summary.size_params) > 1:
+            # its build() read the sizes of several inputs: a maker's build() must give each
+            # (subclass_build.py), which needs that build()'s parameters
+            plan.converts_elsewhere = True
+            plan.problems.append(
+                f"its PyTorch form takes the sizes of its inputs as {', '.join(p + '=' for p in summary.size_params)}"
+                " (keywords), which a class of another file is not given yet"
+            )
+        elif summary.converts:
             plan.size_param = summary.size_params[0] if summary.size_params else None
             plan.call_params = list(summary.call_params)
             plan.mask_arg = summary.mask_arg

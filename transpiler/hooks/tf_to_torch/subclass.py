@@ -115,6 +115,8 @@ class ClassPlan:
     helpers: set[str] = field(default_factory=set)
     origin: str | None = None  # a class of another file of the run: its module
     shape_kept: bool = False  # such a class: its compute_output_shape() returns its input shape
+    # such a class converts with its file, but not in the form this file can make it (problems)
+    converts_elsewhere: bool = False
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -173,13 +175,7 @@ def analyze(ctx) -> None:
         kept = [a for a in plan.attrs.values() if a.kind == "block" and (a.block.problems or a.block.build_problem)]
         if kept and not plan.problems:
             # a module holding a Keras layer runs under neither framework: all or nothing
-            plan.problems.append(
-                "; ".join(
-                    f"self.{a.name} ({'a list of ' if a.many else ''}{a.block.name}"
-                    + (f", from {a.block.origin}" if a.block.origin else "") + ") stays Keras"
-                    for a in kept
-                )
-            )
+            plan.problems.append("; ".join(_kept_text(a) for a in kept))
         if not plan.problems:
             try:
                 _trace_call(ctx, plan)
@@ -195,6 +191,15 @@ def analyze(ctx) -> None:
         else:
             _keep(ctx, plan)
     ctx.facts["class_plans_by_name"] = by_name
+
+
+def _kept_text(attr: Attr) -> str:
+    """Why a class holding ``attr``, a class that does not convert here, stays Keras."""
+    block = attr.block
+    what = f"self.{attr.name} ({'a list of ' if attr.many else ''}{block.name}" + (f", from {block.origin}" if block.origin else "")
+    if block.origin and block.converts_elsewhere:
+        return f"{what}): {block.problems[0]}"
+    return f"{what}) stays Keras"
 
 
 def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool] | None:
@@ -226,7 +231,7 @@ def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool] | N
             base_plan = ClassPlan(None, value.value, False)
         if base_plan is not None:
             where = f" of {base_plan.origin}" if base_plan.origin else " of this file"
-            if base_plan.problems or base_plan.build_problem:
+            if (base_plan.problems or base_plan.build_problem) and not base_plan.converts_elsewhere:
                 return f"it derives from {value.value} (a Keras class{where}, which stays Keras), whose methods it overrides or extends", True
             return (
                 f"it derives from {value.value}, a class{where} that becomes a PyTorch module, and overrides its"
