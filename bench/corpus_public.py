@@ -39,6 +39,9 @@ class Package:
     pip_args: tuple[str, ...] = ()
     # (old, new): take the twin of each selected file, its name with old replaced by new
     twin: tuple[str, str] | None = None
+    # what its users declare as [tool.transpiler] reexports: names the package's own
+    # modules hand out for a framework's (transformers' files import keras from modeling_tf_utils)
+    reexports: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -48,7 +51,9 @@ class Package:
 PACKAGES = (
     # TF2/Keras 2 code (tf.keras layers, tf.* ops), and the PyTorch twin of each of those models
     Package("transformers", "4.46.3", "tf", ("transformers/models/*/modeling_tf_*.py",),
-            sha256="a12ef6f52841fd190a3e5602145b542d03507222f2c64ebb7ee92e8788093aef"),
+            sha256="a12ef6f52841fd190a3e5602145b542d03507222f2c64ebb7ee92e8788093aef",
+            reexports=(("transformers.modeling_tf_utils.keras", "keras"),
+                       ("transformers.modeling_tf_utils.keras_serializable", "keras.saving.register_keras_serializable"))),
     Package("transformers", "4.46.3", "torch", ("transformers/models/*/modeling_tf_*.py",),
             twin=("/modeling_tf_", "/modeling_"), sha256="a12ef6f52841fd190a3e5602145b542d03507222f2c64ebb7ee92e8788093aef"),
     # Keras 3 code on keras.ops: models and their layers (tests and preset tables left out)

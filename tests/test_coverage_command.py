@@ -150,3 +150,30 @@ def test_a_converter_crash_is_counted_as_such():
     coverage.add(Outcome("y.py", FileReport("y.py", status="error", error="binary file"), error="binary file"))
     assert coverage.summary()["crashes"] == 1 and coverage.summary()["errors"] == 1
     assert "1 file(s) crashed the converter" in coverage.to_text()
+
+
+REEXPORTED = """import tensorflow as tf
+
+from mypkg.compat import keras
+
+
+class Net(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(4)
+
+    def call(self, x):
+        return tf.nn.relu(self.dense(x))
+"""
+
+
+def test_reexports_count_as_convert_counts_them(tmp_path):
+    """A project module that re-exports Keras: declared (flag or [tool.transpiler]), its layers are
+    Keras uses; undeclared, only the tf.* calls are (and the class is not Keras)."""
+    tree(tmp_path, **{"net.py": REEXPORTED})
+    undeclared = coverage_json(tmp_path, ".")["totals"]
+    declared = coverage_json(tmp_path, ".", "--reexport", "mypkg.compat.keras=keras")["totals"]
+    assert undeclared["uses"] == 1  # tf.nn.relu
+    assert declared["uses"] > undeclared["uses"] and declared["unconverted"] == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.transpiler]\nreexports = { "mypkg.compat.keras" = "keras" }\n')
+    assert coverage_json(tmp_path, ".")["totals"] == declared

@@ -193,6 +193,21 @@ class _Interrupts:
 _INTERRUPTS = _Interrupts()
 
 
+def project_settings(config: dict, args) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The rule files and re-exports of the project's config, with the command line's added."""
+    from .config import ConfigError, parse_reexport_option
+
+    rules = tuple(config.get("rules", ())) + tuple(args.rules)
+    reexports = dict(config.get("reexports", {}))
+    for text in args.reexport:
+        try:
+            key, value = parse_reexport_option(text)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        reexports[key] = value
+    return rules, reexports
+
+
 def cmd_convert(args) -> int:
     from .config import load_config
     from .report import Report
@@ -202,16 +217,7 @@ def cmd_convert(args) -> int:
     config_paths = [args.stdin_filename] if args.paths == ["-"] and args.stdin_filename else args.paths
     config = load_config(config_paths, explicit=args.config)
     to = args.to or config.get("to") or "auto"
-    rules = tuple(config.get("rules", ())) + tuple(args.rules)
-    reexports = dict(config.get("reexports", {}))
-    for text in args.reexport:
-        from .config import ConfigError, parse_reexport_option
-
-        try:
-            key, value = parse_reexport_option(text)
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from None
-        reexports[key] = value
+    rules, reexports = project_settings(config, args)
     options = Options(
         to=to,
         source=args.source or config.get("from"),

@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
     p.add_argument("--exclude", action="append", default=None, metavar="GLOB", help="skip files matching (gitignore syntax, repeatable)")
     p.add_argument("--no-gitignore", action="store_true", help="do not skip files that .gitignore ignores")
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--rules", action="append", default=[], metavar="FILE", help="extra rule file or folder (repeatable), as for convert")
+    p.add_argument("--reexport", action="append", default=[], metavar="NAME=FRAMEWORK_NAME", help="a name your own module re-exports, and the framework name it is (repeatable), as for convert")
+    p.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml instead of searching for one")
     p.set_defaults(func=run)
 
 
@@ -195,8 +198,10 @@ def _pct(part: int, whole: int) -> str:
 
 
 def measure(paths: list[str], *, source: str | None = None, jobs: int | None = None, include=None, exclude=None,
-            use_gitignore: bool = True, quiet: bool = True) -> tuple[Coverage, list[tuple[str, str]]]:
-    """Convert every file under ``paths`` in memory; (figures, discovery errors)."""
+            use_gitignore: bool = True, quiet: bool = True, rules: tuple[str, ...] = (),
+            reexports: dict[str, str] | None = None) -> tuple[Coverage, list[tuple[str, str]]]:
+    """Convert every file under ``paths`` in memory; (figures, discovery errors). ``rules`` and
+    ``reexports`` are convert's (the project's config)."""
     import time
     from types import SimpleNamespace
 
@@ -211,7 +216,7 @@ def measure(paths: list[str], *, source: str | None = None, jobs: int | None = N
     # (a source would convert every file, finding nothing in the others)
     to = SOURCE_OF[source] if source else "auto"
     # formatting and the output check as `convert` runs them, so that a crash there shows here too
-    options = Options(to=to, format=True)
+    options = Options(to=to, format=True, rules=tuple(rules), reexports=tuple(sorted((reexports or {}).items())))
     coverage = Coverage(source=source)
     for outcome in _run(files, options, SimpleNamespace(jobs=jobs, quiet=quiet)):
         coverage.add(outcome)
@@ -220,15 +225,25 @@ def measure(paths: list[str], *, source: str | None = None, jobs: int | None = N
 
 
 def run(args) -> int:
-    from ..cli import EXIT_ERROR, EXIT_OK, UsageError
+    from ..cli import EXIT_ERROR, EXIT_OK, UsageError, project_settings
+    from ..config import load_config
+    from ..frameworks import DIRECTION_TO, SOURCE_OF
+    from ..rules import RuleError, load_ruleset
 
+    # the project's rule files and re-exports count as they convert (its [tool.transpiler])
+    rules, reexports = project_settings(load_config(args.paths, explicit=args.config), args)
+    try:
+        for to in ([SOURCE_OF[args.source]] if args.source else list(SOURCE_OF.values())):
+            load_ruleset(DIRECTION_TO[to], rules)
+    except RuleError as exc:
+        raise UsageError(str(exc)) from None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("-j/--jobs must be at least 1")
     if args.top < 0:
         raise UsageError("--top must not be negative")
     coverage, errors = measure(
         args.paths, source=args.source, jobs=args.jobs, include=args.include, exclude=args.exclude,
-        use_gitignore=not args.no_gitignore, quiet=False,
+        use_gitignore=not args.no_gitignore, quiet=False, rules=rules, reexports=reexports,
     )
     for path, error in errors:
         coverage.files.append(FileFigures(path, status="error", error=error))
