@@ -37,7 +37,7 @@ from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
-from . import dtype_policy, subclass_graph
+from . import dtype_policy, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
 from .project_classes import foreign_plans
 from .signatures import drop_method
@@ -117,6 +117,8 @@ class ClassPlan:
     shape_kept: bool = False  # such a class: its compute_output_shape() returns its input shape
     # such a class converts with its file, but not in the form this file can make it (problems)
     converts_elsewhere: bool = False
+    # a subclass of a Keras layer with a PyTorch class (layer_subclass.py): (check's info, rule table)
+    layer_subclass: tuple | None = None
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -151,6 +153,23 @@ def analyze(ctx) -> None:
                 _keep(ctx, plan)
             continue
         keras_class, is_model = _is_keras_class(ctx, stmt)
+        layer = layer_subclass.layer_base(ctx, stmt) if not keras_class else None
+        if layer is not None:
+            # class PositionalEmbedding(keras.layers.Embedding) -> (nn.Embedding)
+            for base in stmt.bases:
+                ctx.owned.add(id(base.value))
+            plan = ClassPlan(stmt, stmt.name.value, False)
+            try:
+                info = layer_subclass.check(ctx, stmt, *layer)
+                plan.layer_subclass = (info, layer[1])
+                plan.call_params = info["params"][1:]
+                ctx.facts.setdefault("class_kinds", {})[plan.name] = "layer"
+            except Unconvertible as exc:
+                plan.problems.append(str(exc))
+                _keep(ctx, plan)
+            plans[id(stmt)] = plan
+            by_name[plan.name] = plan
+            continue
         if not keras_class:
             derived = _derived_reason(ctx, stmt, by_name)
             if derived is not None:
@@ -1041,6 +1060,8 @@ def on_class(transformer, original, updated):
         return updated
     if plan.graph is not None:
         return subclass_graph.rewrite_class(ctx, plan, original, updated, _Placeholders())
+    if plan.layer_subclass is not None:
+        return layer_subclass.rewrite(ctx, original, updated, *plan.layer_subclass)
     base = "torch.nn.Module"
     new = updated.with_changes(bases=[cst.Arg(ctx.name(base))])
     ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
@@ -1530,6 +1551,14 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
                 w["module"] = prefix_path + w["module"] if w["module"] else prefix_path.rstrip(".")
         return found
     out = []
+    if plan.layer_subclass is not None:
+        # the layer's own weights, under its PyTorch class's names
+        module = prefix_path.rstrip(".")
+        weights = plan.layer_subclass[1].get("weights", {})
+        return [{
+            "keras_class": plan.name, "origin": prefix_origin, "modules": [module],
+            "weights": [{"keras": k, "torch": t, "transform": "copy", "module": module, "args": {}} for k, t in weights.items()],
+        }]
     own = [a for a in plan.attrs.values() if a.kind == "weight"]
     if own:
         out.append({

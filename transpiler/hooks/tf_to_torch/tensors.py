@@ -56,6 +56,30 @@ def _is_integer(value: cst.BaseExpression, dtype: cst.BaseExpression | None, ctx
     return False
 
 
+def range_(args, ctx, original):
+    """tf.range(start, limit, delta), keras.ops.arange(start, stop, step): torch.arange takes
+    (end), (start, end) or (start, end, step), so tf.range(n, delta=d), which counts from 0 to
+    n, is torch.arange(0, n, d)."""
+    a = Args(args, ctx)
+    start, dtype = a.require("start"), a.get("dtype")
+    limit = a.get("limit") if "limit" in a else a.get("stop")
+    delta = a.get("delta") if "delta" in a else a.get("step")
+    subs = {"start": start}
+    if limit is None and delta is None:
+        text = "torch.arange({start}"
+    else:
+        text = "torch.arange({start}, {limit}" if limit is not None else "torch.arange(0, {start}"
+        if limit is not None:
+            subs["limit"] = limit
+        if delta is not None:
+            text += ", {delta}"
+            subs["delta"] = delta
+    if dtype is not None:
+        text += ", dtype={dtype}"
+        subs["dtype"] = dtype
+    return ctx.build(text + ")", **subs)
+
+
 def variable(args, ctx, original):
     a = Args(args, ctx)
     value = a.require("initial_value")
