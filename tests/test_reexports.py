@@ -115,3 +115,17 @@ def test_pyproject_and_command_line(tmp_path):
     (root / "pyproject.toml").write_text('[tool.transpiler]\nreexports = { "mypkg.compat.keras" = "numpy" }\n')
     proc = run("convert", f)
     assert proc.returncode != 0 and "reexports" in proc.stderr and "framework" in proc.stderr
+
+
+def test_an_undeclared_framework_name_from_a_project_module_is_warned_about(tmp_path):
+    f = package(tmp_path, "import tensorflow as tf\n\nfrom ..compat import keras\n\n\n" + LAYER)
+    result = convert(f.read_text(), str(f), reexports=None)
+    warnings = [x for x in result.report.findings if x.kind == "warning" and x.api == "mypkg.compat.keras"]
+    assert len(warnings) == 1 and (warnings[0].line, warnings[0].col) == (3, 22)
+    assert "--reexport mypkg.compat.keras=keras" in warnings[0].message
+    # declared, it is Keras: nothing to warn about
+    declared = convert(f.read_text(), str(f))
+    assert not [x for x in declared.report.findings if x.api == "mypkg.compat.keras"]
+    # a framework's own module, or another name, is not such an import
+    plain = convert("import tensorflow as tf\nfrom tensorflow import keras\nfrom mypkg.compat import layers\n\nx = tf.constant(1)\n", reexports=None)
+    assert not [x for x in plain.report.findings if x.kind == "warning"]

@@ -18,6 +18,7 @@ from .engine.formatting import BlackConfig, format_changed
 from .engine.unchanged import generate
 from .engine.imports import rewrite_imports
 from .engine.names import Reexports, Resolver, candidate_names, package_of
+from .engine.reexport_hint import warn_undeclared
 from .engine.scan import scan
 from .engine.spelling import Speller
 from .engine.transform import RuleTransformer
@@ -197,6 +198,7 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
     if project:
         ctx.facts["project"] = project
     try:
+        warn_undeclared(ctx)
         for analyze in hooks.ANALYZERS:
             analyze(ctx)
         ctx.facts["_called_functions"] = functions
