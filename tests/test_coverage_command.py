@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from test_cli import run
+from test_reexports import LAYER
 
 # TF: constant, reduce_sum, divide_no_nan (converted with a warning), linalg.expm (no rule)
 TF_FILE = """import tensorflow as tf
@@ -152,19 +153,7 @@ def test_a_converter_crash_is_counted_as_such():
     assert "1 file(s) crashed the converter" in coverage.to_text()
 
 
-REEXPORTED = """import tensorflow as tf
-
-from mypkg.compat import keras
-
-
-class Net(keras.layers.Layer):
-    def __init__(self):
-        super().__init__()
-        self.dense = keras.layers.Dense(4)
-
-    def call(self, x):
-        return tf.nn.relu(self.dense(x))
-"""
+REEXPORTED = "import tensorflow as tf\n\nfrom mypkg.compat import keras\n\n\n" + LAYER
 
 
 def test_reexports_count_as_convert_counts_them(tmp_path):
