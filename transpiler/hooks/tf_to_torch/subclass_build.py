@@ -1728,37 +1728,43 @@ def appended_lists(init: cst.FunctionDef, known) -> list[tuple[str, cst.Call, cs
         if name is not None:
             mentions[name] = mentions.get(name, 0) + 1
     out = []
-    for first, loop in zip(body, body[1:]):
+    for index, first in enumerate(body):
         if not (
             isinstance(first, cst.SimpleStatementLine) and len(first.body) == 1 and isinstance(first.body[0], cst.Assign)
             and len(first.body[0].targets) == 1 and isinstance(first.body[0].value, cst.List) and not first.body[0].value.elements
         ):
             continue
         name = _self_attr(first.body[0].targets[0].target)
-        if name is None or mentions.get(name) != 2 or not isinstance(loop, cst.For) or loop.orelse is not None or loop.asynchronous:
+        # the list is mentioned twice: made empty, appended to in a loop further down (the
+        # statements in between, transformers' `prev_chs = ...`, do not touch it)
+        loop = next((s for s in body[index + 1:] if isinstance(s, cst.For)), None)
+        if name is None or mentions.get(name) != 2 or loop is None or loop.orelse is not None or loop.asynchronous:
             continue
         lines = loop.body.body if isinstance(loop.body, cst.IndentedBlock) else []
         smalls = [line.body[0] for line in lines if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1]
-        if len(smalls) != len(lines) or not smalls or len(smalls) > 2:
+        if len(smalls) != len(lines) or not smalls:
             continue
-        append = smalls[-1]
-        if not (
-            isinstance(append, cst.Expr) and isinstance(append.value, cst.Call) and isinstance(append.value.func, cst.Attribute)
-            and append.value.func.attr.value == "append" and _self_attr(append.value.func.value) == name
-            and len(append.value.args) == 1 and not append.value.args[0].star and append.value.args[0].keyword is None
-        ):
+        appends = [
+            small for small in smalls
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
+            and small.value.func.attr.value == "append" and _self_attr(small.value.func.value) == name
+            and len(small.value.args) == 1 and not small.value.args[0].star and small.value.args[0].keyword is None
+        ]
+        if len(appends) != 1:
             continue
-        element = append.value.args[0].value
-        if len(smalls) == 2:
-            made = smalls[0]
+        element = appends[0].value.args[0].value
+        if isinstance(element, cst.Name):
             # block = Block(...); self.blocks.append(block): the local is only that element
-            if not (
-                isinstance(made, cst.Assign) and len(made.targets) == 1 and isinstance(made.targets[0].target, cst.Name)
-                and isinstance(element, cst.Name) and element.value == made.targets[0].target.value
-                and sum(isinstance(n, cst.Name) and n.value == element.value for n in _walk(loop)) == 2
-            ):
+            made = [
+                small for small in smalls
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+                and small.targets[0].target.value == element.value
+            ]
+            if len(made) != 1 or smalls.index(made[0]) > smalls.index(appends[0]) or sum(
+                isinstance(n, cst.Name) and n.value == element.value for n in _walk(loop)
+            ) != 2:
                 continue
-            element = made.value
+            element = made[0].value
         if isinstance(element, cst.Call) and isinstance(element.func, cst.Name) and element.func.value in known:
             out.append((name, element, first))
     return out
