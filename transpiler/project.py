@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .engine.names import package_of
+from .engine.names import absolute_import, package_of
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,7 @@ def module_name(path: str) -> str | None:
 
 def absolute_module(filename: str, module: str | None, level: int) -> str | None:
     """The module ``from <level dots><module> import ...`` names, written in ``filename``."""
-    if not level:
-        return module
-    package = package_of(filename)
-    if not package:
-        return None
-    parts = package.split(".")
-    if level - 1 >= len(parts):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    return ".".join(base + ([module] if module else []))
+    return absolute_import(package_of(filename) if level else None, module, level)
 
 
 class ProjectIndex:

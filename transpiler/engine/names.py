@@ -133,15 +133,21 @@ class Reexports:
 
     def absolute(self, module: str | None, level: int) -> str | None:
         """The absolute name of ``from <level dots><module> import ...`` in this package."""
-        if not level:
-            return module
-        if not self.package:
-            return None
-        base = self.package.split(".")
-        if level - 1 >= len(base):
-            return None
-        base = base[: len(base) - (level - 1)]
-        return ".".join(base + ([module] if module else []))
+        return absolute_import(self.package, module, level)
+
+
+def absolute_import(package: str | None, module: str | None, level: int) -> str | None:
+    """The absolute name of ``from <level dots><module> import ...`` written in ``package``
+    (None where the dots climb above it, or for a relative import outside any package)."""
+    if not level:
+        return module
+    if not package:
+        return None
+    base = package.split(".")
+    if level - 1 >= len(base):
+        return None
+    base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
 
 
 def package_of(filename: str) -> str | None:

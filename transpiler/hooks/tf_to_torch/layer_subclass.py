@@ -30,15 +30,14 @@ from ...engine.walk import iter_nodes, method_named
 KERAS_LAYER_ATTRS = {"built", "dtype_policy", "compute_dtype", "variable_dtype", "trainable_weights", "non_trainable_weights", "weights"}
 
 
-def layer_base(ctx, cls: cst.ClassDef) -> tuple[str, dict] | None:
-    """``(api, subclass table)`` when ``cls`` derives from a Keras layer whose rule has one."""
+def layer_base(ctx, cls: cst.ClassDef):
+    """The rule of the Keras layer ``cls`` derives from, when it has a ``data.subclass`` table."""
     for base in cls.bases:
         if base.keyword is None and isinstance(base.value, (cst.Name, cst.Attribute)):
             api = resolve_call(ctx, base.value)
             rule = ctx.ruleset.lookup(api) if api else None
-            table = rule.data.get("subclass") if rule is not None else None
-            if table:
-                return api, table
+            if rule is not None and rule.data.get("subclass"):
+                return rule
     return None
 
 
@@ -50,14 +49,17 @@ def _is_super(node, method: str) -> bool:
     )
 
 
-def check(ctx, cls: cst.ClassDef, api: str, table: dict) -> dict:
+# the layer's methods a subclass may override that its PyTorch class does not have
+KERAS_ONLY_METHODS = ("build", "compute_output_shape", "compute_output_spec", "compute_mask")
+
+
+def check(ctx, cls: cst.ClassDef, rule) -> dict:
     """What the rewrite needs, or Unconvertible with the reason the class stays Keras."""
-    short = api.rsplit(".", 1)[-1]
+    short = rule.source.rsplit(".", 1)[-1]
     init, call = method_named(cls, "__init__"), method_named(cls, "call")
     for stmt in cls.body.body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value not in ("__init__", "call", "get_config"):
-            if stmt.name.value in ("build", "compute_output_shape", "compute_output_spec", "compute_mask"):
-                raise Unconvertible(f"it overrides {short}.{stmt.name.value}(), which its PyTorch class does not have")
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value in KERAS_ONLY_METHODS:
+            raise Unconvertible(f"it overrides {short}.{stmt.name.value}(), which its PyTorch class does not have")
     if call is None:
         raise Unconvertible(f"it does not define call(): what {short} computes stays Keras's")
     names = [p.name.value for p in call.params.params]
@@ -65,8 +67,7 @@ def check(ctx, cls: cst.ClassDef, api: str, table: dict) -> dict:
         raise Unconvertible("call() takes training or mask, which a subclass of a Keras layer keeps only in Keras")
     if call.params.star_arg is not cst.MaybeSentinel.DEFAULT or call.params.star_kwarg is not None:
         raise Unconvertible("call() takes *args or **kwargs")
-    supers = [n for n in iter_nodes(init)] if init is not None else []
-    inits = [n for n in supers if isinstance(n, cst.Call) and _is_super(n.func, "__init__")]
+    inits = [n for n in iter_nodes(init) if isinstance(n, cst.Call) and _is_super(n.func, "__init__")] if init is not None else []
     statements = [
         s for s in (init.body.body if init is not None else ())
         if isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 and isinstance(s.body[0], cst.Expr)
@@ -74,7 +75,8 @@ def check(ctx, cls: cst.ClassDef, api: str, table: dict) -> dict:
     ]
     if len(inits) != 1 or len(statements) != 1:
         raise Unconvertible(f"__init__ must call super().__init__(...) once, in a statement of its own, to give {short} its arguments")
-    mapped = _map_args(inits[0], api, table, ctx)
+    table = rule.data["subclass"]
+    mapped = _map_args(inits[0], rule, table)
     # the layer's own members: the table's, or Keras's that a module does not have
     attributes = table.get("attributes", {})
     for node in iter_nodes(cls):
@@ -85,13 +87,12 @@ def check(ctx, cls: cst.ClassDef, api: str, table: dict) -> dict:
         if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
             if node.attr.value in KERAS_LAYER_ATTRS:
                 raise Unconvertible(f"it reads self.{node.attr.value}, which a PyTorch module does not have")
-    return {"init": inits[0], "args": mapped, "attributes": attributes, "params": names}
+    return {"args": mapped, "attributes": attributes, "params": names}
 
 
-def _map_args(call: cst.Call, api: str, table: dict, ctx) -> list[cst.Arg]:
+def _map_args(call: cst.Call, rule, table: dict) -> list[cst.Arg]:
     """``super().__init__(num + 2, dim, **kwargs)`` -> the PyTorch class's arguments, by the Keras
     names the rule lists in order (positional) or by keyword."""
-    rule = ctx.ruleset.lookup(api)
     order = list(rule.args)
     renames, ignored = table.get("args", {}), set(table.get("ignored", ()))
     out: list[cst.Arg] = []
@@ -105,7 +106,7 @@ def _map_args(call: cst.Call, api: str, table: dict, ctx) -> list[cst.Arg]:
             continue
         if key not in renames:
             raise Unconvertible(
-                f"super().__init__({key}=...): {api.rsplit('.', 1)[-1]}'s {key} has no argument of"
+                f"super().__init__({key}=...): {rule.source.rsplit('.', 1)[-1]}'s {key} has no argument of"
                 f" {table['base'].rsplit('.', 1)[-1]} to go to"
             )
         out.append(cst.Arg(arg.value, keyword=cst.Name(renames[key]) if arg.keyword is not None else None))

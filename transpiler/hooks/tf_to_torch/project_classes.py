@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...engine.names import dotted_name
+from ...engine.names import absolute_import, dotted_name, package_of
 from ...engine.query import resolve_call
 from ...engine.walk import top_level_imports
-from ...project import ClassSummary, absolute_module, module_name
+from ...project import ClassSummary, module_name
 
 
 def imported_classes(ctx) -> dict[str, tuple[str, str]]:
@@ -23,13 +23,16 @@ def imported_classes(ctx) -> dict[str, tuple[str, str]]:
     found = ctx.facts.get("project_imports")
     if found is None:
         found = ctx.facts["project_imports"] = {}
-        for statement, alias, bound in top_level_imports(ctx.module):
-            if not isinstance(statement, cst.ImportFrom) or not isinstance(bound, cst.Name):
-                continue
-            if not isinstance(alias.name, cst.Name) or resolve_call(ctx, bound) is not None:
-                continue
+        imports = [
+            (statement, alias, bound) for statement, alias, bound in top_level_imports(ctx.module)
+            if isinstance(statement, cst.ImportFrom) and isinstance(bound, cst.Name) and isinstance(alias.name, cst.Name)
+            and resolve_call(ctx, bound) is None
+        ]
+        # the file's package (looked up on disk) resolves its relative imports
+        package = package_of(ctx.filename) if any(statement.relative for statement, _, _ in imports) else None
+        for statement, alias, bound in imports:
             module = dotted_name(statement.module) if statement.module is not None else None
-            absolute = absolute_module(ctx.filename, module, len(statement.relative))
+            absolute = absolute_import(package, module, len(statement.relative))
             if absolute:
                 found[bound.value] = (absolute, alias.name.value)
     return found

@@ -61,14 +61,15 @@ def removed_with(ctx, fn: cst.FunctionDef, what: str) -> None:
     """The uses the walk reported inside ``fn``, a method that goes, go with it: reported
     converted as part of it (they are not in the output), their names no longer needed."""
     inside = {id(node) for node in iter_nodes(fn)}
-    for i, found in enumerate(ctx.findings):
-        if found.kind != CONVERTED and (id(found.node) in inside or id(found.statement) in inside):
-            if found.kind == UNCONVERTED:
-                ctx.findings[i] = PendingFinding(CONVERTED, found.api, f"part of {what}", "(removed)", found.node, found.statement)
-                ctx.changes += 1
-            else:  # a warning about code that is gone
-                ctx.findings[i] = None
-    ctx.findings[:] = [f for f in ctx.findings if f is not None]
+    kept = []
+    for found in ctx.findings:
+        if found.kind == CONVERTED or (id(found.node) not in inside and id(found.statement) not in inside):
+            kept.append(found)
+        elif found.kind == UNCONVERTED:
+            kept.append(PendingFinding(CONVERTED, found.api, f"part of {what}", "(removed)", found.node, found.statement))
+            ctx.changes += 1
+        # else a warning about code that is gone: it goes too
+    ctx.findings[:] = kept
     ctx.consume_subtree(fn)
 
 

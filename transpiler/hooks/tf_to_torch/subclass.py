@@ -153,15 +153,15 @@ def analyze(ctx) -> None:
                 _keep(ctx, plan)
             continue
         keras_class, is_model = _is_keras_class(ctx, stmt)
-        layer = layer_subclass.layer_base(ctx, stmt) if not keras_class else None
-        if layer is not None:
+        layer_rule = layer_subclass.layer_base(ctx, stmt) if not keras_class else None
+        if layer_rule is not None:
             # class PositionalEmbedding(keras.layers.Embedding) -> (nn.Embedding)
             for base in stmt.bases:
                 ctx.owned.add(id(base.value))
             plan = ClassPlan(stmt, stmt.name.value, False)
             try:
-                info = layer_subclass.check(ctx, stmt, *layer)
-                plan.layer_subclass = (info, layer[1])
+                info = layer_subclass.check(ctx, stmt, layer_rule)
+                plan.layer_subclass = (info, layer_rule.data["subclass"])
                 plan.call_params = info["params"][1:]
                 ctx.facts.setdefault("class_kinds", {})[plan.name] = "layer"
             except Unconvertible as exc:
