@@ -87,7 +87,7 @@ def run(args) -> int:
         else:
             import torch
 
-            torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, tmp)
+            torch.save({k: torch.from_numpy(np.require(v, requirements="C")) for k, v in state.items()}, tmp)
         os.replace(tmp, out)  # never a half-written file
     print(f"wrote {out}: {len(state)} tensors for {args.model} ({result.models[args.model].get('form')})")
     if synthetic:

@@ -69,7 +69,7 @@ def load_state(module, state: dict[str, np.ndarray]) -> None:
         for key, value in state.items():
             if tuple(own[key].shape) != tuple(value.shape):
                 raise ValueError(f"{key}: Keras gives {value.shape}, the module wants {tuple(own[key].shape)}")
-            own[key].copy_(torch.from_numpy(np.ascontiguousarray(value)))
+            own[key].copy_(torch.from_numpy(np.require(value, requirements="C")))
 
 
 def _lazy(module) -> bool:
@@ -144,7 +144,7 @@ def main(program: str, info_path: str, record_dir: str, out_dir: str, device: st
         try:
             inputs = [record[f"{name}/in/{i}"] for i in range(keras_meta["inputs"])]
             layouts = [i["layout"] for i in info["inputs"]] + ["keras"] * len(inputs)
-            tensors = [torch.from_numpy(np.ascontiguousarray(to_torch_layout(x, layouts[i]))).to(device) for i, x in enumerate(inputs)]
+            tensors = [torch.from_numpy(np.require(to_torch_layout(x, layouts[i]), requirements="C")).to(device) for i, x in enumerate(inputs)]
             if loaded.get(name) != id(module):  # the program never ran it
                 if _lazy(module):
                     module.eval()

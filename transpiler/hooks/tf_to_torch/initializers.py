@@ -207,3 +207,66 @@ def _as_value(ctx, original, source: str, function: str, kwargs: list[str], cave
         ctx.warn(original, source, caveat)
     ctx.warn(original, source, VALUE_WARNING.format(function=function.replace("torch.nn.init.", "nn.init.")))
     return ctx.build(code)
+
+
+# -- the first value of a weight made with add_weight -------------------------
+
+# what an initializer's arguments may be made of where the weight is made: numbers, names,
+# attributes and arithmetic (a call may compute anything, and a TensorFlow one would stay)
+_PLAIN = (
+    cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.BinaryOperation, cst.UnaryOperation, cst.Subscript,
+    cst.SubscriptElement, cst.Index, cst.Dot, cst.LeftParen, cst.RightParen, cst.BaseBinaryOp, cst.BaseUnaryOp,
+    cst.LeftSquareBracket, cst.RightSquareBracket, cst.BaseParenthesizableWhitespace,
+)
+
+
+def plain(node: cst.BaseExpression) -> bool:
+    """Numbers, names, attributes, indexing and arithmetic: a value that means the same where
+    the weight is made."""
+    from ...engine.walk import in_source_order
+
+    return all(isinstance(n, _PLAIN) for n in in_source_order(node))
+
+
+def constant_lambda(node) -> cst.BaseExpression | None:
+    """``lambda *a, **kw: math.log(1 / 0.07)``: an initializer that ignores the shape and dtype it
+    is given and returns one number; that number, else None."""
+    if not isinstance(node, cst.Lambda):
+        return None
+    params = node.params
+    if params.params or params.posonly_params or params.kwonly_params:
+        return None
+    return node.body
+
+
+def weight_kind(ctx, init: cst.BaseExpression | None):
+    """(kind, values) of the initializer ``init`` given to add_weight: a name ("zeros"), an
+    initializer object of a known kind (keras.initializers.Constant(0.1), tf.zeros_initializer());
+    None where it has no conversion (an initializer chosen at run time, a function of the project)."""
+    if init is None:
+        return "glorot_uniform", {}
+    ok, value = literal_value(init)
+    if ok:
+        return (NAMES[value], {}) if isinstance(value, str) and value in NAMES else None
+    if isinstance(init, cst.Call) and isinstance(init.func, (cst.Name, cst.Attribute)):
+        qual = ctx.resolver.resolve_chain(init.func)
+        kind = KINDS.get(canonical(qual)) if qual else None
+        if kind is None:
+            return None
+        try:
+            values = bound_values(init, kind)
+        except Unconvertible:
+            return None
+        return kind, values
+    return None
+
+
+def parameter_value(kind: str, values: dict, shape: str) -> tuple[str, list[str]]:
+    """(the tensor a weight of ``shape`` (code) starts as, caveats) for an initializer of
+    ``kind``: torch.zeros/torch.ones, else the torch.nn.init function on an empty tensor."""
+    if kind == "zeros":
+        return f"torch.zeros({shape})", []
+    if kind == "ones":
+        return f"torch.ones({shape})", []
+    function, kwargs, caveats = plan(kind, values)
+    return f"{function}({', '.join([f'torch.empty({shape})', *kwargs])})", caveats

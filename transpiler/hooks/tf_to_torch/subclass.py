@@ -37,7 +37,7 @@ from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
-from . import dtype_policy, layer_subclass, subclass_graph
+from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
 from .project_classes import foreign_plans
 from .signatures import drop_method
@@ -1290,7 +1290,19 @@ def _parameter(ctx, attr: Attr, holder) -> str:
         "random_uniform": f"torch.nn.init.uniform_({empty}, -0.05, 0.05)", "he_normal": f"torch.nn.init.kaiming_normal_({empty})",
     }
     value = inits.get(init_name if ok else None)
-    if value is None:
+    constant = initializers.constant_lambda(init)
+    known = initializers.weight_kind(ctx, init) if value is None else None
+    if known is not None and not all(initializers.plain(v) for v in known[1].values()):
+        known = None  # an argument that computes: converted in place it would not mean the same
+    if value is None and constant is not None:
+        # lambda *a, **kw: math.log(1 / 0.07): one number, whatever the shape
+        value = f"torch.nn.init.constant_({empty}, {holder.add('{v}', {'v': constant}, ctx)})"
+    elif value is None and known is not None:
+        kind, values = known
+        value, caveats = initializers.parameter_value(kind, values, shape_code)
+        for caveat in caveats:
+            ctx.warn(attr.statement if attr.from_build else attr.call, "keras.layers.Layer.add_weight", caveat)
+    elif value is None:
         value = f"torch.nn.init.xavier_uniform_({empty})"
         ctx.warn(attr.statement if attr.from_build else attr.call, "keras.layers.Layer.add_weight", f"initializer {code_of(init).strip() if init is not None else ''} has no conversion; Glorot uniform is used")
     if ok_t and trainable_value is False:

@@ -52,6 +52,7 @@ from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
 from ...engine.walk import is_docstring, source_children, top_level_imports
+from . import initializers
 from .keras_layers import Expr
 
 NAME_SCOPES = {"tensorflow.name_scope", "tensorflow.compat.v1.name_scope", "keras.name_scope", "keras.backend.name_scope"}
@@ -1402,13 +1403,28 @@ class _BuildWalker:
                 raise Unconvertible(f"build(): add_weight({key}=...) has no nn.Parameter form")
             bound[key] = arg.value
         shape = bound.get("shape")
-        if not isinstance(shape, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in shape.elements):
+        end = len(self.scope.top)
+        if shape is not None and not isinstance(shape, (cst.List, cst.Tuple)):
+            # shape=self.hidden_size: one size (Keras 2 reads an int as a shape of one axis) or a
+            # tuple made in __init__; torch.ones(n) and torch.ones((a, b)) read it the same way
+            mapped = self.scope.expression(self.substitute(shape), end)
+            if mapped is None:
+                raise Unconvertible(
+                    f"build(): self.{name} = self.add_weight(shape={code_of(shape).strip()}): that shape is not known in"
+                    " __init__; make the weight there from explicit sizes"
+                )
+            shape = None
+            whole_shape = mapped
+        else:
+            whole_shape = None
+        if whole_shape is None and (
+            not isinstance(shape, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in shape.elements)
+        ):
             raise Unconvertible(
                 f"build(): self.{name} = self.add_weight(...) needs a literal shape of explicit sizes to be made in __init__"
             )
-        end = len(self.scope.top)
         sizes = []
-        for element in shape.elements:
+        for element in shape.elements if whole_shape is None else ():
             substituted = self.substitute(element.value)
             mapped = self.scope.expression(substituted, end)
             if mapped is None and {*self.own_params, *self.shape_params, *self.shape_aliases} & {n.value for n in _walk(substituted) if isinstance(n, cst.Name)}:
@@ -1423,13 +1439,22 @@ class _BuildWalker:
                 )
             sizes.append(code_of(mapped).strip())
         init = bound.get("initializer")
-        if init is not None and not literal_value(init)[0] and len(sizes) < 2:
+        init = self._initializer(name, init, end) if init is not None else None
+        if init is not None:
+            bound["initializer"] = init
+        if (init is None or not literal_value(init)[0]) and (whole_shape is not None or len(sizes) < 2) and not (
+            init is not None and (initializers.weight_kind(self.ctx, init) or initializers.constant_lambda(init))
+        ):
             # the stand-in for an initializer without a conversion (Glorot) needs two axes
+            axes = "an unknown number of" if whole_shape is not None else str(len(sizes))
             raise Unconvertible(
-                f"build(): self.{name} = self.add_weight(initializer={' '.join(code_of(init).split())}): that initializer has"
-                f" no conversion, and a weight of {len(sizes)} axes cannot be Glorot-initialised instead"
+                f"build(): self.{name} = self.add_weight(initializer={' '.join(code_of(bound.get('initializer') or cst.Name('None')).split())}):"
+                f" that initializer has no conversion, and a weight of {axes} axes cannot be Glorot-initialised instead"
             )
-        bound["shape"] = cst.parse_expression("(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")")
+        if whole_shape is not None:
+            bound["shape"] = whole_shape
+        else:
+            bound["shape"] = cst.parse_expression("(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")")
         for key in ("trainable", "name", "dtype"):
             if key in bound:
                 ok, value = literal_value(bound[key])
@@ -1450,6 +1475,41 @@ class _BuildWalker:
         # the initializer is only read as a literal name ("zeros"); any other is reported
         # where the parameter is made (see subclass._parameter)
         self.plan.weights[name] = (call, stmt, bound)
+
+
+    def _initializer(self, name: str, init, end: int):
+        """``init`` in __init__'s terms: a Keras initializer object of a known kind with its
+        arguments mapped (Constant(self.init_values) reads what __init__ stored), a constant lambda;
+        else as it is (a name such as "zeros", or one without a conversion, reported by the caller)."""
+        constant = initializers.constant_lambda(init)
+        if constant is not None:
+            mapped = None
+            if initializers.plain(constant):
+                mapped = self.scope.number(self.substitute(constant), end)
+            elif isinstance(constant, cst.Call) and _is_math(self.ctx, constant.func) and all(
+                not a.star and a.keyword is None and initializers.plain(a.value) for a in constant.args
+            ):  # math.log(1 / 0.07)
+                args = [a.with_changes(value=self.scope.number(self.substitute(a.value), end)) for a in constant.args]
+                mapped = None if any(a.value is None for a in args) else constant.with_changes(args=args)
+            if mapped is None:
+                raise Unconvertible(
+                    f"build(): self.{name} = self.add_weight(initializer={' '.join(code_of(init).split())}): the value it"
+                    " gives is not known in __init__; make the weight there"
+                )
+            return init.with_changes(body=mapped)
+        known = initializers.weight_kind(self.ctx, init)
+        if known is None or not isinstance(init, cst.Call):
+            return init
+        args = []
+        for arg in init.args:
+            mapped = self.scope.number(self.substitute(arg.value), end) if initializers.plain(arg.value) else None
+            if mapped is None:
+                raise Unconvertible(
+                    f"build(): self.{name} = self.add_weight(initializer={' '.join(code_of(init).split())}): the value"
+                    f" {code_of(arg.value).strip()} is not known in __init__; make the weight there"
+                )
+            args.append(arg.with_changes(value=mapped))
+        return init.with_changes(args=args)
 
 
 class _InitScope:
@@ -1565,6 +1625,24 @@ class _InitScope:
         if mapped is None:
             return None
         return cst.parse_expression(code_of(mapped).strip())  # fresh nodes
+
+    def number(self, node, at: int) -> cst.BaseExpression | None:
+        """Like expression(), for a number rather than a size: floats and any arithmetic
+        (an initializer's value, ``self.embed_dim**-0.5 * factor``)."""
+
+        def walk(n):
+            if isinstance(n, (cst.Integer, cst.Float)):
+                return n
+            if isinstance(n, cst.BinaryOperation):
+                left, right = walk(n.left), walk(n.right)
+                return None if left is None or right is None else n.with_changes(left=_paren(n.left, left), right=_paren(n.right, right))
+            if isinstance(n, cst.UnaryOperation) and isinstance(n.operator, (cst.Minus, cst.Plus)):
+                inner = walk(n.expression)
+                return None if inner is None else n.with_changes(expression=_paren(n.expression, inner))
+            return self._map(n, at, "build", set())
+
+        mapped = walk(node)
+        return None if mapped is None else cst.parse_expression(code_of(mapped).strip())
 
     def _map(self, node, at: int, where: str, seen: set):
         if isinstance(node, cst.Integer):
