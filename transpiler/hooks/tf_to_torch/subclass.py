@@ -431,6 +431,39 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
     for name, element, stmt in appended_lists(init, known):
         # self.blocks = [] filled by a loop of self.blocks.append(Block(...)): an nn.ModuleList
         plan.attrs.setdefault(name, Attr(name, "block", call=element, block=known[element.func.value], statement=stmt, many=True))
+    for stmt, _conditional in statements:
+        for small in stmt.body:
+            name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
+            if name is None or name in plan.attrs:
+                continue
+            value = small.value
+            if isinstance(value, cst.Name):
+                # conv_layers = [...] (or [] filled by append) and then self.conv_layers = conv_layers
+                local = value.value
+                made = [
+                    n.value for n in _walk(init.body) if isinstance(n, cst.Assign) and len(n.targets) == 1
+                    and isinstance(n.targets[0].target, cst.Name) and n.targets[0].target.value == local
+                ]
+                if not made or not all(isinstance(m, (cst.List, cst.Tuple, cst.ListComp)) for m in made):
+                    continue
+                value = cst.List([cst.Element(m) for m in made] + [
+                    cst.Element(n) for n in _walk(init.body) if isinstance(n, cst.Call)
+                    and isinstance(n.func, cst.Attribute) and n.func.attr.value == "append"
+                    and isinstance(n.func.value, cst.Name) and n.func.value.value == local
+                ])
+            if not isinstance(value, (cst.List, cst.Tuple)):
+                continue
+            # [Block(...), Block(...)], [Dense(4), *[Dense(4) for _ in range(n)]]: a plain list in an
+            # nn.Module does not register its modules (their parameters would be lost)
+            made = [n for n in _walk(value) if isinstance(n, cst.Call) and (
+                _layer_call(ctx, n) is not None or (isinstance(n.func, cst.Name) and n.func.value in known)
+            )]
+            if made:
+                raise Unconvertible(
+                    f"self.{name} is a list of layers made other than as [Block(...) for i in range(n)] or by a loop of"
+                    f" self.{name}.append(Block(...)), the forms that become an nn.ModuleList (a plain list in an"
+                    " nn.Module does not register its modules)"
+                )
 
 
 def _block_list_element(value, known: dict) -> cst.Call | None:
