@@ -36,6 +36,8 @@ class ClassSummary:
     input_layout: str = "keras"
     output_layout: str = "keras"
     is_model: bool = False
+    # it derives from a class the run does not know: (that class, its module)
+    unknown_base: tuple[str, str] | None = None
 
 
 def module_name(path: str) -> str | None:

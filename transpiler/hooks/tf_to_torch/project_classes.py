@@ -54,6 +54,7 @@ def foreign_plans(ctx) -> dict:
         if summary is None:
             continue
         plan = ClassPlan(None, local, summary.is_model, origin=summary.module, shape_kept=summary.keeps_shape)
+        plan.unknown_base = summary.unknown_base
         if summary.converts and len(summary.size_params) > 1:
             # its build() read the sizes of several inputs: a maker's build() must give each
             # (subclass_build.py), which needs that build()'s parameters
@@ -101,6 +102,7 @@ def summarize(ctx) -> list[ClassSummary]:
                 input_layout=plan.input_layout,
                 output_layout=plan.output_layout,
                 is_model=plan.is_model,
+                unknown_base=plan.unknown_base,
             )
         )
     return out

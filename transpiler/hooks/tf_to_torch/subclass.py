@@ -117,6 +117,9 @@ class ClassPlan:
     shape_kept: bool = False  # such a class: its compute_output_shape() returns its input shape
     # such a class converts with its file, but not in the form this file can make it (problems)
     converts_elsewhere: bool = False
+    # it derives from a class this run does not know (``(name, module)``): converted where it can
+    # be and reported, as are the classes derived from it
+    unknown_base: tuple[str, str] | None = None
     # a subclass of a Keras layer with a PyTorch class (layer_subclass.py): (check's info, rule table)
     layer_subclass: tuple | None = None
 
@@ -173,12 +176,15 @@ def analyze(ctx) -> None:
         if not keras_class:
             derived = _derived_reason(ctx, stmt, by_name)
             if derived is not None:
-                reason, kept_base = derived
+                reason, kept_base, unknown = derived
                 for base in stmt.bases:
                     ctx.owned.add(id(base.value))  # reported with the class
                 plan = ClassPlan(stmt, stmt.name.value, False, problems=[reason])
+                plan.unknown_base = unknown
                 plans[id(stmt)] = plan
                 by_name[plan.name] = plan
+                # reported even where the class holds no framework name (the walk follows those)
+                ctx.scan.path_ids.update((id(ctx.module), id(stmt)))
                 if kept_base:
                     _keep(ctx, plan)  # Keras code on a Keras base runs; PyTorch code there would not
             continue
@@ -221,7 +227,7 @@ def _kept_text(attr: Attr) -> str:
     return f"{what}) stays Keras"
 
 
-def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool] | None:
+def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool, tuple[str, str] | None] | None:
     """Why ``cls``, derived from a Keras class other than Layer and Model, is not converted, and
     whether its base stays Keras (None for any other class): a Keras layer
     (``keras.layers.MultiHeadAttention``), a Keras class of this file, or of another file of the
@@ -239,7 +245,7 @@ def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool] | N
             return (
                 f"it derives from {api}, whose own attributes and methods it overrides or extends;"
                 " only subclasses of keras.layers.Layer and keras.Model are converted"
-            ), True
+            ), True, None
         if not isinstance(value, cst.Name):
             continue
         base_plan = known.get(value.value)
@@ -248,14 +254,54 @@ def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool] | N
         ):
             # converted already (a second run): what the first run said, so that it says it again
             base_plan = ClassPlan(None, value.value, False)
+        if base_plan is not None and base_plan.unknown_base is not None:
+            return _unknown_base_reason(*base_plan.unknown_base, via=value.value), False, base_plan.unknown_base
         if base_plan is not None:
             where = f" of {base_plan.origin}" if base_plan.origin else " of this file"
             if (base_plan.problems or base_plan.build_problem) and not base_plan.converts_elsewhere:
-                return f"it derives from {value.value} (a Keras class{where}, which stays Keras), whose methods it overrides or extends", True
+                return f"it derives from {value.value} (a Keras class{where}, which stays Keras), whose methods it overrides or extends", True, None
             return (
                 f"it derives from {value.value}, a class{where} that becomes a PyTorch module, and overrides its"
                 " Keras methods: finish it by hand (call() -> forward(), build() -> __init__)"
-            ), False
+            ), False, None
+    if any(_method(cls, m) is not None for m in ("call", "build")):
+        unknown = _unknown_base(ctx, cls, known)
+        if unknown is not None:
+            return _unknown_base_reason(*unknown), False, unknown
+    return None
+
+
+def _unknown_base_reason(name: str, module: str, via: str | None = None) -> str:
+    return (
+        f"it derives{f' (through {via})' if via else ''} from {name} (from {module}), a class this run does not know,"
+        " so whether it is a Keras"
+        " class is not known here; it has Keras's call()/build(): its code is converted where it can be and"
+        f" the class is left to finish by hand (a PyTorch base for {name}, call() -> forward(), build() ->"
+        " __init__), or convert that module in the same run"
+    )
+
+
+def _unknown_base(ctx, cls: cst.ClassDef, known: dict, seen: frozenset = frozenset()) -> tuple[str, str] | None:
+    """(name, module) of the class imported from a module of the project (not a framework) that
+    ``cls`` derives from, directly or through classes of this file that are not Keras classes
+    (transformers' heads: TFBertForMaskedLM(TFBertPreTrainedModel), TFBertPreTrainedModel(TFPreTrainedModel)
+    from modeling_tf_utils); None when every base is known."""
+    from .project_classes import imported_classes
+
+    classes = {s.name.value: s for s in ctx.module.body if isinstance(s, cst.ClassDef)}
+    imported = {local: module for local, (module, _name) in imported_classes(ctx).items()}
+    for base in cls.bases:
+        value = base.value
+        if base.keyword is not None or not isinstance(value, cst.Name) or value.value in known:
+            continue
+        name = value.value
+        if name in imported and not _converted_base(ctx, name):
+            return name, imported[name]
+        local = classes.get(name)
+        if local is not None and name not in seen and not _is_keras_class(ctx, local)[0]:
+            found = _unknown_base(ctx, local, known, seen | {cls.name.value})
+            if found is not None:
+                return found
     return None
 
 
