@@ -173,8 +173,14 @@ def analyze(ctx) -> None:
             plans[id(stmt)] = plan
             by_name[plan.name] = plan
             continue
+        unknown = None
         if not keras_class:
             derived = _derived_reason(ctx, stmt, by_name)
+            if derived is not None and derived[2] is not None and _unknown_base(ctx, stmt, by_name) is not None:
+                # a Keras class by its call()/build(), on a base this run does not know: converted
+                # as one where it can be (its base and super().__init__() as they are), else below
+                unknown, derived = derived[2], None
+                keras_class = True
             if derived is not None:
                 reason, kept_base, unknown = derived
                 for base in stmt.bases:
@@ -187,10 +193,13 @@ def analyze(ctx) -> None:
                 ctx.scan.path_ids.update((id(ctx.module), id(stmt)))
                 if kept_base:
                     _keep(ctx, plan)  # Keras code on a Keras base runs; PyTorch code there would not
-            continue
+            if not keras_class:
+                continue
         for base in stmt.bases:
-            ctx.owned.add(id(base.value))  # the class handler rewrites the base
-        plan = ClassPlan(stmt, stmt.name.value, is_model)
+            if unknown is None:
+                ctx.owned.add(id(base.value))  # the class handler rewrites the base
+        plan = ClassPlan(stmt, stmt.name.value, is_model, unknown_base=unknown)
+        owned = set(ctx.owned) if unknown is not None else None
         try:
             _collect_attrs(ctx, plan, by_name)
         except Unconvertible as exc:
@@ -213,6 +222,12 @@ def analyze(ctx) -> None:
         by_name[plan.name] = plan
         if not plan.problems and not plan.build_problem:
             ctx.facts.setdefault("class_kinds", {})[plan.name] = "model" if plan.is_model else "layer"
+        elif unknown is not None:
+            # converted where it can be: whether its base is a Keras class is not known
+            plan.problems = [_unknown_base_reason(*unknown) + f" ({plan.build_problem or '; '.join(plan.problems)})"]
+            plan.build_problem = None
+            ctx.owned.intersection_update(owned)  # its layers convert one by one, as in any other code
+            ctx.scan.path_ids.update((id(ctx.module), id(stmt)))
         else:
             _keep(ctx, plan)
     ctx.facts["class_plans_by_name"] = by_name
@@ -1141,9 +1156,20 @@ def on_class(transformer, original, updated):
         return subclass_graph.rewrite_class(ctx, plan, original, updated, _Placeholders())
     if plan.layer_subclass is not None:
         return layer_subclass.rewrite(ctx, original, updated, *plan.layer_subclass)
-    base = "torch.nn.Module"
-    new = updated.with_changes(bases=[cst.Arg(ctx.name(base))])
-    ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
+    if plan.unknown_base is not None:
+        # its code is a module's now; its base is the user's to replace
+        name, module = plan.unknown_base
+        new = updated
+        ctx.unconverted(
+            original, "keras subclass",
+            f"it derives from {name} (from {module}), a class this run does not know: its code is converted as a"
+            f" module's (forward(), sizes in __init__), and its bases and super().__init__() are as they were: give"
+            f" it a PyTorch base in place of {name} (an nn.Module taking the same arguments), or convert that module"
+            " in the same run",
+        )
+    else:
+        new = updated.with_changes(bases=[cst.Arg(ctx.name("torch.nn.Module"))])
+        ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
     if plan.size_param and len(plan.build.size_params) > 1:
         ctx.warn(
             original, "keras.layers.Layer.build",
@@ -1304,7 +1330,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 for keyword, size in (size.items() if isinstance(size, dict) else [(keyword, size)]):
                     updated = _with_size(updated, keyword, size)
                 return updated
-            if _is_super_init(original):
+            if _is_super_init(original) and plan.unknown_base is None:
                 return updated.with_changes(args=[])  # nn.Module.__init__ takes no Keras arguments
             return updated
 
