@@ -448,8 +448,9 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
         return
     statements = [(stmt, False) for stmt in _simple_statements(init.body)]
     for stmt in init.body.body:
-        if isinstance(stmt, cst.If) and stmt.orelse is None:
+        if isinstance(stmt, cst.If) and (stmt.orelse is None or _sets_none(stmt.orelse)):
             # if config.embedding_size != config.hidden_size: self.project = Dense(...)
+            # (else: self.project = None)
             statements.extend((inner, True) for inner in _simple_statements(stmt.body))
     for stmt, conditional in statements:
         for small in stmt.body:
@@ -537,6 +538,22 @@ def _block_list_element(value, known: dict) -> cst.Call | None:
     ):
         return None
     return value.elt
+
+
+def _sets_none(orelse) -> bool:
+    """``else: self.norm = None`` (and nothing else): the attributes are None where the `if`'s
+    condition does not hold, as an `if` without else leaves layers unmade."""
+    if not isinstance(orelse, cst.Else):
+        return False
+    lines = getattr(orelse.body, "body", ())
+    if not all(isinstance(line, cst.SimpleStatementLine) for line in lines):
+        return False
+    smalls = [small for line in lines for small in line.body]
+    return bool(smalls) and all(
+        isinstance(small, cst.Assign) and len(small.targets) == 1 and _self_attr(small.targets[0].target) is not None
+        and isinstance(small.value, cst.Name) and small.value.value == "None"
+        for small in smalls
+    )
 
 
 def _optional_value(value) -> cst.Call | None:

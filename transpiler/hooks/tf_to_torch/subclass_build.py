@@ -457,7 +457,7 @@ class _BuildWalker:
             def leave_Name(self, original, updated):
                 value = walker.aliases.get(original.value)
                 if value is not None:
-                    if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
+                    if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation, cst.IfExp)):
                         return value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
                     return value
                 return updated
@@ -527,7 +527,7 @@ class _BuildWalker:
         if isinstance(stmt, cst.If) and stmt.orelse is None:
             if self._is_built(stmt.test) and self._only_return(stmt.body):
                 return  # if self.built: return
-            if self._getattr_guard(stmt.test) or self._unbuilt_guard(stmt):
+            if self._getattr_guard(stmt.test) or self._hasattr_guard(stmt.test) or self._unbuilt_guard(stmt) or self._not_built(stmt.test):
                 self._block(stmt.body)
                 return
         if isinstance(stmt, cst.With) and len(stmt.items) == 1 and stmt.items[0].asname is None and not stmt.asynchronous:
@@ -558,12 +558,46 @@ class _BuildWalker:
                 f"build() loops over self.{_self_attr(stmt.iter)}, which __init__ does not make as a list of the file's layers"
                 " ([Block(...) for i in range(n)], or appended in a loop): the input sizes of its elements are not known in __init__"
             )
+        if isinstance(stmt, cst.If) and self._size_choice(stmt):
+            return
         if isinstance(stmt, cst.If) and self.branch is None:
             index = next((i for i, s in enumerate(self.plan.fn.body.body) if s is stmt), None)
             if index is not None:
                 self._moved_if(stmt, index)
                 return
         raise _other(stmt)
+
+    def _size_choice(self, stmt: cst.If) -> bool:
+        """``if self.is_cross_attention: n = 2 * self.embed_dim`` / ``else: n = 3 * self.embed_dim``:
+        a size chosen by a setting, remembered as ``(2 * ... if self.is_cross_attention else 3 * ...)``
+        where a size reads it."""
+        if not isinstance(stmt.orelse, cst.Else) or not isinstance(stmt.test, (cst.Name, cst.Attribute, cst.UnaryOperation)):
+            return False
+        if isinstance(stmt.test, cst.UnaryOperation) and not (
+            isinstance(stmt.test.operator, cst.Not) and isinstance(stmt.test.expression, (cst.Name, cst.Attribute))
+        ):
+            return False
+
+        def only_assign(body):
+            lines = body.body if isinstance(body, cst.IndentedBlock) else None
+            if not lines or len(lines) != 1 or not isinstance(lines[0], cst.SimpleStatementLine) or len(lines[0].body) != 1:
+                return None
+            small = lines[0].body[0]
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
+                return None
+            if _has_call(small.value, allow_int=True) or not _reads_sizes_only(small.value):
+                return None
+            return small.targets[0].target.value, small.value
+
+        yes, no = only_assign(stmt.body), only_assign(stmt.orelse.body)
+        if yes is None or no is None or yes[0] != no[0] or self.assigned.get(yes[0]) != 2 or yes[0] in self.shape_params:
+            return False
+        if self._condition_problem(stmt.test) is not None:
+            return False
+        self.aliases[yes[0]] = cst.IfExp(
+            test=stmt.test, body=self.substitute(yes[1]), orelse=self.substitute(no[1]),
+        )
+        return True
 
     # -- `if <setting>:` ------------------------------------------------------
 
@@ -878,11 +912,28 @@ class _BuildWalker:
         if name is None or test.expression.attr.value != "built":
             return False
         lines = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else [stmt.body]
-        smalls = [small for line in lines for small in getattr(line, "body", [None])]
+        if not all(isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) for line in lines):
+            return False  # a block inside (a `with`): not only builds
+        smalls = [small for line in lines for small in line.body]
         return bool(smalls) and all(
             isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
             and small.value.func.attr.value == "build" and _self_attr(small.value.func.value) == name
             for small in smalls
+        )
+
+    @staticmethod
+    def _not_built(test) -> bool:
+        """``if not self.built:`` (build() runs once): its body is build()'s"""
+        return isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) and _self_attr(test.expression) == "built"
+
+    @staticmethod
+    def _hasattr_guard(test) -> bool:
+        """``hasattr(self.norm, "name")``: true of any layer __init__ makes (transformers' build()
+        tests it before naming a scope after the layer)"""
+        return (
+            isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "hasattr"
+            and len(test.args) == 2 and not any(a.keyword or a.star for a in test.args)
+            and _self_attr(test.args[0].value) is not None and isinstance(test.args[1].value, cst.SimpleString)
         )
 
     @staticmethod
@@ -1624,7 +1675,7 @@ class _InitScope:
         mapped = self._map(node, at, "build", set())
         if mapped is None:
             return None
-        return cst.parse_expression(code_of(mapped).strip())  # fresh nodes
+        return _fresh(mapped)
 
     def number(self, node, at: int) -> cst.BaseExpression | None:
         """Like expression(), for a number rather than a size: floats and any arithmetic
@@ -1642,7 +1693,7 @@ class _InitScope:
             return self._map(n, at, "build", set())
 
         mapped = walk(node)
-        return None if mapped is None else cst.parse_expression(code_of(mapped).strip())
+        return None if mapped is None else _fresh(mapped)
 
     def _map(self, node, at: int, where: str, seen: set):
         if isinstance(node, cst.Integer):
@@ -1672,9 +1723,14 @@ class _InitScope:
             if left is None or right is None:
                 return None
             return node.with_changes(left=_paren(node.left, left), right=_paren(node.right, right))
-        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus, cst.Not)):
             inner = self._map(node.expression, at, where, seen)
             return None if inner is None else node.with_changes(expression=_paren(node.expression, inner))
+        if isinstance(node, cst.IfExp):  # a size a setting chooses (_BuildWalker._size_choice)
+            parts = [self._map(n, at, where, seen) for n in (node.test, node.body, node.orelse)]
+            if any(p is None for p in parts):
+                return None
+            return node.with_changes(test=parts[0], body=parts[1], orelse=parts[2])
         if (
             isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "int"
             and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
@@ -1722,12 +1778,19 @@ class _InitScope:
         return self._map(value, at, "init", seen | {name})
 
 
+def _fresh(node: cst.BaseExpression) -> cst.BaseExpression:
+    """A copy of ``node`` made of new nodes (parsed from its code): an expression written over
+    several lines inside parentheses that are not part of it gets parentheses of its own."""
+    code = code_of(node).strip()
+    return cst.parse_expression(f"({code})" if "\n" in code else code)
+
+
 def _paren(original, mapped):
     """``mapped`` in the place of ``original`` inside a larger expression: an attribute
     replaced by arithmetic (self.in_dim -> config.hidden_size + 1) gets parentheses."""
     if (
         not isinstance(original, (cst.BinaryOperation, cst.UnaryOperation))
-        and isinstance(mapped, (cst.BinaryOperation, cst.UnaryOperation)) and not mapped.lpar
+        and isinstance(mapped, (cst.BinaryOperation, cst.UnaryOperation, cst.IfExp)) and not mapped.lpar
     ):
         return mapped.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return mapped

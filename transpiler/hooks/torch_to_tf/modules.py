@@ -93,6 +93,7 @@ class Member:
     rnn_states: bool = True
     persistent: bool = True
     assigned_twice: bool = False  # `self.x = A` and `self.x = B` (branches): PyTorch's layout in and out
+    maybe_absent: bool = False  # assigned more than once (`else: self.x = None`): its weights may be absent
 
     @property
     def needs_training(self) -> bool:
@@ -556,6 +557,7 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
     _appended(ctx, info, init, classes)
     for member in info.members.values():
         member.keras_name = member.name + "_" if member.name in RESERVED else member.name
+        member.maybe_absent = seen.get(member.name, 0) > 1
 
 
 def _appended(ctx, info: ClassInfo, init, classes) -> None:
@@ -881,7 +883,7 @@ def class_entries(info: ClassInfo, torch_prefix: str, keras_prefix: str) -> tupl
         e, n = container_entries(container, f"{torch_prefix}{name}", f"{keras_prefix}{member.keras_name}")
         entries += e
         notes += n
-    names = {f"{torch_prefix}{m.name}" for m in info.members.values() if m.assigned_twice}
+    names = {f"{torch_prefix}{m.name}" for m in info.members.values() if m.assigned_twice or m.maybe_absent}
     for entry in entries:
         if any(t == n or t.startswith(n + ".") for t in entry["torch"] for n in names):
             entry["args"] = {**entry.get("args", {}), "optional": True}
