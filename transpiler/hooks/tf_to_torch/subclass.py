@@ -1206,7 +1206,11 @@ def on_class(transformer, original, updated):
     if plan.build is not None and plan.build.moved_lines:
         # the layers build() makes, converted where they are: they move to the end of __init__
         updated_build = next(s for s in new.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "build")
-        plan.build.moved = [updated_build.body.body[i] for i in plan.build.moved_lines]
+        plan.build.moved = [
+            _as_buffer(ctx, updated_build.body.body[i], plan.build.buffers[i]) if i in plan.build.buffers
+            else updated_build.body.body[i]
+            for i in plan.build.moved_lines
+        ]
     body = []
     for stmt in new.body.body:
         if isinstance(stmt, cst.FunctionDef):
@@ -1366,6 +1370,21 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
     if built or sizes or moved:
         fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *sizes, *moved, *built]))
     return fn
+
+
+def _as_buffer(ctx, stmt, name: str):
+    """``self.position_ids = <tensor>`` -> ``self.register_buffer("position_ids", <tensor>, persistent=False)``:
+    a tensor of the module that moves with it to a device, and is not one of its weights."""
+    value = stmt.body[0].value
+    call = cst.Call(
+        cst.Attribute(cst.Name("self"), cst.Name("register_buffer")),
+        args=[
+            cst.Arg(cst.SimpleString(f'"{name}"')), cst.Arg(value),
+            cst.Arg(cst.Name("False"), keyword=cst.Name("persistent"),
+                    equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))),
+        ],
+    )
+    return stmt.with_changes(body=[cst.Expr(call)])
 
 
 def _is_super_init(call: cst.Call) -> bool:

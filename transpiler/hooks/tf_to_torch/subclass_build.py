@@ -87,6 +87,9 @@ class BuildPlan:
     # other statements of build() that move with them (self.scale = 1.0 / math.sqrt(head_dim),
     # and the locals they read): indices in build()'s body
     extra: set[int] = field(default_factory=set)
+    # of those, the ones that set a tensor (self.position_ids = ops.arange(...)): index -> attribute,
+    # a buffer of the module (it follows .to(device); not in the state_dict, as it is no Keras weight)
+    buffers: dict[int, str] = field(default_factory=dict)
     moved: list = field(default_factory=list)
     # Keras's shape bookkeeping (`self._inputs_shape = inputs_shape` that only build(),
     # compute_output_shape() and get_config() read): gone with build()
@@ -155,6 +158,11 @@ def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict
     return plan, problem
 
 
+# a value computed with these (tensor operations) moves to __init__ as a buffer; not with a
+# layer, a model or an initializer, which are no tensors
+TENSOR_MODULES = {"keras", "tensorflow"}
+LAYER_APIS = ("keras.layers.", "keras.Model", "keras.Sequential", "keras.initializers.", "keras.models.", "keras.optimizers.",
+              "keras.losses.", "keras.metrics.", "tensorflow.keras.")
 # calls a value that moves from build() to __init__ may make: they compute the same there
 PURE_BUILTINS = {"int", "float", "min", "max", "abs", "round", "bool", "str"}
 PURE_APIS = {"keras.activations.get"}
@@ -567,6 +575,28 @@ class _BuildWalker:
                 return
         raise _other(stmt)
 
+    def _unpacked_sizes(self, small) -> bool:
+        """``n_head, d_head = self.n_head, self.d_head``: sizes, each remembered as its value."""
+        if not (
+            isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Tuple)
+            and isinstance(small.value, cst.Tuple) and len(small.targets[0].target.elements) == len(small.value.elements)
+        ):
+            return False
+        pairs = list(zip(small.targets[0].target.elements, small.value.elements))
+        if not all(
+            isinstance(t.value, cst.Name) and self.assigned.get(t.value.value) == 1 and t.value.value not in self.shape_params
+            and not isinstance(v, cst.StarredElement) and not _has_call(v.value, allow_int=True) and _reads_sizes_only(v.value)
+            and self._shape_name(v.value) is None
+            for t, v in pairs
+        ):
+            return False
+        index = self._top_index(self.current)
+        for t, v in pairs:
+            self.aliases[t.value.value] = self.substitute(v.value)
+            if index is not None:
+                self.local_lines[t.value.value] = index  # moves to __init__ if a moved statement reads it
+        return True
+
     def _size_choice(self, stmt: cst.If) -> bool:
         """``if self.is_cross_attention: n = 2 * self.embed_dim`` / ``else: n = 3 * self.embed_dim``:
         a size chosen by a setting, remembered as ``(2 * ... if self.is_cross_attention else 3 * ...)``
@@ -955,6 +985,12 @@ class _BuildWalker:
 
     def small(self, small, stmt) -> None:
         self.current = stmt
+        if isinstance(small, cst.Pass):
+            return
+        if isinstance(small, cst.Return) and isinstance(small.value, cst.Call):
+            small = cst.Expr(small.value)  # return super().build(input_shape): build() returns None
+        if self._unpacked_sizes(small):
+            return
         if isinstance(small, cst.Assign) and len(small.targets) == 1 and self._same_shape(small.targets[0].target, small.value):
             return
         if isinstance(small, cst.Assign) and len(small.targets) == 1 and self._output_shape(small.targets[0].target, small.value):
@@ -1202,10 +1238,14 @@ class _BuildWalker:
         index = self._top_index(stmt)
         if index is None or name in self.attrs or name in self.plan.weights or name in self.scope.selfs:
             return False
+        tensor = False
         for node in _walk(value):
             if isinstance(node, cst.Call):
                 api = self.ctx.resolver.resolve_chain(node.func) if isinstance(node.func, (cst.Name, cst.Attribute)) else None
                 pure = isinstance(node.func, cst.Name) and node.func.value in PURE_BUILTINS and node.func.value not in self.assigned
+                if api is not None and api.split(".")[0] in TENSOR_MODULES and not api.startswith(LAYER_APIS):
+                    tensor = True  # ops.expand_dims(ops.arange(self.num_positions), axis=0): a tensor of settings
+                    continue
                 if not pure and not (api in PURE_APIS or _is_math(self.ctx, node.func)):
                     return False
             elif isinstance(node, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield, cst.BaseComp)):
@@ -1217,6 +1257,8 @@ class _BuildWalker:
                 )
         self._check_reads(value, f"build() sets self.{name}")
         self.plan.extra.add(index)
+        if tensor and self.branch is None:
+            self.plan.buffers[index] = name
         return True
 
     def _make(self, name: str, call: cst.Call, stmt) -> bool:
