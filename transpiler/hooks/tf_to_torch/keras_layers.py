@@ -1208,6 +1208,9 @@ def plan_permute(layer: LayerCall, x: TensorInfo) -> LayerPlan:
 def plan_zero_padding(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     n = _spatial_rank(layer)
     _channels_first(layer)
+    node = layer.values.get("padding")
+    if node is not None and not literal_value(node)[0] and layer.qualname("padding") is None:
+        return _zero_padding_at_run_time(layer, x, n)
     value = layer.literal("padding", 1)
     pairs = _pad_pairs(value, n, "padding")
     flat = []
@@ -1218,6 +1221,26 @@ def plan_zero_padding(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     plan.modules.append(ModuleSpec("pad", module))
     spatial = x.shape[:-1] if x.shape else (None,) * n
     plan.out = TensorInfo(tuple((sz + a + b) if _is_int(sz) else None for sz, (a, b) in zip(spatial, pairs)) + (x.channels,), "cf")
+    return plan
+
+
+def _zero_padding_at_run_time(layer: LayerCall, x: TensorInfo, n: int) -> LayerPlan:
+    """``ZeroPadding2D(padding=padding)``, its value known at run time: PyTorch's padding module
+    takes it as it is. An int pads every side by it in both; a tuple, which Keras reads per axis
+    and PyTorch per side, makes the module raise (except ZeroPadding1D's (left, right), read
+    the same), so no tuple is silently read another way."""
+    s = _Subs()
+    value = s(layer.dim("padding"))
+    module = f"torch.nn.ZeroPad{n}d({value})" if n > 1 else f"torch.nn.ConstantPad1d({value}, 0.0)"
+    plan = LayerPlan()
+    plan.modules.append(ModuleSpec("pad", module, s.subs))
+    plan.out = TensorInfo((None,) * n + (x.channels if x.shape else None,), "cf")
+    node = layer.values["padding"]
+    if n > 1 and not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.FloorDivide)):  # k // 2: a number
+        plan.warnings.append(
+            f"padding={code_of(node).strip()} is computed at run time: taken as one number for every"
+            " side; a per-axis tuple must be written as PyTorch's (left, right, top, bottom)"
+        )
     return plan
 
 
