@@ -282,6 +282,17 @@ def _leading_dims(layer, text: str) -> tuple:
 
 
 
+def _same_last_size(layer, a: tuple, b: tuple) -> bool:
+    """Two shapes a layer that reads only its input's last axis (Dense, LayerNormalization) is
+    built with, which give it the same size (Longformer builds its global projections with
+    (hidden,) and with [None, None, hidden])."""
+    from .keras_layers import TensorInfo, wanted_layout
+
+    return bool(a) and bool(b) and repr(a[-1]) == repr(b[-1]) and a[-1] is not None and (
+        wanted_layout(layer, TensorInfo((None, None))) == "keras" and layer.rule.data.get("plan") in ("dense", "layernorm")
+    )
+
+
 def _is_none(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
@@ -1409,7 +1420,9 @@ class _BuildWalker:
         dims = tuple(dims)
         previous = self.plan.shapes.get(name)
         if previous is not None and repr(previous) != repr(dims):
-            raise Unconvertible(f"build() builds self.{name} twice with different shapes")
+            if not _same_last_size(attr.layer, previous, dims):
+                raise Unconvertible(f"build() builds self.{name} twice with different shapes")
+            dims = max(previous, dims, key=len)  # the same size for a layer that reads the last axis only
         self.plan.shapes[name] = dims
         self.plan.builds.append(call)
 
