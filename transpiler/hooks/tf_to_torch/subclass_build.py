@@ -1392,6 +1392,18 @@ class _BuildWalker:
                 raise _other(stmt)
             self.plan.builds.append(call)
             return
+        if isinstance(shape, (cst.Name, cst.Attribute)) and self._shape_name(shape) is None and not self._is_shape(shape):
+            # self.proj.build(self.dim): Keras 2 reads a number as a shape of one axis, its size
+            # the input's (a tuple there would make the PyTorch constructor raise, not misread it)
+            mapped = self.scope.expression(self.substitute(shape), self.scope.index_of(attr.statement))
+            if mapped is not None:
+                dims = (*_leading_dims(attr.layer, f"self.{name}.build({code_of(shape).strip()})"), Expr(mapped))
+                previous = self.plan.shapes.get(name)
+                if previous is not None and repr(previous) != repr(dims) and not _same_last_size(attr.layer, previous, dims):
+                    raise Unconvertible(f"build() builds self.{name} twice with different shapes")
+                self.plan.shapes[name] = max(previous or (), dims, key=len)
+                self.plan.builds.append(call)
+                return
         if not isinstance(shape, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in shape.elements):
             raise Unconvertible(
                 f"self.{name}.build({code_of(shape).strip()}): only a literal shape ([None, None, size]) gives the layer its input size"
