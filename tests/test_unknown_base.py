@@ -85,3 +85,17 @@ def test_with_a_pytorch_base_it_computes_what_keras_does(tmp_path):
                               capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     assert float(done.stdout.split()[-1]) < 1e-6
+
+
+def test_a_plain_class_with_a_call_method_is_left_alone():
+    # no build(), no Keras layer or weight: a method named call() alone says nothing
+    source = (
+        "import tensorflow as tf\n"
+        "from mypkg.runners import BaseRunner\n\n\n"
+        "class Runner(BaseRunner):\n"
+        "    def call(self, x):\n"
+        "        return tf.reduce_sum(x)\n"
+    )
+    result = convert_source(source, to="torch", filename="runner.py")
+    assert "def call(self, x):" in result.code and "torch.sum(x)" in result.code
+    assert not [f for f in result.report.findings if f.kind == "unconverted"]

@@ -442,6 +442,8 @@ def _fill(template: str, values: dict) -> str:
 
 def on_call(transformer, original, updated):
     ctx = transformer.ctx
+    if id(original) in ctx.facts.get("kept_nodes", ()):
+        return None  # in a class that stays Keras (subclass._keep): it stays with it
     failure = ctx.facts.get("model_failures", {}).get(id(original))
     if failure is not None:
         api, reason = failure

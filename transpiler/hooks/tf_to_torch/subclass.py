@@ -279,11 +279,30 @@ def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool, tup
                 f"it derives from {value.value}, a class{where} that becomes a PyTorch module, and overrides its"
                 " Keras methods: finish it by hand (call() -> forward(), build() -> __init__)"
             ), False, None
-    if any(_method(cls, m) is not None for m in ("call", "build")):
+    if any(_method(cls, m) is not None for m in ("call", "build")) and _keras_evidence(ctx, cls, known):
         unknown = _unknown_base(ctx, cls, known)
         if unknown is not None:
             return _unknown_base_reason(*unknown), False, unknown
     return None
+
+
+def _keras_evidence(ctx, cls: cst.ClassDef, known: dict) -> bool:
+    """Whether ``cls`` acts as a Keras layer, beyond a method named call(): it has build(), or
+    makes Keras layers, Keras classes of the run or weights (a plain class with a call() method
+    is left alone)."""
+    if _method(cls, "build") is not None:
+        return True
+    for node in _walk(cls.body):
+        if not isinstance(node, cst.Call):
+            continue
+        if isinstance(node.func, cst.Name) and node.func.value in known:
+            return True
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight" and _self_attr(node.func.value) is None and isinstance(node.func.value, cst.Name) and node.func.value.value == "self":
+            return True
+        api = resolve_call(ctx, node.func) if isinstance(node.func, (cst.Name, cst.Attribute)) else None
+        if api is not None and api.startswith("keras.layers."):
+            return True
+    return False
 
 
 def _unknown_base_reason(name: str, module: str, via: str | None = None) -> str:
@@ -368,10 +387,12 @@ def _keep(ctx, plan: ClassPlan) -> None:
     it makes without their input size (see _check_block_sizes) stay Keras with it: a Keras
     layer cannot hold a module, and the size they would take is not known here."""
     stack = [plan.node.body]
+    kept = ctx.facts.setdefault("kept_nodes", set())
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.Call, cst.Name, cst.Attribute)):
             ctx.owned.add(id(node))
+            kept.add(id(node))
         stack.extend(source_children(node))
     for attr in plan.attrs.values():
         block = attr.block
@@ -842,6 +863,11 @@ def _expr_info(ctx, plan: ClassPlan, value, infos, stmt) -> TensorInfo:
         return _same_shape([left, right], out) if isinstance(value.operator, ELEMENTWISE_OPERATORS) else out
     if isinstance(value, cst.UnaryOperation):
         return _expr_info(ctx, plan, value.expression, infos, stmt)
+    if isinstance(value, cst.Call) and _channels_first_sequential(ctx, plan, _self_attr(value.func)):
+        raise Unconvertible(
+            f"self.{_self_attr(value.func)}, a keras.Sequential whose first layer works on channels-first tensors in"
+            " PyTorch, is applied in call(): its layout there is not traced yet; apply its layers in call()"
+        )
     # anything else reads channels-first tensors in Keras's order; a layer applied inside it
     # is planned here, and one whose result is channels-first (a convolution) cannot be
     # moved back where it sits (tf.nn.avg_pool2d(self.conv(x), ...) would read NCHW as NHWC)
@@ -853,6 +879,24 @@ def _expr_info(ctx, plan: ClassPlan, value, infos, stmt) -> TensorInfo:
             )
     _move_all(plan, stmt, value, infos)
     return TensorInfo(None)
+
+
+def _channels_first_sequential(ctx, plan: ClassPlan, name: str | None) -> bool:
+    """Whether ``self.<name>`` is made in __init__ as a keras.Sequential that becomes an
+    nn.Sequential whose first layer wants channels-first input (a convolution, padding)."""
+    from .keras_layers import wanted_layout
+
+    init = _method(plan.node, "__init__") if plan.node is not None else None
+    if name is None or init is None:
+        return False
+    plans = ctx.facts.get("model_plans", {})
+    for node in _walk(init.body):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and _self_attr(node.targets[0].target) == name:
+            model = plans.get(id(node.value))
+            steps = getattr(model, "steps", None)
+            if steps and wanted_layout(steps[0].layer) == "cf":
+                return True
+    return False
 
 
 def _nested_layer_calls(plan: ClassPlan, value) -> list:

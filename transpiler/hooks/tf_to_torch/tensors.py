@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ...engine.calls import Deferred
-from ...frameworks import framework_of
+from ...frameworks import canonical, framework_of
 from .._util import Args, Unconvertible, code_of, int_literal, known_tensor, literal_value
 
 
@@ -569,3 +569,46 @@ def ensure_shape(args, ctx, original):
     a = Args(args, ctx)
     need_snippet(ctx, "ensure_shape")
     return ctx.build("ensure_shape({x}, {shape})", x=a.require("x"), shape=a.require("shape"))
+
+
+SHAPE_APIS = {"tensorflow.shape", "keras.ops.shape"}
+
+
+def _shape_part(ctx, node) -> bool:
+    """``tf.shape(x)``, ``tf.shape(x)[:2]`` or a written-out list of ints: a part of a shape."""
+    if isinstance(node, (cst.List, cst.Tuple)):
+        ok, value = literal_value(node)
+        return ok and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+        node = node.value
+    return (
+        isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute))
+        and canonical(ctx.resolver.resolve_chain(node.func) or "") in SHAPE_APIS
+    )
+
+
+def concat(args, ctx, original):
+    """tf.concat(values, axis) -> torch.cat(values, dim=axis); a new shape put together from
+    shapes (``tf.concat([tf.shape(x)[:2], [-1]], axis=0)``, for a reshape) is a tuple of ints in
+    PyTorch, where tf.shape(x) is x.shape (a torch.Size): ``(*x.shape[:2], -1)``."""
+    a = Args(args, ctx)
+    values = a.require("values")
+    given = args.get("values").original.value if args.get("values").original is not None else None
+    axis = a.literal("axis", None) if a.is_literal("axis") else "computed"
+    if (
+        isinstance(given, (cst.List, cst.Tuple)) and given.elements and axis in (0, -1)
+        and isinstance(values, (cst.List, cst.Tuple)) and len(values.elements) == len(given.elements)
+        and all(not isinstance(e, cst.StarredElement) and _shape_part(ctx, e.value) for e in given.elements)
+    ):
+        parts, subs = [], {}
+        for i, (source, element) in enumerate(zip(given.elements, values.elements)):
+            if isinstance(source.value, (cst.List, cst.Tuple)):
+                parts.extend(repr(v) for v in literal_value(source.value)[1])
+            else:
+                subs[f"p{i}"] = element.value
+                parts.append(f"*{{p{i}}}")
+        return ctx.build("(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")", **subs)
+    if "axis" not in a:
+        return ctx.build("torch.cat({values})", values=values)
+    positional = any(arg.keyword is None for arg in original.args[1:2])  # tf.concat(values, -1): torch.cat(values, -1)
+    return ctx.build("torch.cat({values}, " + ("{axis})" if positional else "dim={axis})"), values=values, axis=a["axis"])
