@@ -241,7 +241,9 @@ def _build_rule(
                 raise _fail(file, where, "template", f"placeholder '{{{name}}}' is not in 'args'")
         _check_python(file, where, "template", PLACEHOLDER.sub(r"__tp_\1__", template))
     for key in ("target", "value", "as_type"):
-        if key in raw and not re.fullmatch(r"[A-Za-z_][\w.]*", raw[key]):
+        if key in raw and not re.fullmatch(r"[A-Za-z_][\w.]*", raw[key]) and not (
+            key == "value" and re.fullmatch(r'"[\w.]*"', raw[key])  # a string constant (Reduction.NONE -> "none")
+        ):
             raise _fail(file, where, key, f"expected a dotted name, got {raw[key]!r}")
     for key in ("defaults",):
         for kw, code in raw.get(key, {}).items():

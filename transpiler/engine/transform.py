@@ -560,7 +560,10 @@ def _bare(receiver: cst.BaseExpression) -> cst.BaseExpression:
 
 def _reference_to(ctx: Context, name: str) -> cst.BaseExpression:
     """What a reference becomes: a framework name spelled (and imported) as the output
-    spells it, or a builtin or constant as it is (torch.device -> str, tf.newaxis -> None)."""
+    spells it, or a builtin or constant as it is (torch.device -> str, tf.newaxis -> None,
+    keras.losses.Reduction.NONE -> "none")."""
+    if name[:1] in "\"'":
+        return cst.SimpleString(name)
     return ctx.name(name) if "." in name else cst.Name(name)
 
 
