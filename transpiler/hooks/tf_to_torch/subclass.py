@@ -297,7 +297,7 @@ def _keras_evidence(ctx, cls: cst.ClassDef, known: dict) -> bool:
             continue
         if isinstance(node.func, cst.Name) and node.func.value in known:
             return True
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight" and _self_attr(node.func.value) is None and isinstance(node.func.value, cst.Name) and node.func.value.value == "self":
+        if _self_attr(node.func) == "add_weight":
             return True
         api = resolve_call(ctx, node.func) if isinstance(node.func, (cst.Name, cst.Attribute)) else None
         if api is not None and api.startswith("keras.layers."):

@@ -1398,11 +1398,7 @@ class _BuildWalker:
             mapped = self.scope.expression(self.substitute(shape), self.scope.index_of(attr.statement))
             if mapped is not None:
                 dims = (*_leading_dims(attr.layer, f"self.{name}.build({code_of(shape).strip()})"), Expr(mapped))
-                previous = self.plan.shapes.get(name)
-                if previous is not None and repr(previous) != repr(dims) and not _same_last_size(attr.layer, previous, dims):
-                    raise Unconvertible(f"build() builds self.{name} twice with different shapes")
-                self.plan.shapes[name] = max(previous or (), dims, key=len)
-                self.plan.builds.append(call)
+                self._record_shape(name, attr, dims, call)
                 return
         if not isinstance(shape, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in shape.elements):
             raise Unconvertible(
@@ -1429,12 +1425,16 @@ class _BuildWalker:
                     f"self.{name}.build(...): the size {code_of(value).strip()} is not known where __init__ makes self.{name}"
                 )
             dims.append(Expr(mapped))
-        dims = tuple(dims)
+        self._record_shape(name, attr, tuple(dims), call)
+
+    def _record_shape(self, name: str, attr, dims: tuple, call: cst.Call) -> None:
+        """``self.<name>.build(...)`` gives the layer the Keras shape ``dims`` (no batch); a second
+        build must give it the same, or the same last size for a layer that reads only that."""
         previous = self.plan.shapes.get(name)
         if previous is not None and repr(previous) != repr(dims):
             if not _same_last_size(attr.layer, previous, dims):
                 raise Unconvertible(f"build() builds self.{name} twice with different shapes")
-            dims = max(previous, dims, key=len)  # the same size for a layer that reads the last axis only
+            dims = max(previous, dims, key=len)
         self.plan.shapes[name] = dims
         self.plan.builds.append(call)
 
@@ -1560,13 +1560,16 @@ class _BuildWalker:
         init = self._initializer(name, init, end) if init is not None else None
         if init is not None:
             bound["initializer"] = init
-        if (init is None or not literal_value(init)[0]) and (whole_shape is not None or len(sizes) < 2) and not (
-            init is not None and (initializers.weight_kind(self.ctx, init) or initializers.constant_lambda(init))
-        ):
-            # the stand-in for an initializer without a conversion (Glorot) needs two axes
+        # a name ("zeros"), an initializer object of a known kind or a constant lambda has a
+        # PyTorch form; anything else, and Keras's default (None), is Glorot, which needs two axes
+        has_form = init is not None and bool(
+            literal_value(init)[0] or initializers.weight_kind(self.ctx, init) or initializers.constant_lambda(init)
+        )
+        if not has_form and (whole_shape is not None or len(sizes) < 2):
             axes = "an unknown number of" if whole_shape is not None else str(len(sizes))
+            written = " ".join(code_of(init).split()) if init is not None else "None"
             raise Unconvertible(
-                f"build(): self.{name} = self.add_weight(initializer={' '.join(code_of(bound.get('initializer') or cst.Name('None')).split())}):"
+                f"build(): self.{name} = self.add_weight(initializer={written}):"
                 f" that initializer has no conversion, and a weight of {axes} axes cannot be Glorot-initialised instead"
             )
         if whole_shape is not None:
