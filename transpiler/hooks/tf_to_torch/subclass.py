@@ -24,7 +24,7 @@ without call() becomes an nn.Module without forward().
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
@@ -83,6 +83,11 @@ class Attr:
     many: bool = False  # a list of converted subclasses (`[Block(...) for i in range(n)]`): an nn.ModuleList
     optional: bool = False  # made in a conditional expression (`Block(...) if flag else None`)
     layout: str | None = None  # a layer: the layout of what call() gives it, where planned there
+    # the same attribute made in other branches of __init__'s `if`s, with the same Keras layer
+    # (`if c: self.dense = Dense(2 * d) else: self.dense = Dense(d)`): one module per branch,
+    # applied alike (_plan_alternatives checks it)
+    alternatives: list["Attr"] = field(default_factory=list)
+    plan_inputs: list | None = None  # the tensors its plan was made for
 
 
 @dataclass
@@ -206,7 +211,7 @@ def analyze(ctx) -> None:
             plan.problems.append(str(exc))
         _plan_build(ctx, plan)
         _check_block_sizes(plan)
-        kept = [a for a in plan.attrs.values() if a.kind == "block" and (a.block.problems or a.block.build_problem)]
+        kept = [a for a in _with_alternatives(plan) if a.kind == "block" and (a.block.problems or a.block.build_problem)]
         if kept and not plan.problems:
             # a module holding a Keras layer runs under neither framework: all or nothing
             plan.problems.append("; ".join(_kept_text(a) for a in kept))
@@ -394,7 +399,7 @@ def _keep(ctx, plan: ClassPlan) -> None:
             ctx.owned.add(id(node))
             kept.add(id(node))
         stack.extend(source_children(node))
-    for attr in plan.attrs.values():
+    for attr in _with_alternatives(plan):
         block = attr.block
         if attr.kind == "block" and block.node is None:
             continue  # a class of another file converts with its file; its maker is reported
@@ -413,14 +418,16 @@ def _plan_build(ctx, plan: ClassPlan) -> None:
     if build is None:
         return
     for name, shape in build.shapes.items():
-        plan.attrs[name].build_shape = shape
+        for attr in (plan.attrs[name], *plan.attrs[name].alternatives):
+            attr.build_shape = shape
     if problem is not None:
         plan.build_problem = problem  # the class stays as it was
         return
     for name, (call, stmt, args) in build.weights.items():
         plan.attrs[name] = Attr(name, "weight", call=call, weight=args, statement=stmt, from_build=True)
     for name, size in build.block_sizes.items():
-        plan.attrs[name].block_size = size
+        for attr in (plan.attrs[name], *plan.attrs[name].alternatives):
+            attr.block_size = size
     plan.build = build
     plan.size_param = build.size_param
     # the class handler removes build(): the walk leaves what is in it alone, except the
@@ -469,10 +476,11 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
         return
     statements = [(stmt, False) for stmt in _simple_statements(init.body)]
     for stmt in init.body.body:
-        if isinstance(stmt, cst.If) and (stmt.orelse is None or _sets_none(stmt.orelse)):
+        if isinstance(stmt, cst.If):
             # if config.embedding_size != config.hidden_size: self.project = Dense(...)
-            # (else: self.project = None)
-            statements.extend((inner, True) for inner in _simple_statements(stmt.body))
+            # (else: self.project = None; elif/else: Dense(...) with other arguments)
+            statements.extend((inner, True) for inner in _branch_statements(stmt))
+    _check_branch_values(ctx, statements, known)
     for stmt, conditional in statements:
         for small in stmt.body:
             if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
@@ -487,9 +495,18 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             if made is not None:
                 # Dense(...) if add_pooling_layer else None: the module, or None, as in Keras
                 value, optional = made, True
-            if optional and name in plan.attrs:
-                continue  # assigned twice: the first stays, the class is decided by it
+            first = plan.attrs.get(name)
             layer = _layer_call(ctx, value)
+            if first is not None and (optional or first.optional):
+                if layer is not None and first.kind == "layer":
+                    # a layer in another branch: one more module, applied alike
+                    first.optional = True
+                    first.alternatives.append(Attr(name, "layer", layer, value, statement=stmt, optional=True))
+                    ctx.owned.add(id(value))
+                elif first.kind == "block" and not first.many and _block_call(value, known):
+                    first.optional = True
+                    first.alternatives.append(_block_alternative(first, value, known[value.func.value], stmt))
+                continue  # assigned twice: the first stays, the class is decided by it
             if layer is not None:
                 plan.attrs[name] = Attr(name, "layer", layer, value, statement=stmt, optional=optional)
                 ctx.owned.add(id(value))
@@ -561,20 +578,88 @@ def _block_list_element(value, known: dict) -> cst.Call | None:
     return value.elt
 
 
-def _sets_none(orelse) -> bool:
-    """``else: self.norm = None`` (and nothing else): the attributes are None where the `if`'s
-    condition does not hold, as an `if` without else leaves layers unmade."""
-    if not isinstance(orelse, cst.Else):
+def _branch_statements(stmt: cst.If):
+    """The simple statements of an `if`'s branches, those of `if`s inside them too."""
+    for block in (stmt.body, stmt.orelse.body if isinstance(stmt.orelse, cst.Else) else None):
+        for inner in getattr(block, "body", ()):
+            if isinstance(inner, cst.SimpleStatementLine):
+                yield inner
+            elif isinstance(inner, cst.If):
+                yield from _branch_statements(inner)
+    if isinstance(stmt.orelse, cst.If):
+        yield from _branch_statements(stmt.orelse)
+
+
+def _block_call(value, known: dict) -> bool:
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in known
+
+
+def _block_alternative(first: Attr, call: cst.Call, block: "ClassPlan", stmt) -> Attr:
+    """``self.encoder = StableEncoder(...)`` in one branch, ``Encoder(...)`` in the other: the
+    same forward() call serves both when they take and give the same layouts and arguments."""
+    def form(b: "ClassPlan") -> tuple:
+        sizes = tuple(b.build.size_params) if b.build is not None else ()
+        return b.input_layout, b.output_layout, b.mask_arg, tuple(b.call_params), b.size_param, sizes
+
+    if form(block) != form(first.block):
+        raise Unconvertible(
+            f"self.{first.name} is made as {first.block.name} in one branch of __init__ and {block.name} in another,"
+            " which take or give tensors differently (one forward() call serves them all)"
+        )
+    return Attr(first.name, "block", call=call, block=block, statement=stmt, optional=True)
+
+
+def _check_branch_values(ctx, statements, known: dict) -> None:
+    """A layer the class makes under a condition is one module, or None where it is not made.
+    Layers in several branches become one module per branch, which _plan_alternatives checks
+    forward() applies alike. A layer in one branch and something else in another (a function,
+    a class from elsewhere) needs a forward() per branch, which the converter does not write;
+    a class of the file in one and a weightless layer that works in any layout (Identity,
+    Activation, Dropout) in another convert each as they are. (A conditional expression of two
+    values, `DropPath(p) if p else Identity()`, is not the class's own layer: each side
+    converts as it is.)"""
+    layers: dict[str, list] = {}
+    others: dict[str, set] = {}
+    for stmt, _branch in statements:
+        for small in stmt.body:
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                continue
+            name = _self_attr(small.targets[0].target)
+            if name is None:
+                continue
+            value = _optional_value(small.value) or small.value
+            if isinstance(value, cst.Name) and value.value == "None":
+                continue
+            layer = _layer_call(ctx, value)
+            if layer is not None:
+                layers.setdefault(name, []).append(layer)
+            elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in known:
+                others.setdefault(name, set()).add(value.func.value)
+            else:
+                others.setdefault(name, set()).add(code_of(value).strip())
+    for name, made in layers.items():
+        other = others.get(name)
+        if not other:
+            continue
+        if all(o in known and known[o].input_layout == known[o].output_layout == "keras" for o in other) and all(
+            _neutral(layer) for layer in made
+        ):
+            continue
+        shown = ", ".join(sorted({layer.short for layer in made} | other))
+        raise Unconvertible(
+            f"self.{name} is made as different things in different places of __init__ ({shown}): one"
+            " forward() expression cannot apply them all"
+        )
+
+
+def _neutral(layer: LayerCall) -> bool:
+    """A layer without weights that works in either layout (Identity, Activation, Dropout)."""
+    if wanted_layout(layer, TensorInfo(None)) != "any":
         return False
-    lines = getattr(orelse.body, "body", ())
-    if not all(isinstance(line, cst.SimpleStatementLine) for line in lines):
+    try:
+        return not plan_layer(layer, [TensorInfo(None)]).weights
+    except Unconvertible:
         return False
-    smalls = [small for line in lines for small in line.body]
-    return bool(smalls) and all(
-        isinstance(small, cst.Assign) and len(small.targets) == 1 and _self_attr(small.targets[0].target) is not None
-        and isinstance(small.value, cst.Name) and small.value.value == "None"
-        for small in smalls
-    )
 
 
 def _optional_value(value) -> cst.Call | None:
@@ -971,7 +1056,8 @@ def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> 
             x = TensorInfo((None,) * (n + 1), "cf")
         elif x.shape is None:
             x = TensorInfo((None,) if want == "keras" and layer.rule.data.get("plan") == "dense" else None, x.layout)
-        attr.plan = plan_layer(layer, [x])
+        attr.plan, attr.plan_inputs = plan_layer(layer, [x]), [x]
+        _plan_alternatives(attr)
     return attr.plan.out if attr.plan.out.layout else TensorInfo(None)
 
 
@@ -988,6 +1074,7 @@ def _attention_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, info
     nn.MultiheadAttention for these tensors, its forward() expression kept per call (the
     tensors it reads differ between calls)."""
     layer = attr.layer
+    _single_module(attr)
     if layer.rule.data.get("plan") != "mha":
         raise Unconvertible(f"self.{attr.name} ({layer.short}) is called with several tensors; not supported yet")
     where = f"self.{attr.name}(...)"
@@ -1035,6 +1122,7 @@ def _attention_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, info
 def _merge_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, infos, stmt) -> TensorInfo:
     """``self.add([x, y])``, ``self.concat((a, b))``: the plan for these tensors, kept per call."""
     where = f"self.{attr.name}(...)"
+    _single_module(attr)
     listed = args[0].value if len(args) == 1 and args[0].keyword is None and not args[0].star else None
     if not isinstance(listed, (cst.List, cst.Tuple)) or not listed.elements or any(
         isinstance(e, cst.StarredElement) for e in listed.elements
@@ -1132,9 +1220,54 @@ def _plan_unapplied(plan: ClassPlan) -> None:
     for attr in plan.attrs.values():
         if attr.kind == "layer" and attr.plan is None:
             try:
-                attr.plan = plan_layer(attr.layer, [TensorInfo(attr.build_shape)])
+                attr.plan_inputs = [TensorInfo(attr.build_shape)]
+                attr.plan = plan_layer(attr.layer, attr.plan_inputs)
+                _plan_alternatives(attr)
             except Unconvertible as exc:
                 raise Unconvertible(f"self.{attr.name}: {exc}") from None
+
+
+def _with_alternatives(plan: ClassPlan) -> list[Attr]:
+    """The class's attributes, each followed by the ones made in other branches under its name."""
+    return [a for attr in plan.attrs.values() for a in (attr, *attr.alternatives)]
+
+
+def _single_module(attr: Attr) -> None:
+    if attr.alternatives:
+        raise Unconvertible(
+            f"self.{attr.name} is made in several branches of __init__ and called with several tensors; not supported yet"
+        )
+
+
+def _plan_alternatives(attr: Attr) -> None:
+    """A layer made in several branches: each branch's module is planned for the tensors the
+    first one's was, and one forward() expression must apply them all. What they give is
+    what they agree on (a Dense of 2 * d in one branch and of d in the other: a last axis of
+    unknown size)."""
+    out = attr.plan.out
+    for alt in attr.alternatives:
+        try:
+            alt.plan = plan_layer(alt.layer, attr.plan_inputs)
+        except Unconvertible as exc:
+            raise Unconvertible(f"self.{attr.name} (in another branch of __init__): {exc}") from None
+        if (alt.plan.apply, len(alt.plan.modules), alt.plan.out.layout) != (
+            attr.plan.apply, len(attr.plan.modules), out.layout
+        ):
+            raise Unconvertible(
+                f"self.{attr.name} is made in several branches of __init__ with arguments that PyTorch applies"
+                " differently (one forward() expression serves them all)"
+            )
+        other = alt.plan.out
+        if out.shape is not None and other.shape is not None and len(out.shape) == len(other.shape):
+            shape = tuple(a if repr(a) == repr(b) else None for a, b in zip(out.shape, other.shape))
+        else:
+            shape = None
+        out = TensorInfo(shape, out.layout)
+    attr.plan = replace(attr.plan, out=out)
+    if len({a.plan.activation for a in (attr, *attr.alternatives)}) > 1:
+        # Activation("gelu") in one branch, Activation("silu") in another: modules, not F.gelu(...)
+        for a in (attr, *attr.alternatives):
+            a.plan = replace(a.plan, activation=None)
 
 
 def _check_own_attrs(plan: ClassPlan) -> None:
@@ -1307,11 +1440,11 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
     # converted subclasses that take their input size: call -> (keyword, size)
     sized = {
         id(ctx.updated(a.call)): (a.block.size_param, a.block_size)
-        for a in plan.attrs.values() if a.kind == "block" and a.block_size is not None
+        for a in _with_alternatives(plan) if a.kind == "block" and a.block_size is not None
     }
     built: list[cst.SimpleStatementLine] = []  # the weights build() made
     branched: dict[str, cst.SimpleStatementLine] = {}  # ... under a condition
-    for attr in plan.attrs.values():
+    for attr in _with_alternatives(plan):
         if attr.kind == "layer":
             if attr.plan is None:
                 try:
@@ -1767,7 +1900,7 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
                 for a in own
             ],
         })
-    for attr in plan.attrs.values():
+    for attr in _with_alternatives(plan):
         origin = prefix_origin + [list(ctx.scan.position(attr.call, attr.statement))]
         path = prefix_path + attr.name
         if attr.kind == "layer" and attr.plan is not None:

@@ -908,7 +908,7 @@ class _BuildWalker:
         if attr is None or not getattr(attr, "many", False) or not isinstance(attr.statement, cst.SimpleStatementLine):
             return None
         value = attr.statement.body[0].value if isinstance(attr.statement.body[0], cst.Assign) else None
-        at = self.scope.index_of(attr.statement)
+        at = self._made_at(attr)
         if isinstance(value, cst.ListComp):
             made = value.for_in.iter
         elif isinstance(value, cst.List) and at + 1 < len(self.scope.top) and isinstance(self.scope.top[at + 1], cst.For):
@@ -1201,6 +1201,11 @@ class _BuildWalker:
                 return value.func.value
         return None
 
+    def _made_at(self, attr) -> int:
+        """Where __init__ makes ``attr`` (the first of its branches): the index of its top-level
+        statement, before which a size written there must be known."""
+        return min(self.scope.index_of(a.statement) for a in (attr, *getattr(attr, "alternatives", ())))
+
     def _top_index(self, stmt) -> int | None:
         """The index of ``stmt`` in build()'s body, when it is a statement of its own there (or in a
         moved `if`: the index of that `if`, which moves whole)."""
@@ -1395,7 +1400,7 @@ class _BuildWalker:
         if isinstance(shape, (cst.Name, cst.Attribute)) and self._shape_name(shape) is None and not self._is_shape(shape):
             # self.proj.build(self.dim): Keras 2 reads a number as a shape of one axis, its size
             # the input's (a tuple there would make the PyTorch constructor raise, not misread it)
-            mapped = self.scope.expression(self.substitute(shape), self.scope.index_of(attr.statement))
+            mapped = self.scope.expression(self.substitute(shape), self._made_at(attr))
             if mapped is not None:
                 dims = (*_leading_dims(attr.layer, f"self.{name}.build({code_of(shape).strip()})"), Expr(mapped))
                 self._record_shape(name, attr, dims, call)
@@ -1406,7 +1411,7 @@ class _BuildWalker:
             )
         if not shape.elements:
             raise Unconvertible(f"self.{name}.build({code_of(shape).strip()}): an empty shape gives no input size")
-        at = self.scope.index_of(attr.statement)
+        at = self._made_at(attr)
         dims = []
         # Keras's shapes start with the batch; the last entry is the input size in any case
         elements = shape.elements[1:] if len(shape.elements) > 1 else shape.elements
@@ -1464,7 +1469,7 @@ class _BuildWalker:
             isinstance(e, cst.StarredElement) for e in shape.elements
         ):
             last = shape.elements[-1].value
-            mapped = self.scope.expression(self.substitute(last), self.scope.index_of(attr.statement))
+            mapped = self.scope.expression(self.substitute(last), self._made_at(attr))
             if mapped is not None:
                 return mapped
         raise Unconvertible(
