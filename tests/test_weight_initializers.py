@@ -53,3 +53,36 @@ def test_first_values_match_keras(tmp_path):
     errors = dict(line.split() for line in done.stdout.splitlines())
     assert set(errors) == {"head.logit_scale", "head.scale.gamma", "head.scale.weight", "head.scale.bias", "query-shape"}
     assert all(float(v) < 1e-6 for v in errors.values()), errors
+
+
+GLOROT_KERAS = '''
+import sys, json, numpy as np, keras
+shapes = json.loads(sys.argv[1])
+init = keras.initializers.GlorotUniform(seed=0)
+print(json.dumps([float(np.abs(np.asarray(init(tuple(s)))).max()) for s in shapes]))
+'''
+
+
+@needs_frameworks()
+def test_glorot_fallback_takes_keras_fans():
+    """A weight whose initializer has no conversion starts as Keras's default, Glorot uniform:
+    the bound the converted code draws within is Keras's for one, two and three axes (PyTorch's
+    xavier_uniform_ raises for one axis and takes other fans for three)."""
+    import json
+
+    import torch
+
+    from transpiler.hooks.tf_to_torch.initializers import glorot_uniform_value
+
+    shapes = [[20000], [300, 200], [64, 30, 50]]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", KERAS_BACKEND="tensorflow")
+    done = subprocess.run([sys.executable, "-c", GLOROT_KERAS, json.dumps(shapes)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    keras_max = json.loads(done.stdout.splitlines()[-1])
+    torch.manual_seed(0)
+    for shape, expected in zip(shapes, keras_max):
+        value = eval(glorot_uniform_value([str(n) for n in shape]), {"torch": torch})
+        assert tuple(value.shape) == tuple(shape)
+        # many draws: both maxima are within a fraction of a percent of the same bound
+        assert abs(float(value.abs().max()) - expected) / expected < 0.01, (shape, float(value.abs().max()), expected)

@@ -270,3 +270,22 @@ def parameter_value(kind: str, values: dict, shape: str) -> tuple[str, list[str]
         return f"torch.ones({shape})", []
     function, kwargs, caveats = plan(kind, values)
     return f"{function}({', '.join([f'torch.empty({shape})', *kwargs])})", caveats
+
+
+def glorot_uniform_value(sizes: list[str]) -> str:
+    """Keras's Glorot uniform for a weight of these sizes (code): nn.init.xavier_uniform_ where
+    it means the same (two axes); else uniform within Keras's limit, whose fans Keras computes
+    otherwise (one axis: n each, where xavier_uniform_ raises; more: the last two axes times the
+    others, where PyTorch takes the first two times the rest)."""
+    shape = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
+    if len(sizes) == 2:
+        return f"torch.nn.init.xavier_uniform_(torch.empty({shape}))"
+    terms = [s if s.isidentifier() or s.isdigit() else f"({s})" for s in sizes]
+    if not terms:
+        fans = "2"
+    elif len(terms) == 1:
+        fans = f"2 * {terms[0]}"
+    else:
+        fans = f"({terms[-2]} + {terms[-1]})" + "".join(f" * {t}" for t in terms[:-2])
+    limit = f"(6 / ({fans})) ** 0.5"
+    return f"torch.nn.init.uniform_(torch.empty({shape}), -{limit}, {limit})"

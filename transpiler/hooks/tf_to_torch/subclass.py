@@ -1602,9 +1602,14 @@ def _parameter(ctx, attr: Attr, holder) -> str:
     trainable = args.get("trainable")
     ok_t, trainable_value = literal_value(trainable) if trainable is not None else (True, True)
     empty = f"torch.empty({shape_code})"
+    listed = isinstance(shape, (cst.Tuple, cst.List)) and not any(isinstance(e, cst.StarredElement) for e in shape.elements)
+    glorot = (
+        initializers.glorot_uniform_value([holder.add("{s}", {"s": e.value}, ctx) for e in shape.elements])
+        if listed else f"torch.nn.init.xavier_uniform_({empty})"
+    )
     inits = {
         "zeros": f"torch.zeros({shape_code})", "ones": f"torch.ones({shape_code})",
-        "glorot_uniform": f"torch.nn.init.xavier_uniform_({empty})", "random_normal": f"torch.nn.init.normal_({empty}, std=0.05)",
+        "glorot_uniform": glorot, "random_normal": f"torch.nn.init.normal_({empty}, std=0.05)",
         "random_uniform": f"torch.nn.init.uniform_({empty}, -0.05, 0.05)", "he_normal": f"torch.nn.init.kaiming_normal_({empty})",
     }
     value = inits.get(init_name if ok else None)
@@ -1621,7 +1626,7 @@ def _parameter(ctx, attr: Attr, holder) -> str:
         for caveat in caveats:
             ctx.warn(attr.statement if attr.from_build else attr.call, "keras.layers.Layer.add_weight", caveat)
     elif value is None:
-        value = f"torch.nn.init.xavier_uniform_({empty})"
+        value = glorot
         ctx.warn(attr.statement if attr.from_build else attr.call, "keras.layers.Layer.add_weight", f"initializer {code_of(init).strip() if init is not None else ''} has no conversion; Glorot uniform is used")
     if ok_t and trainable_value is False:
         return f"torch.nn.Parameter({value}, requires_grad=False)"

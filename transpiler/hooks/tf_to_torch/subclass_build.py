@@ -405,6 +405,9 @@ class _BuildWalker:
         self.current = None  # the statement being read
         self.imported: dict[str, str] = {}  # self.<attr> build() makes with a class of another module -> the class
         self.branch: int | None = None  # inside a moved top-level `if`: its index in build()'s body
+        # initializer = get_initializer(self.initializer_range), read only as add_weight's
+        # initializer=: local -> its value, which the weights take as theirs
+        self.initializer_locals: dict[str, cst.BaseExpression] = {}
         # the attributes build() assigns: a condition reading one is not known in __init__
         self.build_selfs = {
             _self_attr(t.target) for n in _walk(plan.fn.body) if isinstance(n, cst.Assign) for t in n.targets
@@ -541,6 +544,30 @@ class _BuildWalker:
             self.plan.size_attrs[name] = param
             return param is not None
         return False
+
+    def _initializer_local(self, small) -> bool:
+        """``initializer = get_initializer(self.initializer_range)``, then
+        ``add_weight(..., initializer=initializer)``: the statement goes with build(), and each
+        weight is made with that initializer (converted, or reported, there)."""
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
+            return False
+        name = small.targets[0].target.value
+        if self.assigned.get(name) != 1 or not isinstance(small.value, cst.Call):
+            return False
+        keywords = {id(n.keyword) for n in _walk(self.plan.fn.body) if isinstance(n, cst.Arg) and n.keyword is not None}
+        mentions = sum(
+            1 for n in _walk(self.plan.fn.body) if isinstance(n, cst.Name) and n.value == name and id(n) not in keywords
+        )
+        given = sum(
+            1 for n in _walk(self.plan.fn.body)
+            if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and _self_attr(n.func) == "add_weight"
+            for a in n.args
+            if a.keyword is not None and a.keyword.value == "initializer" and isinstance(a.value, cst.Name) and a.value.value == name
+        )
+        if not given or mentions != given + 1:  # the assignment's own target, and those arguments
+            return False
+        self.initializer_locals[name] = small.value
+        return True
 
     def statement(self, stmt) -> None:
         if isinstance(stmt, cst.If) and stmt.orelse is None:
@@ -1006,7 +1033,7 @@ class _BuildWalker:
             return
         if isinstance(small, cst.Assign) and len(small.targets) == 1 and self._output_shape(small.targets[0].target, small.value):
             return
-        if self._alias(small):
+        if self._alias(small) or self._initializer_local(small):
             return
         if isinstance(small, cst.Assign) and len(small.targets) == 1:
             target = small.targets[0].target
@@ -1562,6 +1589,8 @@ class _BuildWalker:
                 )
             sizes.append(code_of(mapped).strip())
         init = bound.get("initializer")
+        if isinstance(init, cst.Name) and init.value in self.initializer_locals:
+            init = self.initializer_locals[init.value]
         init = self._initializer(name, init, end) if init is not None else None
         if init is not None:
             bound["initializer"] = init
@@ -1570,12 +1599,11 @@ class _BuildWalker:
         has_form = init is not None and bool(
             literal_value(init)[0] or initializers.weight_kind(self.ctx, init) or initializers.constant_lambda(init)
         )
-        if not has_form and (whole_shape is not None or len(sizes) < 2):
-            axes = "an unknown number of" if whole_shape is not None else str(len(sizes))
+        if not has_form and whole_shape is not None:
             written = " ".join(code_of(init).split()) if init is not None else "None"
             raise Unconvertible(
-                f"build(): self.{name} = self.add_weight(initializer={written}):"
-                f" that initializer has no conversion, and a weight of {axes} axes cannot be Glorot-initialised instead"
+                f"build(): self.{name} = self.add_weight(initializer={written}): that initializer has no"
+                " conversion, and Keras's Glorot uniform (its default) needs the number of axes"
             )
         if whole_shape is not None:
             bound["shape"] = whole_shape
@@ -1693,7 +1721,7 @@ class _InitScope:
 
             def visit_Assign(self, node):
                 for t in node.targets:
-                    scope._target(t.target, index, top and len(node.targets) == 1, node.value)
+                    scope._target(t.target, index, top, node.value)  # self.n_head = n_head = config.n_head
 
             def visit_AnnAssign(self, node):
                 scope._target(node.target, index, top, node.value)
