@@ -1798,16 +1798,16 @@ class _InitScope:
         mapped = walk(node)
         return None if mapped is None else _fresh(mapped)
 
-    def _map(self, node, at: int, where: str, seen: set):
+    def _map(self, node, at: int, where: str, seen: set, origin: int | None = None):
         if isinstance(node, cst.Integer):
             return node
         if isinstance(node, cst.Name):
-            return node if self._name_ok(node.value, at, where) else None
+            return node if self._name_ok(node.value, at, where, origin) else None
         if isinstance(node, cst.Attribute):
             name = _self_attr(node)
             if name is not None:
                 return self._self_value(node, name, at, seen)
-            base = self._map(node.value, at, where, seen)
+            base = self._map(node.value, at, where, seen, origin)
             return None if base is None else node.with_changes(value=_paren(node.value, base))
         if isinstance(node, cst.Subscript):
             if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
@@ -1816,34 +1816,34 @@ class _InitScope:
             ok, number = literal_value(index)
             if not (ok and isinstance(number, int) and not isinstance(number, bool)):
                 return None
-            base = self._map(node.value, at, where, seen)
+            base = self._map(node.value, at, where, seen, origin)
             return None if base is None else node.with_changes(value=_paren(node.value, base))
         if isinstance(node, cst.BinaryOperation) and isinstance(
             node.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide)
         ):
-            left = self._map(node.left, at, where, seen)
-            right = self._map(node.right, at, where, seen)
+            left = self._map(node.left, at, where, seen, origin)
+            right = self._map(node.right, at, where, seen, origin)
             if left is None or right is None:
                 return None
             return node.with_changes(left=_paren(node.left, left), right=_paren(node.right, right))
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus, cst.Not)):
-            inner = self._map(node.expression, at, where, seen)
+            inner = self._map(node.expression, at, where, seen, origin)
             return None if inner is None else node.with_changes(expression=_paren(node.expression, inner))
         if isinstance(node, cst.IfExp):  # a size a setting chooses (_BuildWalker._size_choice)
-            parts = [self._map(n, at, where, seen) for n in (node.test, node.body, node.orelse)]
+            parts = [self._map(n, at, where, seen, origin) for n in (node.test, node.body, node.orelse)]
             if any(p is None for p in parts):
                 return None
             return node.with_changes(test=parts[0], body=parts[1], orelse=parts[2])
         if (
             isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "int"
             and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
-            and self._name_ok("int", at, where)
+            and self._name_ok("int", at, where, origin)
         ):
-            inner = self._map(node.args[0].value, at, where, seen)
+            inner = self._map(node.args[0].value, at, where, seen, origin)
             return None if inner is None else node.with_changes(args=[node.args[0].with_changes(value=inner)])
         return None
 
-    def _name_ok(self, name: str, at: int, where: str) -> bool:
+    def _name_ok(self, name: str, at: int, where: str, origin: int | None = None) -> bool:
         if name == "self":
             return False
         if name in self.size_params:
@@ -1851,10 +1851,18 @@ class _InitScope:
         if where == "build":
             # a global for build(); __init__ must not bind the name to something else
             return name not in self.build_params and name not in self.params and name not in self.locals
+        bindings = self.locals.get(name, [])
+        if origin is not None and bindings:
+            # read at top statement `origin` (self.hidden_size = hidden_size, further down), written
+            # at `at`: the same value there when every binding is unconditional and none comes
+            # between (hidden_size = hidden_size or config.hidden_size, before both)
+            return (
+                all(top for _, top in bindings) and not any(at <= i < origin for i, _ in bindings)
+                and (name in self.params or any(i < at for i, _ in bindings))
+            )
         if name in self.params:
             return name not in self.locals
         if name in self.locals:
-            bindings = self.locals[name]
             return len(bindings) == 1 and bindings[0][1] and bindings[0][0] < at
         return True  # a global
 
@@ -1878,7 +1886,7 @@ class _InitScope:
             return node  # assigned before: self.<name> holds it there
         if value is None:
             return None
-        return self._map(value, at, "init", seen | {name})
+        return self._map(value, at, "init", seen | {name}, index)
 
 
 def _fresh(node: cst.BaseExpression) -> cst.BaseExpression:
