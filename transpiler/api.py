@@ -205,6 +205,10 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
         ctx.types = Types(resolver, ruleset, source_fw, ctx.facts)
         transformer = RuleTransformer(ctx, hooks.HANDLERS)
         new_module = transformer.transform(module)
+        for old, replacement in ctx.facts.pop("replaced_statements", {}).items():
+            for marked in (transformer.dirty, ctx.new_statements):
+                if old in marked:
+                    marked.add(id(replacement))
         if ctx.changes or ctx.speller.needs:
             moved: dict[int, cst.CSTNode] = {}
             new_module = rewrite_imports(new_module, ctx, moved)

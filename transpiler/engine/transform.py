@@ -93,6 +93,8 @@ class RuleTransformer(PathTransformer):
                 continue
             if not isinstance(result, type(original)):
                 return result  # replaced by another kind of node, or removed
+            if result is not updated and id(updated) in self.ctx.new_statements:
+                self.ctx.new_statements.add(id(result))  # a later handler's change keeps it new
             updated = result
         return updated
 

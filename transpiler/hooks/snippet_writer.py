@@ -156,5 +156,7 @@ def insert(ctx, updated: cst.Module, registry: Registry):
     if index < len(body):
         nxt = body[index]
         body[index] = nxt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *[l for l in nxt.leading_lines if l.comment is not None]])
+        # a statement the conversion changed stays one to format and check
+        ctx.facts.setdefault("replaced_statements", {})[id(nxt)] = body[index]
     body[index:index] = new
     return updated.with_changes(body=body)

@@ -1034,6 +1034,8 @@ def _move_all(plan: ClassPlan, stmt, node, infos) -> None:
 def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> TensorInfo:
     dropped = attr.block.dropped if attr.kind == "block" else ("training", "mask")
     args = [a for a in call.args if a.keyword is None or a.keyword.value not in dropped]
+    if attr.kind == "layer" and _given_mask(attr, call, f"self.{attr.name}(...)") is not None:
+        args = args[:1]  # Softmax's mask: applied around the module (_masked_softmax_code)
     if attr.kind == "block":
         return _block_app_info(ctx, plan, attr, call, args, infos, stmt)
     if attr.layer.rule.data.get("plan") == "merge":
@@ -1204,6 +1206,8 @@ def _trace_helpers(ctx, plan: ClassPlan) -> None:
                     )
                 continue
             args = [a for a in node.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+            if _given_mask(attr, node, where) is not None:
+                args = args[:1]
             if len(args) != 1 or args[0].star or attr.layer.rule.data.get("plan") in ("merge", "mha"):
                 raise Unconvertible(f"{where}: a layer called with other than one tensor outside call() is not converted yet")
             if wanted_layout(attr.layer, TensorInfo(None)) == "cf" or attr.layout == "cf":
@@ -1784,6 +1788,10 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                     args[first] = args[first].with_changes(value=cst.parse_expression(x_code))
                 args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                 return updated.with_changes(args=args)
+            mask = _given_mask(attr, updated, "")
+            if mask is not None:
+                guarded = _not_none_names(fn).get(id(original), set())
+                return cst.parse_expression(_masked_softmax_code(attr, x_code, mask, fn, guarded))
             if id(original) in multis:
                 apply, order, listed = multis[id(original)]
                 tensors = [e.value for e in args[0].value.elements] if listed else [a.value for a in args]
@@ -1815,9 +1823,82 @@ def _rewrite_helper(plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 if args and len(args) != len(updated.args):
                     args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                 return updated.with_changes(args=args)
+            mask = _given_mask(attr, updated, "")
+            if mask is not None:
+                guarded = _not_none_names(fn).get(id(original), set())
+                return cst.parse_expression(_masked_softmax_code(attr, code_of(args[0].value).strip(), mask, fn, guarded))
             return cst.parse_expression(_layer_call_code(attr, code_of(args[0].value).strip()))
 
     return Helper(paths_to(fn, wanted)).transform(fn)
+
+
+def _given_mask(attr: Attr, call: cst.Call, where: str) -> cst.BaseExpression | None:
+    """The mask a call gives a Keras layer itself (``self.softmax(scores, mask)``,
+    ``mask=...``): Softmax's converts (_masked_softmax_code); another layer's is reported,
+    as it would otherwise be dropped with Keras's implicit one."""
+    if attr.kind != "layer":
+        return None
+    given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "mask"), None)
+    positional = [a for a in call.args if a.keyword is None]
+    if given is None and attr.layer.kind == "keras.layers.Softmax" and len(positional) == 2 and not positional[1].star:
+        given = positional[1].value
+    if given is None or (isinstance(given, cst.Name) and given.value == "None"):
+        return None
+    if attr.layer.kind != "keras.layers.Softmax":
+        raise Unconvertible(f"{where}: the mask given to {attr.layer.short} has no conversion in a subclass yet")
+    if any(isinstance(n, (cst.Call, cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation, cst.Comparison,
+                          cst.IfExp, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield, cst.BaseComp))
+           for n in _walk(given)):
+        raise Unconvertible(f"{where}: Softmax's mask {code_of(given).strip()} is read twice in PyTorch; assign it to a name first")
+    return given
+
+
+def _not_none_names(fn: cst.FunctionDef) -> dict[int, set[str]]:
+    """id(call) -> the names an enclosing ``if name is not None:`` of ``fn`` vouches for."""
+    out: dict[int, set[str]] = {}
+
+    def visit(node, names: set[str]) -> None:
+        if isinstance(node, cst.Call):
+            out[id(node)] = names
+        if isinstance(node, cst.If):
+            test = node.test
+            guarded = set(names)
+            if (
+                isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and len(test.comparisons) == 1
+                and isinstance(test.comparisons[0].operator, cst.IsNot)
+                and isinstance(test.comparisons[0].comparator, cst.Name) and test.comparisons[0].comparator.value == "None"
+            ):
+                guarded.add(test.left.value)
+            visit(node.test, names)
+            visit(node.body, guarded)
+            if node.orelse is not None:
+                visit(node.orelse, names)
+            return
+        for child in source_children(node):
+            visit(child, names)
+
+    visit(fn.body, set())
+    return out
+
+
+def _masked_softmax_code(attr: Attr, x: str, mask: cst.BaseExpression, fn: cst.FunctionDef, guarded: set[str]) -> str:
+    """Keras's Softmax with a mask: masked positions (mask <= 0.5 or False) take -1e9 before
+    the softmax and 0 after it (Keras 3's rows that are all masked give zeros). A mask read
+    from a parameter that defaults to None may be None, which Keras takes as no mask."""
+    m = code_of(mask).strip()
+    atom = isinstance(cst.parse_expression(x), (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
+    inner = _layer_call_code(attr, f"{x if atom else f'({x})'}.masked_fill({m} <= 0.5, -1e9)")
+    code = f"{inner}.masked_fill({m} <= 0.5, 0.0)"
+    root = mask
+    while isinstance(root, (cst.Subscript, cst.Attribute)):
+        root = root.value
+    defaults_none = {
+        p.name.value for p in _all_params(fn.params)
+        if isinstance(p.default, cst.Name) and p.default.value == "None"
+    }
+    if isinstance(root, cst.Name) and root.value in defaults_none and root.value not in guarded:
+        code = f"({code} if {root.value} is not None else {_layer_call_code(attr, x)})"
+    return code
 
 
 def _check_mask_given(attr: Attr, call: cst.Call) -> None:
