@@ -539,6 +539,9 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
     if init is None:
         return
     seen: dict[str, int] = {}
+    # statements under an `if` of __init__: what they make may be absent
+    conditional = {id(n) for s in _walk(init.body) if isinstance(s, cst.If) for n in _walk(s) if isinstance(n, cst.SimpleStatementLine)}
+    under_if: set[str] = set()
     for node in _walk(init.body):
         if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
@@ -546,6 +549,8 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
                     target = small.targets[0].target
                     if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
                         seen[target.attr.value] = seen.get(target.attr.value, 0) + 1
+                        if id(node) in conditional:
+                            under_if.add(target.attr.value)
                         member = _member(ctx, target.attr.value, small.value, node, classes)
                         if member is not None:
                             info.members[member.name] = member
@@ -557,7 +562,7 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
     _appended(ctx, info, init, classes)
     for member in info.members.values():
         member.keras_name = member.name + "_" if member.name in RESERVED else member.name
-        member.maybe_absent = seen.get(member.name, 0) > 1
+        member.maybe_absent = seen.get(member.name, 0) > 1 or member.name in under_if
 
 
 def _appended(ctx, info: ClassInfo, init, classes) -> None:
