@@ -127,6 +127,9 @@ class ClassPlan:
     unknown_base: tuple[str, str] | None = None
     # a subclass of a Keras layer with a PyTorch class (layer_subclass.py): (check's info, rule table)
     layer_subclass: tuple | None = None
+    # a class derived from one of the run that becomes a module, adding only helpers and Keras's
+    # config methods (_module_base): that class's name; it is the base's plan otherwise
+    derived_from: str | None = None
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -186,6 +189,19 @@ def analyze(ctx) -> None:
                 # as one where it can be (its base and super().__init__() as they are), else below
                 unknown, derived = derived[2], None
                 keras_class = True
+            base_plan = _module_base(ctx, stmt, by_name) if derived is not None and not derived[1] and derived[2] is None else None
+            if base_plan is not None:
+                # class LlamaRotaryEmbedding(RotaryEmbedding) overriding helpers and Keras's
+                # get_config(): a subclass of the module its base becomes, as it is
+                plan = replace(
+                    base_plan, node=stmt, name=stmt.name.value, derived_from=base_plan.name, origin=None,
+                    converts_elsewhere=False, problems=[],
+                )
+                plans[id(stmt)] = plan
+                by_name[plan.name] = plan
+                ctx.facts.setdefault("class_kinds", {})[plan.name] = "model" if plan.is_model else "layer"
+                ctx.scan.path_ids.update((id(ctx.module), id(stmt)))
+                continue
             if derived is not None:
                 reason, kept_base, unknown = derived
                 for base in stmt.bases:
@@ -289,6 +305,26 @@ def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool, tup
         if unknown is not None:
             return _unknown_base_reason(*unknown), False, unknown
     return None
+
+
+def _module_base(ctx, cls: cst.ClassDef, known: dict) -> "ClassPlan | None":
+    """The plan of the class of the run that ``cls`` derives from and that becomes a module,
+    when ``cls`` needs nothing more than that base: it overrides neither call() nor build()
+    (its forward() and sizes are the base's), makes no layers or weights of its own (the
+    base's weight map is its), and the base takes no input size in __init__ (which the
+    derived class's super().__init__() would not pass)."""
+    if any(_method(cls, m) is not None for m in ("call", "build")) or _keras_evidence(ctx, cls, known):
+        return None
+    bases = [b.value for b in cls.bases if b.keyword is None]
+    if len(bases) != 1 or not isinstance(bases[0], cst.Name):
+        return None
+    base = known.get(bases[0].value)
+    if (
+        base is None or base.problems or base.build_problem or base.unknown_base is not None or base.graph is not None
+        or base.layer_subclass is not None or base.size_param or base.name not in ctx.facts.get("class_kinds", {})
+    ):
+        return None
+    return base
 
 
 def _keras_evidence(ctx, cls: cst.ClassDef, known: dict) -> bool:
@@ -1350,6 +1386,8 @@ def on_class(transformer, original, updated):
             api = subclass_graph.API if plan.graph is not None else "keras subclass"
             ctx.unconverted(original, api, "; ".join(plan.problems))
         return updated
+    if plan.derived_from is not None:
+        return _rewrite_derived(ctx, plan, original, updated)
     if plan.graph is not None:
         return subclass_graph.rewrite_class(ctx, plan, original, updated, _Placeholders())
     if plan.layer_subclass is not None:
@@ -1417,6 +1455,17 @@ def on_class(transformer, original, updated):
     new = new.with_changes(body=new.body.with_changes(body=body))
     ctx.mark_new(new)
     return new
+
+
+def _rewrite_derived(ctx, plan: ClassPlan, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+    """A subclass of a converted class: its bases and methods stay, less Keras's config and
+    shape methods (as in the base)."""
+    body = [
+        stmt for stmt in updated.body.body
+        if not (isinstance(stmt, cst.FunctionDef) and drop_method(ctx, original, stmt))
+    ]
+    ctx.converted(original, "keras subclass", "nn.Module subclass", f"derives from {plan.derived_from}, which becomes an nn.Module")
+    return updated.with_changes(body=updated.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
 
 
 def _drop_build(ctx, build: BuildPlan) -> None:
