@@ -2031,7 +2031,11 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
             "origin": prefix_origin,
             "modules": [prefix_path.rstrip(".")],
             "weights": [
-                {"keras": _weight_name(a), "torch": a.name, "transform": "copy", "module": prefix_path.rstrip("."), "args": {}}
+                {
+                    "keras": _weight_name(a), "torch": a.name, "transform": "copy", "module": prefix_path.rstrip("."),
+                    # made under a condition of build() (`else: self.pos = None`): absent where it does not hold
+                    "args": {"optional": True} if plan.build is not None and a.name in plan.build.branched else {},
+                }
                 for a in own
             ],
         })

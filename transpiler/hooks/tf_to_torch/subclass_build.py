@@ -765,6 +765,10 @@ class _BuildWalker:
                 self._weight(name, value, stmt)
                 self.plan.branched.add(name)
                 return
+            if name in self.plan.branched and _is_none(value):
+                # if use_mask_token: self.mask_token = self.add_weight(...) / else: self.mask_token = None
+                kept.append(stmt)
+                return
             if name in self.plan.made or name in self.plan.branched:
                 raise Unconvertible(
                     f"build() makes self.{name} in more than one branch; a module per attribute is made in __init__"
@@ -1949,7 +1953,7 @@ def _settle_block(block, params: dict) -> list:
                         and small.value.func.attr.value == "build":
                     continue  # the layer is made with its sizes
                 name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
-                if name in params:
+                if name in params and not _is_none(small.value):  # `else: self.mask_token = None` stays
                     if smalls:
                         out.append(stmt.with_changes(body=smalls))
                         smalls = []
