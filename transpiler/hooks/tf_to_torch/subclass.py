@@ -83,9 +83,9 @@ class Attr:
     many: bool = False  # a list of converted subclasses (`[Block(...) for i in range(n)]`): an nn.ModuleList
     optional: bool = False  # made in a conditional expression (`Block(...) if flag else None`)
     layout: str | None = None  # a layer: the layout of what call() gives it, where planned there
-    # the same attribute made in other branches of __init__'s `if`s, with the same Keras layer
-    # (`if c: self.dense = Dense(2 * d) else: self.dense = Dense(d)`): one module per branch,
-    # applied alike (_plan_alternatives checks it)
+    # the same attribute made in other branches of __init__'s `if`s (`if c: self.dense =
+    # Dense(2 * d) else: self.dense = Dense(d)`; classes of the file in each): one module per
+    # branch, applied alike (_plan_alternatives, _block_alternative check it)
     alternatives: list["Attr"] = field(default_factory=list)
     plan_inputs: list | None = None  # the tensors its plan was made for
 
@@ -677,9 +677,11 @@ def _check_branch_values(ctx, statements, known: dict) -> None:
         other = others.get(name)
         if not other:
             continue
-        if all(o in known and known[o].input_layout == known[o].output_layout == "keras" for o in other) and all(
-            _neutral(layer) for layer in made
-        ):
+        if all(
+            o in known and known[o].input_layout == known[o].output_layout == "keras"
+            and not known[o].problems and not known[o].build_problem
+            for o in other
+        ) and all(_neutral(layer) for layer in made):
             continue
         shown = ", ".join(sorted({layer.short for layer in made} | other))
         raise Unconvertible(
