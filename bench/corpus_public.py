@@ -42,6 +42,9 @@ class Package:
     # what its users declare as [tool.transpiler] reexports: names the package's own
     # modules hand out for a framework's (transformers' files import keras from modeling_tf_utils)
     reexports: tuple[tuple[str, str], ...] = ()
+    # what its users declare as [tool.transpiler] twins: base classes of the package with a
+    # twin in the other framework (transformers' TFPreTrainedModel and PreTrainedModel)
+    class_twins: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -53,7 +56,8 @@ PACKAGES = (
     Package("transformers", "4.46.3", "tf", ("transformers/models/*/modeling_tf_*.py",),
             sha256="a12ef6f52841fd190a3e5602145b542d03507222f2c64ebb7ee92e8788093aef",
             reexports=(("transformers.modeling_tf_utils.keras", "keras"),
-                       ("transformers.modeling_tf_utils.keras_serializable", "keras.saving.register_keras_serializable"))),
+                       ("transformers.modeling_tf_utils.keras_serializable", "keras.saving.register_keras_serializable")),
+            class_twins=(("transformers.modeling_tf_utils.TFPreTrainedModel", "transformers.modeling_utils.PreTrainedModel"),)),
     Package("transformers", "4.46.3", "torch", ("transformers/models/*/modeling_tf_*.py",),
             twin=("/modeling_tf_", "/modeling_"), sha256="a12ef6f52841fd190a3e5602145b542d03507222f2c64ebb7ee92e8788093aef"),
     # Keras 3 code on keras.ops: models and their layers (tests and preset tables left out)

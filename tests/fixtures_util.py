@@ -5,7 +5,8 @@ A fixture's first line may say how it is checked beyond the snapshot:
 under the other and compares the values they print and the module-level
 tensors they leave; ``shapes=a,b`` compares those names by shape only (random
 values); ``verify`` runs both through ``transpiler verify``'s recorder and
-replayer and compares training step by step (test_training_equivalence.py).
+replayer and compares training step by step (test_training_equivalence.py);
+``twin=CLASS=TWIN`` converts it with that twin declared (``[tool.transpiler] twins``).
 Adding a case means adding files; no test function changes.
 """
 
@@ -30,6 +31,12 @@ class Case:
     tolerance: float = 1e-5
     verify: bool = False  # run through verify's recorder/replayer (training fixtures)
     train_rtol: float | None = None  # verify's tolerance after training, where a known difference needs more
+    twins: dict[str, str] = field(default_factory=dict)  # declared twins it converts with
+
+    @property
+    def options(self) -> dict:
+        """convert_source's keyword arguments beyond the text, target and file name."""
+        return {"twins": self.twins} if self.twins else {}
 
     @property
     def expected(self) -> Path:
@@ -66,6 +73,9 @@ def cases(direction: str | None = None) -> list[Case]:
                         case.train_rtol = float(word[len("train_rtol="):])
                     elif word.startswith("shapes="):
                         case.shapes = set(word[len("shapes="):].split(","))
+                    elif word.startswith("twin="):
+                        key, _, value = word[len("twin="):].partition("=")
+                        case.twins[key] = value
                     elif word.startswith("rtol="):
                         case.tolerance = float(word[len("rtol="):])
             found.append(case)

@@ -166,6 +166,16 @@ COMPONENTS = [
         "hidden_states": f(B, T, H), "attention_mask": MASK, **ENCODER_ARGS}),
     _c(EL_F, "TFElectraMainLayer", "ElectraConfig", ELECTRA, {
         "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    # the models on TFPreTrainedModel, converted on its declared twin, PreTrainedModel (TWINS)
+    _c(BERT_F, "TFBertModel", "BertConfig", BERT, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    _c(DB_F, "TFDistilBertModel", "DistilBertConfig", DISTILBERT, {"input_ids": i(99, B, T), "attention_mask": KEEP, **WHOLE}),
+    _c(VIT_F, "TFViTModel", "ViTConfig", VIT, {"pixel_values": f(B, 3, 16, 16), **WHOLE}),
+    _c(AL_F, "TFAlbertModel", "AlbertConfig", ALBERT, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    _c(RO_F, "TFRobertaModel", "RobertaConfig", ROBERTA, {"input_ids": i(99, B, T), "attention_mask": KEEP, **WHOLE}),
+    _c(EL_F, "TFElectraModel", "ElectraConfig", ELECTRA, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
     _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
     _c(G2_F, "TFBlock", "GPT2Config", GPT2, {
         "x": f(B, T, H), "layer_past": None, "attention_mask": None, "head_mask": None, "encoder_hidden_states": None,
@@ -203,12 +213,17 @@ REEXPORTS = {
 }
 
 
+# Declared as a user would ([tool.transpiler] twins): the models' Keras base and its PyTorch
+# twin, which takes the same arguments (config, *inputs, **kwargs)
+TWINS = {"transformers.modeling_tf_utils.TFPreTrainedModel": "transformers.modeling_utils.PreTrainedModel"}
+
+
 def convert(text: str, filename: str):
     """Converted as the file at ``filename`` (a file of the installed transformers
     package: its relative imports resolve against transformers' own packages)."""
     from transpiler.api import convert_source
 
-    return convert_source(text, to="torch", filename=filename, reexports=REEXPORTS)
+    return convert_source(text, to="torch", filename=filename, reexports=REEXPORTS, twins=TWINS)
 
 
 # -- the stand-in package for converted code -----------------------------------------

@@ -19,7 +19,7 @@ UPDATE = os.environ.get("TRANSPILER_UPDATE_FIXTURES") == "1"
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.id)
 def test_fixture(case):
     source = case.path.read_text(encoding="utf-8")
-    result = convert_source(source, to=case.to, filename=str(case.path))
+    result = convert_source(source, to=case.to, filename=str(case.path), **case.options)
     if UPDATE or not case.expected.exists():
         case.expected.write_text(result.code, encoding="utf-8")
         if not UPDATE:
@@ -31,5 +31,5 @@ def test_fixture(case):
 def test_fixture_is_idempotent(case):
     """Converting the output again changes nothing."""
     expected = case.expected.read_text(encoding="utf-8")
-    again = convert_source(expected, to=case.to, filename=str(case.expected))
+    again = convert_source(expected, to=case.to, filename=str(case.expected), **case.options)
     assert again.code == expected

@@ -28,13 +28,13 @@ for case in cases():
 @pytest.mark.parametrize("case", list(FAMILIES.values()), ids=lambda c: c.id)
 def test_conversion_leaves_no_cycles(case):
     source = case.path.read_text(encoding="utf-8")
-    convert_source(source, to=case.to, filename=str(case.path))  # warm caches (rules, templates)
+    convert_source(source, to=case.to, filename=str(case.path), **case.options)  # warm caches (rules, templates)
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
         gc.set_debug(gc.DEBUG_SAVEALL)
-        result = convert_source(source, to=case.to, filename=str(case.path))
+        result = convert_source(source, to=case.to, filename=str(case.path), **case.options)
         del result
         gc.collect()
         held = sorted({type(o).__name__ for o in gc.garbage if isinstance(o, (cst.Module, Scan, Types))})

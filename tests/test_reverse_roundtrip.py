@@ -83,7 +83,7 @@ def trips(tmp_path_factory):
                 continue
             spec = _spec(case.path)
             if spec is None and direction == "keras":
-                first_leg = convert_source(case.path.read_text(encoding="utf-8"), to="torch", filename=str(case.path))
+                first_leg = convert_source(case.path.read_text(encoding="utf-8"), to="torch", filename=str(case.path), **case.options)
                 spec = {name: {} for name in first_leg.models} or None  # shapes from the Keras models
             if spec is None:
                 if _runnable(case):
@@ -92,7 +92,7 @@ def trips(tmp_path_factory):
                     results[case.id] = ("converts", None)
                 continue
             if direction == "keras":
-                first_leg = convert_source(case.path.read_text(encoding="utf-8"), to="torch", filename=str(case.path))
+                first_leg = convert_source(case.path.read_text(encoding="utf-8"), to="torch", filename=str(case.path), **case.options)
                 maps = {}
                 for name, model_spec in spec.items():
                     info = first_leg.models.get(name, {})

@@ -14,7 +14,7 @@ def test_every_rule_has_a_fixture():
         ruleset = load_ruleset(direction)
         hit = set()
         for case in cases(direction):
-            result = convert_source(case.path.read_text(encoding="utf-8"), to=to, filename=str(case.path))
+            result = convert_source(case.path.read_text(encoding="utf-8"), to=to, filename=str(case.path), **case.options)
             for finding in result.report.findings:
                 rule = ruleset.lookup(finding.api)
                 if rule is None:

@@ -77,6 +77,9 @@ PASSING = {
     "albert.TFAlbertMainLayer",  # self.pooler = Dense(...) if add_pooling_layer else None
     "roberta.TFRobertaMainLayer",
     "electra.TFElectraMainLayer",  # if config.embedding_size != config.hidden_size: self.embeddings_project = Dense(...)
+    # the models, on TFPreTrainedModel's declared twin, transformers' PreTrainedModel (TWINS)
+    "bert.TFBertModel", "distilbert.TFDistilBertModel", "vit.TFViTModel", "albert.TFAlbertModel",
+    "roberta.TFRobertaModel", "electra.TFElectraModel",
 }
 
 WHOLE_NETWORKS = {cid for cid in PASSING if cid.endswith("MainLayer")}

@@ -98,13 +98,16 @@ def convert_source(
     format: bool = True,
     reexports: dict[str, str] | None = None,
     project=None,
+    twins: dict[str, str] | None = None,
 ) -> ConversionResult:
     """Convert ``text`` to framework ``to`` ("torch", "tf" or "auto").
 
     ``source`` overrides the detected source framework. ``reexports`` maps names
     the project's own modules re-export to the framework names they stand for
     (``{"transformers.modeling_tf_utils.keras": "keras"}``; relative imports are
-    resolved against ``filename``'s package). ``project`` is the run's
+    resolved against ``filename``'s package). ``twins`` maps base classes of other
+    packages to their twins in the target framework (``{"transformers.modeling_tf_utils.
+    TFPreTrainedModel": "transformers.modeling_utils.PreTrainedModel"}``). ``project`` is the run's
     :class:`~transpiler.project.ProjectIndex`: what the other files' classes became.
     Returns the new code and a report; raises :class:`InputError` for input that
     cannot be parsed.
@@ -115,13 +118,13 @@ def convert_source(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _convert(text, to, filename, source, rules, black_config, format, reexports, project)
+        return _convert(text, to, filename, source, rules, black_config, format, reexports, project, twins)
     finally:
         if paused:
             gc.enable()
 
 
-def _convert(text, to, filename, source, rules, black_config, format, reexports=None, project=None) -> ConversionResult:
+def _convert(text, to, filename, source, rules, black_config, format, reexports=None, project=None, twins=None) -> ConversionResult:
     report = FileReport(path=filename)
     if to not in (TORCH, TF, "auto"):
         raise InputError(f"unknown target framework {to!r}: use 'torch' or 'tf'")
@@ -197,6 +200,8 @@ def _convert(text, to, filename, source, rules, black_config, format, reexports=
     )
     if project:
         ctx.facts["project"] = project
+    if twins:
+        ctx.facts["twins"] = dict(twins)
     try:
         warn_undeclared(ctx)
         for analyze in hooks.ANALYZERS:

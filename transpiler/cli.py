@@ -37,6 +37,7 @@ def _add_convert(sub) -> None:
     p.add_argument("--stdin-filename", metavar="NAME", help="file name to use in messages when reading stdin")
     p.add_argument("--rules", action="append", default=[], metavar="FILE", help="extra rule file or folder (repeatable)")
     p.add_argument("--reexport", action="append", default=[], metavar="NAME=FRAMEWORK_NAME", help="a name your own module re-exports, and the framework name it is (transformers.modeling_tf_utils.keras=keras; repeatable)")
+    p.add_argument("--twin", action="append", default=[], metavar="CLASS=TWIN", help="a base class of another package and its twin in the target framework, taking the same arguments (transformers.modeling_tf_utils.TFPreTrainedModel=transformers.modeling_utils.PreTrainedModel; repeatable)")
     p.add_argument("--include", action="append", default=None, metavar="GLOB", help="only convert files matching (gitignore syntax, repeatable)")
     p.add_argument("--exclude", action="append", default=None, metavar="GLOB", help="skip files matching (gitignore syntax, repeatable)")
     p.add_argument("--no-gitignore", action="store_true", help="do not skip files that .gitignore ignores")
@@ -193,9 +194,9 @@ class _Interrupts:
 _INTERRUPTS = _Interrupts()
 
 
-def project_settings(config: dict, args) -> tuple[tuple[str, ...], dict[str, str]]:
-    """The rule files and re-exports of the project's config, with the command line's added."""
-    from .config import ConfigError, parse_reexport_option
+def project_settings(config: dict, args) -> tuple[tuple[str, ...], dict[str, str], dict[str, str]]:
+    """The rule files, re-exports and twins of the project's config, with the command line's added."""
+    from .config import ConfigError, parse_reexport_option, parse_twin_option
 
     rules = tuple(config.get("rules", ())) + tuple(args.rules)
     reexports = dict(config.get("reexports", {}))
@@ -205,7 +206,14 @@ def project_settings(config: dict, args) -> tuple[tuple[str, ...], dict[str, str
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
         reexports[key] = value
-    return rules, reexports
+    twins = dict(config.get("twins", {}))
+    for text in args.twin:
+        try:
+            key, value = parse_twin_option(text)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        twins[key] = value
+    return rules, reexports, twins
 
 
 def cmd_convert(args) -> int:
@@ -217,12 +225,13 @@ def cmd_convert(args) -> int:
     config_paths = [args.stdin_filename] if args.paths == ["-"] and args.stdin_filename else args.paths
     config = load_config(config_paths, explicit=args.config)
     to = args.to or config.get("to") or "auto"
-    rules, reexports = project_settings(config, args)
+    rules, reexports, twins = project_settings(config, args)
     options = Options(
         to=to,
         source=args.source or config.get("from"),
         rules=rules,
         reexports=tuple(sorted(reexports.items())),
+        twins=tuple(sorted(twins.items())),
         format=not args.no_format,
     )
     try:

@@ -14,7 +14,7 @@ import re
 import tomllib
 from pathlib import Path
 
-KNOWN = {"to", "from", "include", "exclude", "rules", "reexports"}
+KNOWN = {"to", "from", "include", "exclude", "rules", "reexports", "twins"}
 
 
 class ConfigError(Exception):
@@ -73,6 +73,11 @@ def load_config(paths: list[str], explicit: str | None = None) -> dict:
             check_reexports(table["reexports"])
         except ConfigError as exc:
             raise UsageError(f"{path}: [tool.transpiler] reexports: {exc}") from None
+    if "twins" in table:
+        try:
+            check_twins(table["twins"])
+        except ConfigError as exc:
+            raise UsageError(f"{path}: [tool.transpiler] twins: {exc}") from None
     out = dict(table)
     if "rules" in out:
         out["rules"] = [str((path.parent / r).resolve()) for r in out["rules"]]
@@ -109,4 +114,36 @@ def parse_reexport_option(text: str) -> tuple[str, str]:
         raise ConfigError(f"--reexport {text}: expected NAME=FRAMEWORK_NAME, e.g. transformers.modeling_tf_utils.keras=keras")
     key, value = key.strip(), value.strip()
     check_reexports({key: value})
+    return key, value
+
+
+def check_twins(table) -> dict[str, str]:
+    """``twins = { "pkg.module.Class" = "otherpkg.module.Class" }``: classes of other modules
+    (not a framework's) that the converted classes derive from, each with its twin in the
+    target framework: a class that takes the same constructor arguments and is a module of
+    the target framework (``transformers.modeling_tf_utils.TFPreTrainedModel`` =
+    ``transformers.modeling_utils.PreTrainedModel``, an ``nn.Module``). A class deriving
+    from a declared class converts as one deriving from its twin."""
+    from .frameworks import ROOTS
+
+    if not isinstance(table, dict):
+        raise ConfigError('expected a table of dotted class names, e.g. { "pkg.base.TFModel" = "pkg.base.TorchModel" }')
+    dotted = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+    for key, value in table.items():
+        if not isinstance(value, str) or not dotted.match(value):
+            raise ConfigError(f"{key!r}: expected the full dotted name of the twin class as its value (pkg.module.Class)")
+        if not dotted.match(key):
+            raise ConfigError(f"{key!r}: expected the full dotted name of a class (pkg.module.Class)")
+        if key.split(".")[0] in ROOTS:
+            raise ConfigError(f"{key!r}: a framework class; its conversion is the rules' (twins are for other packages' classes)")
+    return dict(table)
+
+
+def parse_twin_option(text: str) -> tuple[str, str]:
+    """``--twin pkg.module.Class=otherpkg.module.Class``."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ConfigError(f"--twin {text}: expected CLASS=TWIN, e.g. transformers.modeling_tf_utils.TFPreTrainedModel=transformers.modeling_utils.PreTrainedModel")
+    key, value = key.strip(), value.strip()
+    check_twins({key: value})
     return key, value

@@ -39,6 +39,9 @@ class Options:
     # names the project's own modules re-export, each with the framework name it
     # stands for ([tool.transpiler] reexports, --reexport)
     reexports: tuple[tuple[str, str], ...] = ()
+    # base classes of other packages, each with its twin in the target framework
+    # ([tool.transpiler] twins, --twin)
+    twins: tuple[tuple[str, str], ...] = ()
     # the project index: the summaries of the run's classes (project.py), set by run_many
     project: tuple = ()
 
@@ -129,6 +132,7 @@ def convert_text(path: str, text: str, options: Options):
         black_config=black_config_for(directory),
         format=options.format,
         reexports=dict(options.reexports) or None,
+        twins=dict(options.twins) or None,
         project=_index(options.project),
     )
     if result.changed and text.endswith("\r") and not result.code.endswith("\r"):

@@ -39,6 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--rules", action="append", default=[], metavar="FILE", help="extra rule file or folder (repeatable), as for convert")
     p.add_argument("--reexport", action="append", default=[], metavar="NAME=FRAMEWORK_NAME", help="a name your own module re-exports, and the framework name it is (repeatable), as for convert")
+    p.add_argument("--twin", action="append", default=[], metavar="CLASS=TWIN", help="a base class of another package and its twin in the target framework (repeatable), as for convert")
     p.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml instead of searching for one")
     p.set_defaults(func=run)
 
@@ -199,9 +200,10 @@ def _pct(part: int, whole: int) -> str:
 
 def measure(paths: list[str], *, source: str | None = None, jobs: int | None = None, include=None, exclude=None,
             use_gitignore: bool = True, quiet: bool = True, rules: tuple[str, ...] = (),
-            reexports: dict[str, str] | None = None) -> tuple[Coverage, list[tuple[str, str]]]:
-    """Convert every file under ``paths`` in memory; (figures, discovery errors). ``rules`` and
-    ``reexports`` are convert's (the project's config)."""
+            reexports: dict[str, str] | None = None,
+            twins: dict[str, str] | None = None) -> tuple[Coverage, list[tuple[str, str]]]:
+    """Convert every file under ``paths`` in memory; (figures, discovery errors). ``rules``,
+    ``reexports`` and ``twins`` are convert's (the project's config)."""
     import time
     from types import SimpleNamespace
 
@@ -216,7 +218,8 @@ def measure(paths: list[str], *, source: str | None = None, jobs: int | None = N
     # (a source would convert every file, finding nothing in the others)
     to = SOURCE_OF[source] if source else "auto"
     # formatting and the output check as `convert` runs them, so that a crash there shows here too
-    options = Options(to=to, format=True, rules=tuple(rules), reexports=tuple(sorted((reexports or {}).items())))
+    options = Options(to=to, format=True, rules=tuple(rules), reexports=tuple(sorted((reexports or {}).items())),
+                      twins=tuple(sorted((twins or {}).items())))
     coverage = Coverage(source=source)
     for outcome in _run(files, options, SimpleNamespace(jobs=jobs, quiet=quiet)):
         coverage.add(outcome)
@@ -230,8 +233,8 @@ def run(args) -> int:
     from ..frameworks import DIRECTION_TO, SOURCE_OF
     from ..rules import RuleError, load_ruleset
 
-    # the project's rule files and re-exports count as they convert (its [tool.transpiler])
-    rules, reexports = project_settings(load_config(args.paths, explicit=args.config), args)
+    # the project's rule files, re-exports and twins count as they convert (its [tool.transpiler])
+    rules, reexports, twins = project_settings(load_config(args.paths, explicit=args.config), args)
     try:
         for to in ([SOURCE_OF[args.source]] if args.source else list(SOURCE_OF.values())):
             load_ruleset(DIRECTION_TO[to], rules)
@@ -244,6 +247,7 @@ def run(args) -> int:
     coverage, errors = measure(
         args.paths, source=args.source, jobs=args.jobs, include=args.include, exclude=args.exclude,
         use_gitignore=not args.no_gitignore, quiet=False, rules=rules, reexports=reexports,
+        twins=twins,
     )
     for path, error in errors:
         coverage.files.append(FileFigures(path, status="error", error=error))

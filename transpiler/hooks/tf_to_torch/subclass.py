@@ -28,18 +28,19 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from ...engine.build import code_of, template_node
+from ...engine.build import code_of, name_expr, template_node
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.names import classify, dotted_name
 from ...engine.query import resolve_call
-from ...engine.walk import PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
+from ...engine.spelling import ImportNeed
+from ...engine.walk import top_level_imports, PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
-from .project_classes import foreign_plans
+from .project_classes import foreign_plans, imported_classes
 from .signatures import drop_method
 from .subclass_graph import lazy_inits
 
@@ -149,6 +150,8 @@ def analyze(ctx) -> None:
     plans: dict[int, ClassPlan] = ctx.facts.setdefault("class_plans", {})
     by_name: dict[str, ClassPlan] = dict(foreign_plans(ctx))
     for stmt in _dependency_order([s for s in ctx.module.body if isinstance(s, cst.ClassDef)]):
+        if ctx.facts.get("twins") and _names_twin(ctx, stmt):
+            ctx.scan.path_ids.update((id(ctx.module), id(stmt)))  # its base becomes the twin (_twin_only)
         graph = subclass_graph.find(ctx, stmt)
         if graph is not None:
             # super().__init__(inputs=..., outputs=...): a functional model, whatever its base
@@ -245,7 +248,12 @@ def analyze(ctx) -> None:
             ctx.facts.setdefault("class_kinds", {})[plan.name] = "model" if plan.is_model else "layer"
         elif unknown is not None:
             # converted where it can be: whether its base is a Keras class is not known
-            plan.problems = [_unknown_base_reason(*unknown) + f" ({plan.build_problem or '; '.join(plan.problems)})"]
+            detail = plan.build_problem or "; ".join(plan.problems)
+            twin = twin_of(ctx, unknown)
+            plan.problems = [
+                f"it derives from {unknown[0]}, whose declared twin is {twin}, but its code does not convert: {detail}"
+                if twin else _unknown_base_reason(*unknown) + f" ({detail})"
+            ]
             plan.build_problem = None
             ctx.owned.intersection_update(owned)  # its layers convert one by one, as in any other code
             ctx.scan.path_ids.update((id(ctx.module), id(stmt)))
@@ -290,7 +298,7 @@ def _derived_reason(ctx, cls: cst.ClassDef, known: dict) -> tuple[str, bool, tup
         ):
             # converted already (a second run): what the first run said, so that it says it again
             base_plan = ClassPlan(None, value.value, False)
-        if base_plan is not None and base_plan.unknown_base is not None:
+        if base_plan is not None and base_plan.unknown_base is not None and not _twin_converted(ctx, base_plan):
             return _unknown_base_reason(*base_plan.unknown_base, via=value.value), False, base_plan.unknown_base
         if base_plan is not None:
             where = f" of {base_plan.origin}" if base_plan.origin else " of this file"
@@ -320,7 +328,8 @@ def _module_base(ctx, cls: cst.ClassDef, known: dict) -> "ClassPlan | None":
         return None
     base = known.get(bases[0].value)
     if (
-        base is None or base.problems or base.build_problem or base.unknown_base is not None or base.graph is not None
+        base is None or base.problems or base.build_problem or base.graph is not None
+        or (base.unknown_base is not None and not _twin_converted(ctx, base))
         or base.layer_subclass is not None or base.size_param or base.name not in ctx.facts.get("class_kinds", {})
     ):
         return None
@@ -346,6 +355,11 @@ def _keras_evidence(ctx, cls: cst.ClassDef, known: dict) -> bool:
     return False
 
 
+def _twin_converted(ctx, plan: "ClassPlan") -> bool:
+    """Whether ``plan``'s class converts on the declared twin of its base."""
+    return twin_of(ctx, plan.unknown_base) is not None and not plan.problems and not plan.build_problem
+
+
 def _unknown_base_reason(name: str, module: str, via: str | None = None) -> str:
     return (
         f"it derives{f' (through {via})' if via else ''} from {name} (from {module}), a class this run does not know,"
@@ -361,23 +375,82 @@ def _unknown_base(ctx, cls: cst.ClassDef, known: dict, seen: frozenset = frozens
     ``cls`` derives from, directly or through classes of this file that are not Keras classes
     (transformers' heads: TFBertForMaskedLM(TFBertPreTrainedModel), TFBertPreTrainedModel(TFPreTrainedModel)
     from modeling_tf_utils); None when every base is known."""
-    from .project_classes import imported_classes
-
     classes = {s.name.value: s for s in ctx.module.body if isinstance(s, cst.ClassDef)}
     imported = {local: module for local, (module, _name) in imported_classes(ctx).items()}
+    twinned = None  # a base with a declared twin: the class converts unless another base is unknown
     for base in cls.bases:
         value = base.value
         if base.keyword is not None or not isinstance(value, cst.Name) or value.value in known:
             continue
         name = value.value
+        found = None
         if name in imported and not _converted_base(ctx, name):
-            return name, imported[name]
-        local = classes.get(name)
-        if local is not None and name not in seen and not _is_keras_class(ctx, local)[0]:
-            found = _unknown_base(ctx, local, known, seen | {cls.name.value})
-            if found is not None:
-                return found
-    return None
+            found = name, imported[name]
+        else:
+            local = classes.get(name)
+            if local is not None and name not in seen and not _is_keras_class(ctx, local)[0]:
+                found = _unknown_base(ctx, local, known, seen | {cls.name.value})
+        if found is not None and twin_of(ctx, found) is None:
+            return found
+        twinned = twinned or found
+    return twinned
+
+
+def twin_of(ctx, base: tuple[str, str] | None) -> str | None:
+    """The declared twin ([tool.transpiler] twins) of ``(name, module)``, a class of another
+    package: the target framework's class taking the same arguments."""
+    if base is None:
+        return None
+    name, module = base
+    return ctx.facts.get("twins", {}).get(f"{module}.{name}")
+
+
+def _spell_twin(ctx, twin: str) -> cst.BaseExpression:
+    """``transformers.modeling_utils.PreTrainedModel`` as ``PreTrainedModel``, imported from its
+    module, unless the file binds that name to something else (then the full name)."""
+    module, _, leaf = twin.rpartition(".")
+    taken = {bound.value for _s, _a, bound in top_level_imports(ctx.module) if isinstance(bound, cst.Name)}
+    for stmt in ctx.module.body:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            taken.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+                    [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else [])
+                taken.update(t.value for t in targets if isinstance(t, cst.Name))
+    if leaf in taken:
+        ctx.speller.needs.add(ImportNeed(twin.split(".")[0]))
+        return name_expr(twin)
+    ctx.speller.needs.add(ImportNeed(module, leaf))
+    return cst.Name(leaf)
+
+
+def _names_twin(ctx, cls: cst.ClassDef) -> bool:
+    imported = imported_classes(ctx)
+    return any(
+        b.keyword is None and isinstance(b.value, cst.Name) and b.value.value in imported
+        and twin_of(ctx, imported[b.value.value][::-1]) is not None
+        for b in cls.bases
+    )
+
+
+def twin_bases(ctx, cls: cst.ClassDef, bases: list[cst.Arg]) -> tuple[list[cst.Arg], list[str]]:
+    """``bases`` with each one naming a class with a declared twin replaced by the twin; the
+    twins used."""
+    imported = imported_classes(ctx)
+    out, used = [], []
+    for original, base in zip(cls.bases, bases):
+        value = original.value
+        twin = None
+        if original.keyword is None and isinstance(value, cst.Name) and value.value in imported:
+            module, name = imported[value.value]
+            twin = twin_of(ctx, (name, module))
+        if twin is None:
+            out.append(base)
+        else:
+            out.append(base.with_changes(value=_spell_twin(ctx, twin)))
+            used.append(twin)
+    return out, used
 
 
 def _converted_base(ctx, name: str) -> bool:
@@ -1380,7 +1453,7 @@ def on_class(transformer, original, updated):
     ctx = transformer.ctx
     plan = ctx.facts.get("class_plans", {}).get(id(original))
     if plan is None:
-        return None
+        return _twin_only(ctx, original, updated)
     if plan.problems or plan.build_problem:
         if plan.build_problem:
             ctx.unconverted(original, "keras.layers.Layer.build", plan.build_problem)
@@ -1394,7 +1467,15 @@ def on_class(transformer, original, updated):
         return subclass_graph.rewrite_class(ctx, plan, original, updated, _Placeholders())
     if plan.layer_subclass is not None:
         return layer_subclass.rewrite(ctx, original, updated, *plan.layer_subclass)
-    if plan.unknown_base is not None:
+    twin = twin_of(ctx, plan.unknown_base)
+    if twin is not None:
+        # its base has a declared twin, a module class taking the same arguments
+        new = updated.with_changes(bases=twin_bases(ctx, original, list(updated.bases))[0])
+        ctx.converted(
+            original, "keras subclass", f"nn.Module subclass ({twin})",
+            f"derives from {plan.unknown_base[0]}, whose declared twin is {twin}",
+        )
+    elif plan.unknown_base is not None:
         # its code is a module's now; its base is the user's to replace
         name, module = plan.unknown_base
         new = updated
@@ -1457,6 +1538,20 @@ def on_class(transformer, original, updated):
     new = new.with_changes(body=new.body.with_changes(body=body))
     ctx.mark_new(new)
     return new
+
+
+def _twin_only(ctx, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef | None:
+    """A class that is not a Keras layer or model and names a base with a declared twin
+    (``class TFBertPreTrainedModel(TFPreTrainedModel)``: class attributes only): the twin in
+    the base's place, unless another base stays unknown."""
+    bases, used = twin_bases(ctx, original, list(updated.bases))
+    if not used:
+        return None
+    unknown = _unknown_base(ctx, original, ctx.facts.get("class_plans_by_name", {}))
+    if unknown is not None and twin_of(ctx, unknown) is None:
+        return None
+    ctx.converted(original, "keras subclass", f"subclass of {used[0]}", "its base's declared twin")
+    return updated.with_changes(bases=bases)
 
 
 def _rewrite_derived(ctx, plan: ClassPlan, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
