@@ -189,10 +189,16 @@ def _plan_block(ctx, body: list, with_stmt: cst.With, tape: str, tape_call: cst.
 
 
 def _walk_statements(block):
+    """Every statement of ``block`` and of the blocks nested in it (if/else, loops, with, try)."""
     for stmt in getattr(block, "body", ()):
         yield stmt
-        for child in getattr(stmt, "body", ()) if not isinstance(stmt, cst.SimpleStatementLine) else ():
-            yield from _walk_statements(child) if hasattr(child, "body") else ()
+        if isinstance(stmt, cst.BaseCompoundStatement):
+            yield from _walk_statements(stmt.body)
+            for part in (getattr(stmt, "orelse", None), *getattr(stmt, "handlers", ()), getattr(stmt, "finalbody", None)):
+                if isinstance(part, cst.If):  # elif
+                    yield from _walk_statements(cst.IndentedBlock(body=[part]))
+                elif part is not None:
+                    yield from _walk_statements(part.body)
 
 
 def _emit(ctx, plan: dict, apply_call: cst.Call, apply_stmt) -> None:
