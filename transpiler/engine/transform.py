@@ -232,7 +232,8 @@ class RuleTransformer(PathTransformer):
             result = self.convert_method(original, updated)
             if result is not None:
                 return result
-        if qual is None and isinstance(original.func, (cst.Name, cst.Attribute)):
+        if qual is None and isinstance(original.func, (cst.Name, cst.Attribute, cst.Call)):
+            # (a Call: a value called where it is made, keras.losses.MeanSquaredError()(y, p))
             result = self.convert_value_call(original, updated)
             if result is not None:
                 return result

@@ -62,7 +62,7 @@ def _loss_code(ctx, rule, values: dict[str, object]) -> str:
             if name == "delta" and "delta" in values:
                 kw.append(f"delta={values['delta']!r}")
         if torch_reduction:
-            kw.append(f"reduction={torch_reduction!r}")
+            return _per_sample(data, kw, torch_reduction)
         return f"{data['module']}({', '.join(kw)})"
     if "function" in data:
         if torch_reduction:
@@ -72,6 +72,10 @@ def _loss_code(ctx, rule, values: dict[str, object]) -> str:
     from_logits = values.get("from_logits", False)
     smoothing = values.get("label_smoothing", 0.0) or 0.0
     if from_logits is True:
+        if torch_reduction and "per_sample" in data:
+            if smoothing:
+                raise Unconvertible(f"reduction={reduction!r} with label_smoothing: weight the smoothed per-sample losses by hand")
+            return _per_sample(data, kw, torch_reduction)
         if smoothing and "logits_smoothing" in data:
             need_snippet(ctx, data["logits_smoothing"])
             return f"functools.partial({data['logits_smoothing']}, label_smoothing={smoothing!r})"
@@ -88,6 +92,16 @@ def _loss_code(ctx, rule, values: dict[str, object]) -> str:
     if smoothing:
         return f"functools.partial({data['probabilities']}, label_smoothing={smoothing!r})"
     return data["probabilities"]
+
+
+def _per_sample(data: dict, kw: list[str], torch_reduction: str) -> str:
+    """A loss Keras averages over the last axis before reducing (MSE, MAE, Huber, binary
+    crossentropy): with reduction 'none' it gives one value per sample, and 'sum' sums those,
+    where PyTorch's module would keep every element (or sum them all): the functional form,
+    averaged over the last axis."""
+    args = "".join(f", {k}" for k in kw)
+    code = f"lambda y_pred, y_true: {data['per_sample']}(y_pred, y_true{args}, reduction='none').mean(dim=-1)"
+    return code + ".sum()" if torch_reduction == "sum" else code
 
 
 def _build(ctx, code: str):
