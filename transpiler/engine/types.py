@@ -485,10 +485,15 @@ class Types:
             return call_kind(callee)
         if isinstance(expr, cst.Attribute):
             owner = self.kind_of(expr.value, chain)
+            if expr.attr.value == "shape" and (owner is None or is_tensor(owner)) and self.ruleset.method_rules("rank"):
+                # a TensorShape, whatever holds it: what its rules make of it (len(x.shape),
+                # list(x.shape)) holds for a torch.Size or a NumPy shape too
+                return "shape"
             if owner is not None:
                 rule = self.method_rule(owner, expr.attr.value)
                 if rule is not None and rule.attribute:
                     return rule.returns
+
             if isinstance(expr.value, cst.Name) and expr.value.value == "self":
                 known = self.facts.get("attribute_kinds", {}).get(expr.attr.value)
                 if known is not None:
