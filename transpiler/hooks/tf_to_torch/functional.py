@@ -733,13 +733,21 @@ class Rename(cst.CSTTransformer):
         self.inline = inline or {}
         self.apply = apply
         self.skip: set[int] = set()
+        # names a lambda or comprehension inside binds for itself (lambda x: ..., [x for x in
+        # ...]): there they are not the builder's variables
+        self.shadowed: list[set[str]] = []
 
     def on_visit(self, node):
         if id(node) in self.inline:
             return False
+        own = _own_names(node)
+        if own is not None:
+            self.shadowed.append(own)
         return super().on_visit(node)
 
     def on_leave(self, original, updated):
+        if _own_names(original) is not None:
+            self.shadowed.pop()
         app = self.inline.get(id(original))
         if app is not None:
             return cst.parse_expression(self.apply(app))
@@ -756,13 +764,41 @@ class Rename(cst.CSTTransformer):
         self.skip.add(id(node.target))
 
     def leave_Name(self, original, updated):
-        if id(original) in self.skip:
+        if id(original) in self.skip or any(original.value in names for names in self.shadowed):
             return updated
         if original.value in self.stored:
             return cst.Attribute(value=cst.Name("self"), attr=cst.Name(self.stored[original.value]))
         if original.value in self.before:
             return cst.parse_expression(f"{original.value}.{self.before[original.value]}")
         return updated
+
+
+def _own_names(node) -> set[str] | None:
+    """The names a lambda (its parameters) or a comprehension (its loop targets) binds in its
+    own scope; None for other nodes."""
+    if isinstance(node, cst.Lambda):
+        params = node.params
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+        return {p.name.value for p in every}
+    if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+        names: set[str] = set()
+        loop = node.for_in
+        while loop is not None:
+            names |= {n.value for n in _target_names(loop.target)}
+            loop = loop.inner_for_in
+        return names
+    return None
+
+
+def _target_names(target) -> list:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _target_names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
 
 
 def layer_entries(ctx, graph: Graph, paths_of: dict) -> list[dict]:
