@@ -236,8 +236,8 @@ def _shape_list(tensor):
 HAND_SUPPLIED = {
     "tf_utils.shape_list": (
         _shape_list,
-        "tf_utils.py:43 `tensor.shape == tf.TensorShape(None)` and :46 `tensor.shape.as_list()` stay unconverted "
-        "(reported: tensorflow.TensorShape has no rule; shape.as_list on an unknown receiver)",
+        "tf_utils.py:43 `tensor.shape == tf.TensorShape(None)` stays unconverted (reported: tf.TensorShape may "
+        "hold unknown sizes, which torch.Size cannot); :46 `tensor.shape.as_list()` converts since 2026-12-06",
     ),
 }
 
@@ -341,7 +341,11 @@ class TorchPackage:
             call, expected = probes[key]
             try:
                 got = call(fn)
-                out[key] = "ok" if got == expected else f"returns {got!r}, not {expected!r}"
+                source = inspect.getsource(fn)
+                if "tf." in source:  # it runs here only because TensorFlow is installed
+                    out[key] = "it still reads TensorFlow: " + next(line.strip() for line in source.splitlines() if "tf." in line)
+                else:
+                    out[key] = "ok" if got == expected else f"returns {got!r}, not {expected!r}"
             except Exception as exc:
                 out[key] = f"{type(exc).__name__}: {exc}"[:300]
         return out
