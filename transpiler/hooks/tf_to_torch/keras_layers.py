@@ -986,6 +986,38 @@ def plan_layernorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     return plan
 
 
+def plan_rmsnorm(layer: LayerCall, x: TensorInfo) -> LayerPlan:
+    """keras.layers.RMSNormalization -> nn.RMSNorm: x * rsqrt(mean(x²) + epsilon) * scale over
+    the last axis in both (Keras on the torch backend calls F.rms_norm itself); Keras's
+    epsilon (1e-6) is written out, PyTorch's default being the dtype's machine epsilon."""
+    axis = layer.literal("axis", -1)
+    epsilon = layer.number("epsilon", 1e-6)
+    s = _Subs()
+    if isinstance(axis, (list, tuple)) and len(axis) > 1:
+        # trailing axes ([-2, -1]): nn.RMSNorm over those sizes, in Keras's order
+        k = len(axis)
+        trailing = x.rank is not None and sorted(a - x.rank - 1 if a > 0 else a for a in axis) == list(range(-k, 0))
+        if not trailing or x.layout != "keras" or any(d is None for d in x.shape[-k:]):
+            raise Unconvertible("RMSNormalization over several axes: only the last ones, with their sizes known")
+        size = "(" + ", ".join(s(d) for d in x.shape[-k:]) + ")"
+    else:
+        if isinstance(axis, (list, tuple)):
+            axis = axis[0]
+        if axis not in (-1, x.rank):
+            raise Unconvertible("RMSNormalization over an axis other than the last one is not supported yet")
+        if x.channels is None:
+            raise Unconvertible("RMSNormalization needs the size of the last axis to be known statically")
+        size = s(x.channels)
+    plan = LayerPlan()
+    plan.modules.append(ModuleSpec("norm", f"torch.nn.RMSNorm({size}, eps={s(epsilon)})", s.subs))
+    if x.layout == "cf" and x.rank and x.rank > 1:
+        plan.apply = "{m0}({x}.movedim(1, -1)).movedim(-1, 1)"
+        plan.chain = False
+    plan.weights = [WeightMap("scale", "weight")]
+    plan.out = x
+    return plan
+
+
 def plan_embedding(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     layer.reject("embeddings_constraint", "weights", "lora_rank", "quantization_config")
     if layer.literal("mask_zero", False):
@@ -1397,6 +1429,7 @@ PLANNERS = {
     "dropout": plan_dropout,
     "batchnorm": plan_batchnorm,
     "layernorm": plan_layernorm,
+    "rmsnorm": plan_rmsnorm,
     "embedding": plan_embedding,
     "reversible_embedding": plan_reversible_embedding,
     "rnn": plan_rnn,

@@ -574,6 +574,33 @@ def plan_layer_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     return plan
 
 
+def plan_rms_norm(layer: TorchLayer, layout: str) -> KerasPlan:
+    """nn.RMSNorm -> keras.layers.RMSNormalization: the same formula (Keras on the torch backend
+    calls F.rms_norm). eps=None is PyTorch's machine epsilon of the input's dtype: float32's is
+    written out, with a warning."""
+    shape_node = layer.values.get("normalized_shape")
+    if shape_node is None:
+        raise Unconvertible("RMSNorm needs normalized_shape")
+    count = len(shape_node.elements) if isinstance(shape_node, (cst.Tuple, cst.List)) else 1
+    if layer.literal("elementwise_affine", True) is not True:
+        raise Unconvertible("RMSNorm(elementwise_affine=False): Keras's RMSNormalization always has its scale (set it to ones and trainable=False)")
+    s = Subs()
+    plan_warning = None
+    if "eps" in layer.values and not layer.is_literal("eps"):
+        eps = s.arg(layer, "eps")
+    elif layer.literal("eps", None) is None:
+        eps = _number(1.1920928955078125e-07)
+        plan_warning = "eps=None is the machine epsilon of the input's dtype in PyTorch: float32's (1.19e-7) is written out"
+    else:
+        eps = _number(layer.literal("eps", None))
+    axis = "-1" if count == 1 else repr([-i for i in range(count, 0, -1)])
+    plan = KerasPlan([f"keras.layers.RMSNormalization(axis={axis}, epsilon={eps})"], s.subs, wants="torch", out="torch")
+    plan.weights.append(WeightSpec(["weight"], "scale"))
+    if plan_warning:
+        plan.warnings.append(plan_warning)
+    return plan
+
+
 def plan_group_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     s = Subs()
     groups = s.arg(layer, "num_groups")
@@ -814,7 +841,7 @@ PLANNERS = {
     "max_pool": plan_max_pool, "avg_pool": plan_avg_pool, "adaptive_avg_pool": plan_adaptive_avg_pool,
     "adaptive_max_pool": plan_adaptive_max_pool, "flatten": plan_flatten, "unflatten": plan_unflatten,
     "dropout": plan_dropout, "spatial_dropout": plan_spatial_dropout, "batch_norm": plan_batch_norm,
-    "layer_norm": plan_layer_norm, "group_norm": plan_group_norm, "embedding": plan_embedding,
+    "layer_norm": plan_layer_norm, "rms_norm": plan_rms_norm, "group_norm": plan_group_norm, "embedding": plan_embedding,
     "instance_norm": plan_instance_norm,
     "rnn": plan_rnn, "mha": plan_mha, "upsample": plan_upsample, "zero_pad": plan_zero_pad,
     "identity": plan_identity, "activation": plan_activation, "leaky_relu": plan_leaky_relu,
