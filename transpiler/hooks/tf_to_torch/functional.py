@@ -167,6 +167,7 @@ def analyze(ctx) -> None:
             _plan(ctx, graph)
         except Unconvertible as exc:
             _fail(ctx, fc.call, "keras.Model", str(exc))
+            _keep_layers_before(ctx, fc)
             continue
         graph.class_name = _class_name(graph.name, taken)
         taken.add(graph.class_name)
@@ -174,6 +175,19 @@ def analyze(ctx) -> None:
         plans[id(fc.call)] = graph
         for stmt in graph.removed:
             removals.add(id(stmt))
+
+
+def _keep_layers_before(ctx, fc) -> None:
+    """A model that stays Keras keeps its layers Keras too, also those the trace had not reached
+    when it stopped (a PyTorch module applied to a Keras tensor runs under neither)."""
+    block, statement = _block_of(fc.stack)
+    if block is None:
+        return
+    body = list(block.body)
+    for stmt in body[: body.index(statement)]:
+        for node in _walk_nodes(stmt):
+            if isinstance(node, cst.Call) and _layer_call(ctx, node) is not None:
+                ctx.owned.add(id(node))
 
 
 def _block_of(stack):
@@ -196,6 +210,8 @@ class _Tracer:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
         self.symbolic: set[str] = set()
+        # names the block assigns instances of the file's classes to (block = Block())
+        self.instances: dict[str, str] = {}
         self.layer_vars: dict[str, int] = {}  # variable -> layer object id
         self.layers: dict[int, LayerCall] = {}
         self.layer_order: list[int] = []
@@ -305,11 +321,36 @@ class _Tracer:
             return
         reads = used & self.symbolic
         inline = self._inline_applications(value)
+        if reads:
+            self._refuse_objects_made_in_place(value)
         if reads or inline:
             self.ops.append(Op(stmt, name, inline=inline, reads=sorted(reads)))
             self._bind(name)
             return
         self.symbolic.discard(name)  # rebound to something else
+
+    def _refuse_objects_made_in_place(self, value) -> None:
+        """``h = Block()(inputs)``: an object made where the graph applies it would be made
+        again at every forward() call, with new weights that no optimizer sees."""
+        for node in _walk_nodes(value):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value not in self.layer_vars:
+                made = self.instances.get(node.func.value)
+                if made is not None:
+                    raise Unconvertible(
+                        f"the graph applies {node.func.value}, an instance of {made} (a class of this file): the model"
+                        " would not hold its module (its weights not in model.parameters()); write the model as a"
+                        f" subclass that makes it in __init__ (self.{node.func.value} = {made}(...))"
+                    )
+            if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Call)):
+                continue
+            inner = node.func
+            if _layer_call(self.ctx, inner) is not None or resolve_call(self.ctx, inner) is not None:
+                continue  # a Keras layer (a module in __init__) or a framework function's result
+            made = code_of(inner).strip()[:60]
+            raise Unconvertible(
+                f"the graph applies {made}, made where it is applied: forward() would make a new one, with new"
+                " weights, at every call; write the model as a subclass that makes it once in __init__"
+            )
 
     def _state_unpacking(self, stmt, small) -> bool:
         """``out, h, c = keras.layers.LSTM(n, return_state=True)(x)``: one op, its states named."""
@@ -368,6 +409,7 @@ def _trace(ctx, fc, inputs_node, outputs_node) -> Graph:
     if inputs is None:
         raise Unconvertible("inputs= must be a name or a list of names")
     tracer = _Tracer(ctx)
+    tracer.instances = _instances(ctx.module, body[:index])
     for stmt in body[:index]:
         tracer.statement(stmt)
     outputs = _names(outputs_node)
@@ -771,6 +813,27 @@ class Rename(cst.CSTTransformer):
         if original.value in self.before:
             return cst.parse_expression(f"{original.value}.{self.before[original.value]}")
         return updated
+
+
+def _instances(module: cst.Module, statements) -> dict[str, str]:
+    """``name -> class`` for the names ``statements`` assign an instance of a class of this
+    file to (``block = Block()``)."""
+    classes = {c.name.value for c in module.body if isinstance(c, cst.ClassDef)}
+    found = {}
+    for stmt in statements:
+        for node in _walk_nodes(stmt):
+            if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) and isinstance(node.value.func, cst.Name):
+                if node.value.func.value in classes:
+                    for t in node.targets:
+                        if isinstance(t.target, cst.Name):
+                            found[t.target.value] = node.value.func.value
+    return found
+
+
+def _walk_nodes(node):
+    yield node
+    for child in node.children:
+        yield from _walk_nodes(child)
 
 
 def _own_names(node) -> set[str] | None:
