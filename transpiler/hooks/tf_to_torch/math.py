@@ -59,6 +59,33 @@ def reduce_logsumexp(args, ctx, original):
     return ctx.build(_keepdim(a, "torch.logsumexp({x}, dim={axis}", subs) + ")", **subs)
 
 
+def norm(args, ctx, original):
+    """tf.norm: a vector norm unless axis is a pair (then a matrix norm), over every value for
+    axis=None. 'euclidean' (and 'fro') is torch.linalg.norm's default for one axis, a pair and
+    no axis alike; a numeric ord is a vector norm (torch.linalg.vector_norm, which flattens for
+    dim=None where torch.linalg.norm would take a 2-D input's matrix norm) where the axis is
+    known to be one axis or none."""
+    a = Args(args, ctx)
+    order = a.literal("ord", "euclidean")
+    axis = a.get("axis")
+    subs = {"x": a.require("tensor")}
+    if axis is not None:
+        subs["axis"] = axis
+    dim = ", dim={axis}" if axis is not None else ""
+    if order in ("euclidean", "fro"):
+        if order == "fro" and not isinstance(axis, (cst.Tuple, cst.List)):
+            raise Unconvertible("ord='fro' needs the two axes written out (axis=[-2, -1])")
+        text = "torch.linalg.norm({x}" + (", ord='fro'" if order == "fro" else "") + dim
+    elif isinstance(order, (int, float)) and not isinstance(order, bool) and order > 0:
+        one_axis = axis is None or (literal_value(axis)[0] and isinstance(literal_value(axis)[1], int))
+        if not one_axis:
+            raise Unconvertible(f"ord={order!r} over this axis: a pair of axes is a matrix norm (torch.linalg.matrix_norm), which converts only with 'fro'/'euclidean'")
+        text = "torch.linalg.vector_norm({x}, ord=" + repr(order) + dim
+    else:
+        raise Unconvertible(f"ord={order!r} has no conversion (a positive number, 'euclidean' or 'fro')")
+    return ctx.build(_keepdim(a, text, subs) + ")", **subs)
+
+
 def l2_normalize(args, ctx, original):
     a = Args(args, ctx)
     axis = a.get("axis") or a.get("dim")
