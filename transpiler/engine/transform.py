@@ -261,6 +261,7 @@ class RuleTransformer(PathTransformer):
             return updated
         if result is not None and _same_code(result, updated):
             return updated
+        result = _inline_lambda(result)
         ctx.converted(original, api, _describe(result))
         return result
 
@@ -607,6 +608,44 @@ def used_as_type(stack) -> str | None:
                 return "check"
         break
     return "argument" if in_brackets else None
+
+
+def _inline_lambda(call):
+    """``(lambda a, b: f(a, b))(x, y)`` -> ``f(x, y)``: a loss object made and called in one
+    expression, whose PyTorch form is a lambda. Only where each parameter is read once and the
+    arguments are positional (nothing is evaluated twice or out of order)."""
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Lambda)):
+        return call
+    params = call.func.params
+    names = [p.name.value for p in params.params]
+    if params.star_arg is not cst.MaybeSentinel.DEFAULT or params.kwonly_params or params.posonly_params \
+            or params.star_kwarg is not None or any(p.default is not None for p in params.params):
+        return call
+    if len(call.args) != len(names) or any(a.keyword is not None or a.star for a in call.args):
+        return call
+    if not all(isinstance(a.value, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)) for a in call.args):
+        return call  # an operator expression could bind differently where the parameter stood
+    body = call.func.body
+    reads = [n.value for n in _names_in(body)]
+    if any(reads.count(n) != 1 for n in names) or any(isinstance(n, cst.Lambda) for n in _nodes_in(body)):
+        return call
+    values = {n: a.value for n, a in zip(names, call.args)}
+
+    class _Substitute(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return values.get(original.value, updated)
+
+    return body.visit(_Substitute())
+
+
+def _nodes_in(node):
+    yield node
+    for child in node.children:
+        yield from _nodes_in(child)
+
+
+def _names_in(node):
+    return [n for n in _nodes_in(node) if isinstance(n, cst.Name)]
 
 
 def _same_code(a, b) -> bool:
