@@ -28,12 +28,11 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from ...engine.build import code_of, name_expr, template_node
+from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.names import classify, dotted_name
 from ...engine.query import resolve_call
-from ...engine.spelling import ImportNeed
-from ...engine.walk import top_level_imports, PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
+from ...engine.walk import PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
@@ -42,6 +41,7 @@ from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
 from .project_classes import foreign_plans, imported_classes
 from .signatures import drop_method
+from .twins import names_twin, twin_bases, twin_of
 from .subclass_graph import lazy_inits
 
 BASES = {"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.engine.base_layer.Layer"}
@@ -150,7 +150,7 @@ def analyze(ctx) -> None:
     plans: dict[int, ClassPlan] = ctx.facts.setdefault("class_plans", {})
     by_name: dict[str, ClassPlan] = dict(foreign_plans(ctx))
     for stmt in _dependency_order([s for s in ctx.module.body if isinstance(s, cst.ClassDef)]):
-        if ctx.facts.get("twins") and _names_twin(ctx, stmt):
+        if ctx.facts.get("twins") and names_twin(ctx, stmt):
             ctx.scan.path_ids.update((id(ctx.module), id(stmt)))  # its base becomes the twin (_twin_only)
         graph = subclass_graph.find(ctx, stmt)
         if graph is not None:
@@ -394,63 +394,6 @@ def _unknown_base(ctx, cls: cst.ClassDef, known: dict, seen: frozenset = frozens
             return found
         twinned = twinned or found
     return twinned
-
-
-def twin_of(ctx, base: tuple[str, str] | None) -> str | None:
-    """The declared twin ([tool.transpiler] twins) of ``(name, module)``, a class of another
-    package: the target framework's class taking the same arguments."""
-    if base is None:
-        return None
-    name, module = base
-    return ctx.facts.get("twins", {}).get(f"{module}.{name}")
-
-
-def _spell_twin(ctx, twin: str) -> cst.BaseExpression:
-    """``transformers.modeling_utils.PreTrainedModel`` as ``PreTrainedModel``, imported from its
-    module, unless the file binds that name to something else (then the full name)."""
-    module, _, leaf = twin.rpartition(".")
-    taken = {bound.value for _s, _a, bound in top_level_imports(ctx.module) if isinstance(bound, cst.Name)}
-    for stmt in ctx.module.body:
-        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
-            taken.add(stmt.name.value)
-        elif isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
-                    [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else [])
-                taken.update(t.value for t in targets if isinstance(t, cst.Name))
-    if leaf in taken:
-        ctx.speller.needs.add(ImportNeed(twin.split(".")[0]))
-        return name_expr(twin)
-    ctx.speller.needs.add(ImportNeed(module, leaf))
-    return cst.Name(leaf)
-
-
-def _names_twin(ctx, cls: cst.ClassDef) -> bool:
-    imported = imported_classes(ctx)
-    return any(
-        b.keyword is None and isinstance(b.value, cst.Name) and b.value.value in imported
-        and twin_of(ctx, imported[b.value.value][::-1]) is not None
-        for b in cls.bases
-    )
-
-
-def twin_bases(ctx, cls: cst.ClassDef, bases: list[cst.Arg]) -> tuple[list[cst.Arg], list[str]]:
-    """``bases`` with each one naming a class with a declared twin replaced by the twin; the
-    twins used."""
-    imported = imported_classes(ctx)
-    out, used = [], []
-    for original, base in zip(cls.bases, bases):
-        value = original.value
-        twin = None
-        if original.keyword is None and isinstance(value, cst.Name) and value.value in imported:
-            module, name = imported[value.value]
-            twin = twin_of(ctx, (name, module))
-        if twin is None:
-            out.append(base)
-        else:
-            out.append(base.with_changes(value=_spell_twin(ctx, twin)))
-            used.append(twin)
-    return out, used
 
 
 def _converted_base(ctx, name: str) -> bool:
