@@ -196,24 +196,26 @@ _INTERRUPTS = _Interrupts()
 
 def project_settings(config: dict, args) -> tuple[tuple[str, ...], dict[str, str], dict[str, str]]:
     """The rule files, re-exports and twins of the project's config, with the command line's added."""
-    from .config import ConfigError, parse_reexport_option, parse_twin_option
+    from .config import parse_reexport_option, parse_twin_option
 
     rules = tuple(config.get("rules", ())) + tuple(args.rules)
-    reexports = dict(config.get("reexports", {}))
-    for text in args.reexport:
-        try:
-            key, value = parse_reexport_option(text)
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from None
-        reexports[key] = value
-    twins = dict(config.get("twins", {}))
-    for text in args.twin:
-        try:
-            key, value = parse_twin_option(text)
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from None
-        twins[key] = value
+    reexports = _declarations(config.get("reexports", {}), args.reexport, parse_reexport_option)
+    twins = _declarations(config.get("twins", {}), args.twin, parse_twin_option)
     return rules, reexports, twins
+
+
+def _declarations(table: dict, options: list[str], parse) -> dict[str, str]:
+    """A config table with the command line's ``KEY=VALUE`` options added over it."""
+    from .config import ConfigError
+
+    out = dict(table)
+    for text in options:
+        try:
+            key, value = parse(text)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        out[key] = value
+    return out
 
 
 def cmd_convert(args) -> int:

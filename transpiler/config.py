@@ -68,16 +68,12 @@ def load_config(paths: list[str], explicit: str | None = None) -> dict:
     for key in ("include", "exclude", "rules"):
         if key in table and (not isinstance(table[key], list) or not all(isinstance(v, str) for v in table[key])):
             raise UsageError(f"{path}: [tool.transpiler] {key}: expected a list of strings")
-    if "reexports" in table:
-        try:
-            check_reexports(table["reexports"])
-        except ConfigError as exc:
-            raise UsageError(f"{path}: [tool.transpiler] reexports: {exc}") from None
-    if "twins" in table:
-        try:
-            check_twins(table["twins"])
-        except ConfigError as exc:
-            raise UsageError(f"{path}: [tool.transpiler] twins: {exc}") from None
+    for key, check in (("reexports", check_reexports), ("twins", check_twins)):
+        if key in table:
+            try:
+                check(table[key])
+            except ConfigError as exc:
+                raise UsageError(f"{path}: [tool.transpiler] {key}: {exc}") from None
     out = dict(table)
     if "rules" in out:
         out["rules"] = [str((path.parent / r).resolve()) for r in out["rules"]]
@@ -109,11 +105,16 @@ def check_reexports(table) -> dict[str, str]:
 
 def parse_reexport_option(text: str) -> tuple[str, str]:
     """``--reexport pkg.module.name=framework.name``."""
+    return _parse_pair(text, "--reexport", "NAME=FRAMEWORK_NAME", "transformers.modeling_tf_utils.keras=keras", check_reexports)
+
+
+def _parse_pair(text: str, option: str, form: str, example: str, check) -> tuple[str, str]:
+    """``KEY=VALUE`` of a repeatable option, checked as its config table would be."""
     key, sep, value = text.partition("=")
     if not sep:
-        raise ConfigError(f"--reexport {text}: expected NAME=FRAMEWORK_NAME, e.g. transformers.modeling_tf_utils.keras=keras")
+        raise ConfigError(f"{option} {text}: expected {form}, e.g. {example}")
     key, value = key.strip(), value.strip()
-    check_reexports({key: value})
+    check({key: value})
     return key, value
 
 
@@ -141,9 +142,7 @@ def check_twins(table) -> dict[str, str]:
 
 def parse_twin_option(text: str) -> tuple[str, str]:
     """``--twin pkg.module.Class=otherpkg.module.Class``."""
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise ConfigError(f"--twin {text}: expected CLASS=TWIN, e.g. transformers.modeling_tf_utils.TFPreTrainedModel=transformers.modeling_utils.PreTrainedModel")
-    key, value = key.strip(), value.strip()
-    check_twins({key: value})
-    return key, value
+    return _parse_pair(
+        text, "--twin", "CLASS=TWIN",
+        "transformers.modeling_tf_utils.TFPreTrainedModel=transformers.modeling_utils.PreTrainedModel", check_twins,
+    )

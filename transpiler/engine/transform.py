@@ -18,7 +18,7 @@ from ..rules import Rule
 from .build import _needs_atom, code_of, is_atom, parenthesize
 from .calls import CallArgs, Deferred, Unconvertible, bind_args, fold_number, literal_value
 from .context import Context
-from .walk import PathTransformer
+from .walk import PathTransformer, iter_nodes
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -626,8 +626,9 @@ def _inline_lambda(call):
     if not all(isinstance(a.value, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)) for a in call.args):
         return call  # an operator expression could bind differently where the parameter stood
     body = call.func.body
-    reads = [n.value for n in _names_in(body)]
-    if any(reads.count(n) != 1 for n in names) or any(isinstance(n, cst.Lambda) for n in _nodes_in(body)):
+    nodes = list(iter_nodes(body))
+    reads = [n.value for n in nodes if isinstance(n, cst.Name)]
+    if any(reads.count(n) != 1 for n in names) or any(isinstance(n, cst.Lambda) for n in nodes):
         return call
     values = {n: a.value for n, a in zip(names, call.args)}
 
@@ -636,16 +637,6 @@ def _inline_lambda(call):
             return values.get(original.value, updated)
 
     return body.visit(_Substitute())
-
-
-def _nodes_in(node):
-    yield node
-    for child in node.children:
-        yield from _nodes_in(child)
-
-
-def _names_in(node):
-    return [n for n in _nodes_in(node) if isinstance(n, cst.Name)]
 
 
 def _same_code(a, b) -> bool:

@@ -493,7 +493,6 @@ class Types:
                 rule = self.method_rule(owner, expr.attr.value)
                 if rule is not None and rule.attribute:
                     return rule.returns
-
             if isinstance(expr.value, cst.Name) and expr.value.value == "self":
                 known = self.facts.get("attribute_kinds", {}).get(expr.attr.value)
                 if known is not None:

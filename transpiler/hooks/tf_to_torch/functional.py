@@ -25,7 +25,7 @@ from ...engine.build import code_of
 from ...engine.calls import Unconvertible
 from ...engine.query import framework_calls, resolve_call
 from ...engine.types import scope_bindings
-from ...engine.walk import child_nodes
+from ...engine.walk import child_nodes, in_source_order, iter_nodes
 from . import data_format
 from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, lazy_inits, plan_flatten, plan_layer, wanted_layout
 from .models import INPUTS, _class_name, _fail, _input_from_call, _layer_call, _Placeholders, _taken_names, _top_statement
@@ -185,7 +185,7 @@ def _keep_layers_before(ctx, fc) -> None:
         return
     body = list(block.body)
     for stmt in body[: body.index(statement)]:
-        for node in _walk_nodes(stmt):
+        for node in iter_nodes(stmt):
             if isinstance(node, cst.Call) and _layer_call(ctx, node) is not None:
                 ctx.owned.add(id(node))
 
@@ -332,7 +332,7 @@ class _Tracer:
     def _refuse_objects_made_in_place(self, value) -> None:
         """``h = Block()(inputs)``: an object made where the graph applies it would be made
         again at every forward() call, with new weights that no optimizer sees."""
-        for node in _walk_nodes(value):
+        for node in in_source_order(value):
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value not in self.layer_vars:
                 made = self.instances.get(node.func.value)
                 if made is not None:
@@ -821,19 +821,13 @@ def _instances(module: cst.Module, statements) -> dict[str, str]:
     classes = {c.name.value for c in module.body if isinstance(c, cst.ClassDef)}
     found = {}
     for stmt in statements:
-        for node in _walk_nodes(stmt):
+        for node in iter_nodes(stmt):
             if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) and isinstance(node.value.func, cst.Name):
                 if node.value.func.value in classes:
                     for t in node.targets:
                         if isinstance(t.target, cst.Name):
                             found[t.target.value] = node.value.func.value
     return found
-
-
-def _walk_nodes(node):
-    yield node
-    for child in node.children:
-        yield from _walk_nodes(child)
 
 
 def _own_names(node) -> set[str] | None:

@@ -77,8 +77,8 @@ def norm(args, ctx, original):
             raise Unconvertible("ord='fro' needs the two axes written out (axis=[-2, -1])")
         text = "torch.linalg.norm({x}" + (", ord='fro'" if order == "fro" else "") + dim
     elif isinstance(order, (int, float)) and not isinstance(order, bool) and order > 0:
-        one_axis = axis is None or (literal_value(axis)[0] and isinstance(literal_value(axis)[1], int))
-        if not one_axis:
+        known, value = literal_value(axis) if axis is not None else (True, -1)  # no axis: every value
+        if not (known and isinstance(value, int)):  # one axis, or none
             raise Unconvertible(f"ord={order!r} over this axis: a pair of axes is a matrix norm (torch.linalg.matrix_norm), which converts only with 'fro'/'euclidean'")
         text = "torch.linalg.vector_norm({x}, ord=" + repr(order) + dim
     else:

@@ -191,14 +191,18 @@ def _plan_block(ctx, body: list, with_stmt: cst.With, tape: str, tape_call: cst.
 def _walk_statements(block):
     """Every statement of ``block`` and of the blocks nested in it (if/else, loops, with, try)."""
     for stmt in getattr(block, "body", ()):
-        yield stmt
-        if isinstance(stmt, cst.BaseCompoundStatement):
-            yield from _walk_statements(stmt.body)
-            for part in (getattr(stmt, "orelse", None), *getattr(stmt, "handlers", ()), getattr(stmt, "finalbody", None)):
-                if isinstance(part, cst.If):  # elif
-                    yield from _walk_statements(cst.IndentedBlock(body=[part]))
-                elif part is not None:
-                    yield from _walk_statements(part.body)
+        yield from _statement_and_nested(stmt)
+
+
+def _statement_and_nested(stmt):
+    yield stmt
+    if isinstance(stmt, cst.BaseCompoundStatement):
+        yield from _walk_statements(stmt.body)
+        for part in (getattr(stmt, "orelse", None), *getattr(stmt, "handlers", ()), getattr(stmt, "finalbody", None)):
+            if isinstance(part, cst.If):  # elif: a statement of its own
+                yield from _statement_and_nested(part)
+            elif part is not None:
+                yield from _walk_statements(part.body)
 
 
 def _emit(ctx, plan: dict, apply_call: cst.Call, apply_stmt) -> None:

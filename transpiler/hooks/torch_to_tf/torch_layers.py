@@ -585,19 +585,13 @@ def plan_rms_norm(layer: TorchLayer, layout: str) -> KerasPlan:
     if layer.literal("elementwise_affine", True) is not True:
         raise Unconvertible("RMSNorm(elementwise_affine=False): Keras's RMSNormalization always has its scale (set it to ones and trainable=False)")
     s = Subs()
-    plan_warning = None
-    if "eps" in layer.values and not layer.is_literal("eps"):
-        eps = s.arg(layer, "eps")
-    elif layer.literal("eps", None) is None:
-        eps = _number(1.1920928955078125e-07)
-        plan_warning = "eps=None is the machine epsilon of the input's dtype in PyTorch: float32's (1.19e-7) is written out"
-    else:
-        eps = _number(layer.literal("eps", None))
+    machine_eps = "eps" not in layer.values or (layer.is_literal("eps") and layer.literal("eps") is None)
+    eps = _number(1.1920928955078125e-07) if machine_eps else _epsilon(layer, s, None)
     axis = "-1" if count == 1 else repr([-i for i in range(count, 0, -1)])
     plan = KerasPlan([f"keras.layers.RMSNormalization(axis={axis}, epsilon={eps})"], s.subs, wants="torch", out="torch")
     plan.weights.append(WeightSpec(["weight"], "scale"))
-    if plan_warning:
-        plan.warnings.append(plan_warning)
+    if machine_eps:
+        plan.warnings.append("eps=None is the machine epsilon of the input's dtype in PyTorch: float32's (1.19e-7) is written out")
     return plan
 
 
