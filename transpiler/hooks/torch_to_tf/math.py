@@ -49,6 +49,29 @@ def norm(args, ctx, original):
         parts.append("ord=1")
     else:
         raise Unconvertible(f"p={p!r}: only p=2 / 'fro', and p=1 over one dimension written out, convert")
+    return _tf_norm(ctx, a, parts, subs, dim)
+
+
+def vector_norm(args, ctx, original):
+    """torch.linalg.vector_norm(x, ord, dim, keepdim): tf.norm reads one axis or none as a vector
+    norm of any positive order, as PyTorch does; over a pair of axes it takes a matrix norm,
+    which is the same only for ord=2 (Frobenius: the square root of the sum of squares)."""
+    a = Args(args, ctx)
+    order = a.literal("ord", 2)
+    dim = a.get("dim")
+    parts, subs = ["{x}"], {"x": a.require("x")}
+    if not isinstance(order, (int, float)) or isinstance(order, bool) or order <= 0:
+        raise Unconvertible(f"ord={order!r}: only a positive number converts (tf.norm's vector orders)")
+    if order != 2:
+        one_axis = dim is None or (a.is_literal("dim") and isinstance(a.literal("dim"), int))
+        if not one_axis:
+            raise Unconvertible(f"ord={order!r} over several dimensions: tf.norm takes a matrix norm there")
+        parts.append(f"ord={order!r}")
+    return _tf_norm(ctx, a, parts, subs, dim)
+
+
+def _tf_norm(ctx, a, parts: list[str], subs: dict, dim) -> cst.BaseExpression:
+    """tf.norm with the order already in ``parts``, the dimension and keepdim added."""
     if dim is not None:
         subs["dim"] = dim
         parts.append("axis={dim}")
