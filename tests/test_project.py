@@ -237,3 +237,119 @@ def test_a_subclass_of_another_files_class_is_reported_once(tmp_path):
     assert unconverted[11] == "it derives from Kept (a Keras class of pkg.norm, which stays Keras), whose methods it overrides or extends"
     assert "return keras.ops.add(x, 1.0)" in text
     assert len(unconverted) == 2
+
+
+# transformers' heads: a Keras model on its framework base and a loss mixin of another file
+LOSSES = '''\
+import keras
+import tensorflow as tf
+
+
+class SequenceLoss:
+    """A plain mixin: methods only, no framework base."""
+
+    def sequence_loss(self, labels, logits):
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return loss_fn(labels, logits)
+
+
+class ScaledSequenceLoss(SequenceLoss):
+    def scaled_loss(self, labels, logits):
+        return tf.multiply(self.sequence_loss(labels, logits), 2.0)
+'''
+
+HEAD = '''\
+import keras
+
+from pkg.losses import ScaledSequenceLoss
+
+
+class Classifier(keras.Model, ScaledSequenceLoss):
+    def __init__(self, classes, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(classes)
+
+    def build(self, input_shape):
+        self.dense.build([None, 6])
+
+    def call(self, x, labels=None):
+        logits = self.dense(x)
+        loss = None if labels is None else self.scaled_loss(labels, logits)
+        return logits, loss
+'''
+
+
+def test_a_plain_mixin_of_another_file_stays_a_base(tmp_path):
+    pkg = package(tmp_path, {"losses.py": LOSSES, "head.py": HEAD})
+    out = tmp_path / "out"
+    proc = run("convert", pkg, "--to", "torch", "-o", out, "--report", "json")
+    assert proc.returncode == 0, proc.stderr
+    head = (out / "head.py").read_text()
+    assert "class Classifier(nn.Module, ScaledSequenceLoss):" in head
+    assert "self.dense = nn.Linear(6, classes)" in head
+    assert "class SequenceLoss:" in (out / "losses.py").read_text()
+    report = {Path(r["path"]).name: r for r in json.loads(proc.stdout)["files"]}
+    findings = [f for r in report.values() for f in r["findings"]]
+    assert not [f for f in findings if f["kind"] == "unconverted"]
+    assert not [f for f in findings if "keeps its base" in f["message"]]
+    # the index says which classes are plain mixins
+    outcomes = {Path(o.path).name: o for o in run_many([str(pkg / "head.py"), str(pkg / "losses.py")], Options(to="torch"), jobs=1)}
+    plain = {s.name for s in outcomes["losses.py"].classes if s.plain}
+    assert plain == {"SequenceLoss", "ScaledSequenceLoss"}
+
+
+def test_a_mixin_the_run_does_not_know_is_kept_and_said(tmp_path):
+    pkg = package(tmp_path, {"losses.py": LOSSES, "head.py": HEAD})
+    proc = run("convert", pkg / "head.py", "--to", "torch", "--report", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "class Classifier(nn.Module, ScaledSequenceLoss):" in proc.stdout
+    # a mixin with __init__ is not plain: it would run in the module's constructor chain
+    with_init = LOSSES.replace('    def sequence_loss', '    def __init__(self):\n        self.weight = 1.0\n\n    def sequence_loss', 1)
+    pkg2 = package(tmp_path / "b", {"losses.py": with_init, "head.py": HEAD})
+    proc = run("convert", pkg2, "--to", "torch", "-o", tmp_path / "out2", "--report", "json")
+    findings = [f for r in json.loads(proc.stdout)["files"] if r["path"].endswith("head.py") for f in r["findings"]]
+    assert any(f["kind"] == "warning" and "keeps its base ScaledSequenceLoss" in f["message"] for f in findings)
+
+
+KERAS_HEAD = '''
+import numpy as np, sys
+sys.path.insert(0, sys.argv[1])
+from pkg.head import Classifier
+rng = np.random.default_rng(0)
+x = rng.normal(size=(5, 6)).astype("float32")
+labels = rng.integers(0, 3, size=(5,))
+model = Classifier(3)
+model.build((None, 6))
+logits, loss = model(x, labels)
+np.savez(sys.argv[2], x=x, labels=labels, loss=np.asarray(loss), kernel=np.asarray(model.dense.kernel),
+         bias=np.asarray(model.dense.bias))
+'''
+
+TORCH_HEAD = '''
+import numpy as np, torch, sys
+sys.path.insert(0, sys.argv[1])
+from pkg.head import Classifier
+d = np.load(sys.argv[2])
+model = Classifier(3)
+with torch.no_grad():
+    model.dense.weight.copy_(torch.from_numpy(d["kernel"].T))
+    model.dense.bias.copy_(torch.from_numpy(d["bias"]))
+logits, loss = model(torch.from_numpy(d["x"]), torch.from_numpy(d["labels"]))
+print(abs(float(loss) - float(d["loss"])))
+'''
+
+
+@needs_frameworks()
+def test_the_mixins_loss_computes_what_keras_does(tmp_path):
+    source = tmp_path / "tf"
+    package(source, {"losses.py": LOSSES, "head.py": HEAD})
+    converted = tmp_path / "torch"
+    proc = run("convert", source / "pkg", "--to", "torch", "-o", converted / "pkg")
+    assert proc.returncode == 0, proc.stderr
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", KERAS_BACKEND="tensorflow")
+    data = tmp_path / "data.npz"
+    for script, root in ((KERAS_HEAD, source), (TORCH_HEAD, converted)):
+        done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(root), str(data)],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert float(done.stdout.strip().splitlines()[-1]) < 1e-5

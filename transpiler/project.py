@@ -22,7 +22,8 @@ from .engine.names import absolute_import, package_of
 
 @dataclass(frozen=True)
 class ClassSummary:
-    """One Keras class of a converted file, as its users in other files need to know it."""
+    """One class of a converted file (a Keras class, or a plain mixin), as its users in other
+    files need to know it."""
 
     module: str  # dotted module of the file that defines it
     name: str
@@ -38,6 +39,10 @@ class ClassSummary:
     is_model: bool = False
     # it derives from a class the run does not know: (that class, its module)
     unknown_base: tuple[str, str] | None = None
+    # not a Keras class: a plain mixin of methods (no framework base, no __init__, call() or
+    # build()), whose code converts where it is; a class of another file may keep it as a base
+    # (transformers' TFMaskedLanguageModelingLoss beside the model's base)
+    plain: bool = False
 
 
 def module_name(path: str) -> str | None:

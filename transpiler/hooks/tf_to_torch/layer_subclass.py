@@ -25,6 +25,7 @@ import libcst as cst
 from ...engine.calls import Unconvertible
 from ...engine.query import resolve_call
 from ...engine.walk import iter_nodes, method_named
+from .project_classes import with_mixins
 
 # the Keras attributes every layer has, which a module has under the same name or not at all
 KERAS_LAYER_ATTRS = {"built", "dtype_policy", "compute_dtype", "variable_dtype", "trainable_weights", "non_trainable_weights", "weights"}
@@ -155,6 +156,6 @@ def rewrite(ctx, original: cst.ClassDef, updated: cst.ClassDef, info: dict, tabl
     ctx.converted(original, "keras layer subclass", base.replace("torch.nn.", "nn."))
     for b in original.bases:
         ctx.consume_head(b.value)
-    new = updated.with_changes(bases=[cst.Arg(ctx.name(base))], body=updated.body.with_changes(body=body))
+    new = updated.with_changes(bases=with_mixins(ctx, original, updated, base), body=updated.body.with_changes(body=body))
     ctx.mark_new(new)
     return new

@@ -51,8 +51,8 @@ def foreign_plans(ctx) -> dict:
         return plans
     for local, (module, name) in imported_classes(ctx).items():
         summary = index.get(module, name)
-        if summary is None:
-            continue
+        if summary is None or summary.plain or f"{module}.{name}" in ctx.facts.get("twins", {}):
+            continue  # a declared twin stands for the class, whatever its own file makes of it
         plan = ClassPlan(None, local, summary.is_model, origin=summary.module, shape_kept=summary.keeps_shape)
         plan.unknown_base = summary.unknown_base
         if summary.converts and len(summary.size_params) > 1:
@@ -76,12 +76,75 @@ def foreign_plans(ctx) -> dict:
     return plans
 
 
+def plain_import(ctx, local: str) -> bool:
+    """Whether ``local``, imported from a module of the run, is a plain mixin there."""
+    index = ctx.facts.get("project")
+    found = imported_classes(ctx).get(local) if index else None
+    summary = index.get(*found) if found else None
+    return summary is not None and summary.plain
+
+
+def plain_classes(ctx) -> list[str]:
+    """The file's plain mixins: classes that are not Keras classes (no plan), take no framework
+    base and no base but ``object``, plain mixins of the file or of the run, and have no
+    ``__init__`` (which would run in a module's constructor chain), call() or build()."""
+    from ...engine.walk import method_named
+
+    plans = ctx.facts.get("class_plans", {})
+    plain: list[str] = []
+    for stmt in ctx.module.body:
+        if not isinstance(stmt, cst.ClassDef) or id(stmt) in plans:
+            continue
+        if any(method_named(stmt, m) is not None for m in ("__init__", "call", "build")):
+            continue
+        if all(
+            b.keyword is None and isinstance(b.value, cst.Name)
+            and (b.value.value == "object" or b.value.value in plain or plain_import(ctx, b.value.value))
+            for b in stmt.bases
+        ):
+            plain.append(stmt.name.value)
+    return plain
+
+
+def with_mixins(ctx, original: cst.ClassDef, updated: cst.ClassDef, base: str, keep_unknown: bool = True) -> list[cst.Arg]:
+    """``base``, the module class a Keras class becomes, then the class's bases that are neither a
+    framework's nor a Keras class: its mixins of methods (``class Head(keras.layers.Layer,
+    LossMixin)`` -> ``class Head(nn.Module, LossMixin)``). A base that is not known as a plain
+    mixin (of this file or of the run) is kept too, with a warning (its methods now get PyTorch
+    values), unless ``keep_unknown`` is False: a functional model's base from another file
+    (keras-hub's Backbone) is the model super().__init__() built, which the module replaces."""
+    plans = ctx.facts.get("class_plans_by_name", {})
+    plain = None
+    out = [cst.Arg(ctx.name(base))]
+    for before, after in zip(original.bases, updated.bases):
+        value = before.value
+        if before.keyword is None:
+            if isinstance(value, (cst.Name, cst.Attribute)) and resolve_call(ctx, value) is not None:
+                continue
+            if isinstance(value, cst.Name) and value.value in plans:
+                continue
+            if plain is None:
+                plain = plain_classes(ctx)
+            if not (isinstance(value, cst.Name) and (value.value in plain or plain_import(ctx, value.value))):
+                if not keep_unknown:
+                    continue
+                ctx.warn(
+                    value, "keras subclass",
+                    f"keeps its base {dotted_name(value) or 'expression'}, a class this run does not know as a plain"
+                    " mixin: its methods now get PyTorch tensors (convert its module in the same run)",
+                )
+        out.append(after.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+    return out
+
+
 def summarize(ctx) -> list[ClassSummary]:
-    """The file's Keras classes as other files need to know them (the project index)."""
+    """The file's Keras classes and plain mixins as other files need to know them (the project
+    index)."""
     from .subclass_build import keeps_shape
 
     plans = ctx.facts.get("class_plans", {})
-    module = module_name(ctx.filename) if plans else None
+    plain = plain_classes(ctx)
+    module = module_name(ctx.filename) if plans or plain else None
     if not module:
         return []
     kinds = ctx.facts.get("class_kinds", {})
@@ -105,4 +168,5 @@ def summarize(ctx) -> list[ClassSummary]:
                 unknown_base=plan.unknown_base,
             )
         )
+    out.extend(ClassSummary(module=module, name=name, converts=False, plain=True) for name in plain)
     return out

@@ -39,7 +39,7 @@ from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_l
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
-from .project_classes import foreign_plans, imported_classes
+from .project_classes import foreign_plans, imported_classes, plain_import, with_mixins
 from .signatures import drop_method
 from .twins import names_twin, twin_bases, twin_of
 from .subclass_graph import lazy_inits
@@ -384,7 +384,7 @@ def _unknown_base(ctx, cls: cst.ClassDef, known: dict, seen: frozenset = frozens
             continue
         name = value.value
         found = None
-        if name in imported and not _converted_base(ctx, name):
+        if name in imported and not _converted_base(ctx, name) and not plain_import(ctx, name):
             found = name, imported[name]
         else:
             local = classes.get(name)
@@ -1430,7 +1430,7 @@ def on_class(transformer, original, updated):
             " in the same run",
         )
     else:
-        new = updated.with_changes(bases=[cst.Arg(ctx.name("torch.nn.Module"))])
+        new = updated.with_changes(bases=with_mixins(ctx, original, updated, "torch.nn.Module"))
         ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
     if plan.size_param and len(plan.build.size_params) > 1:
         ctx.warn(

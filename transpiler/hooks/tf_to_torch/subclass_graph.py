@@ -66,6 +66,7 @@ from .functional import (
 from .keras_layers import LayerCall, TensorInfo, lazy_inits, plan_layer
 from .models import INPUTS, _layer_call
 from . import dtype_policy
+from .project_classes import with_mixins
 from .signatures import drop_method
 
 API = "keras functional subclass"
@@ -1647,8 +1648,7 @@ def rewrite_class(ctx, plan, original: cst.ClassDef, updated: cst.ClassDef, hold
         ctx.converted(call, "keras.Input", f"argument {name!r} of {plan.name}.forward()")
         ctx.consume_head(call.func)
     ctx.converted(g.call, "keras.Model.__init__", "super().__init__()", "moved first: nn.Module must be set up before modules are assigned; the graph becomes forward()")
-    base = cst.Arg(ctx.name("torch.nn.Module"))
-    new = updated.with_changes(bases=[base])
+    new = updated.with_changes(bases=with_mixins(ctx, original, updated, "torch.nn.Module", keep_unknown=False))
     body = []
     for stmt in new.body.body:
         if isinstance(stmt, cst.FunctionDef):

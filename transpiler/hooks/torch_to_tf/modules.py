@@ -114,7 +114,7 @@ class ClassInfo:
     members: dict[str, Member] = field(default_factory=dict)
     forward: ForwardPlan | None = None
     problems: list[str] = field(default_factory=list)
-    inherits: bool = False  # a base class of this file: attributes may come from it
+    inherits: bool = False  # a base class of this file or a mixin: attributes may come from it
     loose: dict = field(default_factory=dict)  # attribute -> Sequential it is given besides its member value
     sequential: "Container | None" = None  # class C(nn.Sequential): the layers its super().__init__ gets
     sequential_call: cst.Call | None = None
@@ -228,8 +228,10 @@ def analyze(ctx) -> None:
             classes[stmt.name.value] = ClassInfo(stmt, stmt.name.value)
             for base in stmt.bases:
                 ctx.owned.add(id(base.value))
-                if isinstance(base.value, cst.Name) and base.value.value in classes:
-                    classes[stmt.name.value].inherits = True
+                if isinstance(base.value, (cst.Name, cst.Attribute)) and (
+                    (isinstance(base.value, cst.Name) and base.value.value in classes) or resolve_call(ctx, base.value) is None
+                ):
+                    classes[stmt.name.value].inherits = True  # a class of this file or a mixin
     ctx.facts["torch_classes"] = classes
     for info in list(classes.values()):
         if len(info.node.bases) == 1 and _layer_base_rule(ctx, info.node.bases[0].value) is not None:
@@ -1040,12 +1042,16 @@ def on_class(transformer, original, updated):
         base = "keras.Sequential"
     if info.layer_base is not None:
         base = info.layer_base[0].as_type
-    bases = []
-    for b in updated.bases:
-        if isinstance(b.value, cst.Name) and b.value.value in ctx.facts.get("torch_classes", {}):
-            bases.append(b)
-        else:
+    bases, placed = [], False
+    for b, ob in zip(updated.bases, original.bases):
+        framework = ob.keyword is None and isinstance(ob.value, (cst.Name, cst.Attribute)) and resolve_call(ctx, ob.value) is not None
+        if not framework:
+            bases.append(b)  # a class of this file, or a mixin of methods: kept
+        elif not placed:
             bases.append(b.with_changes(value=ctx.name(base)))
+            placed = True
+    if bases:
+        bases[-1] = bases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     new = updated.with_changes(bases=bases)
     for b in original.bases:
         ctx.consume_head(b.value)
