@@ -53,7 +53,10 @@ class Package:
 
 PACKAGES = (
     # TF2/Keras 2 code (tf.keras layers, tf.* ops), and the PyTorch twin of each of those models
-    Package("transformers", "4.46.3", "tf", ("transformers/models/*/modeling_tf_*.py",),
+    # with the shared TF modules those files import (their base and loss mixins, shape_list,
+    # the output classes): converting the models means converting these too
+    Package("transformers", "4.46.3", "tf", ("transformers/models/*/modeling_tf_*.py", "transformers/modeling_tf_utils.py",
+                                             "transformers/tf_utils.py", "transformers/modeling_tf_outputs.py"),
             sha256="a12ef6f52841fd190a3e5602145b542d03507222f2c64ebb7ee92e8788093aef",
             reexports=(("transformers.modeling_tf_utils.keras", "keras"),
                        ("transformers.modeling_tf_utils.keras_serializable", "keras.saving.register_keras_serializable")),
@@ -104,7 +107,7 @@ def _selected(pkg: Package, names: list[str]) -> list[str]:
 
 
 # the unpacked layout; a folder unpacked by an older layout is unpacked again
-LAYOUT = "2"  # 2: the packages' __init__.py on the way to each selected file (empty)
+LAYOUT = "3"  # 2: the packages' __init__.py on the way to each selected file (empty); 3: transformers' shared TF modules
 
 
 def _package_markers(selected: list[str], names: list[str]) -> list[str]:
