@@ -31,7 +31,9 @@ snippet("sparse_categorical_crossentropy")('''
 def sparse_categorical_crossentropy(probabilities, target, eps=1e-07):
     """Keras's sparse categorical crossentropy on probabilities (from_logits=False)."""
     probabilities = probabilities / probabilities.sum(dim=-1, keepdim=True)
-    return torch.nn.functional.nll_loss(torch.log(probabilities.clamp(eps, 1.0 - eps)), target.long())
+    # the classes on axis 1, where nll_loss reads them ((batch, time, classes) too)
+    log_probabilities = torch.log(probabilities.clamp(eps, 1.0 - eps)).movedim(-1, 1)
+    return torch.nn.functional.nll_loss(log_probabilities, target.long())
 ''')
 
 snippet("binary_crossentropy")('''

@@ -117,7 +117,11 @@ def loss_object(args, ctx, original):
     values = {}
     for name in a.values:
         values[name] = a.literal(name)
-    return _build(ctx, _loss_code(ctx, args.rule, values))
+    code = _loss_code(ctx, args.rule, values)
+    warning = args.rule.data.get("logits_warn")
+    if warning and code.startswith(args.rule.data["logits"] + "("):
+        ctx.warn(original, args.rule.source, warning)  # the rank of the logits is not known here
+    return _build(ctx, code)
 
 
 def loss_function(args, ctx, original):
