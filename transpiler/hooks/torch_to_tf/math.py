@@ -70,6 +70,25 @@ def vector_norm(args, ctx, original):
     return _tf_norm(ctx, a, parts, subs, dim)
 
 
+def linalg_norm(args, ctx, original):
+    """torch.linalg.norm(A, ord, dim, keepdim): with ord None it is the 2-norm of a vector
+    (one dimension), Frobenius over two dimensions and the 2-norm of all values without dim,
+    which tf.norm's default ('euclidean') is in each case; a numeric ord over one dimension is
+    a vector norm in both. Other orders are matrix norms (nuclear, spectral...)."""
+    a = Args(args, ctx)
+    order = a.literal("ord", None)
+    dim = a.get("dim")
+    parts, subs = ["{x}"], {"x": a.require("A")}
+    if order is not None:
+        one_axis = dim is not None and a.is_literal("dim") and isinstance(a.literal("dim"), int)
+        numeric = isinstance(order, (int, float)) and not isinstance(order, bool) and order > 0
+        if not (one_axis and numeric):
+            raise Unconvertible(f"ord={order!r}: only a positive number over one dimension written out converts (a vector norm); matrix norms do not")
+        if order != 2:
+            parts.append(f"ord={order!r}")
+    return _tf_norm(ctx, a, parts, subs, dim)
+
+
 def _tf_norm(ctx, a, parts: list[str], subs: dict, dim) -> cst.BaseExpression:
     """tf.norm with the order already in ``parts``, the dimension and keepdim added."""
     if dim is not None:
