@@ -103,6 +103,38 @@ def l2_normalize(args, ctx, original):
     )
 
 
+def tf_print(args, ctx, original):
+    """tf.print(*inputs, output_stream=sys.stderr, sep=" ", end="\\n") -> print(*inputs,
+    file=sys.stderr): the same stream (TensorFlow's default is standard error), separator and
+    ending. A stream other than sys.stdout or sys.stderr (a "file://" path, a logging
+    function) is reported."""
+    from ...engine.spelling import ImportNeed
+
+    a = Args(args, ctx)
+    inputs = a.get("inputs")
+    given = [arg for arg in original.args if arg.keyword is None]
+    if inputs is None:
+        items = []
+    elif isinstance(inputs, cst.List) and not (len(given) == 1 and isinstance(given[0].value, cst.List)):
+        items = [e.value for e in inputs.elements]  # the inputs, one by one (one number is bound as a list)
+    else:
+        items = [inputs]  # one input, a list literal included
+    subs: dict[str, cst.BaseExpression] = {f"v{i}": v for i, v in enumerate(items)}
+    parts = ["{" + k + "}" for k in subs]
+    for name in ("sep", "end"):
+        if name in a:
+            subs[name] = a[name]
+            parts.append(f"{name}={{{name}}}")
+    stream = a.get("output_stream")
+    spelled = code_of(stream).strip() if stream is not None else "sys.stderr"
+    if spelled not in ("sys.stderr", "sys.stdout"):
+        raise Unconvertible(f"output_stream={spelled}: only sys.stdout and sys.stderr have a print() counterpart")
+    if spelled == "sys.stderr":
+        ctx.speller.needs.add(ImportNeed("sys"))
+        parts.append("file=sys.stderr")
+    return ctx.build("print(" + ", ".join(parts) + ")", **subs)
+
+
 def assert_compare(args, ctx, original):
     """tf.debugging.assert_equal(x, y, message) -> torch._assert(torch.all(x == y), message).
 
