@@ -176,6 +176,20 @@ COMPONENTS = [
     _c(RO_F, "TFRobertaModel", "RobertaConfig", ROBERTA, {"input_ids": i(99, B, T), "attention_mask": KEEP, **WHOLE}),
     _c(EL_F, "TFElectraModel", "ElectraConfig", ELECTRA, {
         "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    # heads with a loss mixin of modeling_tf_utils (TFSequenceClassificationLoss...), converted in
+    # the same run as a user converting transformers does (TorchPackage.mixins): outputs and loss
+    _c(BERT_F, "TFBertForSequenceClassification", "BertConfig", dict(BERT, num_labels=3), {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), "labels": i(3, B),
+        "return_dict": False}),
+    _c(BERT_F, "TFBertForQuestionAnswering", "BertConfig", BERT, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "start_positions": i(T, B), "end_positions": i(T, B),
+        "return_dict": False}),
+    _c(BERT_F, "TFBertForTokenClassification", "BertConfig", dict(BERT, num_labels=3), {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "labels": i(3, B, T), "return_dict": False}),
+    _c(DB_F, "TFDistilBertForSequenceClassification", "DistilBertConfig", dict(DISTILBERT, num_labels=3), {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "labels": i(3, B), "return_dict": False}),
+    _c(RO_F, "TFRobertaForSequenceClassification", "RobertaConfig", dict(ROBERTA, num_labels=3), {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "labels": i(3, B), "return_dict": False}),
     _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
     _c(G2_F, "TFBlock", "GPT2Config", GPT2, {
         "x": f(B, T, H), "layer_past": None, "attention_mask": None, "head_mask": None, "encoder_hidden_states": None,
@@ -218,12 +232,13 @@ REEXPORTS = {
 TWINS = {"transformers.modeling_tf_utils.TFPreTrainedModel": "transformers.modeling_utils.PreTrainedModel"}
 
 
-def convert(text: str, filename: str):
+def convert(text: str, filename: str, project=None):
     """Converted as the file at ``filename`` (a file of the installed transformers
-    package: its relative imports resolve against transformers' own packages)."""
+    package: its relative imports resolve against transformers' own packages), knowing
+    ``project`` (a ProjectIndex: what the other files of the run became)."""
     from transpiler.api import convert_source
 
-    return convert_source(text, to="torch", filename=filename, reexports=REEXPORTS, twins=TWINS)
+    return convert_source(text, to="torch", filename=filename, reexports=REEXPORTS, twins=TWINS, project=project)
 
 
 # -- the stand-in package for converted code -----------------------------------------
@@ -327,6 +342,32 @@ class TorchPackage:
             module, attr = key.split(".")
             self.converted_functions[key] = getattr(sys.modules[f"{self.root}.{module}"], attr)
             setattr(sys.modules[f"{self.root}.{module}"], attr, fn)
+        self.project, self.mixins = self._converted_mixins()
+
+    def _converted_mixins(self):
+        """modeling_tf_utils.py converted as in a run that converts the models with it: the
+        index of its plain mixins (the loss mixins: methods only), which the models'
+        conversion is given, and those classes' converted code, which stands in for the TF
+        classes in the stand-in modeling_tf_utils (the rest of that module, its Keras base
+        classes, is not used by the converted models)."""
+        import torch
+
+        from transpiler.project import ProjectIndex
+
+        path = self.src / "modeling_tf_utils.py"
+        result = convert(path.read_text(encoding="utf-8"), str(path))
+        plain = [s for s in result.classes if s.plain]
+        stand_in = sys.modules[f"{self.root}.modeling_tf_utils"]
+        namespace = dict(vars(stand_in))
+        namespace.update(torch=torch, nn=torch.nn, F=torch.nn.functional, sys=sys,
+                         shape_list=sys.modules[f"{self.root}.tf_utils"].shape_list)
+        names = {s.name for s in plain}
+        tree = ast.parse(result.code)
+        for node in tree.body:  # in source order: a mixin may derive from an earlier one
+            if isinstance(node, ast.ClassDef) and node.name in names:
+                exec(compile(ast.Module([node], []), str(self.work / "modeling_tf_utils_mixins.py"), "exec"), namespace)
+                setattr(stand_in, node.name, namespace[node.name])
+        return ProjectIndex(plain), sorted(names)
 
     def probe_converted_functions(self) -> dict[str, str]:
         """Whether each converted function the test replaces by hand would have done (so
@@ -641,7 +682,7 @@ def run(ids: list[str] | None, work: Path, rtol: float = 1e-4, atol: float = 1e-
         prepared = prepare_source((src_root / file).read_text(encoding="utf-8"), [(COMPONENTS.index(c), c) for c in comps])
         tf_path = work / f"{family}_{stem}_tf.py"
         tf_path.write_text(prepared, encoding="utf-8")
-        result = convert(prepared, str(src_root / file))
+        result = convert(prepared, str(src_root / file), project=package.project)
         unconverted = [f"{file}:{x.line}:{x.col}: {x.api}: {x.message}" for x in result.report.findings if x.kind == "unconverted"]
         results["files"][file] = {"convert_seconds": round(time.time() - started, 2), "unconverted": unconverted}
         torch_mod = keras_mod = None
