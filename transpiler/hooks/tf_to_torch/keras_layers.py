@@ -516,6 +516,8 @@ def plan_dense(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     use_bias = layer.flag("use_bias", True)
     s = _Subs()
     in_features = x.channels
+    if in_features is None and layer.has("input_dim"):
+        in_features = layer.dim("input_dim")  # Keras 2's declared input size (Dense(8, input_dim=4))
     plan = LayerPlan()
     if in_features is None:
         template = f"torch.nn.LazyLinear({s(units)}{_bias_arg(use_bias, s)})"

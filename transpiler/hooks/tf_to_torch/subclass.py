@@ -35,7 +35,7 @@ from ...engine.query import resolve_call
 from ...engine.walk import PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
-from .keras_layers import LayerCall, LayerPlan, TensorInfo, plan_layer, wanted_layout
+from .keras_layers import LayerCall, LayerPlan, ModuleSpec, TensorInfo, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
@@ -548,6 +548,8 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
                 # Dense(...) if add_pooling_layer else None: the module, or None, as in Keras
                 value, optional = made, True
             first = plan.attrs.get(name)
+            if first is None and _both_made(ctx, plan, name, value, stmt, known):
+                continue
             layer = _layer_call(ctx, value)
             if first is not None and (optional or first.optional):
                 if layer is not None and first.kind == "layer":
@@ -714,6 +716,28 @@ def _neutral(layer: LayerCall) -> bool:
         return not plan_layer(layer, [TensorInfo(None)]).weights
     except Unconvertible:
         return False
+
+
+def _both_made(ctx, plan: ClassPlan, name: str, value, stmt, known: dict) -> bool:
+    """``LayerNormalization(...) if flag else Identity()``: two layers (or two classes of the
+    file), one made by each side of a conditional expression, planned as layers made in two
+    branches of ``__init__`` (``if flag: self.x = ... else: self.x = ...``); the expression
+    stays, each side converted."""
+    if not (isinstance(value, cst.IfExp) and isinstance(value.body, cst.Call) and isinstance(value.orelse, cst.Call)):
+        return False
+    body, orelse = value.body, value.orelse
+    layers = _layer_call(ctx, body), _layer_call(ctx, orelse)
+    if all(layer is not None for layer in layers):
+        first = Attr(name, "layer", layers[0], body, statement=stmt, optional=True)
+        first.alternatives.append(Attr(name, "layer", layers[1], orelse, statement=stmt, optional=True))
+        ctx.owned.update((id(body), id(orelse)))
+    elif _block_call(body, known) and _block_call(orelse, known):
+        first = Attr(name, "block", call=body, block=known[body.func.value], statement=stmt, optional=True)
+        first.alternatives.append(_block_alternative(first, orelse, known[orelse.func.value], stmt))
+    else:
+        return False
+    plan.attrs[name] = first
+    return True
 
 
 def _optional_value(value) -> cst.Call | None:
@@ -1302,10 +1326,11 @@ def _plan_alternatives(attr: Attr) -> None:
     first one's was, and one forward() expression must apply them all. What they give is
     what they agree on (a Dense of 2 * d in one branch and of d in the other: a last axis of
     unknown size)."""
+    attr.plan = _identity_module(attr.plan)
     out = attr.plan.out
     for alt in attr.alternatives:
         try:
-            alt.plan = plan_layer(alt.layer, attr.plan_inputs)
+            alt.plan = _identity_module(plan_layer(alt.layer, attr.plan_inputs))
         except Unconvertible as exc:
             raise Unconvertible(f"self.{attr.name} (in another branch of __init__): {exc}") from None
         if (alt.plan.apply, len(alt.plan.modules), alt.plan.out.layout) != (
@@ -1326,6 +1351,14 @@ def _plan_alternatives(attr: Attr) -> None:
         # Activation("gelu") in one branch, Activation("silu") in another: modules, not F.gelu(...)
         for a in (attr, *attr.alternatives):
             a.plan = replace(a.plan, activation=None)
+
+
+def _identity_module(plan: LayerPlan) -> LayerPlan:
+    """keras.layers.Identity() in one branch and a layer in another: an nn.Identity() module,
+    so that the same forward() call (self.norm(x)) serves both (alone it is no module at all)."""
+    if plan.modules or plan.apply != "{x}" or plan.multi_input:
+        return plan
+    return replace(plan, modules=[ModuleSpec("identity", "torch.nn.Identity()")], apply="{m0}({x})", chain=True)
 
 
 def _check_own_attrs(plan: ClassPlan) -> None:
