@@ -94,6 +94,8 @@ class Member:
     persistent: bool = True
     assigned_twice: bool = False  # `self.x = A` and `self.x = B` (branches): PyTorch's layout in and out
     maybe_absent: bool = False  # assigned more than once (`else: self.x = None`): its weights may be absent
+    # the other layers given to the same attribute (`if`/`else` branches, `A(...) if c else B(...)`)
+    others: list = field(default_factory=list)
 
     @property
     def needs_training(self) -> bool:
@@ -289,6 +291,14 @@ def analyze(ctx) -> None:
                     continue
             if member.kind == "layer" and member.plan is not None:
                 layer_plans[id(member.node)] = member.plan
+            for other in member.others:  # another branch's layer: PyTorch's layout in and out, as this one
+                if other.plan is None:
+                    try:
+                        other.plan = closed(plan_layer(other.layer, "torch", **({"states": True} if other.layer.plan_kind == "rnn" else {})))
+                    except Unconvertible as exc:
+                        info.problems.append(str(exc))
+                        continue
+                layer_plans[id(other.node)] = other.plan
     for info in inheriting:
         _inherited_forward(info, classes)
     for info in classes.values():
@@ -554,9 +564,14 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
                         if id(node) in conditional:
                             under_if.add(target.attr.value)
                         member = _member(ctx, target.attr.value, small.value, node, classes)
+                        if member is None and isinstance(small.value, cst.IfExp):
+                            member = _either(ctx, target.attr.value, small.value, node, classes)
                         if member is not None:
+                            previous = info.members.get(member.name)
+                            if previous is not None and previous.kind == "layer" and member.kind == "layer":
+                                member.others = [*member.others, previous, *previous.others]
                             info.members[member.name] = member
-                            member.assigned_twice = seen[member.name] > 1
+                            member.assigned_twice = seen[member.name] > 1 or bool(member.others)
                 elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
                     buffer = _buffer(ctx, small.value, node)
                     if buffer is not None:
@@ -564,7 +579,7 @@ def _collect_members(ctx, info: ClassInfo, classes: dict) -> None:
     _appended(ctx, info, init, classes)
     for member in info.members.values():
         member.keras_name = member.name + "_" if member.name in RESERVED else member.name
-        member.maybe_absent = seen.get(member.name, 0) > 1 or member.name in under_if
+        member.maybe_absent = seen.get(member.name, 0) > 1 or member.name in under_if or bool(member.others)
 
 
 def _appended(ctx, info: ClassInfo, init, classes) -> None:
@@ -624,6 +639,18 @@ def _member(ctx, name: str, value, statement, classes) -> Member | None:
         if isinstance(value.func, cst.Name) and value.func.value in classes:
             return Member(name, "block", value, statement, block=classes[value.func.value])
     return None
+
+
+def _either(ctx, name: str, value: cst.IfExp, statement, classes) -> Member | None:
+    """``nn.LayerNorm(d) if flag else nn.Identity()``: the layer of one side, the other's in
+    its ``others``, as for layers given to the attribute in two branches of __init__."""
+    if not (isinstance(value.body, cst.Call) and isinstance(value.orelse, cst.Call)):
+        return None
+    first, second = _member(ctx, name, value.body, statement, classes), _member(ctx, name, value.orelse, statement, classes)
+    if first is None or second is None or first.kind != "layer" or second.kind != "layer":
+        return None
+    first.others.append(second)
+    return first
 
 
 def _rnn_states_used(ctx, name: str, statement) -> bool:
@@ -872,6 +899,9 @@ def class_entries(info: ClassInfo, torch_prefix: str, keras_prefix: str) -> tupl
         k = f"{keras_prefix}{member.keras_name}"
         if member.kind == "layer" and member.plan is not None:
             entries += member.plan.weight_entries(t, k)
+            for other in member.others:  # each branch's layer's weights, where it is the one made
+                if other.plan is not None:
+                    entries += [e for e in other.plan.weight_entries(t, k) if e not in entries]
         elif member.kind in ("parameter", "buffer"):
             if member.kind == "buffer" and not member.persistent:
                 continue
