@@ -1813,6 +1813,7 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             )
 
     moved_names = {name for names in moves.values() for name in names}
+    standing = _either_made(ctx, plan)
 
     def wanted(node) -> bool:  # what Forward rewrites: only the paths to these are walked
         kind = type(node)
@@ -1824,6 +1825,7 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 (attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block") and not plan.attrs[attr].many)
                 or _list_attr(plan, node.func, elements) is not None
                 or id(node) in remaps
+                or attr in standing
             )
         return kind is cst.SimpleStatementLine and id(node) in dropped_transposes
 
@@ -1880,6 +1882,13 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 if args and len(args) != len(updated.args):
                     args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                 return updated.with_changes(args=args)
+            if attr in standing:
+                # DropPath(p) if p > 0 else Identity(): a module either way, whose forward()
+                # takes no Keras training/mask arguments
+                args = [a for a in updated.args if a.keyword is None or a.keyword.value not in standing[attr]]
+                if args and len(args) != len(updated.args):
+                    args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                return updated.with_changes(args=args)
             remap = remaps.get(id(original))
             if remap is not None:
                 args = [
@@ -1924,6 +1933,32 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             return cst.parse_expression(_layer_call_code(attr, x_code))
 
     return Forward().transform(fn)
+
+
+def _either_made(ctx, plan: ClassPlan) -> dict[str, set[str]]:
+    """The attributes __init__ makes by a conditional expression of two modules that are not
+    planned as layers (``DropPath(p) if p > 0 else Identity()``, converted where they stand),
+    with the Keras arguments their forward() calls lose: ``training`` and ``mask``, less those
+    a converted class of the file keeps."""
+    init = _method(plan.node, "__init__")
+    plans = ctx.facts.get("class_plans_by_name") or {p.name: p for p in ctx.facts.get("class_plans", {}).values()}
+    kinds = ctx.facts.get("class_kinds", {})
+    out: dict[str, set[str]] = {}
+    for node in _walk(init.body) if init is not None else ():
+        if not (isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.IfExp)):
+            continue
+        name = _self_attr(node.targets[0].target)
+        if name is None or name in plan.attrs:
+            continue
+        dropped = {"training", "mask"}
+        for side in (node.value.body, node.value.orelse):
+            if isinstance(side, cst.Call) and isinstance(side.func, cst.Name) and side.func.value in kinds and side.func.value in plans:
+                dropped &= set(plans[side.func.value].dropped)
+            elif not (isinstance(side, cst.Call) and _layer_call(ctx, side) is not None):
+                break
+        else:
+            out[name] = dropped
+    return out
 
 
 def _rewrite_helper(plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:

@@ -55,6 +55,9 @@ from ...engine.walk import is_docstring, source_children, top_level_imports
 from . import initializers
 from .keras_layers import Expr
 
+# the layers with no weights and no input size, in any layout: building one does nothing
+WEIGHTLESS = {"identity", "dropout", "activation"}
+
 NAME_SCOPES = {"tensorflow.name_scope", "tensorflow.compat.v1.name_scope", "keras.name_scope", "keras.backend.name_scope"}
 FLOAT32 = {"tensorflow.float32", "tensorflow.dtypes.float32"}
 # add_weight arguments a parameter made in __init__ can honour
@@ -1222,6 +1225,30 @@ class _BuildWalker:
         self.dropped_names.add(name)
         return True
 
+    def _sizeless_either(self, name: str) -> bool:
+        """Whether ``self.<name>`` is made once in __init__, by a conditional expression whose
+        sides each take no input size: a Keras layer without weights (Identity, Dropout,
+        Activation...) or a class of the file that converts and takes no size argument."""
+        assigns = self.scope.selfs.get(name, [])
+        if len(assigns) != 1 or not isinstance(assigns[0][1], cst.IfExp):
+            return False
+        plans = {p.name: p for p in self.ctx.facts.get("class_plans", {}).values()}
+        kinds = self.ctx.facts.get("class_kinds", {})
+
+        def sizeless(side) -> bool:
+            if not isinstance(side, cst.Call) or not isinstance(side.func, (cst.Name, cst.Attribute)):
+                return False
+            if isinstance(side.func, cst.Name) and side.func.value in plans:
+                block = plans[side.func.value]
+                return side.func.value in kinds and not block.size_param
+            api = resolve_call(self.ctx, side)
+            rule = self.ctx.ruleset.lookup(api) if api else None
+            data = rule.data if rule is not None and isinstance(rule.data, dict) else {}
+            return data.get("plan") in WEIGHTLESS
+
+        value = assigns[0][1]
+        return sizeless(value.body) and sizeless(value.orelse)
+
     def _imported_maker(self, name: str) -> str | None:
         """The class imported from another module that ``self.<name>`` is made with, in build() or
         in its own statement of __init__, else None."""
@@ -1408,7 +1435,9 @@ class _BuildWalker:
             self.plan.builds.append(call)
             return
         if attr is None or attr.kind == "weight":
-            if none:  # nothing to carry over: a layer made elsewhere builds itself on its first call
+            if none or (attr is None and self._sizeless_either(name)):
+                # nothing to carry over: a layer made elsewhere builds itself on its first call;
+                # DropPath(p) if p > 0 else Identity(): neither side takes an input size
                 self.plan.builds.append(call)
                 return
             maker = self._imported_maker(name)
