@@ -18,10 +18,11 @@
    it was made (the weight map is keyed by those positions);
 4. the converted file runs inside a stand-in package (:class:`TorchPackage`): its
    relative imports resolve to transformers' own modules, except ``tf_utils`` and
-   ``activations_tf``, which are converted with the converter as well; the few
-   functions of those that the converter leaves unconverted are supplied by hand
-   (:data:`HAND_SUPPLIED`, each with the reason), and so is ``unpack_inputs`` of
-   ``modeling_tf_utils``, a module that is not converted (:data:`PROJECT_SUPPLIED`);
+   ``activations_tf``, which are converted with the converter as well (a function of
+   those that the converter left unconverted would be supplied by hand,
+   :data:`HAND_SUPPLIED`, with the reason; none is now), and ``modeling_tf_utils``, whose
+   loss mixins are converted (``TorchPackage._converted_mixins``) and whose
+   ``unpack_inputs`` is written by hand (:data:`PROJECT_SUPPLIED`);
 5. the Keras layer is called once (building it), all its weights are drawn from a
    seeded generator, it is called again in inference mode; its weights go through
    the converter's weight map (:func:`transpiler.weights.transforms.state_dict_arrays`)
@@ -40,6 +41,7 @@ import inspect
 import json
 import os
 import sys
+import textwrap
 import time
 import traceback
 import types
@@ -243,18 +245,14 @@ def convert(text: str, filename: str, project=None):
 
 # -- the stand-in package for converted code -----------------------------------------
 
-def _shape_list(tensor):
-    return list(tensor.shape)
+# What the test writes by hand instead of the converter's output, and why: {"module.function":
+# (the hand-written function, why)}. Empty since 2026-12-07: tf_utils.shape_list was, until its
+# `tensor.shape == tf.TensorShape(None)` converted (TensorShape(None) -> None).
+HAND_SUPPLIED: dict = {}
 
-
-# What the test writes by hand instead of the converter's output, and why.
-HAND_SUPPLIED = {
-    "tf_utils.shape_list": (
-        _shape_list,
-        "tf_utils.py:43 `tensor.shape == tf.TensorShape(None)` stays unconverted (reported: tf.TensorShape may "
-        "hold unknown sizes, which torch.Size cannot); :46 `tensor.shape.as_list()` converts since 2026-12-06",
-    ),
-}
+# Converted functions the test calls on their own: each must work without TensorFlow (where one
+# is also in HAND_SUPPLIED, it is expected not to yet).
+PROBED = ("tf_utils.shape_list",)
 
 def _unpack_inputs(func):
     """PyTorch's form of ``modeling_tf_utils.unpack_inputs``, written by hand.
@@ -338,9 +336,11 @@ class TorchPackage:
             sys.modules.setdefault(f"{self.root}.{module}", stand_in)
             setattr(sys.modules[f"{self.root}.{module}"], attr, fn)
         self.converted_functions = {}
-        for key, (fn, _why) in HAND_SUPPLIED.items():
+        for key in PROBED:
             module, attr = key.split(".")
             self.converted_functions[key] = getattr(sys.modules[f"{self.root}.{module}"], attr)
+        for key, (fn, _why) in HAND_SUPPLIED.items():
+            module, attr = key.split(".")
             setattr(sys.modules[f"{self.root}.{module}"], attr, fn)
         self.project, self.mixins = self._converted_mixins()
 
@@ -370,8 +370,8 @@ class TorchPackage:
         return ProjectIndex(plain), sorted(names)
 
     def probe_converted_functions(self) -> dict[str, str]:
-        """Whether each converted function the test replaces by hand would have done (so
-        that the hand-written one goes when the converter learns to convert it)."""
+        """Whether each probed converted function works (one the test replaces by hand is
+        expected not to, so that the hand-written one goes when the converter learns it)."""
         import torch
 
         probes = {
@@ -382,9 +382,10 @@ class TorchPackage:
             call, expected = probes[key]
             try:
                 got = call(fn)
-                source = inspect.getsource(fn)
-                if "tf." in source:  # it runs here only because TensorFlow is installed
-                    out[key] = "it still reads TensorFlow: " + next(line.strip() for line in source.splitlines() if "tf." in line)
+                source = textwrap.dedent(inspect.getsource(fn))
+                reads = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and n.id in ("tf", "tensorflow")]
+                if reads:  # it runs here only because TensorFlow is installed (its docstring may name tf.Tensor)
+                    out[key] = "it still reads TensorFlow: " + source.splitlines()[reads[0].lineno - 1].strip()
                 else:
                     out[key] = "ok" if got == expected else f"returns {got!r}, not {expected!r}"
             except Exception as exc:

@@ -29,6 +29,21 @@ def constant(args, ctx, original):
     return ctx.build(func + "({value})", value=value)
 
 
+def tensor_shape(args, ctx, original):
+    """tf.TensorShape(dims) -> torch.Size(dims) for literal sizes; TensorShape(None), the shape
+    of unknown rank a traced graph may have, -> None, which a PyTorch shape (always of known
+    rank) never equals, as a tensor's TensorShape does not equal it once its rank is known."""
+    a = Args(args, ctx)
+    dims = a.require("dims")
+    ok, value = literal_value(dims)
+    if ok and value is None:
+        ctx.warn(original, "tensorflow.TensorShape", "TensorShape(None), a shape of unknown rank: no PyTorch tensor has one, so it becomes None (x.shape == None is False)")
+        return cst.Name("None")
+    if ok and isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return ctx.build("torch.Size({dims})", dims=dims)
+    raise Unconvertible("tf.TensorShape(dims) may hold unknown (None) sizes, which torch.Size cannot: use a tuple or list of the sizes")
+
+
 def cast(args, ctx, original):
     """tf.cast(x, dtype): ``x.to(dtype)`` where x is known to be a tensor; a literal becomes
     ``torch.tensor(x, dtype=...)``; anything else (a Python number kept in an attribute,
