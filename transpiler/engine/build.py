@@ -117,9 +117,17 @@ _SIMPLE = (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.Imaginary)
 
 
 def is_simple(node: cst.BaseExpression) -> bool:
-    """An expression that can be written twice without changing what runs."""
+    """An expression that can be written twice without changing what runs: a name, a literal,
+    an attribute of one; a list or tuple display of those (``axes=[axis]``); one of those
+    indexed by one of those (``weight[padding_idx]``, ``labels["start_position"]``)."""
     while isinstance(node, (cst.Attribute, cst.UnaryOperation)):
         node = node.value if isinstance(node, cst.Attribute) else node.expression
+    if isinstance(node, (cst.List, cst.Tuple)):
+        return all(isinstance(e, cst.Element) and is_simple(e.value) for e in node.elements)
+    if isinstance(node, cst.Subscript):
+        return is_simple(node.value) and all(
+            isinstance(e.slice, cst.Index) and e.slice.star is None and is_simple(e.slice.value) for e in node.slice
+        )
     return isinstance(node, _SIMPLE)
 
 
