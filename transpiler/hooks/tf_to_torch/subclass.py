@@ -89,6 +89,9 @@ class Attr:
     # branch, applied alike (_plan_alternatives, _block_alternative check it)
     alternatives: list["Attr"] = field(default_factory=list)
     plan_inputs: list | None = None  # the tensors its plan was made for
+    # `Dense(n) if flag else tf.identity`: the function on the other side (original), which
+    # becomes an nn.Identity() module so that one forward() call serves both
+    identity_side: cst.BaseExpression | None = None
 
 
 @dataclass
@@ -723,9 +726,17 @@ def _both_made(ctx, plan: ClassPlan, name: str, value, stmt, known: dict) -> boo
     file), one made by each side of a conditional expression, planned as layers made in two
     branches of ``__init__`` (``if flag: self.x = ... else: self.x = ...``); the expression
     stays, each side converted."""
-    if not (isinstance(value, cst.IfExp) and isinstance(value.body, cst.Call) and isinstance(value.orelse, cst.Call)):
+    if not isinstance(value, cst.IfExp):
         return False
     body, orelse = value.body, value.orelse
+    for made, other in ((body, orelse), (orelse, body)):
+        layer = _layer_call(ctx, made) if isinstance(made, cst.Call) else None
+        if layer is not None and isinstance(other, (cst.Name, cst.Attribute)) and resolve_call(ctx, other) == "tensorflow.identity":
+            plan.attrs[name] = Attr(name, "layer", layer, made, statement=stmt, optional=True, identity_side=other)
+            ctx.owned.update((id(made), id(other)))
+            return True
+    if not (isinstance(body, cst.Call) and isinstance(orelse, cst.Call)):
+        return False
     layers = _layer_call(ctx, body), _layer_call(ctx, orelse)
     if all(layer is not None for layer in layers):
         first = Attr(name, "layer", layers[0], body, statement=stmt, optional=True)
@@ -1584,6 +1595,10 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             if not modules:
                 ctor = "torch.nn.Identity()"
             replacements[id(ctx.updated(attr.call))] = ctor
+            if attr.identity_side is not None:
+                replacements[id(ctx.updated(attr.identity_side))] = "torch.nn.Identity()"
+                ctx.converted(attr.identity_side, "tensorflow.identity", "nn.Identity()", "the other side of a layer's conditional expression: a module, applied alike")
+                ctx.consume_head(attr.identity_side)
             refs = {f"m{i}": (f"self.{attr.name}" if len(modules) == 1 else f"self.{attr.name}[{i}]") for i in range(len(modules))}
             lines = lazy_inits(ctx, attr.call, attr.layer.kind, attr.plan, [_fill(i, refs) for i in attr.plan.inits])
             if lines:
@@ -1618,6 +1633,8 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         kind = type(node)
         if kind is cst.Call:
             return id(node) in replacements or id(node) in sized or _is_super_init(node)
+        if kind is cst.Name or kind is cst.Attribute:
+            return id(node) in replacements  # tf.identity facing a layer
         return (
             kind is cst.Assign and len(node.targets) == 1 and isinstance(node.value, (cst.ListComp, cst.List))
             and _self_attr(node.targets[0].target) in lists
@@ -1642,6 +1659,14 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             lines = [cst.parse_statement(line + "\n") for line in self.pending]
             self.pending = []
             return cst.FlattenSentinel([updated, *lines])
+
+        def leave_Name(self, original, updated):
+            text = replacements.get(id(original))
+            return template_node(text) if text is not None else updated
+
+        def leave_Attribute(self, original, updated):
+            text = replacements.get(id(original))
+            return template_node(text) if text is not None else updated
 
         def leave_Call(self, original, updated):
             text = replacements.get(id(original))

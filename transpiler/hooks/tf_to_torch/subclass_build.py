@@ -141,6 +141,7 @@ def plan_build(ctx, cls: cst.ClassDef, init: cst.FunctionDef | None, attrs: dict
     ):
         return BuildPlan(fn), "build() takes *args, **kwargs or keyword-only shapes; create its weights in __init__ from explicit sizes"
     scope = _InitScope(init, set(names))
+    scope.ctx = ctx  # to read the Keras layers __init__ makes (self.dense.units)
     walker = _BuildWalker(ctx, BuildPlan(fn), attrs, scope)
     walker.outside_reads = _outside_reads(cls)
     body = list(fn.body.body)
@@ -1711,6 +1712,7 @@ class _InitScope:
     subscripts and arithmetic gives None: the size is not known there."""
 
     def __init__(self, init: cst.FunctionDef | None, build_params: set[str]) -> None:
+        self.ctx = None  # set by plan_build: what resolves the layers' names
         self.build_params = build_params
         self.size_params: set[str] = set()  # the input sizes __init__ takes (see _BuildWalker._size_name)
         self.top = list(init.body.body) if init is not None else []
@@ -1840,6 +1842,13 @@ class _InitScope:
             name = _self_attr(node)
             if name is not None:
                 return self._self_value(node, name, at, seen)
+            owner = _self_attr(node.value)
+            if owner is not None and self.ctx is not None and self._layer_made(owner) is not None:
+                # self.dense.units: the converted module has no such attribute; the argument
+                # the Keras layer was made with is what it holds
+                argument = self._layer_argument(self._layer_made(owner), node.attr.value)
+                made_at = self.selfs[owner][0][0]  # the argument means what it meant there
+                return None if argument is None else self._map(argument, at, "init", seen, made_at)
             base = self._map(node.value, at, where, seen, origin)
             return None if base is None else node.with_changes(value=_paren(node.value, base))
         if isinstance(node, cst.Subscript):
@@ -1898,6 +1907,27 @@ class _InitScope:
         if name in self.locals:
             return len(bindings) == 1 and bindings[0][1] and bindings[0][0] < at
         return True  # a global
+
+    def _layer_made(self, name: str) -> cst.Call | None:
+        """The Keras layer constructor call ``self.<name>`` is made with, once, in __init__."""
+        assigns = self.selfs.get(name, [])
+        value = assigns[0][1] if len(assigns) == 1 else None
+        if isinstance(value, cst.Call) and (resolve_call(self.ctx, value) or "").startswith("keras.layers."):
+            return value
+        return None
+
+    def _layer_argument(self, call: cst.Call, attr: str) -> cst.BaseExpression | None:
+        """The argument ``attr`` of a Keras layer's constructor call (Keras keeps each one as an
+        attribute of that name: Dense(units).units), by keyword or by its position in the rule."""
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == attr:
+                return arg.value
+        rule = self.ctx.ruleset.lookup(resolve_call(self.ctx, call))
+        names = [a.lstrip("*") for a in (rule.args if rule is not None else [])]
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        if attr in names and names.index(attr) < len(positional):
+            return positional[names.index(attr)].value
+        return None
 
     def _self_value(self, node, name: str, at: int, seen: set):
         assigns = self.selfs.get(name, [])
