@@ -1940,8 +1940,9 @@ class _InitScope:
             and isinstance(first, cst.Name) and first.value in self.params and first.value not in self.locals
         ):
             return cst.Name(first.value).with_changes(lpar=node.lpar, rpar=node.rpar)  # self.config = config
-        if len(assigns) != 1:
-            return None
+        if len(assigns) != 1 and not (len(values) == 1 and all(top for _, _, top in assigns)):
+            return None  # assigned again with another value, or under a condition
+        # assigned once, or again with the same expression (mpnet's relative_attention_num_buckets)
         index, value, top = assigns[0]
         if not top:
             return None
