@@ -1861,7 +1861,7 @@ class _InitScope:
             base = self._map(node.value, at, where, seen, origin)
             return None if base is None else node.with_changes(value=_paren(node.value, base))
         if isinstance(node, cst.BinaryOperation) and isinstance(
-            node.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide)
+            node.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Power)
         ):
             left = self._map(node.left, at, where, seen, origin)
             right = self._map(node.right, at, where, seen, origin)
