@@ -11,6 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ...engine.build import is_simple, parenthesize
+from ...engine.walk import iter_nodes
 from .._util import Args, Unconvertible, code_of, literal_value
 
 
@@ -107,9 +108,54 @@ def squeeze(args, ctx, original):
     return ctx.build("torch.squeeze({x}, {axis})", x=x, axis=a["axis"])
 
 
+def _bound_sequence(ctx, node, call) -> cst.BaseExpression | None:
+    """``start`` where every binding of it that reaches this call is one list or tuple display of
+    names and numbers (``start = (cache_update_index, 0)``): that display, which means the same
+    here (its names are not rebound in between: the bindings are those that reach the call)."""
+    if not isinstance(node, cst.Name) or ctx.types is None:
+        return None
+    anchor = call.func
+    while isinstance(anchor, cst.Attribute):
+        anchor = anchor.value
+    hit = ctx.resolver.hit_of.get(id(anchor))
+    found = ctx.types.bindings(node, ctx.resolver.chain_of(hit.stack)) if hit is not None else None
+    if not found or len(found) != 1 or found[0][0] != "value":
+        return None
+    value = found[0][1]
+    if not (_literal_sequence(value) and all(isinstance(e, cst.Element) and isinstance(e.value, (cst.Name, cst.Integer)) for e in value.elements)):
+        return None
+    # its names must mean at the call what they meant there: none is assigned in the function
+    function = next((n for n in reversed(hit.stack) if isinstance(n, cst.FunctionDef)), None)
+    names = {e.value.value for e in value.elements if isinstance(e.value, cst.Name)}
+    if function is None or names & _assigned_names(function.body):
+        return None
+    return value
+
+
+def _assigned_names(body) -> set[str]:
+    out: set[str] = set()
+    for node in iter_nodes(body):
+        targets = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For)):
+            targets = [node.target]
+        elif isinstance(node, cst.NamedExpr):
+            targets = [node.target]
+        for target in targets:
+            out.update(n.value for n in iter_nodes(target) if isinstance(n, cst.Name))
+    return out
+
+
 def slice(args, ctx, original):  # noqa: A001 - the Keras name
     a = Args(args, ctx)
     x, starts, sizes = a.require("inputs"), a.require("start_indices"), a.require("shape")
+    starts = _bound_sequence(ctx, starts, original) or starts
+    sizes = _bound_sequence(ctx, sizes, original) or sizes
+    if _literal_sequence(starts) and not _literal_sequence(sizes) and is_simple(sizes):
+        # ops.slice(cache, start, ops.shape(update)): one size per start index, read from it
+        sizes = cst.Tuple([cst.Element(cst.Subscript(sizes.deep_clone(), [cst.SubscriptElement(cst.Index(cst.Integer(str(i))))]))
+                           for i in range(len(starts.elements))])
     if not (_literal_sequence(starts) and _literal_sequence(sizes)):
         raise Unconvertible("start_indices and shape must be written out as lists, one entry per axis, to become a subscript")
     starts, sizes = _elements(starts), _elements(sizes)
