@@ -537,6 +537,11 @@ def standalone_layer(args, ctx, original):
         raise Unconvertible(f"{exc} (a layer outside a model: its input is unknown)") from None
     if not plan.modules and plan.apply == "{x}" and not plan.multi_input:
         return ctx.build("torch.nn.Identity()")  # passes its input on (Identity, a linear Activation)
+    if plan.multi_input:
+        raise Unconvertible(
+            "a merge layer outside a model the converter follows (its inputs are unknown): convert it where its"
+            " model is built, where it becomes an operation on its inputs (x + y, torch.cat(...))"
+        )
     if not plan.modules or not plan.chain:
         raise Unconvertible("this layer becomes more than one module; convert it where its model is built")
     if plan.inits:  # torch.nn.init calls on its parameters, statements the expression cannot hold
