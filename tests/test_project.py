@@ -189,20 +189,26 @@ print(float(np.abs(y - d["y"]).max()))
 '''
 
 
-@needs_frameworks()
-def test_the_converted_pair_computes_what_keras_does(tmp_path):
+def converted_difference(tmp_path, files: dict[str, str], keras_side: str, torch_side: str) -> float:
+    """Convert the package ``files`` to PyTorch, run ``keras_side`` on the original (it saves its
+    data) and ``torch_side`` on the converted one (it prints a difference); that difference."""
     source = tmp_path / "tf"
-    package(source, {"norm.py": NORM, "block.py": BLOCK})
+    package(source, files)
     converted = tmp_path / "torch"
     proc = run("convert", source / "pkg", "--to", "torch", "-o", converted / "pkg")
     assert proc.returncode == 0, proc.stderr
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", KERAS_BACKEND="tensorflow")
     data = tmp_path / "data.npz"
-    for script, root in ((KERAS_SIDE, source), (TORCH_SIDE, converted)):
+    for script, root in ((keras_side, source), (torch_side, converted)):
         done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(root), str(data)],
                               capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
-    assert float(done.stdout.strip().splitlines()[-1]) < 1e-5
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+@needs_frameworks()
+def test_the_converted_pair_computes_what_keras_does(tmp_path):
+    assert converted_difference(tmp_path, {"norm.py": NORM, "block.py": BLOCK}, KERAS_SIDE, TORCH_SIDE) < 1e-5
 
 
 CHILDREN = '''\
@@ -341,15 +347,4 @@ print(abs(float(loss) - float(d["loss"])))
 
 @needs_frameworks()
 def test_the_mixins_loss_computes_what_keras_does(tmp_path):
-    source = tmp_path / "tf"
-    package(source, {"losses.py": LOSSES, "head.py": HEAD})
-    converted = tmp_path / "torch"
-    proc = run("convert", source / "pkg", "--to", "torch", "-o", converted / "pkg")
-    assert proc.returncode == 0, proc.stderr
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", KERAS_BACKEND="tensorflow")
-    data = tmp_path / "data.npz"
-    for script, root in ((KERAS_HEAD, source), (TORCH_HEAD, converted)):
-        done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(root), str(data)],
-                              capture_output=True, text=True, env=env, timeout=300)
-        assert done.returncode == 0, done.stderr[-3000:]
-    assert float(done.stdout.strip().splitlines()[-1]) < 1e-5
+    assert converted_difference(tmp_path, {"losses.py": LOSSES, "head.py": HEAD}, KERAS_HEAD, TORCH_HEAD) < 1e-5

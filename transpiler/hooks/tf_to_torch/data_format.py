@@ -97,7 +97,7 @@ class _Analysis:
                 self._small(small, env, cls, (*stack, small), top=self.depth == 0)
             return
         # a compound statement: what it binds is unknown inside and after it
-        bound = _bound_names(stmt)
+        bound = bound_names(stmt)
         for name in bound:
             env[name] = None
         if cls is not None:
@@ -150,7 +150,7 @@ class _Analysis:
         # anything else: its reads; the names it binds are unknown
         for child in source_children(small):
             self._reads(child, env, cls, (*stack, child))
-        for name in _bound_names(small):
+        for name in bound_names(small):
             env[name] = None
         if cls is not None:
             for attr in _self_targets(small):
@@ -335,19 +335,21 @@ def _flat(target):
         yield target
 
 
-def _all_targets(node):
+def _all_targets(node, nested: bool = False):
     stack = [node]
     while stack:
         n = stack.pop()
         for t in _targets(n):
             yield from _flat(t)
-        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and n is not node:
+        if not nested and isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and n is not node:
             continue
         stack.extend(source_children(n))
 
 
-def _bound_names(node) -> set[str]:
-    return {t.value for t in _all_targets(node) if isinstance(t, cst.Name)}
+def bound_names(node, nested: bool = False) -> set[str]:
+    """The names ``node`` binds (assignments, loops, imports, definitions); ``nested``: also
+    those the functions and classes inside it bind (a ``nonlocal`` there rebinds too)."""
+    return {t.value for t in _all_targets(node, nested) if isinstance(t, cst.Name)}
 
 
 def _self_targets(node) -> set[str]:

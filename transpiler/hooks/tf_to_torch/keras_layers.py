@@ -506,6 +506,15 @@ def _pair(values: tuple) -> str:
     return repr(values[0]) if len(set(values)) == 1 else repr(tuple(values))
 
 
+def identity_module(plan: LayerPlan) -> LayerPlan:
+    """A plan that passes its input on (Identity, a linear Activation) as an nn.Identity()
+    module, where a module must stand for the layer (a layer made outside a model; one branch
+    of an attribute whose other branch is a module); any other plan as it is."""
+    if plan.modules or plan.apply != "{x}" or plan.multi_input:
+        return plan
+    return dataclasses.replace(plan, modules=[ModuleSpec("identity", "torch.nn.Identity()")], apply="{m0}({x})", chain=True)
+
+
 # -- planners ------------------------------------------------------------------
 
 def plan_dense(layer: LayerCall, x: TensorInfo) -> LayerPlan:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import libcst as cst
 
 from ...engine.build import is_simple, parenthesize
-from ...engine.walk import iter_nodes
 from .._util import Args, Unconvertible, code_of, literal_value
+from .data_format import bound_names
 
 
 def _number(node: cst.BaseExpression) -> bool:
@@ -127,24 +127,9 @@ def _bound_sequence(ctx, node, call) -> cst.BaseExpression | None:
     # its names must mean at the call what they meant there: none is assigned in the function
     function = next((n for n in reversed(hit.stack) if isinstance(n, cst.FunctionDef)), None)
     names = {e.value.value for e in value.elements if isinstance(e.value, cst.Name)}
-    if function is None or names & _assigned_names(function.body):
+    if function is None or names & bound_names(function.body, nested=True):
         return None
     return value
-
-
-def _assigned_names(body) -> set[str]:
-    out: set[str] = set()
-    for node in iter_nodes(body):
-        targets = []
-        if isinstance(node, cst.Assign):
-            targets = [t.target for t in node.targets]
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For)):
-            targets = [node.target]
-        elif isinstance(node, cst.NamedExpr):
-            targets = [node.target]
-        for target in targets:
-            out.update(n.value for n in iter_nodes(target) if isinstance(n, cst.Name))
-    return out
 
 
 def slice(args, ctx, original):  # noqa: A001 - the Keras name

@@ -23,7 +23,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import framework_calls, resolve_call
-from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, lazy_inits, plan_flatten, plan_layer, wanted_layout
+from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, identity_module, lazy_inits, plan_flatten, plan_layer, wanted_layout
 
 SEQUENTIAL = {"keras.Sequential", "keras.models.Sequential"}
 INPUTS = {"keras.Input", "keras.layers.Input"}
@@ -535,8 +535,7 @@ def standalone_layer(args, ctx, original):
         plan = plan_layer(layer, [TensorInfo(None)])
     except Unconvertible as exc:
         raise Unconvertible(f"{exc} (a layer outside a model: its input is unknown)") from None
-    if not plan.modules and plan.apply == "{x}" and not plan.multi_input:
-        return ctx.build("torch.nn.Identity()")  # passes its input on (Identity, a linear Activation)
+    plan = identity_module(plan)  # passes its input on (Identity, a linear Activation)
     if plan.multi_input:
         raise Unconvertible(
             "a merge layer outside a model the converter follows (its inputs are unknown): convert it where its"

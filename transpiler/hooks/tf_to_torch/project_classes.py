@@ -13,7 +13,7 @@ import libcst as cst
 
 from ...engine.names import absolute_import, dotted_name, package_of
 from ...engine.query import resolve_call
-from ...engine.walk import top_level_imports
+from ...engine.walk import method_named, top_level_imports
 from ...project import ClassSummary, module_name
 
 
@@ -88,8 +88,8 @@ def plain_classes(ctx) -> list[str]:
     """The file's plain mixins: classes that are not Keras classes (no plan), take no framework
     base and no base but ``object``, plain mixins of the file or of the run, and have no
     ``__init__`` (which would run in a module's constructor chain), call() or build()."""
-    from ...engine.walk import method_named
-
+    if "plain_classes" in ctx.facts:  # decided once the classes are planned
+        return ctx.facts["plain_classes"]
     plans = ctx.facts.get("class_plans", {})
     plain: list[str] = []
     for stmt in ctx.module.body:
@@ -103,6 +103,7 @@ def plain_classes(ctx) -> list[str]:
             for b in stmt.bases
         ):
             plain.append(stmt.name.value)
+    ctx.facts["plain_classes"] = plain
     return plain
 
 
@@ -114,7 +115,6 @@ def with_mixins(ctx, original: cst.ClassDef, updated: cst.ClassDef, base: str, k
     values), unless ``keep_unknown`` is False: a functional model's base from another file
     (keras-hub's Backbone) is the model super().__init__() built, which the module replaces."""
     plans = ctx.facts.get("class_plans_by_name", {})
-    plain = None
     out = [cst.Arg(ctx.name(base))]
     for before, after in zip(original.bases, updated.bases):
         value = before.value
@@ -123,9 +123,7 @@ def with_mixins(ctx, original: cst.ClassDef, updated: cst.ClassDef, base: str, k
                 continue
             if isinstance(value, cst.Name) and value.value in plans:
                 continue
-            if plain is None:
-                plain = plain_classes(ctx)
-            if not (isinstance(value, cst.Name) and (value.value in plain or plain_import(ctx, value.value))):
+            if not (isinstance(value, cst.Name) and (value.value in plain_classes(ctx) or plain_import(ctx, value.value))):
                 if not keep_unknown:
                     continue
                 ctx.warn(

@@ -35,7 +35,7 @@ from ...engine.query import resolve_call
 from ...engine.walk import PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
-from .keras_layers import LayerCall, LayerPlan, ModuleSpec, TensorInfo, plan_layer, wanted_layout
+from .keras_layers import LayerCall, LayerPlan, TensorInfo, identity_module, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
@@ -1337,11 +1337,12 @@ def _plan_alternatives(attr: Attr) -> None:
     first one's was, and one forward() expression must apply them all. What they give is
     what they agree on (a Dense of 2 * d in one branch and of d in the other: a last axis of
     unknown size)."""
-    attr.plan = _identity_module(attr.plan)
+    # Identity in one branch, a module in another: nn.Identity(), so that one self.x(...) serves both
+    attr.plan = identity_module(attr.plan)
     out = attr.plan.out
     for alt in attr.alternatives:
         try:
-            alt.plan = _identity_module(plan_layer(alt.layer, attr.plan_inputs))
+            alt.plan = identity_module(plan_layer(alt.layer, attr.plan_inputs))
         except Unconvertible as exc:
             raise Unconvertible(f"self.{attr.name} (in another branch of __init__): {exc}") from None
         if (alt.plan.apply, len(alt.plan.modules), alt.plan.out.layout) != (
@@ -1362,14 +1363,6 @@ def _plan_alternatives(attr: Attr) -> None:
         # Activation("gelu") in one branch, Activation("silu") in another: modules, not F.gelu(...)
         for a in (attr, *attr.alternatives):
             a.plan = replace(a.plan, activation=None)
-
-
-def _identity_module(plan: LayerPlan) -> LayerPlan:
-    """keras.layers.Identity() in one branch and a layer in another: an nn.Identity() module,
-    so that the same forward() call (self.norm(x)) serves both (alone it is no module at all)."""
-    if plan.modules or plan.apply != "{x}" or plan.multi_input:
-        return plan
-    return replace(plan, modules=[ModuleSpec("identity", "torch.nn.Identity()")], apply="{m0}({x})", chain=True)
 
 
 def _check_own_attrs(plan: ClassPlan) -> None:
@@ -1660,13 +1653,11 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             self.pending = []
             return cst.FlattenSentinel([updated, *lines])
 
-        def leave_Name(self, original, updated):
+        def leave_Name(self, original, updated):  # tf.identity facing a layer: nn.Identity()
             text = replacements.get(id(original))
             return template_node(text) if text is not None else updated
 
-        def leave_Attribute(self, original, updated):
-            text = replacements.get(id(original))
-            return template_node(text) if text is not None else updated
+        leave_Attribute = leave_Name
 
         def leave_Call(self, original, updated):
             text = replacements.get(id(original))

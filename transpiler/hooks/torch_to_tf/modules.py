@@ -282,23 +282,18 @@ def analyze(ctx) -> None:
             info.problems.append(str(exc))
             continue
         for member in info.members.values():
-            if member.kind == "layer" and member.plan is None:
-                # never applied in forward(): keep PyTorch's layout in and out
-                try:
-                    member.plan = closed(plan_layer(member.layer, "torch", **({"states": True} if member.layer.plan_kind == "rnn" else {})))
-                except Unconvertible as exc:
-                    info.problems.append(str(exc))
-                    continue
-            if member.kind == "layer" and member.plan is not None:
-                layer_plans[id(member.node)] = member.plan
-            for other in member.others:  # another branch's layer: PyTorch's layout in and out, as this one
-                if other.plan is None:
+            if member.kind != "layer":
+                continue
+            # another branch's layer too (member.others): PyTorch's layout in and out, as this one
+            for each in (member, *member.others):
+                if each.plan is None:
+                    # never applied in forward(): keep PyTorch's layout in and out
                     try:
-                        other.plan = closed(plan_layer(other.layer, "torch", **({"states": True} if other.layer.plan_kind == "rnn" else {})))
+                        each.plan = closed(_torch_layout_plan(each.layer))
                     except Unconvertible as exc:
                         info.problems.append(str(exc))
-                        continue
-                layer_plans[id(other.node)] = other.plan
+                        break
+                layer_plans[id(each.node)] = each.plan
     for info in inheriting:
         _inherited_forward(info, classes)
     for info in classes.values():
@@ -641,6 +636,11 @@ def _member(ctx, name: str, value, statement, classes) -> Member | None:
     return None
 
 
+def _torch_layout_plan(layer: TorchLayer) -> KerasPlan:
+    """The layer planned to take and give PyTorch's layout (an RNN giving its states too)."""
+    return plan_layer(layer, "torch", **({"states": True} if layer.plan_kind == "rnn" else {}))
+
+
 def _either(ctx, name: str, value: cst.IfExp, statement, classes) -> Member | None:
     """``nn.LayerNorm(d) if flag else nn.Identity()``: the layer of one side, the other's in
     its ``others``, as for layers given to the attribute in two branches of __init__."""
@@ -751,7 +751,7 @@ def plan_container(container: Container) -> None:
     if container.kind != "sequential":
         for e in container.elements:
             if e.kind == "layer":
-                e.plan = closed(plan_layer(e.layer, "torch", **({"states": True} if e.layer.plan_kind == "rnn" else {})))
+                e.plan = closed(_torch_layout_plan(e.layer))
             elif e.kind == "container":
                 plan_container(e.container)
             e.keras_key = e.key
@@ -974,7 +974,7 @@ def layer_module(args, ctx, original):
     plan = ctx.facts.get("layer_plans", {}).get(id(original))
     if plan is None:
         layer = TorchLayer.bind(ctx, original)
-        plan = plan_layer(layer, "torch", **({"states": True} if layer.plan_kind == "rnn" else {}))
+        plan = _torch_layout_plan(layer)
         if plan.wants == "keras":
             plan = closed(plan)
             plan.warnings = [*plan.warnings, "a channels-last layer outside a model the converter follows: it is wrapped in Permute layers to take and give PyTorch's channels-first layout"]
