@@ -43,9 +43,11 @@ def keras_state(info: dict, keras_meta: dict, record, name: str, which: str) -> 
     from ..weights.transforms import origin_key, state_dict_arrays
 
     by_origin: dict = {}
+    classes: dict = {}
     for layer in keras_meta["layers"]:
         if not layer["weights"] or layer["origin"] is None:
             continue
+        classes[origin_key(layer["origin"])] = layer.get("class")
         li = layer["index"]
         weights = [
             (rank, wname, record[f"{name}/{which}/{li}/{wi}"])
@@ -54,7 +56,7 @@ def keras_state(info: dict, keras_meta: dict, record, name: str, which: str) -> 
         by_origin.setdefault(origin_key(layer["origin"]), []).extend(weights)
     # layers created by one call (a Bidirectional's two directions) in the model's weight order
     by_origin = {k: [(n, a) for _, n, a in sorted(v, key=lambda t: t[0])] for k, v in by_origin.items()}
-    return state_dict_arrays(info, by_origin)
+    return state_dict_arrays(info, by_origin, classes)
 
 
 def load_state(module, state: dict[str, np.ndarray]) -> None:

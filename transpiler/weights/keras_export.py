@@ -39,15 +39,17 @@ def export(program: str, model_name: str, weights: str, info_path: str, out: str
     model.load_weights(weights)
     rank = {id(w): i for i, w in enumerate(model.weights)}
     by_origin: dict = {}
+    classes: dict = {}
     for layer in model._flatten_layers(include_self=True, recursive=True):
         origin = getattr(layer, "_transpiler_origin", None)
         own = _own_weights(layer)
         if origin is None or not own:
             continue
+        classes[origin_key(origin)] = type(layer).__name__
         by_origin.setdefault(origin_key(origin), []).extend((rank.get(id(w), 10**9), w.name, np.asarray(w.numpy())) for w in own)
     by_origin = {k: [(n, a) for _, n, a in sorted(v, key=lambda t: t[0])] for k, v in by_origin.items()}
     info = json.load(open(info_path))[model_name]
-    state = state_dict_arrays(info, by_origin)
+    state = state_dict_arrays(info, by_origin, classes)
     np.savez(out, **state)
     return sorted(SYNTHETIC)
 

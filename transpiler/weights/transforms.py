@@ -129,21 +129,31 @@ def _mha(entry, weights):
     return out
 
 
-def state_dict_arrays(info: dict, weights_by_origin: dict) -> dict[str, np.ndarray]:
+def state_dict_arrays(info: dict, weights_by_origin: dict, class_by_origin: dict | None = None) -> dict[str, np.ndarray]:
     """All parameters of a converted model from its Keras layers' weights.
 
     ``weights_by_origin`` maps the (line, column) where the source created a Keras
     layer to that layer's weights, [(name, array)] in Keras's order; the weight map
-    of each converted layer carries the same position.
+    of each converted layer carries the same position. ``class_by_origin`` (the Keras
+    class made there) picks among optional entries that share a position: the classes
+    a table gives (``NORMS[kind](...)``) are made by one call.
     """
     state: dict[str, np.ndarray] = {}
     SYNTHETIC.clear()
-    for entry in (e for layer in info["layers"] for e in _expand(layer, weights_by_origin)):
+    entries = [e for layer in info["layers"] for e in _expand(layer, weights_by_origin)]
+    classes_at: dict = {}
+    for entry in entries:
+        if entry.get("optional"):
+            classes_at.setdefault(origin_key(entry["origin"]), set()).add(entry["keras_class"])
+    for entry in entries:
         if not entry["weights"]:
             continue
         origin = origin_key(entry["origin"])
         if origin not in weights_by_origin and entry.get("optional"):
             continue  # made under a condition that did not hold in the Keras model
+        made = (class_by_origin or {}).get(origin)
+        if entry.get("optional") and made in classes_at.get(origin, ()) and made != entry["keras_class"]:
+            continue  # another class of the table was made there
         if origin not in weights_by_origin:
             where = " in ".join(f"line {o[0]}, column {o[1]}" for o in reversed(entry["origin"]))
             raise KeyError(f"{entry['keras_class']} created at {where}: the Keras model has no such layer with weights")

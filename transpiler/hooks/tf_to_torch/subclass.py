@@ -237,6 +237,9 @@ def analyze(ctx) -> None:
         if kept and not plan.problems:
             # a module holding a Keras layer runs under neither framework: all or nothing
             plan.problems.append("; ".join(_kept_text(a) for a in kept))
+        tabled = _table_kept(ctx, plan, by_name)
+        if tabled and not plan.problems:
+            plan.problems.append(tabled)
         if not plan.problems:
             try:
                 _trace_call(ctx, plan)
@@ -263,6 +266,63 @@ def analyze(ctx) -> None:
         else:
             _keep(ctx, plan)
     ctx.facts["class_plans_by_name"] = by_name
+
+
+def _class_tables(ctx) -> dict[str, list]:
+    """The module's tables of classes, ``NORM2FN = {"layer_norm": TFLayerNorm, "no_norm": TFNoNorm}``:
+    name -> the table's values (dict, list or tuple literals of names and attributes)."""
+    tables = ctx.facts.get("class_tables")
+    if tables is None:
+        tables = {}
+        for stmt in ctx.module.body:
+            if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+                continue
+            assign = stmt.body[0]
+            if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+                continue
+            value = assign.value
+            if isinstance(value, cst.Dict):
+                values = [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+            elif isinstance(value, (cst.List, cst.Tuple)):
+                values = [e.value for e in value.elements if isinstance(e, cst.Element)]
+            else:
+                continue
+            if values and all(isinstance(v, (cst.Name, cst.Attribute)) for v in values):
+                tables[assign.targets[0].target.value] = values
+        ctx.facts["class_tables"] = tables
+    return tables
+
+
+def _table_kept(ctx, plan: ClassPlan, known: dict) -> str | None:
+    """``self.LayerNorm = NORM2FN[config.normalization_type](...)``: the module holds whichever
+    class the table gives at run time, so each must become a module. One that stays Keras (or a
+    Keras layer, whose arguments cannot be mapped where they are not known) keeps the class
+    Keras, as a class of the file it holds would (all or nothing)."""
+    init = _method(plan.node, "__init__")
+    tables = _class_tables(ctx) if init is not None else {}
+    if not tables:
+        return None
+    for node in _walk(init.body):
+        if not (isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Call)):
+            continue
+        func, name = node.value.func, _self_attr(node.targets[0].target)
+        if not (name is not None and isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name)
+                and func.value.value in tables):
+            continue
+        table = func.value.value
+        if name in plan.attrs:
+            continue  # a table of the file's classes (_table_made): held like them
+        for value in tables[table]:
+            block = known.get(value.value) if isinstance(value, cst.Name) else None
+            if block is not None and (block.problems or block.build_problem):
+                return f"self.{name} ({block.name}, from the table {table}) stays Keras"
+            api = resolve_call(ctx, value) if block is None else None
+            if api is not None and api.startswith("keras."):
+                return (
+                    f"self.{name} is made by {code_of(func).strip()}, which may be {api}: a Keras layer chosen at run"
+                    " time, whose arguments cannot be mapped to its PyTorch module's"
+                )
+    return None
 
 
 def _kept_text(attr: Attr) -> str:
@@ -553,6 +613,8 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             first = plan.attrs.get(name)
             if first is None and _both_made(ctx, plan, name, value, stmt, known):
                 continue
+            if first is None and _table_made(ctx, plan, name, value, stmt, known):
+                continue
             layer = _layer_call(ctx, value)
             if first is not None and (optional or first.optional):
                 if layer is not None and first.kind == "layer":
@@ -571,12 +633,14 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in known:
                 plan.attrs[name] = Attr(name, "block", call=value, block=known[value.func.value], statement=stmt, optional=optional)
                 continue
-            if optional:
-                continue
             element = _block_list_element(value, known)
             if element is not None:
                 # [Block(config, name=f"layer_._{i}") for i in range(n)]: an nn.ModuleList
-                plan.attrs[name] = Attr(name, "block", call=element, block=known[element.func.value], statement=stmt, many=True)
+                # (made under a condition too, as MobileBERT's extra feed-forward blocks are)
+                plan.attrs[name] = Attr(name, "block", call=element, block=known[element.func.value], statement=stmt,
+                                        many=True, optional=optional)
+                continue
+            if optional:
                 continue
             if (
                 isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
@@ -747,6 +811,31 @@ def _both_made(ctx, plan: ClassPlan, name: str, value, stmt, known: dict) -> boo
         first.alternatives.append(_block_alternative(first, orelse, known[orelse.func.value], stmt))
     else:
         return False
+    plan.attrs[name] = first
+    return True
+
+
+def _table_made(ctx, plan: ClassPlan, name: str, value, stmt, known: dict) -> bool:
+    """``self.norm = NORMS[kind](size, ...)`` with a table of the file's classes: planned as
+    those classes made in branches of ``__init__`` (each optional in the weight map, one
+    forward() call serving them all); the call stays as it is."""
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Subscript) and isinstance(value.func.value, cst.Name)):
+        return False
+    values = _class_tables(ctx).get(value.func.value.value, [])
+    if not values or not all(isinstance(v, cst.Name) and v.value in known for v in values):
+        return False
+    blocks = list(dict.fromkeys(v.value for v in values))
+    if any(known[b].problems or known[b].build_problem for b in blocks):
+        return False  # _table_kept says which stays Keras
+    first = Attr(name, "block", call=value, block=known[blocks[0]], statement=stmt, optional=True)
+    for other in blocks[1:]:
+        try:
+            first.alternatives.append(_block_alternative(first, value, known[other], stmt))
+        except Unconvertible:
+            raise Unconvertible(
+                f"self.{name} is made by {code_of(value.func).strip()}, as {blocks[0]} or {other}, which take or give"
+                " tensors differently (one forward() call serves them all)"
+            ) from None
     plan.attrs[name] = first
     return True
 
