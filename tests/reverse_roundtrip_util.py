@@ -91,23 +91,6 @@ def torch_job(original: str, round_trip: str, spec: dict) -> dict:
     return out
 
 
-def _by_origin(model) -> dict:
-    """The Keras model's weights by where each layer was created, in the model's weight order
-    (what transpiler/weights/transforms.py reads)."""
-    from transpiler.verify.keras_record import _own_weights
-    from transpiler.weights.transforms import origin_key
-
-    rank = {id(w): i for i, w in enumerate(model.weights)}
-    found: dict = {}
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        origin = getattr(layer, "_transpiler_origin", None)
-        if origin is None:
-            continue
-        for w in _own_weights(layer):
-            found.setdefault(origin_key(origin), []).append((rank.get(id(w), 10**9), w.name, np.asarray(w.numpy())))
-    return {k: [(n, a) for _, n, a in sorted(v, key=lambda t: t[0])] for k, v in found.items()}
-
-
 def keras_job(original: str, round_trip: str, spec: dict) -> dict:
     """The original Keras model's weights go to the round trip through both weight maps:
     Keras -> PyTorch (the tf_to_torch map, by layer origin), PyTorch -> Keras (this direction's)."""
@@ -115,6 +98,7 @@ def keras_job(original: str, round_trip: str, spec: dict) -> dict:
 
     from transpiler.verify.keras_record import _track_origins
     from transpiler.weights.torch_to_keras import assign
+    from transpiler.weights.keras_export import weights_by_origin
     from transpiler.weights.transforms import state_dict_arrays
 
     maps = spec.pop("__maps__", {})
@@ -147,7 +131,7 @@ def keras_job(original: str, round_trip: str, spec: dict) -> dict:
             out[name] = {"error": "no weight map for one of the two conversions"}
             continue
         try:
-            state = state_dict_arrays(there, _by_origin(a))
+            state = state_dict_arrays(there, *weights_by_origin(a))
             problems = assign(b, back, state)
         except (KeyError, ValueError) as exc:
             problems = [f"{type(exc).__name__}: {exc}"]

@@ -338,3 +338,31 @@ def test_pre_commit_convert_hook_rewrites_staged_files(tmp_path):
     proc = run_hook(hook, ["m.py"], tmp_path, args=["--to", "torch"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "m.py").read_text() == TORCH_EXPECTED
+
+
+# -- what a warning is --------------------------------------------------------
+
+LAYERS_IN_A_FUNCTION = (
+    "import keras\n\n\n"
+    "def block(x, units):\n"
+    "    x = keras.layers.Dense(units)(x)\n"
+    "    return keras.layers.Activation('relu')(x)\n\n\n"
+    "head = keras.layers.Dense(3)\n"
+)
+
+
+def test_a_layer_made_and_applied_in_a_function_warns_and_warnings_are_not_uses():
+    """Dense(units)(x) in a function becomes nn.LazyLinear(units)(x): a new module, with new
+    weights no model registers, at every call. It converts (eager Keras does the same) with a
+    warning saying so; the weightless Activation and the layer made on its own do not get it.
+    A warning accompanies a converted use: the summary counts the use once."""
+    from transpiler.api import convert_source
+    from transpiler.report import CONVERTED, WARNING
+
+    result = convert_source(LAYERS_IN_A_FUNCTION, to="torch")
+    assert "nn.LazyLinear(units)(x)" in result.code
+    inline = [f for f in result.report.findings if f.kind == WARNING and "every call makes a new module" in f.message]
+    assert [(f.line, f.api) for f in inline] == [(5, "keras.layers.Dense")]
+    converted = [f for f in result.report.findings if f.kind == CONVERTED]
+    assert len(converted) == 3
+    assert result.report.converted == 3

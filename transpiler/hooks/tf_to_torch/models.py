@@ -555,9 +555,34 @@ def standalone_layer(args, ctx, original):
         parts.append(text)
     for warning in plan.warnings:
         ctx.warn(original, args.rule.source, warning)
+    if plan.weights and _applied_in_function(ctx, original):
+        ctx.warn(
+            original, args.rule.source,
+            "made and applied where it stands, inside a function: every call makes a new module with new weights,"
+            " which no model registers (nothing trains or saves them). Where a Keras functional model is built by"
+            " calling this function, these layers are that model's: make the modules in an nn.Module's __init__"
+            " and apply them in its forward()",
+        )
     if len(parts) == 1:
         return ctx.build(parts[0], **subs)
     return ctx.build("torch.nn.Sequential(" + ", ".join(parts) + ")", **subs)
+
+
+def _applied_in_function(ctx, call: cst.Call) -> bool:
+    """``Dense(4)(x)`` in a function of the module (not a method: a class has its own rules)."""
+    from ...engine.query import framework_calls
+
+    stacks = ctx.facts.get("_call_stacks")
+    if stacks is None:
+        stacks = ctx.facts["_call_stacks"] = {id(fc.call): fc.stack for fc in framework_calls(ctx)}
+    stack = stacks.get(id(call))
+    if not stack or len(stack) < 2:
+        return False
+    parent = stack[-2]
+    return (
+        isinstance(parent, cst.Call) and parent.func is call
+        and any(isinstance(n, cst.FunctionDef) for n in stack) and not any(isinstance(n, cst.ClassDef) for n in stack)
+    )
 
 
 def standalone_input(args, ctx, original):
