@@ -547,7 +547,7 @@ def _plan_build(ctx, plan: ClassPlan) -> None:
     plan.size_param = build.size_param
     # the class handler removes build(): the walk leaves what is in it alone, except the
     # statements that make layers, which move to __init__ (their layer calls are the class's)
-    made = {id(node) for node in build.moved_nodes}
+    made = {id(node) for node in (*build.moved_nodes, *build.values)}
     for name in build.made:
         if plan.attrs[name].kind == "layer":
             ctx.owned.add(id(plan.attrs[name].call))
@@ -1844,6 +1844,8 @@ def _parameter(ctx, attr: Attr, holder) -> str:
         "random_uniform": f"torch.nn.init.uniform_({empty}, -0.05, 0.05)", "he_normal": f"torch.nn.init.kaiming_normal_({empty})",
     }
     value = inits.get(init_name if ok else None)
+    if "value" in args:  # build() assigned it a value: the parameter is made with it
+        value = holder.add("{v}", {"v": args["value"]}, ctx)
     constant = initializers.constant_lambda(init)
     known = initializers.weight_kind(ctx, init) if value is None else None
     if known is not None and not all(initializers.plain(v) for v in known[1].values()):

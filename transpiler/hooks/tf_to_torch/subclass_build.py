@@ -102,6 +102,9 @@ class BuildPlan:
     # it that stay code (layers made, values set), the rest (builds, scopes, weights) going
     branches: dict[int, list] = field(default_factory=dict)
     branched: set[str] = field(default_factory=set)  # weights made inside such an `if`: made there
+    # values build() assigns to its weights (self.w.assign(...)): converted as code, the weight's
+    # nn.Parameter(...) made with them
+    values: list = field(default_factory=list)
 
     @property
     def moved_lines(self) -> list[int]:
@@ -1061,6 +1064,8 @@ class _BuildWalker:
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             call = small.value
             func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "assign" and self._assigned_weight(call, stmt):
+                return
             if isinstance(func, cst.Attribute) and func.attr.value == "build":
                 if isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) and func.value.func.value == "super" and not func.value.args:
                     if all(a.keyword is None and isinstance(a.value, cst.Name) and (a.value.value in ("None", *self.own_params) or self._shape_name(a.value)) for a in call.args) and len(call.args) <= 1:
@@ -1306,6 +1311,28 @@ class _BuildWalker:
                 attr = _self_attr(read)
                 if attr in self.dropped_names or attr in self.plan.weights:
                     raise Unconvertible(f"{what} from self.{attr}, which build() makes; make it in __init__")
+
+    def _assigned_weight(self, call: cst.Call, stmt) -> bool:
+        """``self.inv_freq = self.add_weight(...)`` then ``self.inv_freq.assign(<value>)`` (ESM's
+        rotary frequencies, Data2Vec's layer scale): the parameter is made with that value,
+        ``nn.Parameter(<value>)``, the value computed from the layer's settings at the end of
+        __init__ (the statements it reads moving with it)."""
+        name = _self_attr(call.func.value)
+        made = self.plan.weights.get(name) if name is not None else None
+        if made is None or "value" in made[2] or self.branch is not None or self._top_index(stmt) is None:
+            return False
+        if len(call.args) != 1 or call.args[0].star or (call.args[0].keyword is not None and call.args[0].keyword.value != "value"):
+            return False
+        value = call.args[0].value
+        for node in _walk(value):
+            if isinstance(node, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)):
+                return False
+            if isinstance(node, cst.Subscript) and self._shape_name(node.value):
+                return False
+        self._check_reads(value, f"build() assigns self.{name}")
+        made[2]["value"] = value
+        self.plan.values.append(value)
+        return True
 
     def _move_value(self, name: str, value, stmt) -> bool:
         """``self._inv_norm_factor = 1.0 / math.sqrt(head_dim)``, ``self._equation = "ab,bc->ac"``: a
