@@ -98,6 +98,12 @@ VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermedi
 ALBERT = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
               intermediate_size=37, max_position_embeddings=64, type_vocab_size=3, hidden_act="gelu_new")
 ROBERTA = dict(BERT, pad_token_id=1)
+# MobileBERT: bottlenecks, three feed-forward networks (an optional list of blocks), and a table of
+# norm classes (NORM2FN): "no_norm" (its default), or "layer_norm", its TFLayerNorm a LayerNormalization
+# subclass with a fixed build() shape
+MOBILEBERT = dict(vocab_size=99, hidden_size=32, embedding_size=16, intra_bottleneck_size=16, num_hidden_layers=2,
+                  num_attention_heads=2, intermediate_size=37, max_position_embeddings=64, type_vocab_size=3,
+                  num_feedforward_networks=3, hidden_act="relu")
 ELECTRA = dict(BERT, embedding_size=16)
 GPT2 = dict(vocab_size=99, n_positions=64, n_embd=32, n_layer=2, n_head=2, activation_function="gelu_new")
 SEQ = 17  # ViT: (16 / 4) ** 2 patches + [CLS]
@@ -111,6 +117,7 @@ def _c(file, cls, config_class, config, inputs, **kw):
 BERT_F, DB_F, VIT_F = "bert/modeling_tf_bert.py", "distilbert/modeling_tf_distilbert.py", "vit/modeling_tf_vit.py"
 AL_F, RO_F, EL_F, G2_F = ("albert/modeling_tf_albert.py", "roberta/modeling_tf_roberta.py",
                           "electra/modeling_tf_electra.py", "gpt2/modeling_tf_gpt2.py")
+MB_F = "mobilebert/modeling_tf_mobilebert.py"
 
 COMPONENTS = [
     _c(BERT_F, "TFBertEmbeddings", "BertConfig", BERT, {"input_ids": i(99, B, T), "token_type_ids": i(3, B, T)}),
@@ -192,6 +199,12 @@ COMPONENTS = [
         "input_ids": i(99, B, T), "attention_mask": KEEP, "labels": i(3, B), "return_dict": False}),
     _c(RO_F, "TFRobertaForSequenceClassification", "RobertaConfig", dict(ROBERTA, num_labels=3), {
         "input_ids": i(99, B, T), "attention_mask": KEEP, "labels": i(3, B), "return_dict": False}),
+    _c(MB_F, "TFMobileBertPredictionHeadTransform", "MobileBertConfig", MOBILEBERT, {"hidden_states": f(B, T, H)}),
+    _c(MB_F, "TFMobileBertMainLayer", "MobileBertConfig", MOBILEBERT, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    Component("mobilebert.TFMobileBertMainLayer(layer_norm)", MB_F, "TFMobileBertMainLayer", "MobileBertConfig",
+              dict(MOBILEBERT, normalization_type="layer_norm"), {
+                  "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
     _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
     _c(G2_F, "TFBlock", "GPT2Config", GPT2, {
         "x": f(B, T, H), "layer_past": None, "attention_mask": None, "head_mask": None, "encoder_hidden_states": None,
@@ -525,20 +538,24 @@ def own_weights(layer) -> list:
     return list(layer._trainable_weights) + list(layer._non_trainable_weights)
 
 
-def weights_by_origin(layer) -> dict:
+def weights_by_origin(layer) -> tuple[dict, dict]:
+    """The layer's weights by where each sublayer was made, and the Keras class made there (which
+    picks among the classes a table gives at one place: MobileBERT's NORM2FN[...](...))."""
     import numpy as np
 
     from transpiler.weights.transforms import origin_key
 
     out: dict = {}
+    classes: dict = {}
     for sub in layer._flatten_layers(include_self=True, recursive=True):
         origin = getattr(sub, "_tp_origin", None)
         own = own_weights(sub)
         if origin is None or not own:
             continue
+        classes[origin_key(origin)] = type(sub).__name__
         # Keras 2 names end in ":0"; the weight map has the names as the source gives them
         out.setdefault(origin_key(origin), []).extend((w.name.split(":")[0], np.asarray(w.numpy())) for w in own)
-    return out
+    return out, classes
 
 
 # -- running one component --------------------------------------------------------------
@@ -618,7 +635,7 @@ def run_component(c: Component, n: int, keras_mod, torch_mod, info: dict, rtol: 
         stage = "weight map"
         if var not in info:
             raise RuntimeError(f"the converter wrote no weight map for {var} = {c.cls}(...): the class stays Keras or is not a converted model")
-        state = state_dict_arrays(info[var], weights_by_origin(layer))
+        state = state_dict_arrays(info[var], *weights_by_origin(layer))
 
         stage = "torch"
         module = getattr(torch_mod, var)

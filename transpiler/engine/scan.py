@@ -139,6 +139,9 @@ class Scan:
             start = _skip_trivia(self.source, self.offset(statement))
             text = code_of(node).strip()
             found = self.source.find(text, start) if text else -1
+            if found == -1 and "\n" in text:
+                # code_of indents a node of several lines on its own: its first line is as written
+                found = self.source.find(text.split("\n", 1)[0], start)
             offset = found if found != -1 else None
         if offset is None:
             return (0, 0)
