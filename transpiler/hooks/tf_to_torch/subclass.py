@@ -1846,6 +1846,8 @@ def _parameter(ctx, attr: Attr, holder) -> str:
     value = inits.get(init_name if ok else None)
     if "value" in args:  # build() assigned it a value: the parameter is made with it
         value = holder.add("{v}", {"v": args["value"]}, ctx)
+        if args.get("cast"):  # tf.cast(value, dtype=self.weight.dtype): the parameter's dtype
+            value = f"torch.as_tensor({value}, dtype=torch.float32)"
     constant = initializers.constant_lambda(init)
     known = initializers.weight_kind(ctx, init) if value is None else None
     if known is not None and not all(initializers.plain(v) for v in known[1].values()):

@@ -412,6 +412,9 @@ class _BuildWalker:
         self.current = None  # the statement being read
         self.imported: dict[str, str] = {}  # self.<attr> build() makes with a class of another module -> the class
         self.branch: int | None = None  # inside a moved top-level `if`: its index in build()'s body
+        # weight = self._init_weight(n, d); ...; self.weight.assign(weight): the statements of the
+        # local a weight is assigned from (ids, skipped) and weight -> (first value, cast to its dtype)
+        self.assign_locals, self.assigned_from = self._assign_chains()
         # initializer = get_initializer(self.initializer_range), read only as add_weight's
         # initializer=: local -> its value, which the weights take as theirs
         self.initializer_locals: dict[str, cst.BaseExpression] = {}
@@ -1034,7 +1037,7 @@ class _BuildWalker:
 
     def small(self, small, stmt) -> None:
         self.current = stmt
-        if isinstance(small, cst.Pass):
+        if isinstance(small, cst.Pass) or id(small) in self.assign_locals:
             return
         if isinstance(small, cst.Return) and isinstance(small.value, cst.Call):
             small = cst.Expr(small.value)  # return super().build(input_shape): build() returns None
@@ -1312,6 +1315,53 @@ class _BuildWalker:
                 if attr in self.dropped_names or attr in self.plan.weights:
                     raise Unconvertible(f"{what} from self.{attr}, which build() makes; make it in __init__")
 
+    def _assign_chains(self) -> tuple[set[int], dict]:
+        """The locals build() assigns a weight from, as transformers' sinusoidal position
+        embeddings do (Marian, Pegasus, RoFormer)::
+
+            weight = self._init_weight(self.num_positions, self.embedding_dim)
+            self.weight = self.add_weight(name="embeddings", shape=[...])
+            weight = tf.cast(weight, dtype=self.weight.dtype)
+            self.weight.assign(weight)
+
+        a top-level local assigned a value, then perhaps cast to the weight's dtype, read by
+        nothing else: those statements go, the weight is made with the value (_assigned_weight)."""
+        body = list(self.plan.fn.body.body)
+        skipped: set[int] = set()
+        chains: dict = {}
+        for line in body:
+            small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
+            call = small.value if isinstance(small, cst.Expr) else None
+            if not (
+                isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "assign"
+                and _self_attr(call.func.value) is not None and len(call.args) == 1 and not call.args[0].star
+                and call.args[0].keyword is None and isinstance(call.args[0].value, cst.Name)
+            ):
+                continue
+            weight, local = _self_attr(call.func.value), call.args[0].value.value
+            sets = [
+                s.body[0] for s in body if isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
+                and isinstance(s.body[0], cst.Assign) and len(s.body[0].targets) == 1
+                and isinstance(s.body[0].targets[0].target, cst.Name) and s.body[0].targets[0].target.value == local
+            ]
+            attrs = {id(n.attr) for n in _walk(self.plan.fn.body) if isinstance(n, cst.Attribute)}
+            reads = sum(1 for n in _walk(self.plan.fn.body) if isinstance(n, cst.Name) and n.value == local and id(n) not in attrs)
+            if not sets or len(sets) > 2 or self.assigned.get(local) != len(sets) or reads != 2 * len(sets):
+                continue  # assigned elsewhere too (a loop, a branch), or read by something else
+            cast = None
+            if len(sets) == 2:
+                cast = sets[1].value
+                if not (
+                    isinstance(cast, cst.Call) and resolve_call(self.ctx, cast) == "tensorflow.cast" and len(cast.args) == 2
+                    and isinstance(cast.args[0].value, cst.Name) and cast.args[0].value.value == local
+                    and isinstance(cast.args[1].value, cst.Attribute) and cast.args[1].value.attr.value == "dtype"
+                    and _self_attr(cast.args[1].value.value) == weight
+                ):
+                    continue
+            skipped.update(id(a) for a in sets)
+            chains[weight] = (sets[0].value, cast is not None)
+        return skipped, chains
+
     def _assigned_weight(self, call: cst.Call, stmt) -> bool:
         """``self.inv_freq = self.add_weight(...)`` then ``self.inv_freq.assign(<value>)`` (ESM's
         rotary frequencies, Data2Vec's layer scale): the parameter is made with that value,
@@ -1324,6 +1374,9 @@ class _BuildWalker:
         if len(call.args) != 1 or call.args[0].star or (call.args[0].keyword is not None and call.args[0].keyword.value != "value"):
             return False
         value = call.args[0].value
+        cast = False
+        if isinstance(value, cst.Name) and name in self.assigned_from:
+            value, cast = self.assigned_from[name]  # the local's value, perhaps cast to the weight's dtype
         for node in _walk(value):
             if isinstance(node, (cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)):
                 return False
@@ -1331,6 +1384,7 @@ class _BuildWalker:
                 return False
         self._check_reads(value, f"build() assigns self.{name}")
         made[2]["value"] = value
+        made[2]["cast"] = cast
         self.plan.values.append(value)
         return True
 

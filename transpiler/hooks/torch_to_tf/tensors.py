@@ -54,6 +54,18 @@ def tensor(args, ctx, original):
     return ctx.build("tensorflow.constant({value}" + dtype + ")", **subs)
 
 
+def as_tensor(args, ctx, original):
+    """torch.as_tensor(data, dtype=d) converts what it is given, a tensor of another dtype included
+    (float64 -> float32); tf.convert_to_tensor refuses a tensor of another dtype, so with a dtype
+    it is tf.cast (which converts lists and arrays first)."""
+    a = Args(args, ctx)
+    subs = {"value": a.require("data")}
+    if "dtype" in a and literal_value(a["dtype"]) != (True, None):
+        subs["dtype"] = a["dtype"]
+        return ctx.build("tensorflow.cast({value}, {dtype})", **subs)
+    return ctx.build("tensorflow.convert_to_tensor({value})", **subs)
+
+
 def full(args, ctx, original):
     a = Args(args, ctx)
     subs = {"size": a.require("size"), "value": a.require("fill_value")}
