@@ -1209,9 +1209,21 @@ def _move_all(plan: ClassPlan, stmt, node, infos) -> None:
             infos[n] = infos[n]
 
 
-def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> TensorInfo:
+def _applied_args(attr: Attr, args) -> list:
+    """The arguments forward() passes on: a module takes no training= or mask= (a block keeps
+    what its forward() still takes). A Keras layer's training flag given by position
+    (`self.dropout(x, training)`, Dropout's call(inputs, training)) goes too."""
     dropped = attr.block.dropped if attr.kind == "block" else ("training", "mask")
-    args = [a for a in call.args if a.keyword is None or a.keyword.value not in dropped]
+    kept = [a for a in args if a.keyword is None or a.keyword.value not in dropped]
+    if attr.kind == "layer":
+        kept = [a for i, a in enumerate(kept) if not (
+            i > 0 and a.keyword is None and not a.star and isinstance(a.value, cst.Name) and a.value.value == "training"
+        )]
+    return kept
+
+
+def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> TensorInfo:
+    args = _applied_args(attr, call.args)
     if attr.kind == "layer" and _given_mask(attr, call, f"self.{attr.name}(...)") is not None:
         args = args[:1]  # Softmax's mask: applied around the module (_masked_softmax_code)
     if attr.kind == "block":
@@ -2009,8 +2021,7 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             return updated
 
         def _application(self, attr: Attr, original, updated):
-            dropped = attr.block.dropped if attr.kind == "block" else ("training", "mask")
-            args = [a for a in updated.args if a.keyword is None or a.keyword.value not in dropped]
+            args = _applied_args(attr, updated.args)
             if not args:
                 return updated.with_changes(args=args)
             first = _block_tensor_arg(attr.block, args) if attr.kind == "block" else 0
@@ -2083,8 +2094,7 @@ def _rewrite_helper(plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             if not wanted(original):
                 return updated
             attr = plan.attrs[_self_attr(original.func)]
-            dropped = attr.block.dropped if attr.kind == "block" else ("training", "mask")
-            args = [a for a in updated.args if a.keyword is None or a.keyword.value not in dropped]
+            args = _applied_args(attr, updated.args)
             if attr.kind == "block" or attr.plan is None:
                 if args and len(args) != len(updated.args):
                     args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
