@@ -118,6 +118,12 @@ BERT_F, DB_F, VIT_F = "bert/modeling_tf_bert.py", "distilbert/modeling_tf_distil
 AL_F, RO_F, EL_F, G2_F = ("albert/modeling_tf_albert.py", "roberta/modeling_tf_roberta.py",
                           "electra/modeling_tf_electra.py", "gpt2/modeling_tf_gpt2.py")
 MB_F = "mobilebert/modeling_tf_mobilebert.py"
+CB_F = "convbert/modeling_tf_convbert.py"
+# ConvBERT: span-based dynamic convolution (a SeparableConv1D), and Dense or its GroupedLinearLayer
+# in the two branches of __init__ (num_groups)
+CONVBERT = dict(vocab_size=99, hidden_size=32, embedding_size=16, num_hidden_layers=2, num_attention_heads=4,
+                head_ratio=2, conv_kernel_size=3, intermediate_size=36, max_position_embeddings=64,
+                type_vocab_size=3, hidden_act="gelu_new", num_groups=1)
 
 COMPONENTS = [
     _c(BERT_F, "TFBertEmbeddings", "BertConfig", BERT, {"input_ids": i(99, B, T), "token_type_ids": i(3, B, T)}),
@@ -204,6 +210,11 @@ COMPONENTS = [
         "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
     Component("mobilebert.TFMobileBertMainLayer(layer_norm)", MB_F, "TFMobileBertMainLayer", "MobileBertConfig",
               dict(MOBILEBERT, normalization_type="layer_norm"), {
+                  "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    _c(CB_F, "TFConvBertMainLayer", "ConvBertConfig", CONVBERT, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    Component("convbert.TFConvBertMainLayer(groups)", CB_F, "TFConvBertMainLayer", "ConvBertConfig",
+              dict(CONVBERT, num_groups=2), {
                   "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
     _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
     _c(G2_F, "TFBlock", "GPT2Config", GPT2, {

@@ -87,6 +87,8 @@ PASSING = {
     # TFLayerNorm (a LayerNormalization with a fixed build() shape) an nn.LayerNorm subclass
     "mobilebert.TFMobileBertPredictionHeadTransform", "mobilebert.TFMobileBertMainLayer",
     "mobilebert.TFMobileBertMainLayer(layer_norm)",
+    # ConvBERT: a SeparableConv1D; Dense (num_groups=1) or GroupedLinearLayer in two branches
+    "convbert.TFConvBertMainLayer", "convbert.TFConvBertMainLayer(groups)",
 }
 
 WHOLE_NETWORKS = {cid for cid in PASSING if cid.split("(")[0].endswith("MainLayer")}

@@ -26,9 +26,10 @@ def conv_transpose(a, **_):
 
 
 def depthwise(a, **_):
-    """(kh, kw, in, multiplier) -> (in * multiplier, 1, kh, kw), channel i*m + j."""
-    kh, kw, cin, mult = a.shape
-    return a.reshape(kh, kw, 1, cin * mult).transpose(3, 2, 0, 1)
+    """(*kernel, in, multiplier) -> (in * multiplier, 1, *kernel), channel i*m + j."""
+    *kernel, cin, mult = a.shape
+    n = len(kernel)
+    return a.reshape(*kernel, 1, cin * mult).transpose(n + 1, n, *range(n))
 
 
 def flatten_rows(a, shape, **_):

@@ -732,27 +732,36 @@ def plan_depthwise(layer: LayerCall, x: TensorInfo) -> LayerPlan:
 
 
 def plan_separable(layer: LayerCall, x: TensorInfo) -> LayerPlan:
+    """SeparableConv1D/2D: a depthwise convolution (groups=in) then a pointwise one (kernel 1).
+    A kernel size computed at run time is written as it is (ConvBERT's conv_kernel_size): the
+    output keeps its length where the padding is 'same' (stride 1), else it is not known."""
+    n = _spatial_rank(layer)
     _channels_first(layer)
-    _expect_rank(layer, x, 3)
-    kernel = layer.tuple_arg("kernel_size", 2, None)
-    strides = layer.tuple_arg("strides", 2, 1)
-    dilation = layer.tuple_arg("dilation_rate", 2, 1)
+    _expect_rank(layer, x, n + 1)
+    kernel = layer.sizes("kernel_size", n, None)
+    strides = layer.tuple_arg("strides", n, 1)
+    dilation = layer.tuple_arg("dilation_rate", n, 1)
     mult = layer.literal("depth_multiplier", 1)
     filters = layer.dim("filters")
     padding = str(layer.literal("padding", "valid")).lower()
     use_bias = layer.literal("use_bias", True)
     in_ch = x.channels
-    if not _is_int(in_ch):
-        raise Unconvertible("SeparableConv2D needs the number of input channels to be known statically")
-    if padding == "same" and strides != (1, 1):
-        raise Unconvertible("SeparableConv2D: padding='same' with stride > 1 is not supported yet")
+    if in_ch is None or not isinstance(mult, int):
+        raise Unconvertible(f"{layer.short} needs the number of input channels to be known statically")
+    if padding == "same" and strides != (1,) * n:
+        raise Unconvertible(f"{layer.short}: padding='same' with stride > 1 is not supported yet")
     pad_arg = ", padding='same'" if padding == "same" else ""
-    extra = f", stride={_pair(strides)}" if strides != (1, 1) else ""
-    extra += f", dilation={_pair(dilation)}" if dilation != (1, 1) else ""
+    extra = f", stride={_pair(strides)}" if strides != (1,) * n else ""
+    extra += f", dilation={_pair(dilation)}" if dilation != (1,) * n else ""
     s = _Subs()
+    kernel_code = s(kernel) if isinstance(kernel, Expr) else _pair(kernel)
+    # the input channels: a number, or the size build() gives (`hidden`, written as it is)
+    in_code = str(in_ch) if _is_int(in_ch) else s(in_ch)
+    mid_code = str(in_ch * mult) if _is_int(in_ch) else (in_code if mult == 1 else f"{in_code} * {mult}")
+    conv = f"torch.nn.Conv{n}d"
     plan = LayerPlan()
-    plan.modules.append(ModuleSpec("depthwise", f"torch.nn.Conv2d({in_ch}, {in_ch * mult}, {_pair(kernel)}{extra}{pad_arg}, groups={in_ch}, bias=False)"))
-    plan.modules.append(ModuleSpec("pointwise", f"torch.nn.Conv2d({in_ch * mult}, {s(filters)}, 1" + (", bias=False)" if use_bias is False else ")"), s.subs))
+    plan.modules.append(ModuleSpec("depthwise", f"{conv}({in_code}, {mid_code}, {kernel_code}{extra}{pad_arg}, groups={in_code}, bias=False)", s.subs))
+    plan.modules.append(ModuleSpec("pointwise", f"{conv}({mid_code}, {s(filters)}, 1" + (", bias=False)" if use_bias is False else ")"), s.subs))
     plan.apply = "{m1}({m0}({x}))"
     plan.weights = [
         WeightMap("depthwise_kernel", "weight", "depthwise", module=0),
@@ -760,8 +769,11 @@ def plan_separable(layer: LayerCall, x: TensorInfo) -> LayerPlan:
     ]
     if use_bias is not False:
         plan.weights.append(WeightMap("bias", "bias", module=1))
-    spatial = x.shape[:-1]
-    out_spatial = tuple(_conv_out(sz, k, st, dl, padding) for sz, k, st, dl in zip(spatial, kernel, strides, dilation))
+    spatial = x.shape[:-1] if x.shape else (None,) * n
+    if isinstance(kernel, Expr):
+        out_spatial = tuple(spatial) if padding == "same" else (None,) * n
+    else:
+        out_spatial = tuple(_conv_out(sz, k, st, dl, padding) for sz, k, st, dl in zip(spatial, kernel, strides, dilation))
     plan.out = TensorInfo(out_spatial + (filters,), "cf")
     return with_activation(plan, activation_name(layer), layout_dim=_activation_dim(layer))
 

@@ -622,6 +622,11 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
                     first.optional = True
                     first.alternatives.append(Attr(name, "layer", layer, value, statement=stmt, optional=True))
                     ctx.owned.add(id(value))
+                elif first.kind == "layer" and _block_call(value, known):
+                    # Dense(...) in one branch, a class of the file in the other (ConvBERT's
+                    # GroupedLinearLayer): _check_branch_values found them applied alike
+                    first.optional = True
+                    first.alternatives.append(Attr(name, "block", call=value, block=known[value.func.value], statement=stmt, optional=True))
                 elif first.kind == "block" and not first.many and _block_call(value, known):
                     first.optional = True
                     first.alternatives.append(_block_alternative(first, value, known[value.func.value], stmt))
@@ -762,12 +767,20 @@ def _check_branch_values(ctx, statements, known: dict) -> None:
         other = others.get(name)
         if not other:
             continue
-        if all(
+        blocks_alike = all(
             o in known and known[o].input_layout == known[o].output_layout == "keras"
             and not known[o].problems and not known[o].build_problem
             for o in other
-        ) and all(_neutral(layer) for layer in made):
+        )
+        if blocks_alike and all(_neutral(layer) for layer in made):
             continue
+        first = next((small for stmt, _ in statements for small in stmt.body if isinstance(small, cst.Assign)
+                      and len(small.targets) == 1 and _self_attr(small.targets[0].target) == name), None)
+        if blocks_alike and first is not None and _layer_call(ctx, _optional_value(first.value) or first.value) is not None and all(
+            wanted_layout(layer, TensorInfo(None)) in ("keras", "any") and layer.rule.data.get("plan") not in ("merge", "mha")
+            for layer in made
+        ):
+            continue  # a layer first, classes of the file in other branches: one module call each (_plan_alternatives)
         shown = ", ".join(sorted({layer.short for layer in made} | other))
         raise Unconvertible(
             f"self.{name} is made as different things in different places of __init__ ({shown}): one"
@@ -1441,7 +1454,18 @@ def _plan_alternatives(attr: Attr) -> None:
     # Identity in one branch, a module in another: nn.Identity(), so that one self.x(...) serves both
     attr.plan = identity_module(attr.plan)
     out = attr.plan.out
+    if any(alt.kind == "block" for alt in attr.alternatives) and (
+        attr.plan.apply != "{m0}({x})" or len(attr.plan.modules) != 1 or attr.plan.activation is not None
+    ):
+        raise Unconvertible(
+            f"self.{attr.name} is made as {attr.layer.short} in one branch of __init__ and as a class of the file in another:"
+            f" one forward() call serves both only where {attr.layer.short} becomes one module call"
+        )
     for alt in attr.alternatives:
+        if alt.kind == "block":
+            # a class of the file (keras layout in and out): what it gives is not known here
+            out = TensorInfo(None, out.layout)
+            continue
         try:
             alt.plan = identity_module(plan_layer(alt.layer, attr.plan_inputs))
         except Unconvertible as exc:
@@ -1460,9 +1484,10 @@ def _plan_alternatives(attr: Attr) -> None:
             shape = None
         out = TensorInfo(shape, out.layout)
     attr.plan = replace(attr.plan, out=out)
-    if len({a.plan.activation for a in (attr, *attr.alternatives)}) > 1:
+    layers = [a for a in (attr, *attr.alternatives) if a.kind == "layer"]
+    if len({a.plan.activation for a in layers}) > 1:
         # Activation("gelu") in one branch, Activation("silu") in another: modules, not F.gelu(...)
-        for a in (attr, *attr.alternatives):
+        for a in layers:
             a.plan = replace(a.plan, activation=None)
 
 
@@ -1988,9 +2013,14 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
         def leave_Name(self, original, updated):
             if original.value == "training" and not any(self.shadowed) and self._reads(original):
                 return cst.parse_expression("self.training")
-            if self.moving and original.value in self.moving[-1] and self._reads(original):
+            if self.moving and original.value in self.moving[-1] and self._reads(original) and not self._moved_by_layer():
                 return cst.parse_expression(f"{original.value}.movedim(1, -1)")
             return updated
+
+        def _moved_by_layer(self) -> bool:
+            """The name is read in the input of a layer whose application moves it already
+            (befores: `self.query(x.movedim(1, -1))`): moving it for the statement too would undo that."""
+            return any(isinstance(n, cst.Call) and id(n) in befores for n in self.stack[:-1])
 
         def leave_Call(self, original, updated):
             attr = _self_attr(original.func)
