@@ -27,20 +27,25 @@ def test_classes_on_the_declared_base_convert_on_its_twin():
     assert "super().__init__(config, *inputs, **kwargs)" in code  # the twin takes the same arguments
     assert "def forward(self, hidden_states):" in code and "def build(" not in code
     converted = {f.line: f.message for f in result.report.findings if f.kind == "converted" and f.api == "keras subclass"}
-    assert converted[13] == "its base's declared twin"
-    assert converted[17].startswith("derives from TFPreTrainedModel, whose declared twin is transformers.modeling_utils")
+    assert converted[14] == "its base's declared twin"
+    assert converted[22].startswith("derives from TFPreTrainedModel, whose declared twin is transformers.modeling_utils")
+    # its input_signature (TensorSpec, for tf.function and SavedModel) goes with its TensorSpec
+    assert "def input_signature" not in code and "tf.TensorSpec" not in code
+    removed = {(f.line, f.api) for f in result.report.findings if f.kind == "converted" and f.target == "(removed)"}
+    assert (17, "keras.Model.input_signature") in removed and (19, "tensorflow.TensorSpec") in removed
     # the head with a loss mixin of the same package: that base is still unknown, and said so
     kept = [f for f in result.report.findings if f.kind == "unconverted"]
-    assert [f.line for f in kept] == [35]
+    assert [f.line for f in kept] == [40]
     assert kept[0].message.startswith("it derives from TFSequenceClassificationLoss (from transformers.modeling_tf_utils)")
 
 
 def test_undeclared_the_base_is_reported_as_before():
     result = convert_source(FIXTURE.read_text(), to="torch", filename=str(FIXTURE))
     assert "class TFTinyPreTrainedModel(TFPreTrainedModel):" in result.code
-    kept = [f for f in result.report.findings if f.kind == "unconverted"]
-    assert [f.line for f in kept] == [17, 35]
-    assert "TFPreTrainedModel (from transformers.modeling_tf_utils), a class this run does not know" in kept[0].message
+    kept = {f.line: f.message for f in result.report.findings if f.kind == "unconverted"}
+    # the TensorSpec of the base's input_signature, the two classes on the unknown base
+    assert sorted(kept) == [19, 22, 40]
+    assert "TFPreTrainedModel (from transformers.modeling_tf_utils), a class this run does not know" in kept[22]
 
 
 def test_a_twin_whose_name_the_file_binds_is_spelled_in_full():
@@ -59,8 +64,8 @@ def test_a_class_that_does_not_convert_says_its_twin_was_declared():
     result = convert_source(source, to="torch", filename=str(FIXTURE), twins=TWINS)
     assert "class TFTinyModel(TFTinyPreTrainedModel):" in result.code
     kept = {f.line: f.message for f in result.report.findings if f.kind == "unconverted" and f.api == "keras subclass"}
-    assert kept[17].startswith("it derives from TFPreTrainedModel, whose declared twin is transformers.modeling_utils")
-    assert "data_format" in kept[17]
+    assert kept[22].startswith("it derives from TFPreTrainedModel, whose declared twin is transformers.modeling_utils")
+    assert "data_format" in kept[22]
 
 
 @pytest.mark.parametrize("table, message", [

@@ -1657,7 +1657,9 @@ def _twin_only(ctx, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassD
     if unknown is not None and twin_of(ctx, unknown) is None:
         return None
     ctx.converted(original, "keras subclass", f"subclass of {used[0]}", "its base's declared twin")
-    return updated.with_changes(bases=bases)
+    # its Keras-only methods go as a converted class's do (an input_signature of TensorSpec)
+    body = [stmt for stmt in updated.body.body if not (isinstance(stmt, cst.FunctionDef) and drop_method(ctx, original, stmt))]
+    return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
 
 
 def _rewrite_derived(ctx, plan: ClassPlan, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
