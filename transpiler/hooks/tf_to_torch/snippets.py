@@ -832,3 +832,48 @@ def band_part(x, num_lower, num_upper):
     keep = ((num_lower < 0) | (rows - cols <= num_lower)) & ((num_upper < 0) | (cols - rows <= num_upper))
     return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
 ''')
+
+snippet("segment_reduce")('''
+def segment_reduce(data, segment_ids, num_segments, kind):
+    """tf.math.unsorted_segment_sum/mean/max/min: data's rows (over segment_ids' dimensions)
+    reduced into num_segments rows by their id. Negative ids are dropped, as TensorFlow does; an
+    empty segment gives 0 (sum, mean), the dtype's lowest value (max) or its highest (min)."""
+    segment_ids = torch.as_tensor(segment_ids, device=data.device)
+    inner = data.shape[segment_ids.dim():]
+    ids = segment_ids.reshape(-1).long()
+    values = data.reshape(-1, *inner)
+    keep = ids >= 0
+    ids, values = ids[keep], values[keep]
+    n = int(num_segments)
+    if kind in ("sum", "mean"):
+        out = values.new_zeros((n, *inner)).index_add_(0, ids, values)
+        if kind == "mean":
+            count = values.new_zeros(n).index_add_(0, ids, values.new_ones(len(ids)))
+            out = out / count.clamp(min=1).reshape(n, *([1] * len(inner)))
+        return out
+    limits = torch.finfo(values.dtype) if values.is_floating_point() else torch.iinfo(values.dtype)
+    out = values.new_full((n, *inner), limits.min if kind == "max" else limits.max)
+    index = ids.reshape(-1, *([1] * len(inner))).expand_as(values)
+    return out.scatter_reduce(0, index, values, "amax" if kind == "max" else "amin", include_self=True)
+
+''')
+
+snippet("unsorted_segment_sum", requires=("segment_reduce",))('''
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    return segment_reduce(data, segment_ids, num_segments, "sum")
+''')
+
+snippet("unsorted_segment_mean", requires=("segment_reduce",))('''
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
+    return segment_reduce(data, segment_ids, num_segments, "mean")
+''')
+
+snippet("unsorted_segment_max", requires=("segment_reduce",))('''
+def unsorted_segment_max(data, segment_ids, num_segments, name=None):
+    return segment_reduce(data, segment_ids, num_segments, "max")
+''')
+
+snippet("unsorted_segment_min", requires=("segment_reduce",))('''
+def unsorted_segment_min(data, segment_ids, num_segments, name=None):
+    return segment_reduce(data, segment_ids, num_segments, "min")
+''')
