@@ -193,6 +193,16 @@ def top_level_imports(module: cst.Module):
                     yield small, alias, alias.asname.name if alias.asname else alias.name
 
 
+def module_assignments(module: cst.Module):
+    """``name = value`` statements at the module's top level, one name each: (statement, name, value)."""
+    for stmt in module.body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
+            continue
+        assign = stmt.body[0]
+        if len(assign.targets) == 1 and isinstance(assign.targets[0].target, cst.Name):
+            yield stmt, assign.targets[0].target.value, assign.value
+
+
 def method_named(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
     """The method ``name`` defined in the body of ``cls``."""
     for stmt in cls.body.body:

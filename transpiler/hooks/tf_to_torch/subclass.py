@@ -32,7 +32,7 @@ from ...engine.build import code_of, template_node
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.names import classify, dotted_name
 from ...engine.query import resolve_call
-from ...engine.walk import PathTransformer, paths_to, source_children, in_source_order as _walk, method_named as _method
+from ...engine.walk import PathTransformer, module_assignments, paths_to, source_children, in_source_order as _walk, method_named as _method
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, identity_module, plan_layer, wanted_layout
@@ -274,13 +274,7 @@ def _class_tables(ctx) -> dict[str, list]:
     tables = ctx.facts.get("class_tables")
     if tables is None:
         tables = {}
-        for stmt in ctx.module.body:
-            if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
-                continue
-            assign = stmt.body[0]
-            if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
-                continue
-            value = assign.value
+        for _stmt, name, value in module_assignments(ctx.module):
             if isinstance(value, cst.Dict):
                 values = [e.value for e in value.elements if isinstance(e, cst.DictElement)]
             elif isinstance(value, (cst.List, cst.Tuple)):
@@ -288,7 +282,7 @@ def _class_tables(ctx) -> dict[str, list]:
             else:
                 continue
             if values and all(isinstance(v, (cst.Name, cst.Attribute)) for v in values):
-                tables[assign.targets[0].target.value] = values
+                tables[name] = values
         ctx.facts["class_tables"] = tables
     return tables
 

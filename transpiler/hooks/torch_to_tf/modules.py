@@ -23,7 +23,7 @@ import libcst as cst
 from ...engine.build import code_of
 from ...engine.calls import Unconvertible, literal_value
 from ...engine.query import resolve_call
-from ...engine.walk import in_source_order as _walk, method_named as _method
+from ...engine.walk import in_source_order as _walk, method_named as _method, module_assignments
 from .forward import ForwardPlan, Tracer, rewrite_call
 from .torch_layers import KerasPlan, TorchLayer, closed, permute_layer, plan_layer
 
@@ -812,14 +812,8 @@ def _register_container(ctx, container: Container, layer_plans: dict, containers
 def _module_level_models(ctx, classes, layer_plans, containers) -> None:
     """Weight maps for models made at module level: ``net = Net()``, ``model = nn.Sequential(...)``."""
     models = ctx.facts.setdefault("torch_models", {})
-    for stmt in ctx.module.body:
-        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
-            continue
-        assign = stmt.body[0]
-        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
-            continue
-        name = assign.targets[0].target.value
-        value = _strip_moves(assign.value)
+    for stmt, name, value in module_assignments(ctx.module):
+        value = _strip_moves(value)
         if not isinstance(value, cst.Call):
             continue
         if isinstance(value.func, cst.Name) and value.func.value in classes:
