@@ -119,6 +119,10 @@ AL_F, RO_F, EL_F, G2_F = ("albert/modeling_tf_albert.py", "roberta/modeling_tf_r
                           "electra/modeling_tf_electra.py", "gpt2/modeling_tf_gpt2.py")
 MB_F = "mobilebert/modeling_tf_mobilebert.py"
 CB_F = "convbert/modeling_tf_convbert.py"
+XLM_F = "xlm/modeling_tf_xlm.py"
+# XLM: its LayerNormalizations appended to lists in the same loop as its attention and FFN blocks
+XLM = dict(vocab_size=99, emb_dim=32, n_layers=2, n_heads=2, max_position_embeddings=64, n_langs=1,
+           dropout=0.1, attention_dropout=0.1, gelu_activation=True)
 # ConvBERT: span-based dynamic convolution (a SeparableConv1D), and Dense or its GroupedLinearLayer
 # in the two branches of __init__ (num_groups)
 CONVBERT = dict(vocab_size=99, hidden_size=32, embedding_size=16, num_hidden_layers=2, num_attention_heads=4,
@@ -216,6 +220,7 @@ COMPONENTS = [
     Component("convbert.TFConvBertMainLayer(groups)", CB_F, "TFConvBertMainLayer", "ConvBertConfig",
               dict(CONVBERT, num_groups=2), {
                   "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    _c(XLM_F, "TFXLMMainLayer", "XLMConfig", XLM, {"input_ids": i(99, B, T), "attention_mask": KEEP, **WHOLE}),
     _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
     _c(G2_F, "TFBlock", "GPT2Config", GPT2, {
         "x": f(B, T, H), "layer_past": None, "attention_mask": None, "head_mask": None, "encoder_hidden_states": None,

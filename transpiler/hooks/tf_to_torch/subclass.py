@@ -648,9 +648,17 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             ):
                 plan.attrs[name] = Attr(name, "weight", call=value, weight=_weight_args(value))
                 ctx.owned.add(id(value))
-    for name, element, stmt in appended_lists(init, known):
+    for name, element, stmt in appended_lists(init, known, is_layer=lambda call: _layer_call(ctx, call) is not None):
         # self.blocks = [] filled by a loop of self.blocks.append(Block(...)): an nn.ModuleList
-        plan.attrs.setdefault(name, Attr(name, "block", call=element, block=known[element.func.value], statement=stmt, many=True))
+        if name in plan.attrs:
+            continue
+        layer = _layer_call(ctx, element)
+        if layer is not None:
+            # Keras layers appended in the loop (XLM's self.layer_norm1.append(LayerNormalization(...)))
+            plan.attrs[name] = Attr(name, "layer", layer, element, statement=stmt, many=True)
+            ctx.owned.add(id(element))
+        else:
+            plan.attrs[name] = Attr(name, "block", call=element, block=known[element.func.value], statement=stmt, many=True)
     for stmt, _conditional in statements:
         for small in stmt.body:
             name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
@@ -1704,7 +1712,15 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 except Unconvertible as exc:
                     ctx.unconverted(attr.call, attr.layer.kind, str(exc))
                     continue
-            attr.plan = attr.plan.with_function_activation()
+            if attr.many and (attr.plan.apply != "{m0}({x})" or len(attr.plan.modules) != 1 or attr.plan.inits):
+                ctx.unconverted(
+                    attr.call, attr.layer.kind,
+                    f"the elements of self.{attr.name} are called as they are in forward(); {attr.layer.short} here becomes"
+                    " more than one module call (an activation, a permute or initializers around it)",
+                )
+                continue
+            if not attr.many:
+                attr.plan = attr.plan.with_function_activation()
             modules = [holder.add(spec.template, spec.subs, ctx) for spec in attr.plan.modules]
             ctor = modules[0] if len(modules) == 1 else "torch.nn.Sequential(" + ", ".join(modules) + ")"
             if not modules:
@@ -1739,9 +1755,9 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             replacements[id(ctx.updated(attr.call))] = _parameter(ctx, attr, holder)
             ctx.converted(attr.call, "keras.layers.Layer.add_weight", "nn.Parameter")
 
-    lists = {a.name for a in plan.attrs.values() if a.kind == "block" and a.many}
+    lists = {a.name for a in plan.attrs.values() if a.kind in ("block", "layer") and a.many}
     for attr in plan.attrs.values():
-        if attr.kind == "block" and attr.many:
+        if attr.kind in ("block", "layer") and attr.many:
             ctx.converted(attr.statement, "keras subclass", "nn.ModuleList", "a list of layers: PyTorch registers the modules of an nn.ModuleList")
 
     def wanted(node) -> bool:  # what Init rewrites: only the paths to these are walked
@@ -2296,6 +2312,9 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
         origin = prefix_origin + [list(ctx.scan.position(attr.call, attr.statement))]
         path = prefix_path + attr.name
         if attr.kind == "layer" and attr.plan is not None:
+            if attr.many:  # each element made at the same place: "*" for its index (as for blocks)
+                origin = prefix_origin + [[*origin[-1][:2], "*"]]
+                path += ".*"
             n = len(attr.plan.modules)
             paths = [path] if n == 1 else [f"{path}.{i}" for i in range(n)]
             out.append({

@@ -845,6 +845,8 @@ class _BuildWalker:
         scopes, builds, shapes = [], [], []
 
         def chain(small) -> bool:
+            if attr.kind != "block":
+                return False  # Keras layers in a list: only build() calls
             if not (
                 isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
                 and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
@@ -910,6 +912,16 @@ class _BuildWalker:
 
         if not block(stmt.body) or not builds:
             return False
+        if attr.kind == "layer":
+            # Keras layers in a list (XLM's layer_norm1): each built with the loop's one shape
+            dims = {repr(d): d for d in (self._literal_dims(name, attr, shape) for shape in shapes)}
+            if len(dims) > 1:
+                raise Unconvertible(f"build() builds the elements of self.{name} with shapes of different sizes")
+            if dims:
+                self.plan.shapes[name] = next(iter(dims.values()))
+            self.plan.scopes.extend(scopes)
+            self.plan.builds.extend(builds)
+            return True
         keyword = attr.block.size_param
         if keyword and shapes:
             if attr.block.build is not None and len(attr.block.build.size_params) > 1:
@@ -1547,6 +1559,11 @@ class _BuildWalker:
                 dims = (*_leading_dims(attr.layer, f"self.{name}.build({code_of(shape).strip()})"), Expr(mapped))
                 self._record_shape(name, attr, dims, call)
                 return
+        self._record_shape(name, attr, self._literal_dims(name, attr, shape), call)
+
+    def _literal_dims(self, name: str, attr, shape) -> tuple:
+        """``[None, None, self.hidden]``, a layer's literal build shape, as its Keras shape without the
+        batch, each size in __init__'s terms (a number, None, or an Expr)."""
         if not isinstance(shape, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in shape.elements):
             raise Unconvertible(
                 f"self.{name}.build({code_of(shape).strip()}): only a literal shape ([None, None, size]) gives the layer its input size"
@@ -1572,7 +1589,7 @@ class _BuildWalker:
                     f"self.{name}.build(...): the size {code_of(value).strip()} is not known where __init__ makes self.{name}"
                 )
             dims.append(Expr(mapped))
-        self._record_shape(name, attr, tuple(dims), call)
+        return tuple(dims)
 
     def _record_shape(self, name: str, attr, dims: tuple, call: cst.Call) -> None:
         """``self.<name>.build(...)`` gives the layer the Keras shape ``dims`` (no batch); a second
@@ -2108,7 +2125,7 @@ def _settle_block(block, params: dict) -> list:
     return out
 
 
-def appended_lists(init: cst.FunctionDef, known) -> list[tuple[str, cst.Call, cst.SimpleStatementLine]]:
+def appended_lists(init: cst.FunctionDef, known, is_layer=None) -> list[tuple[str, cst.Call, cst.SimpleStatementLine]]:
     """The lists of the file's layers ``__init__`` fills in a loop (keras-hub's way)::
 
         self.blocks = []
@@ -2120,9 +2137,11 @@ def appended_lists(init: cst.FunctionDef, known) -> list[tuple[str, cst.Call, cs
     ``__init__`` does nothing else with the list: it becomes an nn.ModuleList, filled by the same loop."""
     body = list(init.body.body)
     mentions: dict[str, int] = {}
+    # an element read after the loop (XLM's `self.attentions[int(layer)].n_heads`) changes nothing
+    reads = {id(n.value) for n in _walk(init.body) if isinstance(n, cst.Subscript) and _self_attr(n.value) is not None}
     for node in _walk(init.body):
         name = _self_attr(node)
-        if name is not None:
+        if name is not None and id(node) not in reads:
             mentions[name] = mentions.get(name, 0) + 1
     out = []
     for index, first in enumerate(body):
@@ -2132,8 +2151,8 @@ def appended_lists(init: cst.FunctionDef, known) -> list[tuple[str, cst.Call, cs
         ):
             continue
         name = _self_attr(first.body[0].targets[0].target)
-        # the list is mentioned twice: made empty, appended to in a loop further down (the
-        # statements in between, transformers' `prev_chs = ...`, do not touch it)
+        # the list is mentioned twice (besides reads of its elements): made empty, appended to in
+        # a loop further down (the statements in between, transformers' `prev_chs = ...`, do not touch it)
         loop = next((s for s in body[index + 1:] if isinstance(s, cst.For)), None)
         if name is None or mentions.get(name) != 2 or loop is None or loop.orelse is not None or loop.asynchronous:
             continue
@@ -2162,6 +2181,8 @@ def appended_lists(init: cst.FunctionDef, known) -> list[tuple[str, cst.Call, cs
             ) != 2:
                 continue
             element = made[0].value
-        if isinstance(element, cst.Call) and isinstance(element.func, cst.Name) and element.func.value in known:
+        if isinstance(element, cst.Call) and (
+            (isinstance(element.func, cst.Name) and element.func.value in known) or (is_layer is not None and is_layer(element))
+        ):
             out.append((name, element, first))
     return out
