@@ -2308,6 +2308,8 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
                 for a in own
             ],
         })
+        if plan.build is not None and all(a.name in plan.build.branched for a in own):
+            out[-1]["optional"] = True  # every weight made under a condition: the layer may have none
     for attr in _with_alternatives(plan):
         origin = prefix_origin + [list(ctx.scan.position(attr.call, attr.statement))]
         path = prefix_path + attr.name

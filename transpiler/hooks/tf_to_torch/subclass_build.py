@@ -793,6 +793,11 @@ class _BuildWalker:
                 return
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             func = small.value.func
+            if (
+                isinstance(func, cst.Attribute) and func.attr.value == "assign" and _self_attr(func.value) in self.plan.branched
+                and self._assigned_weight(small.value, stmt)
+            ):
+                return  # Data2Vec's `if init_values > 0:` layer scale: made with that value in the branch
             if isinstance(func, cst.Attribute) and func.attr.value == "build" and _self_attr(func.value) is not None:
                 name = _self_attr(func.value)
                 attr = self.attrs.get(name)
@@ -1381,7 +1386,7 @@ class _BuildWalker:
         __init__ (the statements it reads moving with it)."""
         name = _self_attr(call.func.value)
         made = self.plan.weights.get(name) if name is not None else None
-        if made is None or "value" in made[2] or self.branch is not None or self._top_index(stmt) is None:
+        if made is None or "value" in made[2] or (self.branch is None and self._top_index(stmt) is None):
             return False
         if len(call.args) != 1 or call.args[0].star or (call.args[0].keyword is not None and call.args[0].keyword.value != "value"):
             return False
@@ -2110,6 +2115,9 @@ def _settle_block(block, params: dict) -> list:
                 if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute) \
                         and small.value.func.attr.value == "build":
                     continue  # the layer is made with its sizes
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute) \
+                        and small.value.func.attr.value == "assign" and _self_attr(small.value.func.value) in params:
+                    continue  # the parameter is made with that value (_BuildWalker._assigned_weight)
                 name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
                 if name in params and not _is_none(small.value):  # `else: self.mask_token = None` stays
                     if smalls:
