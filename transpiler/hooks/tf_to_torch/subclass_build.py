@@ -768,6 +768,14 @@ class _BuildWalker:
         if isinstance(small, cst.Raise) and self._condition_problem_free(small):
             kept.append(stmt)
             return
+        if (
+            isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Tuple)
+            and isinstance(small.value, cst.Tuple) and len(small.targets[0].target.elements) == len(small.value.elements)
+            and all(_self_attr(t.value) in self.plan.branched and _is_none(v.value)
+                    for t, v in zip(small.targets[0].target.elements, small.value.elements))
+        ):
+            kept.append(stmt)  # else: self.lambda_1, self.lambda_2 = None, None (Data2Vec)
+            return
         if isinstance(small, cst.Assign) and len(small.targets) == 1 and _self_attr(small.targets[0].target) is not None:
             name = _self_attr(small.targets[0].target)
             value = small.value
