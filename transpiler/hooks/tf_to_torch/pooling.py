@@ -1,4 +1,4 @@
-"""Hooks for tf.nn's pooling and depth_to_space on channels-last data (rules/tf_to_torch/math.toml).
+"""Hooks for tf.nn's pooling, convolutions and depth_to_space on channels-last data (rules/tf_to_torch/math.toml).
 
 TensorFlow's default layouts are channels-last (NWC, NHWC); PyTorch's functional pools take
 channels-first, so the data is permuted in and out where the call says channels-last."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .._util import Args, Unconvertible, literal_value
+from .._util import Args, Unconvertible, code_of, literal_value
 
 # data_format -> channels-last?
 _LAYOUTS = {1: {"NWC": True, "NCW": False}, 2: {"NHWC": True, "NCHW": False}}
@@ -109,4 +109,61 @@ def _channels_last_d2s(a) -> bool:
     if layout not in ("NHWC", "NCHW", "NCHW_VECT_C"):
         raise Unconvertible(f"data_format={layout!r}")
     return layout == "NHWC"
+
+
+
+_CONVS = {1: "torch.nn.functional.conv1d", 2: "torch.nn.functional.conv2d"}
+# TensorFlow's filters are (*kernel, in, out); PyTorch's weights (out, in, *kernel)
+_FILTERS = {1: ".permute(2, 1, 0)", 2: ".permute(3, 2, 0, 1)"}
+
+
+def conv(args, ctx, original):
+    """tf.nn.conv1d / conv2d -> F.conv1d / F.conv2d, the data permuted in and out where it is
+    channels-last and the filters from (*kernel, in, out) to (out, in, *kernel). 'VALID' pads
+    nothing; 'SAME' with stride 1 is PyTorch's padding='same' (the odd pixel after, as
+    TensorFlow); explicit paddings ([[0, 0], [t, b], [l, r], [0, 0]]) convert where each axis is
+    padded alike on both sides. 'SAME' with a stride above 1 pads by the input's size: reported."""
+    a = Args(args, ctx)
+    n = args.rule.data["rank"]
+    last = _channels_last(a, n)
+    stride_name = "stride" if n == 1 else "strides"
+    s = _window(a, stride_name, n, last)
+    d = _window(a, "dilations", n, last) if "dilations" in a and literal_value(a["dilations"]) != (True, None) else 1
+    if d is None:
+        raise Unconvertible("dilations known only at run time")
+    subs = {"x": a.require("input"), "w": a.require("filters"), "s": a.require(stride_name) if s is None else _expr(s)}
+    extra = ""
+    padding_node = a.require("padding")
+    ok, padding = literal_value(padding_node)
+    if ok and isinstance(padding, str) and padding.upper() == "VALID":
+        pass
+    elif ok and isinstance(padding, str) and padding.upper() == "SAME":
+        if not _all(s, lambda v: v == 1):
+            raise Unconvertible("padding='SAME' with a stride above 1 pads by the input's size: write the padding out")
+        extra = ", padding='same'"
+    elif isinstance(padding_node, (cst.List, cst.Tuple)) and len(padding_node.elements) == n + 2:
+        pairs = []
+        for e in padding_node.elements:
+            if not isinstance(e.value, (cst.List, cst.Tuple)) or len(e.value.elements) != 2:
+                raise Unconvertible("explicit paddings must be written out as [before, after] pairs, one per axis")
+            pairs.append(tuple(x.value for x in e.value.elements))
+        outer = (pairs[0], pairs[-1]) if last else pairs[:2]
+        spatial = pairs[1:-1] if last else pairs[2:]
+        if any(code_of(v).strip() != "0" for pair in outer for v in pair):
+            raise Unconvertible("explicit paddings pad the batch or channel axis")
+        if any(code_of(before).strip() != code_of(after).strip() for before, after in spatial):
+            raise Unconvertible("explicit paddings pad an axis unevenly; PyTorch's convolution pads both sides alike")
+        for i, (before, _after) in enumerate(spatial):
+            subs[f"p{i}"] = before
+        pads = ", ".join(f"{{p{i}}}" for i in range(len(spatial)))
+        extra = f", padding=({pads},)" if n == 1 else f", padding=({pads})"
+    else:
+        raise Unconvertible(f"padding={' '.join(code_of(padding_node).split())}: only 'VALID', 'SAME' and written-out pairs convert")
+    if d != 1:
+        extra += f", dilation={d!r}"
+    x = "{x}" + _TO_FIRST[n] if last else "{x}"
+    text = f"{_CONVS[n]}({x}, {{w}}{_FILTERS[n]}, stride={{s}}{extra})"
+    if last:
+        text += _TO_LAST[n]
+    return ctx.build(text, **subs)
 
