@@ -14,6 +14,15 @@ def helper_call(args, ctx, original):
     return call_helper(ctx, REGISTRY, args)
 
 
+def helper_value(rule, ctx, original, stack):
+    """The function passed on as a value (TAPAS's ``_segment_reduce(values, index,
+    tf.math.unsorted_segment_mean)``): the helper ``data.snippet`` itself, which takes the
+    function's arguments in their order."""
+    name = rule.data["snippet"]
+    need_snippet(ctx, name)
+    return ctx.build(name)
+
+
 _DTYPE_NAMES = {
     "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
     "uint8", "uint16", "uint32", "uint64", "bool", "complex64", "complex128",

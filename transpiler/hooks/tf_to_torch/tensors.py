@@ -628,24 +628,3 @@ def concat(args, ctx, original):
     positional = any(arg.keyword is None for arg in original.args[1:2])  # tf.concat(values, -1): torch.cat(values, -1)
     return ctx.build("torch.cat({values}, " + ("{axis})" if positional else "dim={axis})"), values=values, axis=a["axis"])
 
-
-def unsorted_segment(args, ctx, original):
-    """tf.math.unsorted_segment_sum(data, segment_ids, num_segments) and its mean/max/min: the
-    segment_reduce helper written once in the output (PyTorch's index_add_/scatter_reduce with
-    TensorFlow's rules for negative ids and empty segments)."""
-    from .training import need_snippet
-
-    a = Args(args, ctx)
-    kind = args.rule.data["kind"]
-    need_snippet(ctx, f"unsorted_segment_{kind}")
-    return ctx.build(f"unsorted_segment_{kind}({{data}}, {{ids}}, {{n}})", data=a.require("data"),
-                     ids=a.require("segment_ids"), n=a.require("num_segments"))
-
-
-def unsorted_segment_value(rule, ctx, original, stack):
-    """The function passed on (``_segment_reduce(values, index, tf.math.unsorted_segment_mean)``):
-    the helper of the same name, which takes TensorFlow's arguments in their order."""
-    from .training import need_snippet
-
-    need_snippet(ctx, f"unsorted_segment_{rule.data['kind']}")
-    return ctx.build(f"unsorted_segment_{rule.data['kind']}")
