@@ -86,6 +86,12 @@ class LayerPlan:
     states: list[str] = field(default_factory=list)
     state_out: TensorInfo | None = None
 
+    @property
+    def one_call(self) -> bool:
+        """One module applied to the input as it is (``self.x(t)``): what a forward() call that
+        serves another branch's class, or a list's element called as it stands, can be."""
+        return self.apply == "{m0}({x})" and len(self.modules) == 1
+
     def with_function_activation(self) -> "LayerPlan":
         """The same plan with its activation module written as a function call in forward()."""
         if self.activation is None:

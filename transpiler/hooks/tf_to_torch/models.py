@@ -570,8 +570,6 @@ def standalone_layer(args, ctx, original):
 
 def _applied_in_function(ctx, call: cst.Call) -> bool:
     """``Dense(4)(x)`` in a function of the module (not a method: a class has its own rules)."""
-    from ...engine.query import framework_calls
-
     stacks = ctx.facts.get("_call_stacks")
     if stacks is None:
         stacks = ctx.facts["_call_stacks"] = {id(fc.call): fc.stack for fc in framework_calls(ctx)}

@@ -111,7 +111,6 @@ def _channels_last_d2s(a) -> bool:
     return layout == "NHWC"
 
 
-
 _CONVS = {1: "torch.nn.functional.conv1d", 2: "torch.nn.functional.conv2d"}
 # TensorFlow's filters are (*kernel, in, out); PyTorch's weights (out, in, *kernel)
 _FILTERS = {1: ".permute(2, 1, 0)", 2: ".permute(3, 2, 0, 1)"}
@@ -166,4 +165,3 @@ def conv(args, ctx, original):
     if last:
         text += _TO_LAST[n]
     return ctx.build(text, **subs)
-

@@ -1456,9 +1456,7 @@ def _plan_alternatives(attr: Attr) -> None:
     # Identity in one branch, a module in another: nn.Identity(), so that one self.x(...) serves both
     attr.plan = identity_module(attr.plan)
     out = attr.plan.out
-    if any(alt.kind == "block" for alt in attr.alternatives) and (
-        attr.plan.apply != "{m0}({x})" or len(attr.plan.modules) != 1 or attr.plan.activation is not None
-    ):
+    if any(alt.kind == "block" for alt in attr.alternatives) and (not attr.plan.one_call or attr.plan.activation is not None):
         raise Unconvertible(
             f"self.{attr.name} is made as {attr.layer.short} in one branch of __init__ and as a class of the file in another:"
             f" one forward() call serves both only where {attr.layer.short} becomes one module call"
@@ -1712,7 +1710,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 except Unconvertible as exc:
                     ctx.unconverted(attr.call, attr.layer.kind, str(exc))
                     continue
-            if attr.many and (attr.plan.apply != "{m0}({x})" or len(attr.plan.modules) != 1 or attr.plan.inits):
+            if attr.many and (not attr.plan.one_call or attr.plan.inits):
                 ctx.unconverted(
                     attr.call, attr.layer.kind,
                     f"the elements of self.{attr.name} are called as they are in forward(); {attr.layer.short} here becomes"

@@ -1354,6 +1354,7 @@ class _BuildWalker:
         body = list(self.plan.fn.body.body)
         skipped: set[int] = set()
         chains: dict = {}
+        reads: dict[str, int] | None = None  # name -> its mentions in build() (attribute names aside)
         for line in body:
             small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
             call = small.value if isinstance(small, cst.Expr) else None
@@ -1369,9 +1370,13 @@ class _BuildWalker:
                 and isinstance(s.body[0], cst.Assign) and len(s.body[0].targets) == 1
                 and isinstance(s.body[0].targets[0].target, cst.Name) and s.body[0].targets[0].target.value == local
             ]
-            attrs = {id(n.attr) for n in _walk(self.plan.fn.body) if isinstance(n, cst.Attribute)}
-            reads = sum(1 for n in _walk(self.plan.fn.body) if isinstance(n, cst.Name) and n.value == local and id(n) not in attrs)
-            if not sets or len(sets) > 2 or self.assigned.get(local) != len(sets) or reads != 2 * len(sets):
+            if reads is None:
+                attrs = {id(n.attr) for n in _walk(self.plan.fn.body) if isinstance(n, cst.Attribute)}
+                reads = {}
+                for n in _walk(self.plan.fn.body):
+                    if isinstance(n, cst.Name) and id(n) not in attrs:
+                        reads[n.value] = reads.get(n.value, 0) + 1
+            if not sets or len(sets) > 2 or self.assigned.get(local) != len(sets) or reads.get(local) != 2 * len(sets):
                 continue  # assigned elsewhere too (a loop, a branch), or read by something else
             cast = None
             if len(sets) == 2:
