@@ -121,6 +121,9 @@ class RuleSet:
     # target parameters that must be tensors: a literal list passed there is wrapped
     tensor_params: set[str] = field(default_factory=set)
     tensor_wrapper: str = ""
+    # an arithmetic expression of numbers and values not known to be tensors, passed as a
+    # one-tensor op's only tensor: wrapped in this (a tensor goes through it unchanged)
+    number_wrapper: str = ""
     # attributes that mean the same in both frameworks, per kind of value (x.shape)
     passthrough: dict[str, set[str]] = field(default_factory=dict)
     # per kind of value, every member the framework gives it (nn.Module's methods, the
@@ -309,7 +312,7 @@ def load_file(
         raise RuleError(f"{file}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{file}: cannot read: {exc}") from None
-    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling", "tensor_params", "tensor_wrapper", "returns", "passthrough", "members", "methods_of"}
+    allowed = {"family", "description", "direction", "rule", "method", "maps", "spelling", "tensor_params", "tensor_wrapper", "number_wrapper", "returns", "passthrough", "members", "methods_of"}
     for key in data:
         if key not in allowed:
             raise RuleError(f"{file}: unknown top-level key '{key}' (known: {', '.join(sorted(allowed))})")
@@ -369,6 +372,10 @@ def load_file(
         if not isinstance(data["tensor_wrapper"], str) or "{}" not in data["tensor_wrapper"]:
             raise RuleError(f"{file}: field 'tensor_wrapper': expected a string with '{{}}' for the value")
         ruleset.tensor_wrapper = data["tensor_wrapper"]
+    if "number_wrapper" in data:
+        if not isinstance(data["number_wrapper"], str) or "{}" not in data["number_wrapper"]:
+            raise RuleError(f"{file}: field 'number_wrapper': expected a string with '{{}}' for the value")
+        ruleset.number_wrapper = data["number_wrapper"]
     ruleset.files.append(file)
 
 

@@ -48,6 +48,9 @@ class Context:
     results: dict[int, cst.CSTNode] = field(default_factory=dict)  # original id -> converted node
     models: dict[str, Any] = field(default_factory=dict)  # model name -> weights/input info
     method_call: cst.Call | None = None  # the method call a method rule is being applied to
+    # the kind of value a source expression around the call being converted holds (types.kind_of
+    # in its scope); None outside a rule's application
+    kind_here: Any = None
     consumed_log: list[int] = field(default_factory=list)  # consumed ids in order (see revert)
 
     @property

@@ -393,6 +393,9 @@ class RuleTransformer(PathTransformer):
             ctx.revert(original, self._marks.get(id(original)))
             ctx.unconverted(original, qual, _no_rule_reason(qual, ctx))
             return original
+        if ctx.types is not None:
+            stack = tuple(self.stack)  # the scope is worked out only where a rule asks
+            ctx.kind_here = lambda expr: ctx.types.kind_of(expr, ctx.resolver.chain_of(stack))
         try:
             result = apply_rule(rule, updated, ctx, original)
         except Deferred:
@@ -402,6 +405,8 @@ class RuleTransformer(PathTransformer):
             ctx.revert(original, self._marks.get(id(original)))
             ctx.unconverted(original, qual, str(exc))
             return original
+        finally:
+            ctx.kind_here = None
         target = _describe(result)
         ctx.converted(original, qual, target)
         ctx.consume_head(original.func)
@@ -766,6 +771,13 @@ def prepare(rule: Rule, args: CallArgs, ctx: Context) -> list[tuple[str, str, cs
         ):
             # tf.sqrt(2.0): a one-tensor PyTorch op (torch.sqrt) takes no Python number
             value = ctx.build(ruleset.tensor_wrapper.replace("{}", "{value}"), value=value)
+        elif (
+            target_name in ruleset.tensor_params and ruleset.number_wrapper and b.original is not None
+            and ctx.kind_here is not None and maybe_number(b.original.value, ctx.kind_here)
+            and _single_tensor_arg(rule, args, ruleset)
+        ):
+            # tf.math.log((max_position - 1) / mid): Python numbers, maybe; a tensor goes through
+            value = ctx.build(ruleset.number_wrapper.replace("{}", "{value}"), value=value)
         kept.append((name, target_name, b.arg.with_changes(value=value), b.positional))
     return kept
 
@@ -774,6 +786,32 @@ def _number_literal(value) -> bool:
     if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, (cst.Minus, cst.Plus)):
         value = value.expression
     return isinstance(value, (cst.Integer, cst.Float))
+
+
+def maybe_number(value, kind_of) -> bool:
+    """Arithmetic on number literals and values not known to be tensors (``(n - 1) / m``)."""
+    if not isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
+        return False
+    leaves, numbers, stack = [], 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.BinaryOperation) and isinstance(
+            node.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Power, cst.Modulo)
+        ):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+            stack.append(node.expression)
+        elif isinstance(node, (cst.Integer, cst.Float)):
+            numbers += 1
+        elif isinstance(node, (cst.Name, cst.Attribute)):
+            leaves.append(node)
+        else:
+            return False  # a call or a subscript: what it gives is another question
+    return numbers > 0 and not any(tensor_kind(kind_of(leaf)) for leaf in leaves)
+
+
+def tensor_kind(kind: str | None) -> bool:
+    return kind is not None and kind not in ("int", "float", "number", "bool", "str", "shape")
 
 
 def _single_tensor_arg(rule: Rule, args: CallArgs, ruleset) -> bool:

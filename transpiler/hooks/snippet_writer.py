@@ -85,7 +85,7 @@ def need(ctx, registry: Registry, name: str, code: str | None = None, requires: 
     wanted = registry.ordered([name], made_requires)
     taken = _file_names(ctx)
     for needed in wanted:
-        if needed in taken:
+        if needed in taken and not _imported_for(ctx, needed):
             raise Unconvertible(f"the conversion writes a helper named {needed!r} into the file, and this file uses that name already")
     for needed in wanted:
         for module in registry.imports.get(needed, ()):
@@ -95,6 +95,26 @@ def need(ctx, registry: Registry, name: str, code: str | None = None, requires: 
     ctx.facts.setdefault("snippets", [])
     if name not in ctx.facts["snippets"]:
         ctx.facts["snippets"].append(name)
+
+
+def _imported_for(ctx, name: str) -> bool:
+    """Whether the file's only ``name`` is the source API the helper stands for, imported under
+    that name (``from ...xla import dynamic_slice``): its uses become the helper's, and the import goes."""
+    rules = ctx.ruleset
+    found = False
+    stack = [ctx.module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            continue  # the import itself
+        stack.extend(child_nodes(node))
+        if isinstance(node, cst.Name) and node.value == name:
+            qual = ctx.resolver.resolve_chain(node)
+            rule = rules.lookup(qual) if qual else None
+            if rule is None or (rule.data or {}).get("snippet") != name:
+                return False
+            found = True
+    return found
 
 
 def helper_call(ctx, registry: Registry, args) -> cst.BaseExpression:

@@ -7,7 +7,8 @@ shuffled (Keras ``fit``, ``tf.data`` ``shuffle``, ``tf.random.shuffle``,
 ``keras.random.shuffle``; PyTorch ``DataLoader``, ``torch.randperm`` gives
 0..n-1). The random tensors the program itself draws (``torch.rand``/``randn``/
 ``randint``/``normal``/``trunc_normal_``, ``tf.random.uniform``/``normal``/
-``truncated_normal``, ``keras.random``'s) come from one seeded NumPy stream in
+``truncated_normal``, ``keras.random``'s, Bernoulli samples of
+``tf.compat.v1.distributions`` and ``torch.distributions``) come from one seeded NumPy stream in
 call order, so a program that makes synthetic data gets the same data as its
 conversion; seeding the framework (``torch.manual_seed``,
 ``tf.random.set_seed``, ``keras.utils.set_random_seed``) restarts that stream
@@ -215,6 +216,17 @@ def _keras_random() -> None:
     ):
         setattr(module, name, shared(getattr(module, name), make))
 
+    try:  # tf.compat.v1.distributions.Bernoulli(...).sample(shape): uniform draws below probs
+        bernoulli = tf.compat.v1.distributions.Bernoulli
+    except AttributeError:
+        bernoulli = None
+    if bernoulli is not None:
+        def coin_flips(self, sample_shape=(), seed=None, name="sample"):
+            shape = _shape(sample_shape) + tuple(self.batch_shape.as_list())
+            return tf.constant(_uniform(shape) < self.probs.numpy(), dtype=self.dtype)
+
+        bernoulli.sample = shared(bernoulli.sample, coin_flips)
+
     for module, name in ((tf.random, "set_seed"), (keras.utils, "set_random_seed")):
         original = getattr(module, name)
 
@@ -354,6 +366,14 @@ def _torch_random() -> None:
     ):
         setattr(torch, name, shared(getattr(torch, name), make))
 
+    bernoulli = torch.distributions.Bernoulli
+
+    def coin_flips(self, sample_shape=torch.Size()):  # as the Keras side's: uniform draws below probs
+        shape = tuple(self._extended_shape(torch.Size(sample_shape)))
+        below = _uniform(shape) < self.probs.detach().cpu().numpy()
+        return torch.from_numpy(below).to(dtype=self.probs.dtype, device=self.probs.device)
+
+    bernoulli.sample = shared(bernoulli.sample, coin_flips)
     trunc_normal = torch.nn.init.trunc_normal_
 
     def truncated(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):

@@ -284,3 +284,68 @@ def _branch_safe(node):
     if isinstance(node, (cst.IfExp, cst.Lambda, cst.NamedExpr)) and not node.lpar:
         return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return node
+
+
+def _number(node) -> bool:
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        node = node.expression
+    return isinstance(node, (cst.Integer, cst.Float))
+
+
+def _min_max(args, ctx, bound: str, pairwise: str):
+    """tf.minimum(x, 0) / tf.maximum(x, 1e-6): with a number on one side, torch.clamp(x, max=0)
+    / torch.clamp(x, min=1e-6) (torch.minimum takes two tensors; clamp takes a number or a
+    tensor as its bound); else the pairwise op. A side that may be a Python number (a shape's
+    element, arithmetic on numbers) becomes a tensor first where no tensor is left to apply it
+    to: TensorFlow gives a tensor for two numbers too."""
+    from ...engine.transform import maybe_number, tensor_kind
+
+    a = Args(args, ctx)
+    values = {"x": a.require("x"), "y": a.require("y")}
+    originals = {b.name: b.original.value for b in args.bound if b.original is not None}
+    kind_of = ctx.kind_here
+
+    def numeric(name: str) -> bool:
+        if _number(values[name]):
+            return True
+        source = originals.get(name)
+        if source is None or kind_of is None or tensor_kind(kind_of(source)):
+            return False
+        if maybe_number(source, kind_of):
+            return True
+        # x.shape[0], tf.shape(x)[0], shape_list(x)[-2]: an int in PyTorch
+        return isinstance(source, cst.Subscript) and (
+            isinstance(source.value, cst.Call) or kind_of(source.value) == "shape"
+            or (isinstance(source.value, cst.Attribute) and source.value.attr.value == "shape")
+        )
+
+    def tensor(name: str) -> cst.BaseExpression:
+        return ctx.build("torch.as_tensor({v})", v=values[name])
+
+    def known_tensor(name: str) -> bool:
+        source = originals.get(name)
+        return source is not None and kind_of is not None and tensor_kind(kind_of(source))
+
+    x_number, y_number = numeric("x"), numeric("y")
+    if known_tensor("x") and not known_tensor("y"):
+        y_number = True  # a tensor and something else (self.limit): clamp takes either as the bound
+    elif known_tensor("y") and not known_tensor("x"):
+        x_number = True
+    if x_number and y_number:
+        if _number(values["y"]) or _number(values["x"]):
+            other, limit = ("x", "y") if _number(values["y"]) else ("y", "x")
+            return ctx.build(f"torch.clamp({{t}}, {bound}={{n}})", t=tensor(other), n=values[limit])
+        return ctx.build(f"{pairwise}({{x}}, {{y}})", x=tensor("x"), y=tensor("y"))
+    if y_number:
+        return ctx.build(f"torch.clamp({{x}}, {bound}={{y}})", **values)
+    if x_number:
+        return ctx.build(f"torch.clamp({{y}}, {bound}={{x}})", **values)
+    return ctx.build(f"{pairwise}({{x}}, {{y}})", **values)
+
+
+def minimum(args, ctx, original):
+    return _min_max(args, ctx, "max", "torch.minimum")
+
+
+def maximum(args, ctx, original):
+    return _min_max(args, ctx, "min", "torch.maximum")

@@ -877,3 +877,78 @@ snippet("unsorted_segment_min", requires=("segment_reduce",))('''
 def unsorted_segment_min(data, segment_ids, num_segments, name=None):
     return segment_reduce(data, segment_ids, num_segments, "min")
 ''')
+
+snippet("custom_gradient")('''
+def custom_gradient(f):
+    """tf.custom_gradient: f(*args) returns (output, grad), grad(*upstream) the gradients of f's
+    tensor arguments. f runs unrecorded, as TensorFlow runs it; backward calls its grad."""
+
+    class Function(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *args):
+            output, ctx.grad = f(*args)
+            ctx.is_tensor = [isinstance(a, torch.Tensor) for a in args]
+            return output
+
+        @staticmethod
+        def backward(ctx, *upstream):
+            grads = ctx.grad(*upstream)
+            grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
+            return tuple(grads.pop(0) if is_tensor else None for is_tensor in ctx.is_tensor)
+
+    def apply(*args):
+        return Function.apply(*args)
+
+    apply.__name__, apply.__doc__ = f.__name__, f.__doc__
+    return apply
+''')
+
+snippet("dynamic_slice")('''
+def dynamic_slice(input, start_indices, size_indices):
+    """XLA's dynamic_slice: the block of size_indices at start_indices, each start clamped into
+    [0, dim - size] so that the block fits, as XLA clamps it."""
+    index = []
+    for dim, start, size in zip(input.shape, start_indices, size_indices):
+        start = min(max(int(start), 0), dim - int(size))
+        index.append(slice(start, start + int(size)))
+    return input[tuple(index)]
+''')
+
+snippet("TensorArray")('''
+class TensorArray:
+    """tf.TensorArray: tensors written by index. write() gives the array back, as TensorFlow's
+    does (keep assigning its result: `ta = ta.write(i, x)`)."""
+
+    def __init__(self, dtype, size=0, dynamic_size=False, element_shape=None):
+        self.dtype = dtype
+        self.dynamic_size = bool(dynamic_size)
+        self.items = [None] * int(size or 0)
+
+    def write(self, index, value):
+        index = int(index)
+        if index >= len(self.items):
+            if not self.dynamic_size:
+                raise IndexError(f"TensorArray of size {len(self.items)}: no index {index}")
+            self.items.extend([None] * (index + 1 - len(self.items)))
+        self.items[index] = torch.as_tensor(value, dtype=self.dtype)
+        return self
+
+    def read(self, index):
+        return self.items[int(index)]
+
+    def unstack(self, value):
+        self.items = list(torch.unbind(torch.as_tensor(value, dtype=self.dtype)))
+        return self
+
+    def gather(self, indices):
+        return torch.stack([self.items[int(i)] for i in indices])
+
+    def stack(self):
+        return torch.stack(self.items)
+
+    def concat(self):
+        return torch.cat(self.items)
+
+    def size(self):
+        return len(self.items)
+''')

@@ -276,6 +276,10 @@ def _check_unknown_calls(transformer, with_stmt) -> None:
     ``model`` and ``loss_fn``) are named in the report: their arguments differ in PyTorch."""
     ctx = transformer.ctx
     chain = ctx.resolver.chain_of(tuple(transformer.stack))
+    defined = {  # the file's own functions and classes: their arguments are the user's
+        stmt.name.value for stmt in (ctx.module.body if ctx.module is not None else ())
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef))
+    }
     stack = [with_stmt.body]
     while stack:
         node = stack.pop()
@@ -285,6 +289,8 @@ def _check_unknown_calls(transformer, with_stmt) -> None:
         if ctx.types.kind_of(node.func, chain) is not None or ctx.resolver.resolve_chain(node.func) is not None:
             continue
         name = node.func.value
+        if name in defined:
+            continue
         if any(a.keyword is not None and a.keyword.value == "training" for a in node.args):
             ctx.unconverted(node, "model.__call__", f"cannot tell whether '{name}' is a Keras model (not defined in this file): a PyTorch module takes no training= argument; call {name}.train() before")
         elif len(node.args) == 2 and all(a.keyword is None for a in node.args):
