@@ -59,9 +59,26 @@ def keras_state(info: dict, keras_meta: dict, record, name: str, which: str) -> 
     return state_dict_arrays(info, by_origin, classes)
 
 
+def with_aliases(module, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``state`` with every key of a tensor the module holds under several names (T5's shared
+    embedding, given to its encoder and decoder: ``shared.weight``, ``encoder.embed_tokens.weight``),
+    where the weight map gives one of them."""
+    names: dict[int, list[str]] = {}
+    for key, tensor in module.state_dict(keep_vars=True).items():
+        names.setdefault(id(tensor), []).append(key)
+    out = dict(state)
+    for keys in names.values():
+        given = next((k for k in keys if k in state), None)
+        if given is not None:
+            for key in keys:
+                out.setdefault(key, state[given])
+    return out
+
+
 def load_state(module, state: dict[str, np.ndarray]) -> None:
     import torch
 
+    state = with_aliases(module, state)
     own = module.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in own]

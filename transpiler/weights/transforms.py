@@ -149,6 +149,8 @@ def state_dict_arrays(info: dict, weights_by_origin: dict, class_by_origin: dict
     for entry in entries:
         if not entry["weights"]:
             continue
+        if "after" in entry:
+            entry = _placed(entry, weights_by_origin)
         origin = origin_key(entry["origin"])
         if origin not in weights_by_origin and entry.get("optional"):
             continue  # made under a condition that did not hold in the Keras model
@@ -165,6 +167,25 @@ def state_dict_arrays(info: dict, weights_by_origin: dict, class_by_origin: dict
             weights = weights[k * size:(k + 1) * size]
         state.update(layer_state(entry, weights))
     return state
+
+
+def _placed(entry: dict, weights_by_origin: dict) -> dict:
+    """An element of a list appended one by one after elements made under a condition (T5's
+    feed-forward layer after its cross-attention, in decoders only): its index ("#" in its
+    paths) is the elements made in any case before it, plus those others the Keras model has
+    (a layer with weights at or under their origin)."""
+    have = list(weights_by_origin)
+    index = entry["after"]["base"] + sum(
+        any(k[:len(key)] == key for k in have) for key in (origin_key(o) for o in entry["after"]["origins"])
+    )
+
+    def fill(path: str) -> str:
+        return ".".join(str(index) if part == "#" else part for part in path.split("."))
+
+    return {
+        **entry, "modules": [fill(m) for m in entry["modules"]],
+        "weights": [{**w, "module": fill(w["module"])} for w in entry["weights"]],
+    }
 
 
 def origin_key(origin) -> tuple:
@@ -204,9 +225,14 @@ def _expand(entry: dict, weights_by_origin: dict) -> list[dict]:
         parts, it = path.split("."), iter(index)
         return ".".join(str(next(it)) if p == "*" else p for p in parts)
 
-    def made(index: tuple, origin_index: tuple, **extra) -> dict:
+    def filled(origin: list, origin_index: tuple) -> list:
         it = iter(origin_index)
-        origin = [[o[0], o[1], next(it)] if len(o) > 2 and o[2] == "*" else o for o in pattern]
+        return [[o[0], o[1], next(it)] if len(o) > 2 and o[2] == "*" else o for o in origin]
+
+    def made(index: tuple, origin_index: tuple, **extra) -> dict:
+        origin = filled(pattern, origin_index)
+        if "after" in entry:  # the elements before it in its list sit in the same parents
+            extra["after"] = {**entry["after"], "origins": [filled(o, origin_index) for o in entry["after"]["origins"]]}
         return {
             **entry, "origin": origin, **extra,
             "modules": [fill(m, index) for m in entry["modules"]],

@@ -38,7 +38,7 @@ from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, identity_module, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, initializers, layer_subclass, subclass_graph
-from .subclass_build import BuildPlan, appended_lists, plan_build, settle_branches
+from .subclass_build import BuildPlan, appended_lists, listed_appends, plan_build, settle_branches
 from .project_classes import foreign_plans, imported_classes, plain_import, with_mixins
 from .signatures import drop_method
 from .twins import names_twin, twin_bases, twin_of
@@ -92,6 +92,11 @@ class Attr:
     # `Dense(n) if flag else tf.identity`: the function on the other side (original), which
     # becomes an nn.Identity() module so that one forward() call serves both
     identity_side: cst.BaseExpression | None = None
+    # an element of a list of the file's classes appended one by one (T5's block): its index
+    # there, counting the elements before it made in any case, and the (call, statement) of
+    # those before it made under a condition, each moving it one place on where it was made
+    list_index: int | None = None
+    list_after: list = field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +122,7 @@ class ClassPlan:
     graph: "subclass_graph.InitGraph | None" = None  # __init__ builds a functional graph (subclass_graph.py)
     # call(self, query, key, value, mask, ...): a mask every caller must pass is an ordinary argument
     mask_arg: bool = False
+    mask_default: bool = False  # call(self, x, mask=None): the mask is an ordinary argument all the same
     # a layer called with several tensors: id(original call) -> (its forward expression, which
     # of the call's arguments, training and mask left out, are its {x0} {x1}...)
     multi_apps: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
@@ -659,6 +665,25 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             ctx.owned.add(id(element))
         else:
             plan.attrs[name] = Attr(name, "block", call=element, block=known[element.func.value], statement=stmt, many=True)
+    for name, elements, stmt in listed_appends(init, known):
+        # self.layer = [] then self.layer.append(A(...)), if c: self.layer.append(B(...)): an
+        # nn.ModuleList of the file's classes, applied by index (self.layer[0](...)) as one form
+        if name in plan.attrs:
+            continue
+        made, after = [], []
+        for call, element_stmt, conditional in elements:
+            block = known[call.func.value]
+            if not made:
+                attr = Attr(name, "block", call=call, block=block, statement=element_stmt, many=True, optional=conditional)
+            else:
+                attr = _block_alternative(made[0], call, block, element_stmt, listed=True)
+                attr.optional = conditional
+            attr.list_index, attr.list_after = sum(not c for _, _, c in elements[:len(made)]), list(after)
+            if conditional:
+                after.append((call, element_stmt))
+            made.append(attr)
+        plan.attrs[name] = made[0]
+        made[0].alternatives.extend(made[1:])
     for stmt, _conditional in statements:
         for small in stmt.body:
             name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
@@ -722,14 +747,22 @@ def _block_call(value, known: dict) -> bool:
     return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in known
 
 
-def _block_alternative(first: Attr, call: cst.Call, block: "ClassPlan", stmt) -> Attr:
+def _block_alternative(first: Attr, call: cst.Call, block: "ClassPlan", stmt, listed: bool = False) -> Attr:
     """``self.encoder = StableEncoder(...)`` in one branch, ``Encoder(...)`` in the other: the
-    same forward() call serves both when they take and give the same layouts and arguments."""
+    same forward() call serves both when they take and give the same layouts and arguments.
+    The elements of a list (``listed``), each called where it is written (``self.layer[1](...)``),
+    may take different arguments; the rest must be alike."""
     def form(b: "ClassPlan") -> tuple:
         sizes = tuple(b.build.size_params) if b.build is not None else ()
-        return b.input_layout, b.output_layout, b.mask_arg, tuple(b.call_params), b.size_param, sizes
+        params = () if listed else tuple(b.call_params)
+        return b.input_layout, b.output_layout, b.mask_arg, params, b.size_param, sizes
 
     if form(block) != form(first.block):
+        if listed:
+            raise Unconvertible(
+                f"self.{first.name} holds a {first.block.name} and a {block.name}, which take or give tensors"
+                " differently (layouts, sizes or a mask; the elements of a list are called alike)"
+            )
         raise Unconvertible(
             f"self.{first.name} is made as {first.block.name} in one branch of __init__ and {block.name} in another,"
             " which take or give tensors differently (one forward() call serves them all)"
@@ -902,6 +935,10 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
     # Keras passes its implicit mask to a `mask` parameter the caller leaves out; one without a
     # default, before the others, every caller passes: an ordinary tensor argument
     plan.mask_arg = any(p.name.value == "mask" and p.default is None for p in call.params.params)
+    if not plan.mask_arg and "mask" in used_names(call.body) and any(p.name.value == "mask" and isinstance(p.default, cst.Name) and p.default.value == "None" for p in call.params.params):
+        # mask=None: every caller this run converts must pass it (_check_mask_given), so Keras's
+        # filling-in only reaches callers outside the run, which a warning tells of
+        plan.mask_arg = plan.mask_default = True
     if "mask" in declared and not plan.mask_arg and "mask" in used_names(call.body):
         # forward() loses the mask parameter (PyTorch modules take no Keras mask), so a
         # call() that reads it cannot be converted as it is
@@ -1595,6 +1632,12 @@ def on_class(transformer, original, updated):
     else:
         new = updated.with_changes(bases=with_mixins(ctx, original, updated, "torch.nn.Module"))
         ctx.converted(original, "keras.Model" if plan.is_model else "keras.layers.Layer", "nn.Module")
+    if plan.mask_default:
+        ctx.warn(
+            original, "keras.layers.Layer.call",
+            "forward() takes mask=None as an ordinary argument; Keras filled a mask its caller left out with the"
+            " input's implicit mask (from Embedding(mask_zero=True) or Masking): callers outside this run must pass it",
+        )
     if plan.size_param and len(plan.build.size_params) > 1:
         ctx.warn(
             original, "keras.layers.Layer.build",
@@ -2328,6 +2371,18 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
             })
             if attr.optional:
                 out[-1]["optional"] = True  # made only when its condition holds
+        elif attr.kind == "block" and attr.list_index is not None:
+            # an element of a list appended one by one: its place there, "#" where elements made
+            # under a condition before it move it (weights/transforms.py counts those the Keras
+            # model has)
+            found = _entries(ctx, attr.block, origin, f"{path}.{'#' if attr.list_after else attr.list_index}.")
+            after = [prefix_origin + [list(ctx.scan.position(c, s))] for c, s in attr.list_after]
+            for entry in found:
+                if after:
+                    entry["after"] = {"base": attr.list_index, "origins": after}
+                if attr.optional:
+                    entry["optional"] = True
+            out.extend(found)
         elif attr.kind == "block":
             if attr.many:
                 # every element is made at the same place: the weight map has one entry per

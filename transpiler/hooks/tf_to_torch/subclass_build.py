@@ -590,6 +590,15 @@ class _BuildWalker:
             item = stmt.items[0].item
             if isinstance(item, cst.Call) and resolve_call(self.ctx, item) in NAME_SCOPES and not any(_has_call(a.value) for a in item.args):
                 self.plan.scopes.append(item)
+                inner = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ()
+                index = next((i for i, s in enumerate(self.plan.fn.body.body) if s is stmt), None)
+                if (
+                    len(inner) == 1 and isinstance(inner[0], cst.If) and self.branch is None and index is not None
+                    and not self._size_choice(inner[0])
+                ):
+                    # with tf.name_scope("token_type_embeddings"): if <setting>: self.w = add_weight(...)
+                    self._moved_if(inner[0], index)
+                    return
                 self._block(stmt.body)
                 return
         if isinstance(stmt, cst.SimpleStatementLine):
@@ -616,12 +625,74 @@ class _BuildWalker:
             )
         if isinstance(stmt, cst.If) and self._size_choice(stmt):
             return
+        if isinstance(stmt, cst.If) and self.branch is None and self._builds_by_setting(stmt):
+            return
         if isinstance(stmt, cst.If) and self.branch is None:
             index = next((i for i, s in enumerate(self.plan.fn.body.body) if s is stmt), None)
             if index is not None:
                 self._moved_if(stmt, index)
                 return
         raise _other(stmt)
+
+    def _builds_by_setting(self, stmt: cst.If) -> bool:
+        """``if self.is_cross_attention: self.key.build([None, None, config.encoder_hidden_size])``
+        / ``else: self.key.build([None, None, config.hidden_size])`` (BLIP's text attention): layers
+        __init__ makes in any case, built with sizes a setting chooses, take the size
+        ``(encoder_hidden_size if is_cross_attention else hidden_size)``."""
+        if not isinstance(stmt.orelse, cst.Else) or self._condition_problem(stmt.test) is not None:
+            return False
+        if not (self._only_builds(stmt.body) and self._only_builds(stmt.orelse.body)):
+            return False
+        saved, sizes = self.plan.shapes, dict(self.plan.block_sizes)
+        try:
+            self.plan.shapes = {}
+            self._block(stmt.body)
+            yes = self.plan.shapes
+            self.plan.shapes = {}
+            self._block(stmt.orelse.body)
+            no = self.plan.shapes
+        finally:
+            self.plan.shapes = saved
+        if self.plan.block_sizes != sizes or set(yes) != set(no):
+            raise _other(stmt)  # a class of the file taking its size, or a layer built on one side only
+        for name, dims in yes.items():
+            attr = self.attrs[name]
+            test = self.scope.expression(self.substitute(stmt.test), self._made_at(attr))
+            other = no[name]
+            if test is None or len(dims) != len(other):
+                raise _other(stmt)
+            merged = []
+            for a, b in zip(dims, other):
+                if repr(a) == repr(b):
+                    merged.append(a)
+                elif a is None or b is None:
+                    raise Unconvertible(f"build() builds self.{name} with a known size in one branch and None in the other")
+                else:
+                    merged.append(Expr(cst.IfExp(test=test, body=_size_node(a), orelse=_size_node(b))))
+            self._record_shape(name, attr, tuple(merged), None)
+        return True
+
+    def _only_builds(self, body) -> bool:
+        """Statements that only build the class's layers (behind getattr guards, in name scopes)."""
+        lines = body.body
+        for inner in lines:
+            if isinstance(inner, cst.If) and inner.orelse is None and self._getattr_guard(inner.test):
+                if not self._only_builds(inner.body):
+                    return False
+            elif isinstance(inner, cst.With) and len(inner.items) == 1:
+                if not self._only_builds(inner.body):
+                    return False
+            elif isinstance(inner, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                for small in inner.body:
+                    call = small.value if isinstance(small, cst.Expr) else None
+                    if not (
+                        isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "build"
+                        and _self_attr(call.func.value) in self.attrs
+                    ):
+                        return False
+            else:
+                return False
+        return True
 
     def _unpacked_sizes(self, small) -> bool:
         """``n_head, d_head = self.n_head, self.d_head``: sizes, each remembered as its value."""
@@ -705,7 +776,11 @@ class _BuildWalker:
                 " settings __init__ stores (self.<attr>) moves to __init__ with what build() makes under it"
             )
         kept.append(stmt.test)
-        self._branch(stmt.body, kept)
+        self.scope.guards.append(code_of(stmt.test).strip())
+        try:
+            self._branch(stmt.body, kept)
+        finally:
+            self.scope.guards.pop()
         if isinstance(stmt.orelse, cst.If):
             self._conditional(stmt.orelse, kept)
         elif stmt.orelse is not None:
@@ -917,6 +992,13 @@ class _BuildWalker:
                     if not all(isinstance(a.value, (cst.Name, cst.Attribute, cst.SimpleString)) for a in item.args):
                         return False
                     scopes.append(item)
+                    if not block(inner.body):
+                        return False
+                elif (
+                    isinstance(inner, cst.If) and inner.orelse is None and not by_index
+                    and code_of(inner.test).strip() == f'hasattr({var}, "name")'
+                ):
+                    # T5's `if hasattr(layer_module, "name"):`: every Keras layer has a name
                     if not block(inner.body):
                         return False
                 else:
@@ -1609,7 +1691,7 @@ class _BuildWalker:
             dims.append(Expr(mapped))
         return tuple(dims)
 
-    def _record_shape(self, name: str, attr, dims: tuple, call: cst.Call) -> None:
+    def _record_shape(self, name: str, attr, dims: tuple, call: cst.Call | None) -> None:
         """``self.<name>.build(...)`` gives the layer the Keras shape ``dims`` (no batch); a second
         build must give it the same, or the same last size for a layer that reads only that."""
         previous = self.plan.shapes.get(name)
@@ -1618,7 +1700,8 @@ class _BuildWalker:
                 raise Unconvertible(f"build() builds self.{name} twice with different shapes")
             dims = max(previous, dims, key=len)
         self.plan.shapes[name] = dims
-        self.plan.builds.append(call)
+        if call is not None:  # None: the builds were recorded one by one (_builds_by_setting)
+            self.plan.builds.append(call)
 
     def _chained(self, name: str, attr, shape) -> None:
         """A layer built with a shape that another's compute_output_shape() gave: the size of
@@ -1836,6 +1919,8 @@ class _InitScope:
         self.selfs: dict[str, list] = {}  # attribute -> [(top index, value or None, top-level)]
         self.locals: dict[str, list] = {}  # local name -> [(top index, top-level)]
         self.names: set[str] = set()  # every name __init__ mentions (a new parameter must not shadow one)
+        # the conditions of build()'s `if`s around the statement being moved (innermost last)
+        self.guards: list[str] = []
         if init is None:
             return
         self.names = {n.value for n in _walk(init) if isinstance(n, cst.Name)}
@@ -2056,6 +2141,8 @@ class _InitScope:
             and isinstance(first, cst.Name) and first.value in self.params and first.value not in self.locals
         ):
             return cst.Name(first.value).with_changes(lpar=node.lpar, rpar=node.rpar)  # self.config = config
+        if at == len(self.top) and self._set_under_guard(assigns):
+            return node  # at the end of __init__, under the condition that set it
         if len(assigns) != 1 and not (len(values) == 1 and all(top for _, _, top in assigns)):
             return None  # assigned again with another value, or under a condition
         # assigned once, or again with the same expression (mpnet's relative_attention_num_buckets)
@@ -2067,6 +2154,23 @@ class _InitScope:
         if value is None:
             return None
         return self._map(value, at, "init", seen | {name}, index)
+
+
+    def _set_under_guard(self, assigns) -> bool:
+        """Whether every assignment is inside one top-level `if` of __init__ whose condition is
+        one build()'s statement is moved under (DeBERTa's ``if self.relative_attention:`` sets
+        ``self.max_relative_positions``, maybe twice, and build() makes the weight under it):
+        after that `if`, where the condition holds, the attribute is set."""
+        indexes = {index for index, _, _ in assigns}
+        if len(indexes) != 1:
+            return False
+        stmt = self.top[indexes.pop()]
+        return isinstance(stmt, cst.If) and code_of(stmt.test).strip() in self.guards
+
+
+def _size_node(size) -> cst.BaseExpression:
+    """A size of a build shape (an int or an Expr) as an expression."""
+    return size.node if isinstance(size, Expr) else cst.Integer(str(size))
 
 
 def _fresh(node: cst.BaseExpression) -> cst.BaseExpression:
@@ -2091,7 +2195,15 @@ def settle_branches(statements: list, params: dict[str, cst.SimpleStatementLine]
     """The statements moved from build() to __init__, each `if` among them (see
     _BuildWalker._moved_if) as __init__ needs it: its weights made as the parameters
     ``params`` (attribute -> statement), the sublayer builds and name scopes gone."""
-    return [_settle_if(s, params) if isinstance(s, cst.If) else s for s in statements]
+    out = []
+    for s in statements:
+        if isinstance(s, cst.If):
+            out.append(_settle_if(s, params))
+        elif isinstance(s, cst.With) and any(isinstance(inner, cst.If) for inner in getattr(s.body, "body", ())):
+            out.extend(_settle_block(s.body, params))  # a name scope around the `if`: PyTorch has none
+        else:
+            out.append(s)
+    return out
 
 
 def _settle_if(node: cst.If, params: dict) -> cst.If:
@@ -2206,4 +2318,89 @@ def appended_lists(init: cst.FunctionDef, known, is_layer=None) -> list[tuple[st
             (isinstance(element.func, cst.Name) and element.func.value in known) or (is_layer is not None and is_layer(element))
         ):
             out.append((name, element, first))
+    return out
+
+
+def listed_appends(init: cst.FunctionDef, known) -> list[tuple[str, list[tuple[cst.Call, cst.CSTNode, bool]], cst.SimpleStatementLine]]:
+    """The lists ``__init__`` fills with the file's layers of different classes, one append each
+    (transformers' T5 block)::
+
+        self.layer = []
+        self.layer.append(SelfAttention(config, name="layer_._0"))
+        if self.is_decoder:
+            self.layer.append(CrossAttention(config, name="layer_._1"))
+        self.layer.append(FeedForward(config, name=f"layer_._{len(self.layer)}"))
+
+    as (attribute, [(constructor call, its statement, made under a condition)], the ``self.layer
+    = []`` statement), when ``__init__`` does nothing else with the list: an nn.ModuleList, filled
+    by the same appends."""
+    body = list(init.body.body)
+    out = []
+    locals_read: dict[str, int] = {}
+    for node in _walk(init.body):
+        if isinstance(node, cst.Name):
+            locals_read[node.value] = locals_read.get(node.value, 0) + 1
+    for index, first in enumerate(body):
+        if not (
+            isinstance(first, cst.SimpleStatementLine) and len(first.body) == 1 and isinstance(first.body[0], cst.Assign)
+            and len(first.body[0].targets) == 1 and isinstance(first.body[0].value, cst.List) and not first.body[0].value.elements
+        ):
+            continue
+        name = _self_attr(first.body[0].targets[0].target)
+        if name is None:
+            continue
+
+        def append_of(stmt, lines) -> tuple[cst.Call, cst.CSTNode] | None:
+            """The layer ``stmt`` appends (its constructor call, and the statement that has it):
+            ``self.layer.append(Block(...))``, or ``block = Block(...)`` before it in ``lines``
+            and ``self.layer.append(block)`` (MobileViT's encoder)."""
+            if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)):
+                return None
+            call = stmt.body[0].value
+            if not (
+                isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+                and _self_attr(call.func.value) == name and len(call.args) == 1 and not call.args[0].star
+                and call.args[0].keyword is None
+            ):
+                return None
+            element, where = call.args[0].value, stmt
+            if isinstance(element, cst.Name):
+                local = element.value
+                made = [
+                    s for s in lines if isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
+                    and isinstance(s.body[0], cst.Assign) and len(s.body[0].targets) == 1
+                    and isinstance(s.body[0].targets[0].target, cst.Name) and s.body[0].targets[0].target.value == local
+                ]
+                if len(made) != 1 or locals_read.get(local) != 2 or lines.index(made[0]) > lines.index(stmt):
+                    return None  # made once, read only by the append
+                element, where = made[0].body[0].value, made[0]
+            if isinstance(element, cst.Call) and isinstance(element.func, cst.Name) and element.func.value in known:
+                return element, where
+            return None
+
+        elements = []
+        for stmt in body[index + 1:]:
+            made = append_of(stmt, body)
+            if made is not None:
+                elements.append((*made, False))
+                continue
+            if (
+                isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock)
+                and stmt.body.body and all(append_of(s, list(stmt.body.body)) is not None for s in stmt.body.body)
+            ):
+                if name in {_self_attr(n) for n in _walk(stmt.test)}:
+                    break
+                for inner in stmt.body.body:
+                    elements.append((*append_of(inner, list(stmt.body.body)), True))
+        if not elements:
+            continue
+        # nothing else mentions the list (reads inside the appended layers' arguments,
+        # `name=f"layer_._{len(self.layer)}"`, are of the list as it is filled)
+        inside = {id(n) for call, _, _ in elements for n in _walk(call)}
+        mentions = [
+            n for n in _walk(init.body) if _self_attr(n) == name and id(n) not in inside
+        ]
+        if len(mentions) != 1 + len(elements):
+            continue
+        out.append((name, elements, first))
     return out
