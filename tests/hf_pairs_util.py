@@ -108,6 +108,26 @@ ELECTRA = dict(BERT, embedding_size=16)
 GPT2 = dict(vocab_size=99, n_positions=64, n_embd=32, n_layer=2, n_head=2, activation_function="gelu_new")
 SEQ = 17  # ViT: (16 / 4) ** 2 patches + [CLS]
 
+# DeBERTa-v2: disentangled attention with relative positions (buckets, a shared key, a LayerNorm on
+# the relative embeddings made under `if self.relative_attention:`), a convolution layer, and the
+# custom-gradient StableDropout (identity in inference)
+DEBERTA_V2 = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
+                  max_position_embeddings=64, type_vocab_size=3, relative_attention=True, position_buckets=8,
+                  max_relative_positions=16, pos_att_type=["p2c", "c2p"], norm_rel_ebd="layer_norm",
+                  share_att_key=True, conv_kernel_size=3, hidden_act="gelu")
+
+# T5: a block whose layers are a list appended one by one (self-attention, cross-attention in
+# decoders only, feed-forward), called by index; relative position buckets
+T5 = dict(vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
+          relative_attention_max_distance=16, feed_forward_proj="gated-gelu")
+T5_BLOCK = {"hidden_states": f(B, T, H), "attention_mask": MASK, "position_bias": None, "use_cache": False,
+            "output_attentions": True}
+# DeBERTa: the same, with its query/key/value in one in_proj Dense, and relative embeddings whose
+# size __init__ sets twice under `if self.relative_attention:`
+DEBERTA = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
+               max_position_embeddings=64, type_vocab_size=3, relative_attention=True, max_relative_positions=16,
+               pos_att_type=["p2c", "c2p"], hidden_act="gelu")
+
 
 def _c(file, cls, config_class, config, inputs, **kw):
     family = file.split("/")[0]
@@ -120,6 +140,9 @@ AL_F, RO_F, EL_F, G2_F = ("albert/modeling_tf_albert.py", "roberta/modeling_tf_r
 MB_F = "mobilebert/modeling_tf_mobilebert.py"
 CB_F = "convbert/modeling_tf_convbert.py"
 XLM_F = "xlm/modeling_tf_xlm.py"
+DV2_F = "deberta_v2/modeling_tf_deberta_v2.py"
+DB1_F = "deberta/modeling_tf_deberta.py"
+T5_F = "t5/modeling_tf_t5.py"
 # XLM: its LayerNormalizations appended to lists in the same loop as its attention and FFN blocks
 XLM = dict(vocab_size=99, emb_dim=32, n_layers=2, n_heads=2, max_position_embeddings=64, n_langs=1,
            dropout=0.1, attention_dropout=0.1, gelu_activation=True)
@@ -220,6 +243,17 @@ COMPONENTS = [
     Component("convbert.TFConvBertMainLayer(groups)", CB_F, "TFConvBertMainLayer", "ConvBertConfig",
               dict(CONVBERT, num_groups=2), {
                   "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    _c(DV2_F, "TFDebertaV2MainLayer", "DebertaV2Config", DEBERTA_V2, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    _c(DB1_F, "TFDebertaMainLayer", "DebertaConfig", DEBERTA, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "token_type_ids": i(3, B, T), **WHOLE}),
+    _c(T5_F, "TFT5Block", "T5Config", T5, T5_BLOCK, ctor="{config}, has_relative_attention_bias=True"),
+    Component("t5.TFT5Block(decoder)", T5_F, "TFT5Block", "T5Config", dict(T5, is_decoder=True), {
+        **T5_BLOCK, "encoder_hidden_states": f(B, T, H), "encoder_attention_mask": MASK},
+        ctor="{config}, has_relative_attention_bias=True"),
+    _c(T5_F, "TFT5Model", "T5Config", T5, {
+        "input_ids": i(99, B, T), "attention_mask": KEEP, "decoder_input_ids": i(99, B, T), "use_cache": False,
+        **WHOLE}),
     _c(XLM_F, "TFXLMMainLayer", "XLMConfig", XLM, {"input_ids": i(99, B, T), "attention_mask": KEEP, **WHOLE}),
     _c(G2_F, "TFMLP", "GPT2Config", GPT2, {"x": f(B, T, H)}, ctor="4 * 32, {config}"),
     _c(G2_F, "TFBlock", "GPT2Config", GPT2, {
@@ -631,6 +665,7 @@ def run_component(c: Component, n: int, keras_mod, torch_mod, info: dict, rtol: 
     import torch
 
     from transpiler.verify.compare import compare_arrays
+    from transpiler.verify.torch_replay import with_aliases
     from transpiler.weights.transforms import state_dict_arrays
 
     out = Outcome(c.id)
@@ -657,6 +692,7 @@ def run_component(c: Component, n: int, keras_mod, torch_mod, info: dict, rtol: 
         module = getattr(torch_mod, var)
         if not isinstance(module, torch.nn.Module):
             raise RuntimeError(f"{c.cls} is not converted to an nn.Module ({type(module).__mro__[1:3]})")
+        state = with_aliases(module, state)  # a module held in two places: one tensor, several keys
         module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
         module.eval()
         out.torch_params = int(sum(p.numel() for p in module.parameters()))

@@ -89,6 +89,15 @@ PASSING = {
     "mobilebert.TFMobileBertMainLayer(layer_norm)",
     # ConvBERT: a SeparableConv1D; Dense (num_groups=1) or GroupedLinearLayer in two branches
     "convbert.TFConvBertMainLayer", "convbert.TFConvBertMainLayer(groups)",
+    # DeBERTa-v2: the relative embeddings made under `if self.relative_attention:` from sizes set under it
+    # in __init__; embeddings made under `with tf.name_scope(...): if ...:`; the mask=None argument its
+    # callers pass; StableDropout's tf.custom_gradient (the custom_gradient helper)
+    "deberta_v2.TFDebertaV2MainLayer",
+    # DeBERTa: its tf.TensorArray (the TensorArray helper) and tf.minimum/maximum of shape elements
+    "deberta.TFDebertaMainLayer",
+    # T5: a block's layers appended one by one (the cross-attention in decoders only), called by index;
+    # the feed-forward layer's place in the list depends on it (weights/transforms.py's "#")
+    "t5.TFT5Block", "t5.TFT5Block(decoder)",
 }
 
 WHOLE_NETWORKS = {cid for cid in PASSING if cid.split("(")[0].endswith("MainLayer")}
@@ -96,6 +105,11 @@ WHOLE_NETWORKS = {cid for cid in PASSING if cid.split("(")[0].endswith("MainLaye
 
 # The first thing that stops each other component (docs/transformers_pairs.md).
 GAPS = {
+    "t5.TFT5Model": (
+        "TFT5MainLayer reads self.embed_tokens.input_dim of the Keras Embedding its caller passes it (the shared "
+        "embedding); the converter does not follow a layer through a constructor argument, so the attribute stays "
+        "Keras's (nn.Embedding calls it num_embeddings)"
+    ),
     "xlm.TFXLMMainLayer": (
         "the main layer converts whole (its LayerNormalizations appended to lists in the loop that makes its blocks), "
         "but it holds TFSharedEmbeddings, a Keras layer of modeling_tf_utils.py, and this harness's stand-in "
