@@ -349,3 +349,50 @@ def minimum(args, ctx, original):
 
 def maximum(args, ctx, original):
     return _min_max(args, ctx, "min", "torch.maximum")
+
+
+def huber_loss_v1(args, ctx, original):
+    """tf.compat.v1.losses.huber_loss(labels, predictions, weights, delta, reduction=NONE) ->
+    F.huber_loss(predictions, labels, reduction="none", delta=delta), times the weights."""
+    a = Args(args, ctx)
+    reduction = a.get("reduction")
+    if reduction is None or literal_value(reduction) != (True, "none"):
+        raise Unconvertible(
+            "only reduction=tf.losses.Reduction.NONE converts (TF1's default sums the weighted losses over the"
+            " non-zero weights): write the reduction after F.huber_loss(..., reduction='none')"
+        )
+    text = "torch.nn.functional.huber_loss({p}, {t}, reduction='none'" + (", delta={d})" if "delta" in a else ")")
+    if "weights" in a and literal_value(a["weights"]) != (True, 1.0):
+        text += " * {w}"
+    return ctx.build(text, p=a.require("predictions"), t=a.require("labels"), d=a.get("delta"), w=a.get("weights"))
+
+
+def ctc_loss(args, ctx, original):
+    """tf.nn.ctc_loss(labels, logits, label_length, logit_length, logits_time_major, blank_index)
+    -> F.ctc_loss on time-major log-probabilities, one loss per example (reduction='none')."""
+    a = Args(args, ctx)
+    major = a.literal("logits_time_major", True)
+    if not isinstance(major, bool):
+        raise Unconvertible("logits_time_major must be True or False literally")
+    logits = "torch.nn.functional.log_softmax({logits}, dim=-1)" + ("" if major else ".transpose(0, 1)")
+    text = "torch.nn.functional.ctc_loss(" + logits + ", {labels}, {logit_length}, {label_length}"
+    blank = a.get("blank_index")
+    if blank is not None and literal_value(blank)[0] and literal_value(blank)[1] is not None:
+        number = literal_value(blank)[1]
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise Unconvertible("blank_index must be an integer")
+        if number < 0:
+            text += ", blank={logits}.shape[-1] + {blank}"  # TensorFlow counts it from the classes' end
+        elif number != 0:
+            text += ", blank={blank}"
+    elif blank is not None and not _is_none_literal(blank):
+        text += ", blank={blank}"
+    text += ", reduction='none')"
+    return ctx.build(
+        text, logits=a.require("logits"), labels=a.require("labels"), logit_length=a.require("logit_length"),
+        label_length=a.require("label_length"), blank=blank,
+    )
+
+
+def _is_none_literal(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"

@@ -952,3 +952,11 @@ class TensorArray:
     def size(self):
         return len(self.items)
 ''')
+
+snippet("scatter_nd")('''
+def scatter_nd(indices, updates, shape):
+    """tf.scatter_nd: zeros of updates' dtype, with updates added at the coordinates (each row of
+    indices is one; duplicates are summed, as TensorFlow does)."""
+    index = tuple(torch.as_tensor(indices).long().unbind(-1))
+    return updates.new_zeros(tuple(shape)).index_put(index, updates, accumulate=True)
+''')

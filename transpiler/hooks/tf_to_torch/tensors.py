@@ -243,6 +243,14 @@ def scatter_nd(args, ctx, original):
     the coordinates (duplicates are summed, as TensorFlow does): index_put(accumulate=True)."""
     a = Args(args, ctx)
     updates = a.require("updates")
+    if not isinstance(updates, (cst.Name, cst.Attribute)):
+        # computed there (wav2vec2's tf.reshape(values, [-1])): a helper reads it once
+        from .training import need_snippet
+
+        need_snippet(ctx, "scatter_nd")
+        return ctx.build(
+            "scatter_nd({indices}, {updates}, {shape})", indices=a.require("indices"), updates=updates, shape=a.require("shape"),
+        )
     return ctx.build(
         "{updates}.new_zeros({shape}).index_put({index}, {updates}, accumulate=True)",
         updates=updates, shape=a.require("shape"), index=_index_tuple(ctx, a.require("indices")),
