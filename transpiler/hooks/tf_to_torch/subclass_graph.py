@@ -63,7 +63,8 @@ from .functional import (
     state_code,
     used_names,
 )
-from .keras_layers import LayerCall, TensorInfo, lazy_inits, plan_layer
+from .keras_layers import Expr, LayerCall, TensorInfo, lazy_inits, plan_layer
+from .subclass_build import block_keeps_shape
 from .models import INPUTS, _layer_call
 from . import dtype_policy
 from .project_classes import with_mixins
@@ -122,6 +123,11 @@ class InitGraph:
     loop_layers: dict[int, Compound] = field(default_factory=dict)  # layer made in a graph loop -> that loop
     loop_names: dict[int, tuple] = field(default_factory=dict)  # such a layer -> (its nn.ModuleList, forward()'s loop variable)
     block_lists: dict[str, tuple] = field(default_factory=dict)  # attribute -> (ClassPlan, constructor call, statement): converted classes
+    block_calls: dict[str, cst.Call] = field(default_factory=dict)  # attribute -> the constructor call of its converted class
+    # a converted class taking its input size (its build() read it), applied in the graph to a
+    # tensor of known size: attribute (or list attribute) -> that size, given where it is made
+    block_sizes: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    size_needed: dict[str, str] = field(default_factory=dict)  # such attributes the graph applies -> their description
 
     def apps(self, op: Op) -> list[App]:
         """The layer applications of a graph statement, those inside another one's arguments too."""
@@ -463,6 +469,7 @@ class _InitTracer(_Tracer):
             return True
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in self.known:
             self.g.blocks[name] = self.known[value.func.value]
+            self.g.block_calls[name] = value
             return True
         self.g.others.setdefault(name, value)
         return True
@@ -860,6 +867,12 @@ def _trace(ctx, plan, g: InitGraph, known: dict) -> None:
     g.graph = graph
     _check_forward_calls(ctx, plan, g)  # a layer from another file is the reason to name, before sizes
     _plan_graph(ctx, graph, g)
+    for attr, what in g.size_needed.items():
+        if attr not in g.block_sizes:
+            raise Unconvertible(
+                f"{what} takes the size of its input in its constructor, and the graph applies it other than as"
+                " `x = self.layer(x, ...)`, so the size is not known where it is made"
+            )
 
 
 def _fresh(base: str, taken: set[str]) -> str:
@@ -908,6 +921,10 @@ def _plan_graph(ctx, graph: Graph, g: InitGraph) -> None:
             infos[op.target] = op.app.plan.out
             for name in op.states:
                 infos[name] = op.app.plan.state_out or TensorInfo(None)
+            return
+        applied = _block_application(g, op)
+        if applied is not None:
+            _plan_block_application(g, op, applied, infos)
             return
         reads = [infos[n] for n in op.reads]
         layouts = {t.layout for t in reads} | {a.plan.out.layout for a in op.inline}
@@ -984,6 +1001,74 @@ def _plan_graph(ctx, graph: Graph, g: InitGraph) -> None:
             raise Unconvertible(f"the layers of self.{attr} ({graph.layers[key].short}) become several modules each: not supported in a list yet")
         if lp.inits:
             raise Unconvertible(f"the layers of self.{attr} ({graph.layers[key].short}) have initializers: not supported in a list yet")
+
+
+def _block_application(g: InitGraph, op: Op):
+    """``x = self.norm(x)`` / ``x = layer(x, mask=m)`` (a loop variable over a list of converted
+    classes): (attribute, its ClassPlan, the call) when the statement is one such application."""
+    small = op.statement.body[0] if isinstance(op.statement, cst.SimpleStatementLine) and len(op.statement.body) == 1 else None
+    call = small.value if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
+    if not isinstance(call, cst.Call):
+        return None
+    listed = _listed_block(g, call.func)
+    if listed is not None:
+        return listed, g.block_lists[listed][0], call
+    attr = _self_attr(call.func)
+    if attr in g.blocks:
+        return attr, g.blocks[attr], call
+    return None
+
+
+def _plan_block_application(g: InitGraph, op: Op, applied, infos) -> None:
+    """A converted class applied in the graph: the size of its input's last axis, where its
+    __init__ takes it (keras-hub's PositionEmbedding, LlamaTransformerDecoder, LlamaLayerNorm),
+    and what it gives: a tensor of its input's shape where its compute_output_shape() says so."""
+    attr, block, call = applied
+    first = next((a.value for a in call.args if a.keyword is None and not a.star), None)
+    x = infos.get(first.value) if isinstance(first, cst.Name) else None
+    if block.size_param:
+        sizes = block.build.size_params if block.build is not None else [block.size_param]
+        if len(sizes) > 1:
+            raise Unconvertible(f"self.{attr} ({block.name}) takes the sizes of several inputs: not supported in a graph yet")
+        last = x.shape[-1] if x is not None and x.shape and x.layout == "keras" else None
+        if last is None or not isinstance(last, (int, Expr)):
+            raise Unconvertible(
+                f"self.{attr} ({block.name}) takes the size of its input as {block.size_param}=, and the graph does not"
+                " know the size of the last axis of what it is applied to"
+            )
+        size = cst.Integer(str(last)) if isinstance(last, int) else last.node
+        free = {n.value for n in _walk(size) if isinstance(n, cst.Name)}
+        params = {p.name.value for p in (*g.init.params.params, *g.init.params.kwonly_params)}
+        bound = {name for n in _walk(g.init.body) if isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.For))
+                 for name in _bound_names(n)}
+        if not free <= params or free & bound:
+            raise Unconvertible(
+                f"self.{attr} ({block.name}) takes the size of its input as {block.size_param}=, which is"
+                f" {code_of(size).strip()} there, not a parameter of __init__ where the layer is made"
+            )
+        known = g.block_sizes.get(attr)
+        if known is not None and code_of(known).strip() != code_of(size).strip():
+            raise Unconvertible(f"self.{attr} ({block.name}) is applied to tensors of different sizes")
+        g.block_sizes[attr] = size
+    if x is not None and x.layout == "keras" and block.output_layout == "keras" and block_keeps_shape(block):
+        infos[op.target] = x
+    else:
+        infos[op.target] = TensorInfo(None)
+
+
+def _bound_names(node) -> set[str]:
+    """The plain names an assignment or a `for` binds (not attributes: self.hidden_dim = ...)."""
+    targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+    out, stack = set(), list(targets)
+    while stack:
+        t = stack.pop()
+        if isinstance(t, cst.Name):
+            out.add(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            stack.extend(e.value for e in t.elements)
+        elif isinstance(t, cst.StarredElement):
+            stack.append(t.value)
+    return out
 
 
 def _same_info(a: TensorInfo | None, b: TensorInfo | None) -> bool:
@@ -1142,8 +1227,10 @@ def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
                 block = g.block_lists[listed][0]
                 if block.problems or block.build_problem:
                     raise Unconvertible(f"the elements of self.{listed} ({block.name}) stay Keras")
-                if block.size_param or block.input_layout != "keras" or block.output_layout != "keras":
-                    raise Unconvertible(f"the elements of self.{listed} ({block.name}) are applied in the graph: a converted class with a size argument or channels-first tensors there is not supported yet")
+                if block.input_layout != "keras" or block.output_layout != "keras":
+                    raise Unconvertible(f"the elements of self.{listed} ({block.name}) are applied in the graph: a converted class with channels-first tensors there is not supported yet")
+                if block.size_param:
+                    g.size_needed[listed] = f"the elements of self.{listed} ({block.name})"
                 continue
             element = _list_element(g, func)
             if element is not None:
@@ -1160,8 +1247,10 @@ def _check_forward_calls(ctx, plan, g: InitGraph) -> None:
                     block = g.blocks[attr]
                     if block.problems or block.build_problem:
                         raise Unconvertible(f"self.{attr} ({block.name}) stays Keras")
-                    if block.size_param or block.input_layout != "keras" or block.output_layout != "keras":
-                        raise Unconvertible(f"self.{attr} ({block.name}) is applied in the graph: a converted class with a size argument or channels-first tensors there is not supported yet")
+                    if block.input_layout != "keras" or block.output_layout != "keras":
+                        raise Unconvertible(f"self.{attr} ({block.name}) is applied in the graph: a converted class with channels-first tensors there is not supported yet")
+                    if block.size_param:
+                        g.size_needed[attr] = f"self.{attr} ({block.name})"
                     continue
                 held = g.others.get(attr)
                 if isinstance(held, cst.Call):
@@ -1562,10 +1651,26 @@ def _rewrite_init(ctx, plan, g: InitGraph, fn: cst.FunctionDef, holder) -> cst.F
     for name in g.new_stores:
         extra.append(f"self.{g.stored[name]} = {name}")
 
+    sized: dict[int, tuple[str, cst.BaseExpression]] = {}
+    for attr, size in g.block_sizes.items():
+        made = g.block_lists[attr][1] if attr in g.block_lists else g.block_calls.get(attr)
+        block = g.block_lists[attr][0] if attr in g.block_lists else g.blocks[attr]
+        if made is not None:
+            sized[id(ctx.updated(made))] = (block.size_param, size)
+
     class Ctor(cst.CSTTransformer):
         def leave_Call(self, original, updated):
             text = replacements.get(id(original))
-            return template_node(text) if text is not None else updated
+            if text is not None:
+                return template_node(text)
+            if id(original) in sized:  # the input size its build() read, where the graph says it
+                keyword, size = sized[id(original)]
+                args = list(updated.args)
+                if args:
+                    args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                return updated.with_changes(args=[*args, cst.Arg(value=size, keyword=cst.Name(keyword),
+                                                                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))])
+            return updated
 
         def leave_Assign(self, original, updated):
             target = _self_attr(updated.targets[0].target) if len(updated.targets) == 1 else None
@@ -1682,6 +1787,13 @@ def entries(ctx, plan) -> list[dict]:
     for attr, (block, call, stmt) in g.block_lists.items():
         origin = [[*list(ctx.scan.position(call, stmt))[:2], "*"]]
         found.extend(_subclass._entries(ctx, block, origin, f"{attr}.*."))
+    for attr, block in g.blocks.items():
+        # a converted class the graph applies once (`self.norm = RMSNorm(...)`): before, it had no
+        # entry, and its weights were missing from the map
+        call = g.block_calls.get(attr)
+        if call is not None:
+            origin = [list(ctx.scan.position(call, g.init))[:2]]
+            found.extend(_subclass._entries(ctx, block, origin, f"{attr}."))
     return found
 
 
