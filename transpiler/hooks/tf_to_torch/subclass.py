@@ -706,7 +706,27 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
                 ])
             if not isinstance(value, (cst.List, cst.Tuple)):
                 continue
-            # [Block(...), Block(...)], [Dense(4), *[Dense(4) for _ in range(n)]]: a plain list in an
+            elements = [e.value for e in value.elements]
+            if (
+                isinstance(value, cst.List) and elements and small.value is value and not _conditional
+                and all(isinstance(e, cst.Element) for e in value.elements)
+                and all(_block_call(e, known) for e in elements)
+            ):
+                # [Block(...), Other(...)] written out (RegNet's layers): an nn.ModuleList of
+                # those modules, each at its index in the weight map
+                made = []
+                for i, call in enumerate(elements):
+                    block = known[call.func.value]
+                    attr = (
+                        Attr(name, "block", call=call, block=block, statement=stmt, many=True) if not made
+                        else _block_alternative(made[0], call, block, stmt, listed=True)
+                    )
+                    attr.optional, attr.list_index = False, i
+                    made.append(attr)
+                plan.attrs[name] = made[0]
+                made[0].alternatives.extend(made[1:])
+                continue
+            # [Dense(4), Dense(4)], [Dense(4), *[Dense(4) for _ in range(n)]]: a plain list in an
             # nn.Module does not register its modules (their parameters would be lost)
             made = [n for n in _walk(value) if isinstance(n, cst.Call) and (
                 _layer_call(ctx, n) is not None or (isinstance(n.func, cst.Name) and n.func.value in known)
@@ -1821,6 +1841,8 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.ListComp):
                 return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList"), args=[cst.Arg(updated.value)]))
             if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.List):
+                if updated.value.elements:  # [Block(...), Block(...)] written out (RegNet's layers)
+                    return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList"), args=[cst.Arg(updated.value)]))
                 return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList")))  # filled by the loop after it
             return updated
 
