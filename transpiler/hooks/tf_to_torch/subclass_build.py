@@ -2258,6 +2258,16 @@ def _settle_block(block, params: dict) -> list:
     return out
 
 
+def _empty_lists(body: list):
+    """``self.X = []`` statements of ``__init__``'s body: (index, statement, X or None)."""
+    for index, stmt in enumerate(body):
+        if (
+            isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)
+            and len(stmt.body[0].targets) == 1 and isinstance(stmt.body[0].value, cst.List) and not stmt.body[0].value.elements
+        ):
+            yield index, stmt, _self_attr(stmt.body[0].targets[0].target)
+
+
 def appended_lists(init: cst.FunctionDef, known, is_layer=None) -> list[tuple[str, cst.Call, cst.SimpleStatementLine]]:
     """The lists of the file's layers ``__init__`` fills in a loop (keras-hub's way)::
 
@@ -2277,13 +2287,7 @@ def appended_lists(init: cst.FunctionDef, known, is_layer=None) -> list[tuple[st
         if name is not None and id(node) not in reads:
             mentions[name] = mentions.get(name, 0) + 1
     out = []
-    for index, first in enumerate(body):
-        if not (
-            isinstance(first, cst.SimpleStatementLine) and len(first.body) == 1 and isinstance(first.body[0], cst.Assign)
-            and len(first.body[0].targets) == 1 and isinstance(first.body[0].value, cst.List) and not first.body[0].value.elements
-        ):
-            continue
-        name = _self_attr(first.body[0].targets[0].target)
+    for index, first, name in _empty_lists(body):
         # the list is mentioned twice (besides reads of its elements): made empty, appended to in
         # a loop further down (the statements in between, transformers' `prev_chs = ...`, do not touch it)
         loop = next((s for s in body[index + 1:] if isinstance(s, cst.For)), None)
@@ -2340,13 +2344,7 @@ def listed_appends(init: cst.FunctionDef, known) -> list[tuple[str, list[tuple[c
     for node in _walk(init.body):
         if isinstance(node, cst.Name):
             locals_read[node.value] = locals_read.get(node.value, 0) + 1
-    for index, first in enumerate(body):
-        if not (
-            isinstance(first, cst.SimpleStatementLine) and len(first.body) == 1 and isinstance(first.body[0], cst.Assign)
-            and len(first.body[0].targets) == 1 and isinstance(first.body[0].value, cst.List) and not first.body[0].value.elements
-        ):
-            continue
-        name = _self_attr(first.body[0].targets[0].target)
+    for index, first, name in _empty_lists(body):
         if name is None:
             continue
 
