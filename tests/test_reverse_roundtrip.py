@@ -129,6 +129,7 @@ KNOWN_GAPS = {
     "tf_to_torch/models/graph_loop_layers.py": "torch->tf's weight map names a conditional member the model did not make",
     "tf_to_torch/models/subclass_softmax_mask.py": "torch->tf compares a bool mask with 0.5 (PyTorch promotes the bool, TF raises)",
     "tf_to_torch/models/subclass_build_loops.py": "torch->tf's weight map does not place the elements of an nn.ModuleList filled by append in a loop",
+    "tf_to_torch/models/graph_sized_blocks.py": "torch->tf's weight map does not place the elements of an nn.ModuleList filled by append in a loop",
     "tf_to_torch/models/subclass_build_assigned.py": "torch->tf keeps self.weight[position_ids], indexing by an integer tensor, which TensorFlow refuses (it is tf.gather)",
     "tf_to_torch/models/subclass_optional_lists.py": "torch->tf's weight map does not place a module chosen from a table of the file's classes (NORMS[kind](...))",
 }
