@@ -1343,6 +1343,7 @@ def _attention_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, info
         raise Unconvertible(f"self.{attr.name} ({layer.short}) is called with several tensors; not supported yet")
     where = f"self.{attr.name}(...)"
     order: dict[str, int] = {}
+    mask_at, causal = None, False
     for i, a in enumerate(args):
         name = a.keyword.value if a.keyword is not None else (ATTENTION_TENSORS[i] if i < 3 else None)
         if a.star or name is None:
@@ -1351,6 +1352,14 @@ def _attention_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, info
             order[name] = i
             continue
         ok, value = literal_value(a.value)
+        if name == "attention_mask" and not ok:
+            if not isinstance(a.value, (cst.Name, cst.Attribute)):
+                raise Unconvertible(f"{where}: give attention_mask= as a name (it is read twice: None or a mask)")
+            mask_at = i
+            continue
+        if name == "use_causal_mask" and ok and isinstance(value, bool):
+            causal = value
+            continue
         if name not in ATTENTION_DEFAULTS or not ok or value != ATTENTION_DEFAULTS[name]:
             # Keras's masks mean "attend" where PyTorch's mean "do not", with other shapes
             raise Unconvertible(f"{where}: MultiHeadAttention's {name}= has no conversion in a subclass yet")
@@ -1379,8 +1388,35 @@ def _attention_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, info
     if attr.plan is None:
         attr.plan = found
     attr.layout = "keras"
-    plan.multi_apps[id(call)] = (found.apply, [order[n] for n in names], False)
+    apply, slots = found.apply, [order[n] for n in names]
+    if mask_at is not None or causal:
+        apply = apply.replace("need_weights=False", f"attn_mask={_attention_mask_code(layer, names, mask_at, causal, len(slots))}, need_weights=False")
+        if mask_at is not None:
+            slots.append(mask_at)
+        caveat = (
+            "its mask becomes nn.MultiheadAttention's attn_mask (True where Keras's is False, one per head): a query"
+            " whose keys are all masked gets NaN in PyTorch, where Keras's masked softmax spreads it evenly"
+        )
+        if caveat not in attr.plan.warnings:
+            attr.plan.warnings.append(caveat)
+    plan.multi_apps[id(call)] = (apply, slots, False)
     return found.out
+
+
+def _attention_mask_code(layer, names: list[str], mask_at, causal: bool, slot: int) -> str:
+    """nn.MultiheadAttention's attn_mask (True: do not attend; one (T, S) mask per batch element
+    and head) for Keras's attention_mask (True: attend; (B, T, S)) and use_causal_mask."""
+    heads = layer.literal("num_heads")
+    value = "{x1}"
+    length = f"{value}.shape[1]"
+    causal_code = f"torch.ones({{x0}}.shape[1], {length}, dtype=torch.bool, device={{x0}}.device).triu(1)"
+    if mask_at is None:
+        return causal_code
+    mask = "{x" + str(slot) + "}"
+    blocked = f"~{mask}.bool().expand(-1, {{x0}}.shape[1], {length}).repeat_interleave({heads}, dim=0)"
+    if causal:
+        return f"({causal_code} if {mask} is None else ({blocked}) | {causal_code})"
+    return f"(None if {mask} is None else {blocked})"
 
 
 def _merge_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, infos, stmt) -> TensorInfo:
