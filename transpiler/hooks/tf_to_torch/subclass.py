@@ -668,22 +668,8 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
     for name, elements, stmt in listed_appends(init, known):
         # self.layer = [] then self.layer.append(A(...)), if c: self.layer.append(B(...)): an
         # nn.ModuleList of the file's classes, applied by index (self.layer[0](...)) as one form
-        if name in plan.attrs:
-            continue
-        made, after = [], []
-        for call, element_stmt, conditional in elements:
-            block = known[call.func.value]
-            if not made:
-                attr = Attr(name, "block", call=call, block=block, statement=element_stmt, many=True, optional=conditional)
-            else:
-                attr = _block_alternative(made[0], call, block, element_stmt, listed=True)
-                attr.optional = conditional
-            attr.list_index, attr.list_after = sum(not c for _, _, c in elements[:len(made)]), list(after)
-            if conditional:
-                after.append((call, element_stmt))
-            made.append(attr)
-        plan.attrs[name] = made[0]
-        made[0].alternatives.extend(made[1:])
+        if name not in plan.attrs:
+            plan.attrs[name] = _listed_blocks(name, elements, known)
     for stmt, _conditional in statements:
         for small in stmt.body:
             name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
@@ -714,17 +700,7 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             ):
                 # [Block(...), Other(...)] written out (RegNet's layers): an nn.ModuleList of
                 # those modules, each at its index in the weight map
-                made = []
-                for i, call in enumerate(elements):
-                    block = known[call.func.value]
-                    attr = (
-                        Attr(name, "block", call=call, block=block, statement=stmt, many=True) if not made
-                        else _block_alternative(made[0], call, block, stmt, listed=True)
-                    )
-                    attr.optional, attr.list_index = False, i
-                    made.append(attr)
-                plan.attrs[name] = made[0]
-                made[0].alternatives.extend(made[1:])
+                plan.attrs[name] = _listed_blocks(name, [(call, stmt, False) for call in elements], known)
                 continue
             # [Dense(4), Dense(4)], [Dense(4), *[Dense(4) for _ in range(n)]]: a plain list in an
             # nn.Module does not register its modules (their parameters would be lost)
@@ -737,6 +713,26 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
                     f" self.{name}.append(Block(...)), the forms that become an nn.ModuleList (a plain list in an"
                     " nn.Module does not register its modules)"
                 )
+
+
+def _listed_blocks(name: str, elements: list, known: dict) -> Attr:
+    """The list ``self.<name>`` of the file's classes given one by one, ``elements`` their
+    (constructor call, statement, made under a condition): the first as the list's Attr, the
+    others its alternatives, each with its index (listed_appends' lists, lists written out)."""
+    made, after = [], []
+    for call, stmt, conditional in elements:
+        block = known[call.func.value]
+        if not made:
+            attr = Attr(name, "block", call=call, block=block, statement=stmt, many=True)
+        else:
+            attr = _block_alternative(made[0], call, block, stmt, listed=True)
+        attr.optional = conditional
+        attr.list_index, attr.list_after = sum(not c for _, _, c in elements[:len(made)]), list(after)
+        if conditional:
+            after.append((call, stmt))
+        made.append(attr)
+    made[0].alternatives.extend(made[1:])
+    return made[0]
 
 
 def _block_list_element(value, known: dict) -> cst.Call | None:
