@@ -382,7 +382,9 @@ def ctc_loss(args, ctx, original):
         if not isinstance(number, int) or isinstance(number, bool):
             raise Unconvertible("blank_index must be an integer")
         if number < 0:
-            text += ", blank={logits}.shape[-1] + {blank}"  # TensorFlow counts it from the classes' end
+            if not isinstance(a.require("logits"), (cst.Name, cst.Attribute)):
+                raise Unconvertible("a negative blank_index counts from the classes' end: give the logits as a name (read twice)")
+            text += f", blank={{logits}}.shape[-1] - {-number}"  # TensorFlow counts it from the classes' end
         elif number != 0:
             text += ", blank={blank}"
     elif blank is not None and not _is_none_literal(blank):

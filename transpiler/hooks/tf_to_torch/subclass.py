@@ -1385,6 +1385,8 @@ def _attention_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, info
         attr.plan = found
     attr.layout = "keras"
     apply, slots = found.apply, [order[n] for n in names]
+    if (mask_at is not None or causal) and not all(isinstance(args[order[n]].value, cst.Name) for n in names):
+        raise Unconvertible(f"{where}: with a mask, give query and value as names (the mask reads their lengths)")
     if mask_at is not None or causal:
         apply = apply.replace("need_weights=False", f"attn_mask={_attention_mask_code(layer, names, mask_at, causal, len(slots))}, need_weights=False")
         if mask_at is not None:
