@@ -140,8 +140,10 @@ class Scan:
             text = code_of(node).strip()
             found = self.source.find(text, start) if text else -1
             if found == -1 and "\n" in text:
-                # code_of indents a node of several lines on its own: its first line is as written
-                found = self.source.find(text.split("\n", 1)[0], start)
+                # code_of indents a node of several lines on its own: its first line is as
+                # written, and the rest matches but for whitespace (an element of a list written
+                # out may start like the one before it: `Block(a,` / `Block(\n b,`)
+                found = _find_spread(self.source, text, start)
             offset = found if found != -1 else None
         if offset is None:
             return (0, 0)
@@ -156,6 +158,26 @@ class Scan:
             self._line_starts = starts
         line = bisect.bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1] + 1
+
+
+def _find_spread(source: str, text: str, start: int) -> int:
+    """Where ``text`` starts in ``source`` from ``start``, its whitespace aside; -1 if nowhere."""
+    first = text.split("\n", 1)[0]
+    want = "".join(text.split())
+    found = source.find(first, start)
+    while found != -1:
+        got, i = [], found
+        need = len(want)
+        while i < len(source) and need:
+            ch = source[i]
+            if not ch.isspace():
+                got.append(ch)
+                need -= 1
+            i += 1
+        if "".join(got) == want:
+            return found
+        found = source.find(first, found + 1)
+    return -1
 
 
 def _stack(frame) -> tuple[cst.CSTNode, ...]:
