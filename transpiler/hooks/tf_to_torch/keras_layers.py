@@ -698,40 +698,58 @@ def plan_conv(layer: LayerCall, x: TensorInfo) -> LayerPlan:
 
 
 def plan_depthwise(layer: LayerCall, x: TensorInfo) -> LayerPlan:
+    """DepthwiseConv1D/2D: a convolution with groups=in_channels. The input channels may be a
+    size build() gives (`hidden`, written as it is)."""
+    n = _spatial_rank(layer)
     _channels_first(layer)
-    _expect_rank(layer, x, 3)
+    _expect_rank(layer, x, n + 1)
     layer.reject("depthwise_constraint", "bias_constraint", "activity_regularizer")
-    kernel = layer.tuple_arg("kernel_size", 2, None)
-    strides = layer.tuple_arg("strides", 2, 1)
-    dilation = layer.tuple_arg("dilation_rate", 2, 1)
+    kernel = layer.sizes("kernel_size", n, None)
+    strides = layer.tuple_arg("strides", n, 1)
+    dilation = layer.tuple_arg("dilation_rate", n, 1)
     mult = layer.literal("depth_multiplier", 1)
     padding = str(layer.literal("padding", "valid")).lower()
     use_bias = layer.literal("use_bias", True)
     in_ch = x.channels
-    if not _is_int(in_ch):
-        raise Unconvertible("DepthwiseConv2D needs the number of input channels to be known statically")
+    if not (_is_int(in_ch) or isinstance(in_ch, Expr)) or not _is_int(mult):
+        raise Unconvertible(f"{layer.short} needs the number of input channels to be known statically")
     spatial = x.shape[:-1]
     plan = LayerPlan()
     pad_arg = ""
     if padding == "same":
-        if strides == (1, 1):
+        if strides == (1,) * n:
             pad_arg = ", padding='same'"
+        elif isinstance(kernel, Expr):
+            raise Unconvertible(f"{layer.short}: padding='same' with stride > 1 needs the kernel size to be known statically")
         else:
             pads = [_same_padding(sz, k, st, dl) for sz, k, st, dl in zip(spatial, kernel, strides, dilation)]
             if any(p is None for p in pads) or any(a != b for a, b in pads):
-                raise Unconvertible("DepthwiseConv2D: padding='same' with stride > 1 pads unevenly or needs a known input size")
+                raise Unconvertible(f"{layer.short}: padding='same' with stride > 1 pads unevenly or needs a known input size")
             pad_arg = f", padding={_pair(tuple(a for a, _ in pads))}"
     elif padding != "valid":
-        raise Unconvertible(f"DepthwiseConv2D: padding={padding!r} is not supported")
-    extra = f", stride={_pair(strides)}" if strides != (1, 1) else ""
-    extra += f", dilation={_pair(dilation)}" if dilation != (1, 1) else ""
+        raise Unconvertible(f"{layer.short}: padding={padding!r} is not supported")
+    extra = f", stride={_pair(strides)}" if strides != (1,) * n else ""
+    extra += f", dilation={_pair(dilation)}" if dilation != (1,) * n else ""
     extra += ", bias=False" if use_bias is False else ""
-    out_ch = in_ch * mult
-    plan.modules.append(ModuleSpec("depthwise", f"torch.nn.Conv2d({in_ch}, {out_ch}, {_pair(kernel)}{extra}{pad_arg}, groups={in_ch})"))
+    s = _Subs()
+    kernel_code = s(kernel) if isinstance(kernel, Expr) else _pair(kernel)
+    if _is_int(in_ch):
+        in_code, out_ch = str(in_ch), in_ch * mult
+        out_code = str(out_ch)
+    else:
+        in_code = s(in_ch)
+        out_ch = in_ch if mult == 1 else None
+        out_code = in_code if mult == 1 else f"{in_code} * {mult}"
+    plan.modules.append(ModuleSpec(
+        "depthwise", f"torch.nn.Conv{n}d({in_code}, {out_code}, {kernel_code}{extra}{pad_arg}, groups={in_code})", s.subs,
+    ))
     plan.weights = [WeightMap("kernel|depthwise_kernel", "weight", "depthwise")]
     if use_bias is not False:
         plan.weights.append(WeightMap("bias", "bias"))
-    out_spatial = tuple(_conv_out(sz, k, st, dl, padding) for sz, k, st, dl in zip(spatial, kernel, strides, dilation))
+    if isinstance(kernel, Expr):
+        out_spatial = tuple(spatial) if padding == "same" else (None,) * n
+    else:
+        out_spatial = tuple(_conv_out(sz, k, st, dl, padding) for sz, k, st, dl in zip(spatial, kernel, strides, dilation))
     plan.out = TensorInfo(out_spatial + (out_ch,), "cf")
     _regularizer_warnings(layer, plan)
     return with_activation(plan, activation_name(layer), layout_dim=_activation_dim(layer))
