@@ -304,6 +304,13 @@ def _is_none(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
 
+def _is_number(node) -> bool:
+    """``1.0``, ``-1``: a number written out"""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    return isinstance(node, (cst.Integer, cst.Float))
+
+
 def _other(stmt) -> Unconvertible:
     lines = [line for line in code_of(stmt).strip().splitlines() if not line.strip().startswith("#")]
     text = lines[0].strip() if isinstance(stmt, cst.BaseCompoundStatement) else " ".join(" ".join(lines).split())
@@ -858,8 +865,9 @@ class _BuildWalker:
                 self._weight(name, value, stmt)
                 self.plan.branched.add(name)
                 return
-            if name in self.plan.branched and _is_none(value):
+            if name in self.plan.branched and (_is_none(value) or _is_number(value)):
                 # if use_mask_token: self.mask_token = self.add_weight(...) / else: self.mask_token = None
+                # (or a number: Gemma 3n's RMSNorm scales by 1.0 where it has no scale)
                 kept.append(stmt)
                 return
             if name in self.plan.made or name in self.plan.branched:
@@ -1609,6 +1617,19 @@ class _BuildWalker:
             self._chained(name, attr, shape)
             self.plan.builds.append(call)
             return
+        last = self._replaced_last(shape)
+        if last is not None and attr is not None and attr.kind == "layer":
+            # self.o_proj.build(input_shape[:-1] + (heads * head_dim,)): the input's shape with
+            # another last size, which is the layer's input size
+            ok, number = literal_value(last)
+            mapped = None if ok else self.scope.expression(self.substitute(last), self._made_at(attr))
+            if not (ok and isinstance(number, int)) and mapped is None:
+                raise Unconvertible(
+                    f"self.{name}.build(...): the size {code_of(last).strip()} is not known where __init__ makes self.{name}"
+                )
+            lead = _leading_dims(attr.layer, f"self.{name}.build({code_of(shape).strip()})")
+            self._record_shape(name, attr, (*lead, number if ok else Expr(mapped)), call)
+            return
         whole = self._shape_name(shape) is not None
         if whole and attr is not None and attr.kind == "layer":
             # self.norm.build(input_shape): its input size is this layer's, an __init__ parameter
@@ -1660,6 +1681,23 @@ class _BuildWalker:
                 self._record_shape(name, attr, dims, call)
                 return
         self._record_shape(name, attr, self._literal_dims(name, attr, shape), call)
+
+    def _replaced_last(self, shape):
+        """``input_shape[:-1] + (size,)`` (a shape of this build() with its last size replaced):
+        that size, else None"""
+        if not (isinstance(shape, cst.BinaryOperation) and isinstance(shape.operator, cst.Add)):
+            return None
+        head, tail = shape.left, shape.right
+        if not (
+            isinstance(tail, (cst.Tuple, cst.List)) and tail.elements
+            and not any(isinstance(e, cst.StarredElement) for e in tail.elements)
+            and isinstance(head, cst.Subscript) and len(head.slice) == 1 and isinstance(head.slice[0].slice, cst.Slice)
+            and head.slice[0].slice.lower is None and head.slice[0].slice.step is None
+            and code_of(head.slice[0].slice.upper).strip() == "-1"
+            and (self._shape_name(head.value) is not None or self._is_shape(head.value))
+        ):
+            return None
+        return tail.elements[-1].value
 
     def _literal_dims(self, name: str, attr, shape) -> tuple:
         """``[None, None, self.hidden]``, a layer's literal build shape, as its Keras shape without the
@@ -2244,7 +2282,8 @@ def _settle_block(block, params: dict) -> list:
                         and small.value.func.attr.value == "assign" and _self_attr(small.value.func.value) in params:
                     continue  # the parameter is made with that value (_BuildWalker._assigned_weight)
                 name = _self_attr(small.targets[0].target) if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
-                if name in params and not _is_none(small.value):  # `else: self.mask_token = None` stays
+                if name in params and not (_is_none(small.value) or _is_number(small.value)):
+                    # `else: self.mask_token = None` (or `= 1.0`) stays
                     if smalls:
                         out.append(stmt.with_changes(body=smalls))
                         smalls = []
