@@ -138,6 +138,9 @@ BERT_F, DB_F, VIT_F = "bert/modeling_tf_bert.py", "distilbert/modeling_tf_distil
 AL_F, RO_F, EL_F, G2_F = ("albert/modeling_tf_albert.py", "roberta/modeling_tf_roberta.py",
                           "electra/modeling_tf_electra.py", "gpt2/modeling_tf_gpt2.py")
 MB_F = "mobilebert/modeling_tf_mobilebert.py"
+RN_F, RG_F = "resnet/modeling_tf_resnet.py", "regnet/modeling_tf_regnet.py"
+RESNET = dict(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
+REGNET = dict(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], groups_width=4, layer_type="x")
 CB_F = "convbert/modeling_tf_convbert.py"
 XLM_F = "xlm/modeling_tf_xlm.py"
 DV2_F = "deberta_v2/modeling_tf_deberta_v2.py"
@@ -260,6 +263,19 @@ COMPONENTS = [
         "x": f(B, T, H), "layer_past": None, "attention_mask": None, "head_mask": None, "encoder_hidden_states": None,
         "encoder_attention_mask": None, "use_cache": False, "output_attentions": True}),
     _c(G2_F, "TFGPT2MainLayer", "GPT2Config", GPT2, {"input_ids": i(99, B, T), "attention_mask": KEEP, "use_cache": False, **WHOLE}),
+    # ResNet's layers take channels-last images; the convolution is applied in a helper method
+    _c(RN_F, "TFResNetConvLayer", "ResNetConfig", RESNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="4, 8, stride=2"),
+    _c(RN_F, "TFResNetShortCut", "ResNetConfig", RESNET, {"x": f(B, 8, 8, 4)}, ctor="4, 8, stride=2"),
+    _c(RN_F, "TFResNetBasicLayer", "ResNetConfig", RESNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="4, 8, stride=2"),
+    Component("resnet.TFResNetBasicLayer(identity)", RN_F, "TFResNetBasicLayer", "ResNetConfig", RESNET,
+              {"hidden_state": f(B, 8, 8, 8)}, ctor="8, 8"),
+    _c(RN_F, "TFResNetBottleNeckLayer", "ResNetConfig", RESNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="4, 8, stride=2"),
+    _c(RN_F, "TFResNetEmbeddings", "ResNetConfig", RESNET, {"pixel_values": f(B, 16, 16, 3)}),
+    # RegNet: the same shortcut, whose call() returns its normalization's output; grouped convolutions
+    _c(RG_F, "TFRegNetShortCut", "RegNetConfig", REGNET, {"inputs": f(B, 8, 8, 4)}, ctor="4, 8, stride=2"),
+    _c(RG_F, "TFRegNetXLayer", "RegNetConfig", REGNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="{config}, 4, 8, stride=2"),
+    Component("regnet.TFRegNetXLayer(identity)", RG_F, "TFRegNetXLayer", "RegNetConfig", REGNET,
+              {"hidden_state": f(B, 8, 8, 8)}, ctor="{config}, 8, 8"),
 ]
 
 # -- preparing and converting ----------------------------------------------------------
@@ -679,7 +695,10 @@ def run_component(c: Component, n: int, keras_mod, torch_mod, info: dict, rtol: 
         layer(**k_in, training=False)  # builds
         wrng = np.random.default_rng(1000 + n)
         for w in layer.weights:
-            w.assign((wrng.standard_normal(tuple(w.shape)) * 0.3).astype(w.dtype.as_numpy_dtype))
+            drawn = wrng.standard_normal(tuple(w.shape)) * 0.3
+            if "moving_variance" in w.name:
+                drawn = 0.5 + np.abs(drawn)  # a variance: positive
+            w.assign(drawn.astype(w.dtype.as_numpy_dtype))
         k_out = [np.asarray(t) for t in flat(layer(**k_in, training=False))]
         out.keras_params = int(sum(np.prod(w.shape) for w in layer.weights))
 
@@ -695,10 +714,17 @@ def run_component(c: Component, n: int, keras_mod, torch_mod, info: dict, rtol: 
         state = with_aliases(module, state)  # a module held in two places: one tensor, several keys
         module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
         module.eval()
-        out.torch_params = int(sum(p.numel() for p in module.parameters()))
+        # Keras counts BatchNormalization's moving statistics among its weights; PyTorch keeps
+        # them as buffers
+        out.torch_params = int(sum(p.numel() for p in module.parameters())) + int(sum(
+            b.numel() for name, b in module.named_buffers() if name.endswith(("running_mean", "running_var"))
+        ))
         t_in = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
         with torch.no_grad():
             t_out = [t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t) for t in flat(module(**t_in))]
+        if info[var].get("output_layout") == "cf":
+            # the converted class gives its images channels-first (the converter's summary says so)
+            t_out = [np.moveaxis(t, 1, -1) if t.ndim >= 3 else t for t in t_out]
 
         stage = "compare"
         if len(k_out) != len(t_out):

@@ -83,6 +83,13 @@ PASSING = {
     # heads with a loss mixin, modeling_tf_utils converted in the same run: logits and loss
     "bert.TFBertForSequenceClassification", "bert.TFBertForQuestionAnswering",
     "distilbert.TFDistilBertForSequenceClassification", "roberta.TFRobertaForSequenceClassification",
+    # ResNet: its convolution applied in a helper method (channels-first there only), a shortcut
+    # that is TFResNetShortCut or a linear Activation (one conditional expression), BatchNorm
+    "resnet.TFResNetConvLayer", "resnet.TFResNetShortCut", "resnet.TFResNetBasicLayer",
+    "resnet.TFResNetBasicLayer(identity)", "resnet.TFResNetBottleNeckLayer", "resnet.TFResNetEmbeddings",
+    # RegNet: the same shortcut (its call() returns its normalization's output), its layers a list
+    # written out element by element, grouped convolutions
+    "regnet.TFRegNetShortCut", "regnet.TFRegNetXLayer", "regnet.TFRegNetXLayer(identity)",
     # MobileBERT: an optional list of feed-forward blocks; NORM2FN[...](...), a table of norm classes,
     # TFLayerNorm (a LayerNormalization with a fixed build() shape) an nn.LayerNorm subclass
     "mobilebert.TFMobileBertPredictionHeadTransform", "mobilebert.TFMobileBertMainLayer",

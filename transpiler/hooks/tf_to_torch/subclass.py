@@ -39,6 +39,7 @@ from .keras_layers import LayerCall, LayerPlan, TensorInfo, identity_module, pla
 from .models import _layer_call, _Placeholders
 from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, listed_appends, plan_build, settle_branches
+from .subclass_init_builds import plan_init_builds
 from .project_classes import foreign_plans, imported_classes, plain_import, with_mixins
 from .signatures import drop_method
 from .twins import names_twin, twin_bases, twin_of
@@ -110,6 +111,9 @@ class ClassPlan:
     call_params: list[str] = field(default_factory=list)
     # rewrites of forward: id(original call) -> conversion info
     app_before: dict[int, str] = field(default_factory=dict)  # application -> input conversion
+    # application -> output conversion: a channels-first result put with Keras-layout tensors
+    # in one elementwise expression (`self.conv_path(x) + self.shortcut(x)`)
+    app_after: dict[int, str] = field(default_factory=dict)
     axis_remaps: dict[int, dict] = field(default_factory=dict)  # framework call -> {arg: new value}
     name_moves: dict[int, set] = field(default_factory=dict)  # statement id -> names to move to Keras order
     # statement id -> (target, source): `x = tf.transpose(x, perm=(0, 2, 3, 1))` whose result only
@@ -140,6 +144,14 @@ class ClassPlan:
     # a class derived from one of the run that becomes a module, adding only helpers and Keras's
     # config methods (_module_base): that class's name; it is the base's plan otherwise
     derived_from: str | None = None
+    # id(__init__ line) -> its `self.<layer>.build(shape)` call, which goes (subclass_init_builds.py)
+    init_builds: dict[int, cst.Call] = field(default_factory=dict)
+    # its forward() takes and gives Keras's layout even where its layers work channels-first: a
+    # holder makes it or a layer by one conditional expression, which one forward() call applies
+    keras_output: bool = False
+    # the channels-first layers applied in other methods (_trace_helpers): there they take and
+    # give Keras's layout, moved around the module call
+    helper_cf: set[str] = field(default_factory=set)
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -158,7 +170,9 @@ def _is_keras_class(ctx, cls: cst.ClassDef) -> tuple[bool, bool]:
 def analyze(ctx) -> None:
     plans: dict[int, ClassPlan] = ctx.facts.setdefault("class_plans", {})
     by_name: dict[str, ClassPlan] = dict(foreign_plans(ctx))
-    for stmt in _dependency_order([s for s in ctx.module.body if isinstance(s, cst.ClassDef)]):
+    classes = [s for s in ctx.module.body if isinstance(s, cst.ClassDef)]
+    ctx.facts["keras_output"] = _keras_output_wanted(ctx, classes)
+    for stmt in _dependency_order(classes):
         if ctx.facts.get("twins") and names_twin(ctx, stmt):
             ctx.scan.path_ids.update((id(ctx.module), id(stmt)))  # its base becomes the twin (_twin_only)
         graph = subclass_graph.find(ctx, stmt)
@@ -238,6 +252,7 @@ def analyze(ctx) -> None:
         except Unconvertible as exc:
             plan.problems.append(str(exc))
         _plan_build(ctx, plan)
+        plan_init_builds(ctx, plan, _method(plan.node, "__init__"), _self_attr)
         _check_block_sizes(plan)
         kept = [a for a in _with_alternatives(plan) if a.kind == "block" and (a.block.problems or a.block.build_problem)]
         if kept and not plan.problems:
@@ -471,6 +486,26 @@ def _converted_base(ctx, name: str) -> bool:
                     return True
             return False
     return False
+
+
+def _keras_output_wanted(ctx, classes: list[cst.ClassDef]) -> set[str]:
+    """The classes of the file that some ``__init__`` makes by one side of a conditional
+    expression whose other side is a Keras layer (ResNet's ``ShortCut(...) if project else
+    Activation("linear")``): the layer keeps Keras's layout, so the class must give it too."""
+    names = {c.name.value for c in classes}
+    wanted = set()
+    for cls in classes:
+        init = _method(cls, "__init__")
+        if init is None:
+            continue
+        for node in _walk(init.body):
+            if not isinstance(node, cst.IfExp):
+                continue
+            sides = (node.body, node.orelse)
+            blocks = [s.func.value for s in sides if isinstance(s, cst.Call) and isinstance(s.func, cst.Name) and s.func.value in names]
+            if len(blocks) == 1 and any(isinstance(s, cst.Call) and _layer_call(ctx, s) is not None for s in sides):
+                wanted.add(blocks[0])
+    return wanted
 
 
 def _dependency_order(classes: list[cst.ClassDef]) -> list[cst.ClassDef]:
@@ -873,6 +908,30 @@ def _both_made(ctx, plan: ClassPlan, name: str, value, stmt, known: dict) -> boo
     elif _block_call(body, known) and _block_call(orelse, known):
         first = Attr(name, "block", call=body, block=known[body.func.value], statement=stmt, optional=True)
         first.alternatives.append(_block_alternative(first, orelse, known[orelse.func.value], stmt))
+    elif any(layer is not None for layer in layers) and (_block_call(body, known) or _block_call(orelse, known)):
+        # `Project(...) if flag else Activation("linear")`: a layer on one side, a class of the
+        # file on the other, planned as made in two branches when one forward() call serves both
+        made, block_call = (body, orelse) if layers[0] is not None else (orelse, body)
+        layer, block = _layer_call(ctx, made), known[block_call.func.value]
+        if not (
+            block.input_layout == block.output_layout == "keras" and not block.problems and not block.build_problem
+            and _neutral(layer)
+        ):
+            raise Unconvertible(
+                f"self.{name} is {block.name} or {layer.short} ({code_of(value.with_changes(lpar=[], rpar=[])).strip()}),"
+                " which take or give tensors"
+                " differently (layouts or weights): one forward() call cannot serve both"
+            )
+        first = Attr(name, "layer", layer, made, statement=stmt, optional=True)
+        first.alternatives.append(Attr(name, "block", call=block_call, block=block, statement=stmt, optional=True))
+        ctx.owned.add(id(made))
+    elif any(layer is not None for layer in layers) or _block_call(body, known) or _block_call(orelse, known):
+        # a layer or a class of the file on one side, anything else on the other
+        raise Unconvertible(
+            f"self.{name} is made by a conditional expression ({code_of(value.with_changes(lpar=[], rpar=[])).strip()})"
+            " whose sides are not both"
+            " layers or classes of the file: a module holding it would hold something else where the condition fails"
+        )
     else:
         return False
     plan.attrs[name] = first
@@ -987,7 +1046,10 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
     tensors = [p for p in params[1:] if p not in plan.dropped]
     plan.call_params = tensors
     infos: dict[str, TensorInfo] = {}
-    first_use = _first_layer_use(plan, call, tensors[0]) if tensors else None
+    plan.keras_output = plan.name in ctx.facts.get("keras_output", ())
+    # a class that must give Keras's layout takes it too (the other side of its holder's
+    # conditional expression is given the same tensor)
+    first_use = _first_layer_use(plan, call, tensors[0]) if tensors and not plan.keras_output else None
     for i, name in enumerate(tensors):
         layout = "cf" if i == 0 and first_use == "cf" else "keras"
         infos[name] = TensorInfo(None, layout)
@@ -1079,6 +1141,15 @@ def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> T
                         continue
                     info = _expr_info(ctx, plan, value, infos, stmt)
                     if isinstance(small, cst.Return):
+                        if plan.keras_output and info.layout == "cf" and isinstance(value, cst.Name):
+                            _move_all(plan, stmt, value, infos)  # return x.movedim(1, -1)
+                            info = TensorInfo(info.shape, "keras")
+                        elif (
+                            plan.keras_output and info.layout == "cf" and isinstance(value, cst.Call)
+                            and _self_attr(value.func) in plan.attrs
+                        ):
+                            plan.app_after[id(value)] = "movedim(1, -1)"  # return self.norm(...).movedim(1, -1)
+                            info = TensorInfo(info.shape, "keras")
                         result = info
                     elif isinstance(small, cst.Assign):
                         for t in small.targets:
@@ -1104,14 +1175,26 @@ def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> T
             elif isinstance(orelse, cst.If):
                 r2 = _trace_block(ctx, plan, cst.IndentedBlock(body=[orelse]), right)
             for key in set(left) | set(right):
-                a, b = left.get(key), right.get(key)
-                infos[key] = a if (a is not None and b is not None and a.layout == b.layout) else TensorInfo(None, "keras")
+                infos[key] = _merged(left.get(key), right.get(key))
             result = r1 or r2 or result
         elif isinstance(stmt, cst.BaseCompoundStatement):
             touched = {n for n in used_names(stmt)} & set(infos)
             if any(infos[n].layout == "cf" for n in touched):
                 raise Unconvertible("loops or other blocks over channels-first tensors in call() are not converted yet")
     return result
+
+
+def _merged(a: TensorInfo | None, b: TensorInfo | None) -> TensorInfo:
+    """What a name holds after an ``if`` whose branches left it as ``a`` and ``b``: a size the
+    branches disagree on is unknown (`if self.proj is not None: h = self.proj(h)` leaves h
+    with either size), as is a layout they disagree on."""
+    if a is None or b is None or a.layout != b.layout:
+        return TensorInfo(None, "keras")
+    if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
+        return a if repr(a.shape) == repr(b.shape) else TensorInfo(None, a.layout)
+    if repr(a.shape) == repr(b.shape):
+        return a
+    return TensorInfo(tuple(x if repr(x) == repr(y) else None for x, y in zip(a.shape, b.shape)), a.layout)
 
 
 TRANSPOSES = {"tensorflow.transpose", "tensorflow.compat.v1.transpose", "tensorflow.linalg.transpose"}
@@ -1186,11 +1269,12 @@ def _expr_info(ctx, plan: ClassPlan, value, infos, stmt) -> TensorInfo:
             return _axis_op(ctx, plan, api, value, infos, stmt)
         if api in ELEMENTWISE or api in ELEMENTWISE_BINARY and all(a.keyword is None for a in value.args):
             args = [_expr_info(ctx, plan, a.value, infos, stmt) for a in value.args if a.keyword is None]
-            return _same_shape(args, _same_layout(args, plan, stmt, value, infos)) if args else TensorInfo(None)
+            operands = [a.value for a in value.args if a.keyword is None]
+            return _same_shape(args, _same_layout(args, plan, stmt, value, infos, operands)) if args else TensorInfo(None)
     if isinstance(value, cst.BinaryOperation):
         left = _expr_info(ctx, plan, value.left, infos, stmt)
         right = _expr_info(ctx, plan, value.right, infos, stmt)
-        out = _same_layout([left, right], plan, stmt, value, infos)
+        out = _same_layout([left, right], plan, stmt, value, infos, [value.left, value.right])
         return _same_shape([left, right], out) if isinstance(value.operator, ELEMENTWISE_OPERATORS) else out
     if isinstance(value, cst.UnaryOperation):
         return _expr_info(ctx, plan, value.expression, infos, stmt)
@@ -1259,10 +1343,20 @@ def _same_shape(items: list[TensorInfo], out: TensorInfo) -> TensorInfo:
     return out
 
 
-def _same_layout(items: list[TensorInfo], plan, stmt, node, infos) -> TensorInfo:
+def _same_layout(items: list[TensorInfo], plan, stmt, node, infos, operands=None) -> TensorInfo:
     tensors = [t for t in items if t is not None]
     layouts = {t.layout for t in tensors if t.rank is None or t.rank >= 2 or t.layout == "cf"}
     if len(layouts) > 1:
+        for info, operand in zip(items, operands or ()):
+            # a layer's channels-first result among Keras-layout operands: moved where it is made
+            # (a name holding one is moved for the statement, below)
+            if info is not None and info.layout == "cf" and not isinstance(operand, cst.Name):
+                if not (isinstance(operand, cst.Call) and _self_attr(operand.func) in plan.attrs):
+                    raise Unconvertible(
+                        f"{' '.join(code_of(node).split())[:80]}: puts a channels-first result"
+                        f" ({' '.join(code_of(operand).split())[:40]}) with tensors in Keras's layout; assign it to a name first"
+                    )
+                plan.app_after[id(operand)] = "movedim(1, -1)"
         _move_all(plan, stmt, node, infos)
         return TensorInfo(None, "keras")
     layout = layouts.pop() if layouts else "keras"
@@ -1506,12 +1600,17 @@ def _trace_helpers(ctx, plan: ClassPlan) -> None:
                 args = args[:1]
             if len(args) != 1 or args[0].star or attr.layer.rule.data.get("plan") in ("merge", "mha"):
                 raise Unconvertible(f"{where}: a layer called with other than one tensor outside call() is not converted yet")
-            if wanted_layout(attr.layer, TensorInfo(None)) == "cf" or attr.layout == "cf":
-                raise Unconvertible(
-                    f"{where}: {attr.layer.short} works on channels-first tensors in PyTorch, whose layout is traced"
-                    " in call() only; apply it in call()"
-                )
-            _app_info(ctx, plan, attr, node, {}, None)
+            channels_first = wanted_layout(attr.layer, TensorInfo(None)) == "cf" or attr.layout == "cf"
+            out = _app_info(ctx, plan, attr, node, {}, None)
+            if channels_first:
+                # the method reads and gives tensors as Keras holds them (call() moves them back
+                # before handing them over): the module call alone works channels-first
+                if out.layout != "cf" or out.flat_from is not None or attr.plan.multi_input:
+                    raise Unconvertible(
+                        f"{where}: {attr.layer.short} works on channels-first tensors in PyTorch, and what it gives"
+                        " is not a channels-first tensor of the same kind; apply it in call()"
+                    )
+                plan.helper_cf.add(attr.name)
 
 
 def _plan_unapplied(plan: ClassPlan) -> None:
@@ -1909,6 +2008,8 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 return updated.with_changes(args=[])  # nn.Module.__init__ takes no Keras arguments
             return updated
 
+    if plan.init_builds:
+        fn = _without_init_builds(ctx, plan, fn)
     fn = Init(fn).transform(fn)
     moved = plan.build.moved if plan.build is not None else []
     if moved:  # the layers build() made (subclass_build._BuildWalker._make), converted with the others
@@ -1924,6 +2025,42 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
     if built or sizes or moved:
         fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *sizes, *moved, *built]))
     return fn
+
+
+def _without_init_builds(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
+    """__init__ less its ``self.<layer>.build(shape)`` lines (subclass_init_builds.py): the modules
+    are made with those sizes. A comment above such a line stays, above the next one."""
+    gone = {code_of(ctx.updated(call)) for call in plan.init_builds.values()}
+    for call in plan.init_builds.values():
+        ctx.converted(call, "layer.build", "(removed)", "PyTorch modules are made with their sizes")
+
+    def block(node):
+        body, carried = [], []
+        for stmt in node.body:
+            if (
+                isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)
+                and code_of(stmt.body[0].value) in gone
+            ):
+                carried.extend(line for line in stmt.leading_lines if line.comment is not None)
+                continue
+            if isinstance(stmt, cst.If):
+                stmt = branch(stmt)
+            if carried:
+                stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
+                carried = []
+            body.append(stmt)
+        return node.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])])
+
+    def branch(stmt: cst.If) -> cst.If:
+        orelse = stmt.orelse
+        if isinstance(orelse, cst.If):
+            orelse = branch(orelse)
+        elif isinstance(orelse, cst.Else) and isinstance(orelse.body, cst.IndentedBlock):
+            orelse = orelse.with_changes(body=block(orelse.body))
+        body = block(stmt.body) if isinstance(stmt.body, cst.IndentedBlock) else stmt.body
+        return stmt.with_changes(body=body, orelse=orelse)
+
+    return fn.with_changes(body=block(fn.body))
 
 
 def _as_buffer(ctx, stmt, name: str):
@@ -2050,7 +2187,7 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
     fn = fn.with_changes(name=cst.Name("forward"), params=params.with_changes(**changes))
     original_call = _method(plan.node, "call")
     elements = _list_element_names(plan, original_call)
-    remaps, befores, moves, dropped_transposes, multis = {}, {}, {}, {}, {}
+    remaps, befores, afters, moves, dropped_transposes, multis = {}, {}, {}, {}, {}, {}
     for node in _walk(original_call.body):
         if id(node) in plan.multi_apps:
             multis[id(ctx.updated(node))] = plan.multi_apps[id(node)]
@@ -2058,6 +2195,8 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             remaps[id(ctx.updated(node))] = plan.axis_remaps[id(node)]
         if id(node) in plan.app_before:
             befores[id(ctx.updated(node))] = plan.app_before[id(node)]
+        if id(node) in plan.app_after:
+            afters[id(ctx.updated(node))] = plan.app_after[id(node)]
         if id(node) in plan.name_moves:
             moves[id(ctx.updated(node))] = plan.name_moves[id(node)]
         if id(node) in plan.to_channels_last:
@@ -2134,7 +2273,11 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
         def leave_Call(self, original, updated):
             attr = _self_attr(original.func)
             if attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block") and not plan.attrs[attr].many:
-                return self._application(plan.attrs[attr], original, updated)
+                applied = self._application(plan.attrs[attr], original, updated)
+                after = afters.get(id(original))
+                if after:
+                    return cst.parse_expression(f"{_operand(code_of(applied).strip())}.{after}")
+                return applied
             if _list_attr(plan, original.func, elements) is not None:
                 # an element of a list of converted subclasses: forward() takes no training/mask
                 dropped = _list_attr(plan, original.func, elements).block.dropped
@@ -2242,9 +2385,20 @@ def _rewrite_helper(plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             if mask is not None:
                 guarded = _not_none_names(fn).get(id(original), set())
                 return cst.parse_expression(_masked_softmax_code(attr, code_of(args[0].value).strip(), mask, fn, guarded))
-            return cst.parse_expression(_layer_call_code(attr, code_of(args[0].value).strip()))
+            x = code_of(args[0].value).strip()
+            if attr.name in plan.helper_cf:
+                applied = _layer_call_code(attr, f"{_operand(x)}.movedim(-1, 1)")
+                return cst.parse_expression(f"{_operand(applied)}.movedim(1, -1)")
+            return cst.parse_expression(_layer_call_code(attr, x))
 
     return Helper(paths_to(fn, wanted)).transform(fn)
+
+
+def _operand(code: str) -> str:
+    """``code`` as the receiver of a method call: in parentheses unless it is a name, call,
+    attribute or subscript already"""
+    node = cst.parse_expression(code)
+    return code if isinstance(node, (cst.Name, cst.Call, cst.Attribute, cst.Subscript)) else f"({code})"
 
 
 def _given_mask(attr: Attr, call: cst.Call, where: str) -> cst.BaseExpression | None:
