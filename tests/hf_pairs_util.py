@@ -271,6 +271,12 @@ COMPONENTS = [
               {"hidden_state": f(B, 8, 8, 8)}, ctor="8, 8"),
     _c(RN_F, "TFResNetBottleNeckLayer", "ResNetConfig", RESNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="4, 8, stride=2"),
     _c(RN_F, "TFResNetEmbeddings", "ResNetConfig", RESNET, {"pixel_values": f(B, 16, 16, 3)}),
+    _c(RN_F, "TFResNetStage", "ResNetConfig", RESNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="{config}, 4, 8, stride=2, depth=2"),
+    _c(RN_F, "TFResNetEncoder", "ResNetConfig", RESNET, {"hidden_state": f(B, 8, 8, 8), "output_hidden_states": True}),
+    _c(RN_F, "TFResNetMainLayer", "ResNetConfig", RESNET, {"pixel_values": f(B, 3, 16, 16), "output_hidden_states": True}),
+    Component("resnet.TFResNetMainLayer(bottleneck)", RN_F, "TFResNetMainLayer", "ResNetConfig",
+              dict(RESNET, layer_type="bottleneck", depths=[2, 1]), {"pixel_values": f(B, 3, 16, 16)}),
+    _c(RN_F, "TFResNetModel", "ResNetConfig", RESNET, {"pixel_values": f(B, 3, 16, 16)}),
     # RegNet: the same shortcut, whose call() returns its normalization's output; grouped convolutions
     _c(RG_F, "TFRegNetShortCut", "RegNetConfig", REGNET, {"inputs": f(B, 8, 8, 4)}, ctor="4, 8, stride=2"),
     _c(RG_F, "TFRegNetXLayer", "RegNetConfig", REGNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="{config}, 4, 8, stride=2"),

@@ -87,6 +87,10 @@ PASSING = {
     # that is TFResNetShortCut or a linear Activation (one conditional expression), BatchNorm
     "resnet.TFResNetConvLayer", "resnet.TFResNetShortCut", "resnet.TFResNetBasicLayer",
     "resnet.TFResNetBasicLayer(identity)", "resnet.TFResNetBottleNeckLayer", "resnet.TFResNetEmbeddings",
+    # a stage's layers `[layer(...)]` then `+= [layer(...) for ...]`, `layer` naming one of two classes;
+    # the encoder's first stage written out, the others appended by a loop
+    "resnet.TFResNetStage", "resnet.TFResNetEncoder", "resnet.TFResNetMainLayer",
+    "resnet.TFResNetMainLayer(bottleneck)", "resnet.TFResNetModel",
     # RegNet: the same shortcut (its call() returns its normalization's output), its layers a list
     # written out element by element, grouped convolutions
     "regnet.TFRegNetShortCut", "regnet.TFRegNetXLayer", "regnet.TFRegNetXLayer(identity)",

@@ -133,6 +133,14 @@ def _track_origins(program: str) -> None:
                 col = positions.col_offset + 1 if positions and positions.col_offset is not None else 0
                 here = [info.lineno if not positions else positions.lineno, col]
                 parent = _building_parent(frame, self)
+                if parent is not None:
+                    # the k-th layer a parent makes at the same place (the elements of a list
+                    # comprehension, or of a loop's appends): (line, col, k), as "*" in a weight map
+                    counts = parent.__dict__.setdefault("_transpiler_made", {})
+                    k = counts.get(tuple(here), 0)
+                    counts[tuple(here)] = k + 1
+                    if k:
+                        here = here + [k]
                 parent_origin = getattr(parent, "_transpiler_origin", None) if parent is not None else None
                 if parent_origin and here != parent_origin[-1]:
                     origin = parent_origin + [here]

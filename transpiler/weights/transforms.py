@@ -222,8 +222,11 @@ def _expand(entry: dict, weights_by_origin: dict) -> list[dict]:
             found.add(tuple(index))
 
     def fill(path: str, index: tuple) -> str:
+        # "*+n": the k-th element one call makes after n others of its list is at n + k
         parts, it = path.split("."), iter(index)
-        return ".".join(str(next(it)) if p == "*" else p for p in parts)
+        return ".".join(
+            str(next(it)) if p == "*" else str(next(it) + int(p[2:])) if p.startswith("*+") else p for p in parts
+        )
 
     def filled(origin: list, origin_index: tuple) -> list:
         it = iter(origin_index)

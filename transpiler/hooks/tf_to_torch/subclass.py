@@ -98,6 +98,9 @@ class Attr:
     # those before it made under a condition, each moving it one place on where it was made
     list_index: int | None = None
     list_after: list = field(default_factory=list)
+    # the elements one call makes from list_index on (`*[Block(...) for i in range(n)]` after
+    # the first, or appended by a loop): "*" in its origin, "*+list_index" in its module path
+    list_rest: bool = False
 
 
 @dataclass
@@ -624,6 +627,50 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
     init = _method(plan.node, "__init__")
     if init is None:
         return
+    aliases = _class_aliases(init, known)
+    if aliases:
+        _collect_attrs_of(ctx, plan, init, {**known, **{a: known[classes[0]] for a, classes in aliases.items()}})
+        _alias_alternatives(plan, aliases, known)
+    else:
+        _collect_attrs_of(ctx, plan, init, known)
+
+
+def _class_aliases(init: cst.FunctionDef, known: dict) -> dict[str, list[str]]:
+    """``layer = XLayer if config.layer_type == "x" else YLayer`` in __init__ (transformers'
+    RegNet and ResNet stages): the local -> the file's classes it may name, when it is bound
+    only there."""
+    bound: dict[str, int] = {}
+    for node in _walk(init.body):
+        if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Name):
+            bound[node.target.value] = bound.get(node.target.value, 0) + 1
+    out = {}
+    for stmt in _simple_statements(init.body):
+        small = stmt.body[0] if len(stmt.body) == 1 else None
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
+            continue
+        local, value = small.targets[0].target.value, small.value
+        sides = [value.body, value.orelse] if isinstance(value, cst.IfExp) else [value]
+        if bound.get(local) == 1 and local not in known and all(isinstance(v, cst.Name) and v.value in known for v in sides):
+            out[local] = list(dict.fromkeys(v.value for v in sides))
+    return out
+
+
+def _alias_alternatives(plan: ClassPlan, aliases: dict, known: dict) -> None:
+    """Each module made by calling such a local: the other classes it may name are alternatives
+    made at the same place (one of them is, in the Keras model: optional in the weight map)."""
+    for attr in list(plan.attrs.values()):
+        for made in [attr, *attr.alternatives]:
+            func = made.call.func if made.kind == "block" and made.call is not None else None
+            if not (isinstance(func, cst.Name) and func.value in aliases):
+                continue
+            for other in aliases[func.value][1:]:
+                alt = _block_alternative(attr, made.call, known[other], made.statement, listed=attr.many)
+                alt.optional = made.optional = True
+                alt.list_index, alt.list_rest, alt.list_after = made.list_index, made.list_rest, list(made.list_after)
+                attr.alternatives.append(alt)
+
+
+def _collect_attrs_of(ctx, plan: ClassPlan, init: cst.FunctionDef, known: dict[str, ClassPlan]) -> None:
     statements = [(stmt, False) for stmt in _simple_statements(init.body)]
     for stmt in init.body.body:
         if isinstance(stmt, cst.If):
@@ -711,6 +758,15 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             if name is None or name in plan.attrs:
                 continue
             value = small.value
+            parts = None if _conditional else _list_parts(init, small, name, known)
+            if parts:
+                # [Block(...), Other(...)] written out (RegNet's layers), then maybe more made by one
+                # call each (`*[Block(...) for ...]`, `layers += [...]`, a loop's appends): an
+                # nn.ModuleList of those modules, each at its index in the weight map
+                plan.attrs[name] = _listed_blocks(name, [(call, _statement_of(init, call) or stmt, False) for call, _rest in parts], known)
+                for attr, (_call, rest) in zip((plan.attrs[name], *plan.attrs[name].alternatives), parts):
+                    attr.list_rest = rest
+                continue
             if isinstance(value, cst.Name):
                 # conv_layers = [...] (or [] filled by append) and then self.conv_layers = conv_layers
                 local = value.value
@@ -728,15 +784,6 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
             if not isinstance(value, (cst.List, cst.Tuple)):
                 continue
             elements = [e.value for e in value.elements]
-            if (
-                isinstance(value, cst.List) and elements and small.value is value and not _conditional
-                and all(isinstance(e, cst.Element) for e in value.elements)
-                and all(_block_call(e, known) for e in elements)
-            ):
-                # [Block(...), Other(...)] written out (RegNet's layers): an nn.ModuleList of
-                # those modules, each at its index in the weight map
-                plan.attrs[name] = _listed_blocks(name, [(call, stmt, False) for call in elements], known)
-                continue
             # [Dense(4), Dense(4)], [Dense(4), *[Dense(4) for _ in range(n)]]: a plain list in an
             # nn.Module does not register its modules (their parameters would be lost)
             made = [n for n in _walk(value) if isinstance(n, cst.Call) and (
@@ -748,6 +795,100 @@ def _collect_attrs(ctx, plan: ClassPlan, known: dict[str, ClassPlan]) -> None:
                     f" self.{name}.append(Block(...)), the forms that become an nn.ModuleList (a plain list in an"
                     " nn.Module does not register its modules)"
                 )
+
+
+def _list_parts(init: cst.FunctionDef, small: cst.Assign, name: str, known: dict) -> list | None:
+    """The elements of ``self.<name> = ...`` as (constructor call, made again for the elements
+    after it): a list of the file's classes written out, where a starred comprehension
+    (``*[Block(...) for i in range(n)]``) may follow; or a local so made (``layers =
+    [Block(...)]``, ``layers += [Block(...) for ...]``, then ``self.layers = layers``), and a
+    loop after it that appends one element (``for ...: self.stages.append(Stage(...))``).
+    None for any other form, or where __init__ does more with the list."""
+    value = small.value
+    body = list(init.body.body)
+    pieces = []
+    if isinstance(value, cst.Name):
+        local = value.value
+        for node in _walk(init.body):
+            if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == local for t in node.targets):
+                if len(node.targets) != 1 or pieces:
+                    return None
+                pieces.append(node.value)
+            elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) and node.target.value == local:
+                if not isinstance(node.operator, cst.AddAssign) or not pieces:
+                    return None
+                pieces.append(node.value)
+        reads = sum(1 for n in _walk(init.body) if isinstance(n, cst.Name) and n.value == local)
+        if reads != len(pieces) + 1:
+            return None  # bound, extended, read once by the assignment: nothing else
+    else:
+        pieces = [value]
+    parts = []
+    for piece in pieces:
+        if isinstance(piece, cst.ListComp):
+            element = _block_list_element(piece, known)
+            if element is None:
+                return None
+            parts.append((element, True))
+            continue
+        if not isinstance(piece, cst.List) or not piece.elements:
+            return None
+        for e in piece.elements:
+            if isinstance(e, cst.StarredElement):
+                element = _block_list_element(e.value, known)
+                if element is None:
+                    return None
+                parts.append((element, True))
+            elif _block_call(e.value, known):
+                if parts and parts[-1][1]:
+                    return None  # one written after a repeated one: its index is not known here
+                parts.append((e.value, False))
+            else:
+                return None
+    # for ...: self.<name>.append(Block(...)) after the statement, the loop's only statement
+    stmt_index = next((i for i, s in enumerate(body) if isinstance(s, cst.SimpleStatementLine) and small in s.body), None)
+    for later in body[stmt_index + 1:] if stmt_index is not None else []:
+        if not (isinstance(later, cst.For) and later.orelse is None and isinstance(later.body, cst.IndentedBlock)):
+            continue
+        lines = later.body.body
+        if not (len(lines) == 1 and isinstance(lines[0], cst.SimpleStatementLine) and len(lines[0].body) == 1):
+            continue
+        call = lines[0].body[0].value if isinstance(lines[0].body[0], cst.Expr) else None
+        if (
+            isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+            and _self_attr(call.func.value) == name and len(call.args) == 1 and _block_call(call.args[0].value, known)
+        ):
+            if parts and parts[-1][1]:
+                return None
+            parts.append((call.args[0].value, True))
+    if not any(rest for _, rest in parts) and isinstance(value, cst.Name):
+        return parts or None
+    if not parts:
+        return None
+    # the list is read only as a whole (loops over it) besides these statements
+    appends = sum(
+        1 for n in _walk(init.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+        and n.func.attr.value == "append" and _self_attr(n.func.value) == name
+    )
+    if appends != sum(1 for _c, rest in parts if rest and not _in_pieces(_c, pieces)):
+        return None
+    return parts
+
+
+def _statement_of(init: cst.FunctionDef, node) -> cst.SimpleStatementLine | None:
+    """The simple statement of __init__ (its body's, or a loop's there) that holds ``node``."""
+    for stmt in init.body.body:
+        lines = [stmt]
+        if isinstance(stmt, cst.For) and isinstance(stmt.body, cst.IndentedBlock):
+            lines = list(stmt.body.body)
+        for line in lines:
+            if isinstance(line, cst.SimpleStatementLine) and any(n is node for n in _walk(line)):
+                return line
+    return None
+
+
+def _in_pieces(call, pieces) -> bool:
+    return any(call is n for piece in pieces for n in _walk(piece))
 
 
 def _listed_blocks(name: str, elements: list, known: dict) -> Attr:
@@ -1961,7 +2102,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         if kind is cst.Name or kind is cst.Attribute:
             return id(node) in replacements  # tf.identity facing a layer
         return (
-            kind is cst.Assign and len(node.targets) == 1 and isinstance(node.value, (cst.ListComp, cst.List))
+            kind is cst.Assign and len(node.targets) == 1 and isinstance(node.value, (cst.ListComp, cst.List, cst.Name))
             and _self_attr(node.targets[0].target) in lists
         )
 
@@ -1972,6 +2113,9 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
 
         def leave_Assign(self, original, updated):
             if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.ListComp):
+                return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList"), args=[cst.Arg(updated.value)]))
+            if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.Name):
+                # layers = [...]; layers += [...]; self.layers = layers
                 return updated.with_changes(value=cst.Call(ctx.name("torch.nn.ModuleList"), args=[cst.Arg(updated.value)]))
             if len(updated.targets) == 1 and _self_attr(updated.targets[0].target) in lists and isinstance(updated.value, cst.List):
                 if updated.value.elements:  # [Block(...), Block(...)] written out (RegNet's layers)
@@ -2581,6 +2725,14 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
             })
             if attr.optional:
                 out[-1]["optional"] = True  # made only when its condition holds
+        elif attr.kind == "block" and attr.list_index is not None and attr.list_rest:
+            # the elements one call makes from list_index on: the k-th made there is at list_index + k
+            origin = prefix_origin + [[*origin[-1][:2], "*"]]
+            found = _entries(ctx, attr.block, origin, f"{path}.*+{attr.list_index}.")
+            if attr.optional:
+                for entry in found:
+                    entry["optional"] = True
+            out.extend(found)
         elif attr.kind == "block" and attr.list_index is not None:
             # an element of a list appended one by one: its place there, "#" where elements made
             # under a condition before it move it (weights/transforms.py counts those the Keras
