@@ -1477,10 +1477,19 @@ def _nested_layer_calls(plan: ClassPlan, value) -> list:
 
 def _same_shape(items: list[TensorInfo], out: TensorInfo) -> TensorInfo:
     """An elementwise result: the shape of its tensors where they all have the same known
-    one (``x + self.attention(x)``: a LayerNormalization after it knows its size)."""
-    shapes = {repr(t.shape) for t in items}
-    if out.layout == "keras" and items[0].shape is not None and len(shapes) == 1 and all(t.layout == "keras" for t in items):
-        return TensorInfo(items[0].shape, "keras")
+    one (``x + self.attention(x)``: a LayerNormalization after it knows its size), or where
+    the others' are not known and the known one's last size is not 1 (``inp + core_out``,
+    ``core_out`` of a Dense: the sum broadcasts to that size)."""
+    if out.layout != "keras" or not all(t.layout == "keras" for t in items):
+        return out
+    known = {repr(t.shape): t.shape for t in items if t.shape is not None}
+    if len(known) != 1:
+        return out
+    shape = next(iter(known.values()))
+    if len(known) == 1 and all(t.shape is not None for t in items):
+        return TensorInfo(shape, "keras")
+    if shape and shape[-1] is not None and shape[-1] != 1:
+        return TensorInfo(shape, "keras")
     return out
 
 
@@ -1551,7 +1560,15 @@ def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> 
             x = TensorInfo((None,) * (n + 1), "cf")
         elif x.shape is None:
             x = TensorInfo((None,) if want == "keras" and layer.rule.data.get("plan") == "dense" else None, x.layout)
-        attr.plan, attr.plan_inputs = plan_layer(layer, [x]), [x]
+        try:
+            attr.plan, attr.plan_inputs = plan_layer(layer, [x]), [x]
+        except Unconvertible:
+            if x.channels is not None or want == "cf" or attr.alternatives or attr.many:
+                raise
+            # its input size is not known here (`if self.pre_lnorm: self.layer_norm(inp)`): a later
+            # application may tell it (`self.layer_norm(inp + core_out)`); one that none tells is
+            # reported where the class's unapplied layers are planned (_plan_unapplied)
+            return TensorInfo(None, x.layout)
         _plan_alternatives(attr)
     return attr.plan.out if attr.plan.out.layout else TensorInfo(None)
 
