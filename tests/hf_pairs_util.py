@@ -563,6 +563,8 @@ def track_origins(path: Path) -> None:
     """
     import tf_keras
 
+    from transpiler.verify.keras_record import numbered_place
+
     _TRACK["target"] = os.path.realpath(path)
     if "original" in _TRACK:
         return
@@ -591,13 +593,7 @@ def track_origins(path: Path) -> None:
                 here = [pos.lineno, pos.col_offset + 1]
                 parent = parent_of(frame, self)
                 if parent is not None:
-                    # the k-th layer a parent makes at the same place (a list comprehension's
-                    # elements): (line, col, k), as the weight map's "*" entries expect
-                    counts = parent.__dict__.setdefault("_tp_made", {})
-                    k = counts.get(tuple(here), 0)
-                    counts[tuple(here)] = k + 1
-                    if k:
-                        here = here + [k]
+                    here = numbered_place(parent, here)  # (line, col, k) for its k-th layer made here
                 parent_origin = getattr(parent, "_tp_origin", None) if parent is not None else None
                 origin = parent_origin + [here] if parent_origin and here != parent_origin[-1] else (parent_origin or [here])
             object.__setattr__(self, "_tp_origin", origin)

@@ -134,13 +134,7 @@ def _track_origins(program: str) -> None:
                 here = [info.lineno if not positions else positions.lineno, col]
                 parent = _building_parent(frame, self)
                 if parent is not None:
-                    # the k-th layer a parent makes at the same place (the elements of a list
-                    # comprehension, or of a loop's appends): (line, col, k), as "*" in a weight map
-                    counts = parent.__dict__.setdefault("_transpiler_made", {})
-                    k = counts.get(tuple(here), 0)
-                    counts[tuple(here)] = k + 1
-                    if k:
-                        here = here + [k]
+                    here = numbered_place(parent, here)
                 parent_origin = getattr(parent, "_transpiler_origin", None) if parent is not None else None
                 if parent_origin and here != parent_origin[-1]:
                     origin = parent_origin + [here]
@@ -150,6 +144,16 @@ def _track_origins(program: str) -> None:
         original(self, *args, **kwargs)
 
     keras.layers.Layer.__init__ = init
+
+
+def numbered_place(parent, here: list) -> list:
+    """The k-th layer ``parent`` makes at the same place ``here`` (the elements of a list
+    comprehension, or of a loop's appends): (line, col, k) for k > 0, as "*" in a weight map
+    expects (weights/transforms.origin_key)."""
+    counts = parent.__dict__.setdefault("_transpiler_made", {})
+    k = counts.get(tuple(here), 0)
+    counts[tuple(here)] = k + 1
+    return here + [k] if k else here
 
 
 def _building_parent(frame, layer):

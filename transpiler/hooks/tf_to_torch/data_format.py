@@ -352,6 +352,16 @@ def bound_names(node, nested: bool = False) -> set[str]:
     return {t.value for t in _all_targets(node, nested) if isinstance(t, cst.Name)}
 
 
+def binding_counts(node) -> dict[str, int]:
+    """How many times each name is bound in ``node`` (a function's body: assignments, loops,
+    ``with ... as``, imports; not inside the functions and classes it defines)."""
+    counts: dict[str, int] = {}
+    for t in _all_targets(node):
+        if isinstance(t, cst.Name):
+            counts[t.value] = counts.get(t.value, 0) + 1
+    return counts
+
+
 def _self_targets(node) -> set[str]:
     return {a for a in (_self_attr(t) for t in _all_targets(node)) if a is not None}
 

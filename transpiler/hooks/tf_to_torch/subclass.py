@@ -40,6 +40,7 @@ from .models import _layer_call, _Placeholders
 from . import dtype_policy, initializers, layer_subclass, subclass_graph
 from .subclass_build import BuildPlan, appended_lists, listed_appends, plan_build, settle_branches
 from .subclass_init_builds import plan_init_builds
+from .data_format import binding_counts
 from .project_classes import foreign_plans, imported_classes, plain_import, with_mixins
 from .signatures import drop_method
 from .twins import names_twin, twin_bases, twin_of
@@ -639,10 +640,7 @@ def _class_aliases(init: cst.FunctionDef, known: dict) -> dict[str, list[str]]:
     """``layer = XLayer if config.layer_type == "x" else YLayer`` in __init__ (transformers'
     RegNet and ResNet stages): the local -> the file's classes it may name, when it is bound
     only there."""
-    bound: dict[str, int] = {}
-    for node in _walk(init.body):
-        if isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Name):
-            bound[node.target.value] = bound.get(node.target.value, 0) + 1
+    bound = binding_counts(init.body)
     out = {}
     for stmt in _simple_statements(init.body):
         small = stmt.body[0] if len(stmt.body) == 1 else None
@@ -861,8 +859,6 @@ def _list_parts(init: cst.FunctionDef, small: cst.Assign, name: str, known: dict
             if parts and parts[-1][1]:
                 return None
             parts.append((call.args[0].value, True))
-    if not any(rest for _, rest in parts) and isinstance(value, cst.Name):
-        return parts or None
     if not parts:
         return None
     # the list is read only as a whole (loops over it) besides these statements
@@ -870,7 +866,7 @@ def _list_parts(init: cst.FunctionDef, small: cst.Assign, name: str, known: dict
         1 for n in _walk(init.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
         and n.func.attr.value == "append" and _self_attr(n.func.value) == name
     )
-    if appends != sum(1 for _c, rest in parts if rest and not _in_pieces(_c, pieces)):
+    if appends != sum(1 for call, rest in parts if rest and not _in_pieces(call, pieces)):
         return None
     return parts
 
@@ -1486,7 +1482,7 @@ def _same_shape(items: list[TensorInfo], out: TensorInfo) -> TensorInfo:
     if len(known) != 1:
         return out
     shape = next(iter(known.values()))
-    if len(known) == 1 and all(t.shape is not None for t in items):
+    if all(t.shape is not None for t in items):
         return TensorInfo(shape, "keras")
     if shape and shape[-1] is not None and shape[-1] != 1:
         return TensorInfo(shape, "keras")
@@ -2474,8 +2470,7 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             x_code = code_of(x).strip()
             before = befores.get(id(original))
             if before:
-                atom = isinstance(x, (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
-                x_code = f"{x_code}.{before}" if atom else f"({x_code}).{before}"
+                x_code = f"{_operand(x_code)}.{before}"
             if attr.kind == "block":
                 # forward() takes the call's other tensors as they are (positional or by name)
                 if before:

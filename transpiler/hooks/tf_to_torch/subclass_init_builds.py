@@ -21,6 +21,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ...engine.build import code_of
+from .data_format import binding_counts
 from .keras_layers import Expr
 
 
@@ -30,7 +31,7 @@ def plan_init_builds(ctx, plan, init: cst.FunctionDef | None, self_attr) -> None
     if init is None:
         return
     params = {p.name.value for p in (*init.params.params, *init.params.kwonly_params)}
-    bindings = _bindings(init)
+    bindings = binding_counts(init.body)
     for lines, outer in _blocks(list(init.body.body), []):
         for index, line in enumerate(lines):
             call = _build_call(line, self_attr)
@@ -168,31 +169,6 @@ class _Readable:
                 isinstance(s.slice, cst.Index) and self(s.slice.value) for s in node.slice
             )
         return False
-
-
-def _bindings(fn: cst.FunctionDef) -> dict[str, int]:
-    """How many times each name is bound in the function (assignments, loops, with ... as;
-    a name inside a tuple target counts too)"""
-    out: dict[str, int] = {}
-
-    def bind(target) -> None:
-        if isinstance(target, cst.Name):
-            out[target.value] = out.get(target.value, 0) + 1
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for e in target.elements:
-                bind(e.value)
-
-    stack = [fn.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.AssignTarget):
-            bind(node.target)
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor)):
-            bind(node.target)
-        elif isinstance(node, cst.AsName):
-            bind(node.name)
-        stack.extend(node.children)
-    return out
 
 
 def _self_assigned(lines: list, self_attr) -> set:
