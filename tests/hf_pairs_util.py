@@ -141,6 +141,8 @@ MB_F = "mobilebert/modeling_tf_mobilebert.py"
 RN_F, RG_F = "resnet/modeling_tf_resnet.py", "regnet/modeling_tf_regnet.py"
 RESNET = dict(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
 REGNET = dict(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], groups_width=4, layer_type="x")
+CN_F, CN2_F = "convnext/modeling_tf_convnext.py", "convnextv2/modeling_tf_convnextv2.py"
+CONVNEXT = dict(num_channels=3, patch_size=4, num_stages=2, hidden_sizes=[8, 16], depths=[1, 2], hidden_act="gelu")
 CB_F = "convbert/modeling_tf_convbert.py"
 XLM_F = "xlm/modeling_tf_xlm.py"
 DV2_F = "deberta_v2/modeling_tf_deberta_v2.py"
@@ -282,6 +284,30 @@ COMPONENTS = [
     _c(RG_F, "TFRegNetXLayer", "RegNetConfig", REGNET, {"hidden_state": f(B, 8, 8, 4)}, ctor="{config}, 4, 8, stride=2"),
     Component("regnet.TFRegNetXLayer(identity)", RG_F, "TFRegNetXLayer", "RegNetConfig", REGNET,
               {"hidden_state": f(B, 8, 8, 8)}, ctor="{config}, 8, 8"),
+    # its squeeze-and-excitation: a list of two Keras Conv2Ds applied by a loop (an nn.Sequential);
+    # the Y layer's list holds it with three convolution layers (one layout for all: Keras's)
+    _c(RG_F, "TFRegNetSELayer", "RegNetConfig", REGNET, {"hidden_state": f(B, 8, 8, 8)}, ctor="8, 2"),
+    _c(RG_F, "TFRegNetYLayer", "RegNetConfig", dict(REGNET, layer_type="y"), {"hidden_state": f(B, 8, 8, 4)},
+       ctor="{config}, 4, 8, stride=2"),
+    # the encoder's stages: `self.stages = []`, one appended, then more by a loop
+    _c(RG_F, "TFRegNetEncoder", "RegNetConfig", REGNET, {"hidden_state": f(B, 8, 8, 8), "output_hidden_states": True}),
+    _c(RG_F, "TFRegNetMainLayer", "RegNetConfig", dict(REGNET, layer_type="y"),
+       {"pixel_values": f(B, 3, 16, 16), "output_hidden_states": True}),
+    _c(RG_F, "TFRegNetModel", "RegNetConfig", REGNET, {"pixel_values": f(B, 3, 16, 16)}),
+    # ConvNeXt: its layer scale `add_weight(...) if layer_scale_init_value > 0 else None` in build(); a
+    # stage's downsampling a list of a LayerNormalization and a Conv2D applied by a loop, or
+    # `[tf.identity]`; its layers (channels-first in, Keras's layout out alone) applied in turn by a loop
+    _c(CN_F, "TFConvNextLayer", "ConvNextConfig", CONVNEXT, {"hidden_states": f(B, 4, 4, 8)}, ctor="{config}, 8"),
+    Component("convnext.TFConvNextLayer(no_scale)", CN_F, "TFConvNextLayer", "ConvNextConfig",
+              dict(CONVNEXT, layer_scale_init_value=0.0), {"hidden_states": f(B, 4, 4, 8)}, ctor="{config}, 8"),
+    _c(CN_F, "TFConvNextStage", "ConvNextConfig", CONVNEXT, {"hidden_states": f(B, 8, 8, 8)},
+       ctor="{config}, 8, 16, depth=2"),
+    Component("convnext.TFConvNextStage(identity)", CN_F, "TFConvNextStage", "ConvNextConfig", CONVNEXT,
+              {"hidden_states": f(B, 4, 4, 8)}, ctor="{config}, 8, 8, stride=1, depth=2"),
+    _c(CN_F, "TFConvNextMainLayer", "ConvNextConfig", CONVNEXT, {"pixel_values": f(B, 3, 16, 16), "output_hidden_states": True}),
+    _c(CN_F, "TFConvNextModel", "ConvNextConfig", CONVNEXT, {"pixel_values": f(B, 3, 16, 16)}),
+    _c(CN_F, "TFConvNextForImageClassification", "ConvNextConfig", dict(CONVNEXT, num_labels=3), {"pixel_values": f(B, 3, 16, 16)}),
+    _c(CN2_F, "TFConvNextV2MainLayer", "ConvNextV2Config", CONVNEXT, {"pixel_values": f(B, 3, 16, 16), "output_hidden_states": True}),
 ]
 
 # -- preparing and converting ----------------------------------------------------------

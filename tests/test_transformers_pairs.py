@@ -94,6 +94,17 @@ PASSING = {
     # RegNet: the same shortcut (its call() returns its normalization's output), its layers a list
     # written out element by element, grouped convolutions
     "regnet.TFRegNetShortCut", "regnet.TFRegNetXLayer", "regnet.TFRegNetXLayer(identity)",
+    # its squeeze-and-excitation a list of two Conv2Ds applied by a loop (an nn.Sequential), held
+    # in the Y layer's list with convolution layers (Keras's layout for all); the encoder's stages
+    # one appended and more by a loop; the whole network
+    "regnet.TFRegNetSELayer", "regnet.TFRegNetYLayer", "regnet.TFRegNetEncoder", "regnet.TFRegNetMainLayer",
+    "regnet.TFRegNetModel",
+    # ConvNeXt: its layer scale made by `add_weight(...) if ... else None` in build(); a stage's
+    # downsampling a list of a LayerNormalization and a Conv2D (or `[tf.identity]`: None) applied by a
+    # loop; its layers, channels-first in and Keras's layout out alone, applied in turn (Keras's for both)
+    "convnext.TFConvNextLayer", "convnext.TFConvNextLayer(no_scale)", "convnext.TFConvNextStage",
+    "convnext.TFConvNextStage(identity)", "convnext.TFConvNextMainLayer", "convnext.TFConvNextModel",
+    "convnext.TFConvNextForImageClassification", "convnextv2.TFConvNextV2MainLayer",
     # MobileBERT: an optional list of feed-forward blocks; NORM2FN[...](...), a table of norm classes,
     # TFLayerNorm (a LayerNormalization with a fixed build() shape) an nn.LayerNorm subclass
     "mobilebert.TFMobileBertPredictionHeadTransform", "mobilebert.TFMobileBertMainLayer",

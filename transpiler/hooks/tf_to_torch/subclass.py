@@ -37,7 +37,7 @@ from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, identity_module, plan_layer, wanted_layout
 from .models import _layer_call, _Placeholders
-from . import dtype_policy, initializers, layer_subclass, subclass_graph
+from . import dtype_policy, initializers, layer_subclass, subclass_graph, subclass_sequence
 from .subclass_build import BuildPlan, appended_lists, listed_appends, plan_build, settle_branches
 from .subclass_init_builds import plan_init_builds
 from .data_format import binding_counts
@@ -102,6 +102,14 @@ class Attr:
     # the elements one call makes from list_index on (`*[Block(...) for i in range(n)]` after
     # the first, or appended by a loop): "*" in its origin, "*+list_index" in its module path
     list_rest: bool = False
+    # a list of Keras layers written out and applied in order by a loop (subclass_sequence.py):
+    # the layers (``layer`` is the first), their models.Step once planned, the layout the first wants
+    elements: list[LayerCall] | None = None
+    steps: list = field(default_factory=list)
+    first_layout: str = "keras"
+    element_shapes: dict = field(default_factory=dict)  # index -> the shape build() gives that element
+    # such a list made under a condition: the other branches' values (`[tf.identity]`), which become None
+    skipped: list = field(default_factory=list)
 
 
 @dataclass
@@ -137,6 +145,8 @@ class ClassPlan:
     # the class' other methods that apply its layers (`def project(self, x): return self.dense(x)`)
     helpers: set[str] = field(default_factory=set)
     origin: str | None = None  # a class of another file of the run: its module
+    # the loops applying a list of layers in order, in call()'s order: each as self.<name>(h)
+    sequence_loops: list[cst.Call] = field(default_factory=list)
     shape_kept: bool = False  # such a class: its compute_output_shape() returns its input shape
     # such a class converts with its file, but not in the form this file can make it (problems)
     converts_elsewhere: bool = False
@@ -176,6 +186,7 @@ def analyze(ctx) -> None:
     by_name: dict[str, ClassPlan] = dict(foreign_plans(ctx))
     classes = [s for s in ctx.module.body if isinstance(s, cst.ClassDef)]
     ctx.facts["keras_output"] = _keras_output_wanted(ctx, classes)
+    looped = _loop_applied(classes)
     for stmt in _dependency_order(classes):
         if ctx.facts.get("twins") and names_twin(ctx, stmt):
             ctx.scan.path_ids.update((id(ctx.module), id(stmt)))  # its base becomes the twin (_twin_only)
@@ -249,30 +260,15 @@ def analyze(ctx) -> None:
         for base in stmt.bases:
             if unknown is None:
                 ctx.owned.add(id(base.value))  # the class handler rewrites the base
-        plan = ClassPlan(stmt, stmt.name.value, is_model, unknown_base=unknown)
         owned = set(ctx.owned) if unknown is not None else None
-        try:
-            _collect_attrs(ctx, plan, by_name)
-        except Unconvertible as exc:
-            plan.problems.append(str(exc))
-        _plan_build(ctx, plan)
-        plan_init_builds(ctx, plan, _method(plan.node, "__init__"), _self_attr)
-        _check_block_sizes(plan)
-        kept = [a for a in _with_alternatives(plan) if a.kind == "block" and (a.block.problems or a.block.build_problem)]
-        if kept and not plan.problems:
-            # a module holding a Keras layer runs under neither framework: all or nothing
-            plan.problems.append("; ".join(_kept_text(a) for a in kept))
-        tabled = _table_kept(ctx, plan, by_name)
-        if tabled and not plan.problems:
-            plan.problems.append(tabled)
-        if not plan.problems:
-            try:
-                _trace_call(ctx, plan)
-                _trace_helpers(ctx, plan)
-                if not plan.build_problem:  # the class stays Keras anyway
-                    _plan_unapplied(plan)
-            except Unconvertible as exc:
-                plan.problems.append(str(exc))
+        plan = _plan_keras_class(ctx, stmt, is_model, unknown, by_name)
+        if (
+            not plan.problems and plan.input_layout != plan.output_layout and plan.name in looped
+            and plan.name not in ctx.facts["keras_output"]
+        ):
+            # applied in turn by a loop, it must give the layout it takes: Keras's
+            ctx.facts["keras_output"].add(plan.name)
+            plan = _plan_keras_class(ctx, stmt, is_model, unknown, by_name)
         plans[id(stmt)] = plan
         by_name[plan.name] = plan
         if not plan.problems and not plan.build_problem:
@@ -492,10 +488,70 @@ def _converted_base(ctx, name: str) -> bool:
     return False
 
 
+def _plan_keras_class(ctx, stmt: cst.ClassDef, is_model: bool, unknown, by_name: dict) -> ClassPlan:
+    """The plan of a Keras class of the file: its attributes, build(), and call() traced."""
+    plan = ClassPlan(stmt, stmt.name.value, is_model, unknown_base=unknown)
+    try:
+        _collect_attrs(ctx, plan, by_name)
+    except Unconvertible as exc:
+        plan.problems.append(str(exc))
+    _plan_build(ctx, plan)
+    plan_init_builds(ctx, plan, _method(plan.node, "__init__"), _self_attr)
+    _check_block_sizes(plan)
+    kept = [a for a in _with_alternatives(plan) if a.kind == "block" and (a.block.problems or a.block.build_problem)]
+    if kept and not plan.problems:
+        # a module holding a Keras layer runs under neither framework: all or nothing
+        plan.problems.append("; ".join(_kept_text(a) for a in kept))
+    tabled = _table_kept(ctx, plan, by_name)
+    if tabled and not plan.problems:
+        plan.problems.append(tabled)
+    if not plan.problems:
+        try:
+            _trace_call(ctx, plan)
+            _trace_helpers(ctx, plan)
+            if not plan.build_problem:  # the class stays Keras anyway
+                _plan_unapplied(plan)
+        except Unconvertible as exc:
+            plan.problems.append(str(exc))
+    return plan
+
+
+def _loop_applied(classes: list[cst.ClassDef]) -> set[str]:
+    """The classes of the file that some ``call()`` applies in turn by a loop over a list
+    (``for layer in self.layers: x = layer(x)``), as __init__ makes that list: they must give
+    the layout they take (ConvNeXt's layer, channels-first in where its convolution starts,
+    Keras's out where its residual sum ends)."""
+    names = {c.name.value for c in classes}
+    out = set()
+    for cls in classes:
+        call, init = _method(cls, "call"), _method(cls, "__init__")
+        if call is None or init is None:
+            continue
+        for loop in _walk(call.body):
+            if not isinstance(loop, cst.For):
+                continue
+            it = loop.iter
+            if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" and it.args:
+                it = it.args[0].value
+            listed = _self_attr(it)
+            if listed is None:
+                continue
+            for stmt in _walk(init.body):
+                if isinstance(stmt, cst.SimpleStatementLine) and any(_self_attr(n) == listed for n in _walk(stmt)):
+                    out |= {
+                        n.func.value for n in _walk(stmt)
+                        if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in names
+                    }
+    return out
+
+
 def _keras_output_wanted(ctx, classes: list[cst.ClassDef]) -> set[str]:
     """The classes of the file that some ``__init__`` makes by one side of a conditional
     expression whose other side is a Keras layer (ResNet's ``ShortCut(...) if project else
-    Activation("linear")``): the layer keeps Keras's layout, so the class must give it too."""
+    Activation("linear")``): the layer keeps Keras's layout, so the class must give it too.
+    Also the classes written out together in one list (RegNet's Y layer: three convolution
+    layers and a squeeze-and-excitation one, applied alike by a loop): one layout for all,
+    Keras's, whatever each would take and give alone."""
     names = {c.name.value for c in classes}
     wanted = set()
     for cls in classes:
@@ -503,6 +559,13 @@ def _keras_output_wanted(ctx, classes: list[cst.ClassDef]) -> set[str]:
         if init is None:
             continue
         for node in _walk(init.body):
+            if isinstance(node, cst.List):
+                listed = {
+                    e.value.func.value for e in node.elements
+                    if isinstance(e.value, cst.Call) and isinstance(e.value.func, cst.Name) and e.value.func.value in names
+                }
+                if len(listed) > 1:
+                    wanted |= listed
             if not isinstance(node, cst.IfExp):
                 continue
             sides = (node.body, node.orelse)
@@ -574,6 +637,8 @@ def _plan_build(ctx, plan: ClassPlan) -> None:
     for name, shape in build.shapes.items():
         for attr in (plan.attrs[name], *plan.attrs[name].alternatives):
             attr.build_shape = shape
+    for name, shapes in build.element_shapes.items():
+        plan.attrs[name].element_shapes = shapes
     if problem is not None:
         plan.build_problem = problem  # the class stays as it was
         return
@@ -781,6 +846,15 @@ def _collect_attrs_of(ctx, plan: ClassPlan, init: cst.FunctionDef, known: dict[s
                 ])
             if not isinstance(value, (cst.List, cst.Tuple)):
                 continue
+            layers = subclass_sequence.written_sequence(ctx, plan.node, name, value, _layer_call)
+            skipped = subclass_sequence.other_branches(ctx, init, name, small) if layers and _conditional else []
+            if layers and skipped is not None:
+                # [Conv2D(...), Conv2D(...)] applied in order by a loop in call(): an nn.Sequential
+                # (under a condition, the other branches' `[tf.identity]` or None: None, skipped)
+                plan.attrs[name] = Attr(name, "layer", layers[0], value, statement=stmt, elements=layers,
+                                        optional=_conditional, skipped=skipped)
+                ctx.owned.update(id(layer.call) for layer in layers)
+                continue
             elements = [e.value for e in value.elements]
             # [Dense(4), Dense(4)], [Dense(4), *[Dense(4) for _ in range(n)]]: a plain list in an
             # nn.Module does not register its modules (their parameters would be lost)
@@ -790,8 +864,9 @@ def _collect_attrs_of(ctx, plan: ClassPlan, init: cst.FunctionDef, known: dict[s
             if made:
                 raise Unconvertible(
                     f"self.{name} is a list of layers made other than as [Block(...) for i in range(n)] or by a loop of"
-                    f" self.{name}.append(Block(...)), the forms that become an nn.ModuleList (a plain list in an"
-                    " nn.Module does not register its modules)"
+                    f" self.{name}.append(Block(...)), the forms that become an nn.ModuleList, nor a list of Keras layers"
+                    f" that only `for layer in self.{name}: x = layer(x)` applies (an nn.Sequential); a plain list in an"
+                    " nn.Module does not register its modules"
                 )
 
 
@@ -819,6 +894,8 @@ def _list_parts(init: cst.FunctionDef, small: cst.Assign, name: str, known: dict
         reads = sum(1 for n in _walk(init.body) if isinstance(n, cst.Name) and n.value == local)
         if reads != len(pieces) + 1:
             return None  # bound, extended, read once by the assignment: nothing else
+    elif isinstance(value, cst.List) and not value.elements:
+        pieces = []  # self.stages = [] and then appends (RegNet's encoder)
     else:
         pieces = [value]
     parts = []
@@ -843,22 +920,38 @@ def _list_parts(init: cst.FunctionDef, small: cst.Assign, name: str, known: dict
                 parts.append((e.value, False))
             else:
                 return None
-    # for ...: self.<name>.append(Block(...)) after the statement, the loop's only statement
-    stmt_index = next((i for i, s in enumerate(body) if isinstance(s, cst.SimpleStatementLine) and small in s.body), None)
-    for later in body[stmt_index + 1:] if stmt_index is not None else []:
-        if not (isinstance(later, cst.For) and later.orelse is None and isinstance(later.body, cst.IndentedBlock)):
-            continue
-        lines = later.body.body
-        if not (len(lines) == 1 and isinstance(lines[0], cst.SimpleStatementLine) and len(lines[0].body) == 1):
-            continue
-        call = lines[0].body[0].value if isinstance(lines[0].body[0], cst.Expr) else None
+    def block_append(line) -> cst.Call | None:
+        """``self.<name>.append(Block(...))`` alone on its line: the Block call"""
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Expr)):
+            return None
+        call = line.body[0].value
         if (
             isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
             and _self_attr(call.func.value) == name and len(call.args) == 1 and _block_call(call.args[0].value, known)
         ):
+            return call.args[0].value
+        return None
+
+    # after the statement: self.<name>.append(Block(...)) (one element each), and loops whose
+    # only statement is one (the elements from there on)
+    stmt_index = next((i for i, s in enumerate(body) if isinstance(s, cst.SimpleStatementLine) and small in s.body), None)
+    single = 0
+    for later in body[stmt_index + 1:] if stmt_index is not None else []:
+        element = block_append(later)
+        if element is not None:
             if parts and parts[-1][1]:
                 return None
-            parts.append((call.args[0].value, True))
+            parts.append((element, False))
+            single += 1
+            continue
+        if not (isinstance(later, cst.For) and later.orelse is None and isinstance(later.body, cst.IndentedBlock)):
+            continue
+        lines = later.body.body
+        element = block_append(lines[0]) if len(lines) == 1 else None
+        if element is not None:
+            if parts and parts[-1][1]:
+                return None
+            parts.append((element, True))
     if not parts:
         return None
     # the list is read only as a whole (loops over it) besides these statements
@@ -866,7 +959,7 @@ def _list_parts(init: cst.FunctionDef, small: cst.Assign, name: str, known: dict
         1 for n in _walk(init.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
         and n.func.attr.value == "append" and _self_attr(n.func.value) == name
     )
-    if appends != sum(1 for call, rest in parts if rest and not _in_pieces(call, pieces)):
+    if appends != single + sum(1 for call, rest in parts if rest and not _in_pieces(call, pieces)):
         return None
     return parts
 
@@ -1220,6 +1313,13 @@ def _first_layer_use(plan: ClassPlan, call, name: str) -> str | None:
             if any(name in _bound(t) for t in targets):
                 return rebound
             if isinstance(node, cst.For):
+                looped = _block_loop(plan, node)
+                if looped is not None and any(
+                    isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == looped[1]
+                    and any(isinstance(a.value, cst.Name) and a.value.value == name for a in n.args)
+                    for n in _walk(node.body)
+                ):
+                    return looped[0].block.input_layout  # for layer in self.layers: x = layer(x)
                 return visit(node.body) or (visit(node.orelse) if node.orelse is not None else None)
             return None
         if isinstance(node, cst.Call):
@@ -1281,11 +1381,9 @@ def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> T
                         if plan.keras_output and info.layout == "cf" and isinstance(value, cst.Name):
                             _move_all(plan, stmt, value, infos)  # return x.movedim(1, -1)
                             info = TensorInfo(info.shape, "keras")
-                        elif (
-                            plan.keras_output and info.layout == "cf" and isinstance(value, cst.Call)
-                            and _self_attr(value.func) in plan.attrs
-                        ):
-                            plan.app_after[id(value)] = "movedim(1, -1)"  # return self.norm(...).movedim(1, -1)
+                        elif plan.keras_output and info.layout == "cf" and isinstance(value, cst.Call):
+                            # return self.norm(...).movedim(1, -1), return torch.relu(...).movedim(1, -1)
+                            plan.app_after[id(value)] = "movedim(1, -1)"
                             info = TensorInfo(info.shape, "keras")
                         result = info
                     elif isinstance(small, cst.Assign):
@@ -1314,11 +1412,80 @@ def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> T
             for key in set(left) | set(right):
                 infos[key] = _merged(left.get(key), right.get(key))
             result = r1 or r2 or result
+        elif _block_loop(plan, stmt) is not None:
+            _trace_block_loop(plan, stmt, infos)
+        elif _sequence_loop(plan, stmt) is not None:
+            # for layer in self.attention: h = layer(h): one application of the nn.Sequential
+            name, h = _sequence_loop(plan, stmt)
+            call = subclass_sequence.synthetic_call(name, h)
+            plan.sequence_loops.append(call)
+            infos[h] = _app_info(ctx, plan, plan.attrs[name], call, infos, stmt)
         elif isinstance(stmt, cst.BaseCompoundStatement):
             touched = {n for n in used_names(stmt)} & set(infos)
             if any(infos[n].layout == "cf" for n in touched):
                 raise Unconvertible("loops or other blocks over channels-first tensors in call() are not converted yet")
     return result
+
+
+LAYOUT_WORDS = {"cf": "channels-first", "keras": "Keras-layout"}
+
+
+def _block_loop(plan: ClassPlan, stmt) -> tuple[Attr, str] | None:
+    """``for layer in self.<list>:`` (or ``for i, layer in enumerate(self.<list>):``) over a list
+    of the file's classes: (the list's Attr, the loop's name for an element)."""
+    if not (isinstance(stmt, cst.For) and stmt.orelse is None):
+        return None
+    it, target = stmt.iter, stmt.target
+    if (
+        isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" and len(it.args) == 1
+        and isinstance(target, cst.Tuple) and len(target.elements) == 2
+    ):
+        it, target = it.args[0].value, target.elements[1].value
+    attr = plan.attrs.get(_self_attr(it) or "")
+    if attr is None or attr.kind != "block" or not isinstance(target, cst.Name):
+        return None
+    if not (attr.many or attr.list_index is not None):
+        return None
+    return attr, target.value
+
+
+def _trace_block_loop(plan: ClassPlan, stmt: cst.For, infos: dict) -> None:
+    """A loop applying the elements of a list of the file's classes in turn: each takes what the
+    one before gave, so the elements must give the layout they take, and the tensor must come
+    to the loop in it. Where all is Keras's layout (transformers' encoders), nothing is traced."""
+    attr, var = _block_loop(plan, stmt)
+    blocks = [a.block for a in (attr, *attr.alternatives) if a.kind == "block"]
+    takes = {b.input_layout for b in blocks}
+    gives = {b.output_layout for b in blocks}
+    calls = [n for n in _walk(stmt.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == var]
+    if takes == gives == {"keras"}:
+        return
+    names = ", ".join(sorted({b.name for b in blocks}))
+    if len(takes) > 1 or takes != gives:
+        raise Unconvertible(
+            f"a loop applies the elements of self.{attr.name} ({names}) in turn, and they take"
+            f" {' or '.join(LAYOUT_WORDS[t] for t in sorted(takes))} tensors but give"
+            f" {' or '.join(LAYOUT_WORDS[g] for g in sorted(gives))} ones in PyTorch: each would be given the"
+            " layout the one before gave"
+        )
+    layout = takes.pop()
+    h = None
+    for line in _walk(stmt.body):
+        if isinstance(line, cst.Assign) and isinstance(line.value, cst.Call) and any(line.value is c for c in calls):
+            args = [a for a in line.value.args if a.keyword is None or a.keyword.value not in ("training", "mask")]
+            if (
+                len(line.targets) == 1 and isinstance(line.targets[0].target, cst.Name) and args
+                and isinstance(args[0].value, cst.Name) and args[0].value.value == line.targets[0].target.value
+            ):
+                h = line.targets[0].target.value
+    given = infos.get(h) if h is not None else None
+    if len(calls) != 1 or given is None or given.layout != layout:
+        raise Unconvertible(
+            f"a loop applies the elements of self.{attr.name} ({names}), which work on channels-first tensors in"
+            " PyTorch, to a tensor not known to be channels-first there (apply them as `x = layer(x)` to the"
+            " class's input or to a convolution's result)"
+        )
+    infos[h] = TensorInfo(None, layout)
 
 
 def _merged(a: TensorInfo | None, b: TensorInfo | None) -> TensorInfo:
@@ -1536,6 +1703,8 @@ def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> 
         args = args[:1]  # Softmax's mask: applied around the module (_masked_softmax_code)
     if attr.kind == "block":
         return _block_app_info(ctx, plan, attr, call, args, infos, stmt)
+    if attr.elements is not None:
+        return _sequence_app_info(ctx, plan, attr, call, args, infos, stmt)
     if attr.layer.rule.data.get("plan") == "merge":
         return _merge_info(ctx, plan, attr, call, args, infos, stmt)
     if len(args) != 1 or attr.layer.rule.data.get("plan") == "mha":
@@ -1567,6 +1736,34 @@ def _app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, infos, stmt) -> 
             return TensorInfo(None, x.layout)
         _plan_alternatives(attr)
     return attr.plan.out if attr.plan.out.layout else TensorInfo(None)
+
+
+def _sequence_app_info(ctx, plan: ClassPlan, attr: Attr, call: cst.Call, args, infos, stmt) -> TensorInfo:
+    """A list of layers applied in order (subclass_sequence.py): planned once, on the shape the
+    first application gives (or build() gave the first layer); moved to the layout the first
+    layer wants."""
+    x = _expr_info(ctx, plan, args[0].value, infos, stmt)
+    if attr.plan is None:
+        given = subclass_sequence.input_shape(attr, x)
+        if given.shape is None and attr.layer.rule.data.get("plan") == "dense":
+            given = TensorInfo((None,), x.layout)  # nn.LazyLinear, as for a Dense alone (reported)
+        if given.shape is None:
+            raise Unconvertible(
+                f"self.{attr.name}, a list of layers applied in order, is given a tensor of unknown shape; build its first"
+                " element with a shape in build()"
+            )
+        attr.plan, attr.steps, attr.first_layout = subclass_sequence.plan_elements(attr.elements, given)
+        attr.plan_inputs = [given]
+    if attr.first_layout != x.layout and (x.rank is None or x.rank >= 2):
+        plan.app_before[id(call)] = "movedim(-1, 1)" if attr.first_layout == "cf" else "movedim(1, -1)"
+    attr.layout = attr.first_layout
+    out = attr.plan.out
+    if attr.optional:
+        # skipped where the list is None: what it gives is in the layout it was given
+        if out.layout != x.layout and (out.rank is None or out.rank >= 2):
+            plan.app_after[id(call)] = "movedim(1, -1)" if out.layout == "cf" else "movedim(-1, 1)"
+        return _merged(x, TensorInfo(out.shape, x.layout))
+    return out
 
 
 # MultiHeadAttention.call's tensors, in its order, and the arguments whose default changes nothing
@@ -1771,6 +1968,11 @@ def _plan_unapplied(plan: ClassPlan) -> None:
     """The layers no method applies (held for another class, or unused), planned from the
     shape build() gives them: one that cannot be keeps the class Keras (all or nothing)."""
     for attr in plan.attrs.values():
+        if attr.kind == "layer" and attr.plan is None and attr.elements is not None:
+            raise Unconvertible(
+                f"self.{attr.name}, a list of layers applied in order, is applied where call() is not traced"
+                " (inside a loop or a with block)"
+            )
         if attr.kind == "layer" and attr.plan is None:
             try:
                 attr.plan_inputs = [TensorInfo(attr.build_shape)]
@@ -2053,6 +2255,17 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
     built: list[cst.SimpleStatementLine] = []  # the weights build() made
     branched: dict[str, cst.SimpleStatementLine] = {}  # ... under a condition
     for attr in _with_alternatives(plan):
+        if attr.kind == "layer" and attr.elements is not None:
+            replacements[id(ctx.updated(attr.call))] = _sequence_ctor(ctx, attr, holder, inits)
+            for other in attr.skipped:
+                replacements[id(ctx.updated(other))] = "None"
+                for element in other.elements:
+                    ctx.converted(
+                        element.value, "tensorflow.identity", "None",
+                        "the list applies nothing in this branch: None, which forward() skips",
+                    )
+                    ctx.consume_head(element.value)
+            continue
         if attr.kind == "layer":
             if attr.plan is None:
                 try:
@@ -2088,6 +2301,9 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
                 ctx.warn(attr.call, attr.layer.kind, warning)
         elif attr.kind == "weight" and attr.from_build:
             param = template_node(_parameter(ctx, attr, holder))
+            test = plan.build.conditions.get(attr.name)
+            if test is not None:  # add_weight(...) if <setting> else None
+                param = cst.IfExp(test=ctx.updated(test), body=param, orelse=cst.Name("None"))
             target = cst.AssignTarget(cst.Attribute(cst.Name("self"), cst.Name(attr.name)))
             line = cst.SimpleStatementLine([cst.Assign([target], param)])
             if attr.name in plan.build.branched:
@@ -2112,8 +2328,8 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
         kind = type(node)
         if kind is cst.Call:
             return id(node) in replacements or id(node) in sized or _is_super_init(node)
-        if kind is cst.Name or kind is cst.Attribute:
-            return id(node) in replacements  # tf.identity facing a layer
+        if kind is cst.Name or kind is cst.Attribute or kind is cst.List:
+            return id(node) in replacements  # tf.identity facing a layer, a list of layers applied in order
         return (
             kind is cst.Assign and len(node.targets) == 1 and isinstance(node.value, (cst.ListComp, cst.List, cst.Name))
             and _self_attr(node.targets[0].target) in lists
@@ -2150,6 +2366,13 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
 
         leave_Attribute = leave_Name
 
+        def leave_List(self, original, updated):  # a list of layers applied in order: nn.Sequential
+            text = replacements.get(id(original))
+            if text is None:
+                return updated
+            self.pending.extend(inits.get(id(original), ()))
+            return template_node(text)
+
         def leave_Call(self, original, updated):
             text = replacements.get(id(original))
             if text is not None:
@@ -2182,6 +2405,32 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
     if built or sizes or moved:
         fn = fn.with_changes(body=fn.body.with_changes(body=[*fn.body.body, *sizes, *moved, *built]))
     return fn
+
+
+def _sequence_ctor(ctx, attr: Attr, holder, inits: dict) -> str:
+    """``nn.Sequential(...)`` of a list of layers applied in order (subclass_sequence.py); each
+    element is reported converted, the list as the nn.Sequential that registers them."""
+    modules = [holder.add(spec.template, spec.subs, ctx) for spec in attr.plan.modules]
+    refs = {f"m{i}": f"self.{attr.name}[{i}]" for i in range(len(modules))}
+    lines = lazy_inits(ctx, attr.call, attr.layer.kind, attr.plan, [_fill(i, refs) for i in attr.plan.inits])
+    if lines:
+        inits[id(ctx.updated(attr.call))] = lines
+    for step in attr.steps:
+        targets = ", ".join(s.template.split("(")[0].replace("torch.nn.", "nn.") for s in step.plan.modules) or "nn.Identity"
+        ctx.converted(step.layer.call, step.layer.kind, targets)
+        ctx.consume_head(step.layer.call.func)
+        for warning in step.plan.warnings:
+            ctx.warn(step.layer.call, step.layer.kind, warning)
+    ctx.converted(
+        attr.statement, "keras subclass", "nn.Sequential" if attr.plan.chain else "nn.ModuleList",
+        "a list of layers applied in order by a loop: PyTorch registers the modules of an nn.Sequential, which applies them"
+        if attr.plan.chain else "a list of layers applied in order by a loop, with moves between them: an nn.ModuleList"
+        " registers the modules, forward() applies them by index",
+    )
+    if not attr.plan.chain:
+        # moves between the modules: forward() applies them one by one, by index
+        return "torch.nn.ModuleList([" + ", ".join(modules) + "])"
+    return "torch.nn.Sequential(" + ", ".join(modules) + ")"
 
 
 def _without_init_builds(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
@@ -2376,9 +2625,14 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 (attr in plan.attrs and plan.attrs[attr].kind in ("layer", "block") and not plan.attrs[attr].many)
                 or _list_attr(plan, node.func, elements) is not None
                 or id(node) in remaps
+                or id(node) in afters
                 or attr in standing
             )
+        if kind is cst.For:
+            return _sequence_loop(plan, node) is not None
         return kind is cst.SimpleStatementLine and id(node) in dropped_transposes
+
+    loops = list(plan.sequence_loops)
 
     class Forward(PathTransformer):
         def __init__(self):
@@ -2414,6 +2668,22 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 target, source = moved
                 return cst.RemoveFromParent()  # x = x
             return updated
+
+        def leave_For(self, original, updated):
+            # for layer in self.attention: h = layer(h) -> h = self.attention(h)
+            if _sequence_loop(plan, original) is None or not loops:
+                return updated
+            call = loops.pop(0)
+            name, h = subclass_sequence.loop_parts(original)
+            x_code = h if id(call) not in plan.app_before else f"{h}.{plan.app_before[id(call)]}"
+            code = _layer_call_code(plan.attrs[name], x_code)
+            if id(call) in plan.app_after:
+                code = f"{_operand(code)}.{plan.app_after[id(call)]}"
+            if plan.attrs[name].optional:  # None where __init__'s condition does not hold
+                text = f"if self.{name} is not None:\n    {h} = {code}\n"
+            else:
+                text = f"{h} = {code}\n"
+            return cst.parse_statement(text).with_changes(leading_lines=updated.leading_lines)
 
         def leave_Name(self, original, updated):
             if original.value == "training" and not any(self.shadowed) and self._reads(original):
@@ -2456,7 +2726,10 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                     if a.keyword is not None and a.keyword.value in ("dim", "axis") else a
                     for a in updated.args
                 ]
-                return updated.with_changes(args=args)
+                updated = updated.with_changes(args=args)
+            after = afters.get(id(original))
+            if after:  # a framework call's channels-first result, given back in Keras's layout
+                return cst.parse_expression(f"{_operand(code_of(updated).strip())}.{after}")
             return updated
 
         def _application(self, attr: Attr, original, updated):
@@ -2491,6 +2764,14 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             return cst.parse_expression(_layer_call_code(attr, x_code))
 
     return Forward().transform(fn)
+
+
+def _sequence_loop(plan: ClassPlan, stmt) -> tuple[str, str] | None:
+    """``for layer in self.<name>: h = layer(h)`` over a list of layers applied in order."""
+    parts = subclass_sequence.loop_parts(stmt)
+    if parts is None or getattr(plan.attrs.get(parts[0]), "elements", None) is None:
+        return None
+    return parts
 
 
 def _either_made(ctx, plan: ClassPlan) -> dict[str, set[str]]:
@@ -2710,17 +2991,19 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
                 {
                     "keras": _weight_name(a), "torch": a.name, "transform": "copy", "module": prefix_path.rstrip("."),
                     # made under a condition of build() (`else: self.pos = None`): absent where it does not hold
-                    "args": {"optional": True} if plan.build is not None and a.name in plan.build.branched else {},
+                    "args": {"optional": True} if _conditional_weight(plan, a.name) else {},
                 }
                 for a in own
             ],
         })
-        if plan.build is not None and all(a.name in plan.build.branched for a in own):
+        if all(_conditional_weight(plan, a.name) for a in own):
             out[-1]["optional"] = True  # every weight made under a condition: the layer may have none
     for attr in _with_alternatives(plan):
         origin = prefix_origin + [list(ctx.scan.position(attr.call, attr.statement))]
         path = prefix_path + attr.name
-        if attr.kind == "layer" and attr.plan is not None:
+        if attr.kind == "layer" and attr.elements is not None and attr.plan is not None:
+            out.extend(subclass_sequence.entries(ctx, attr, prefix_origin, path))
+        elif attr.kind == "layer" and attr.plan is not None:
             if attr.many:  # each element made at the same place: "*" for its index (as for blocks)
                 origin = prefix_origin + [[*origin[-1][:2], "*"]]
                 path += ".*"
@@ -2769,6 +3052,11 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
                     entry["optional"] = True  # made only when its condition holds
             out.extend(found)
     return out
+
+
+def _conditional_weight(plan: ClassPlan, name: str) -> bool:
+    """A weight build() makes under a condition (in an `if`, or by a conditional expression)."""
+    return plan.build is not None and (name in plan.build.branched or name in plan.build.conditions)
 
 
 def _weight_name(attr: Attr) -> str:

@@ -70,6 +70,9 @@ class BuildPlan:
     scopes: list[cst.Call] = field(default_factory=list)  # with tf.name_scope(...) contexts
     builds: list[cst.Call] = field(default_factory=list)  # self.<layer>.build(...) calls
     shapes: dict[str, tuple] = field(default_factory=dict)  # layer attribute -> Keras shape without the batch
+    # a list of layers applied in order (subclass_sequence.py): attribute -> {index: shape} of
+    # the elements after the first that build() builds with a literal shape
+    element_shapes: dict[str, dict[int, tuple]] = field(default_factory=dict)
     # attribute -> (add_weight call, its statement, arguments)
     weights: dict[str, tuple[cst.Call, cst.CSTNode, dict]] = field(default_factory=dict)
     # the input's last size, read from build()'s input shape: a keyword-only __init__ parameter
@@ -102,6 +105,8 @@ class BuildPlan:
     # it that stay code (layers made, values set), the rest (builds, scopes, weights) going
     branches: dict[int, list] = field(default_factory=dict)
     branched: set[str] = field(default_factory=set)  # weights made inside such an `if`: made there
+    # weights made by `self.add_weight(...) if <setting> else None`: weight -> the setting's test
+    conditions: dict[str, cst.BaseExpression] = field(default_factory=dict)
     # values build() assigns to its weights (self.w.assign(...)): converted as code, the weight's
     # nn.Parameter(...) made with them
     values: list = field(default_factory=list)
@@ -634,6 +639,8 @@ class _BuildWalker:
             return
         if isinstance(stmt, cst.If) and self.branch is None and self._builds_by_setting(stmt):
             return
+        if self._optional_builds(stmt):
+            return
         if isinstance(stmt, cst.If) and self.branch is None:
             index = next((i for i, s in enumerate(self.plan.fn.body.body) if s is stmt), None)
             if index is not None:
@@ -694,11 +701,54 @@ class _BuildWalker:
                     call = small.value if isinstance(small, cst.Expr) else None
                     if not (
                         isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "build"
-                        and _self_attr(call.func.value) in self.attrs
+                        and self._built_attr(call.func.value) in self.attrs
                     ):
                         return False
             else:
                 return False
+        return True
+
+    def _conditional_weight(self, name: str, value, stmt) -> bool:
+        """``self.w = self.add_weight(...) if <setting> else None`` (ConvNeXt's layer scale): the
+        parameter, or None, by the same conditional expression at the end of __init__."""
+        if not (
+            isinstance(value, cst.IfExp) and _is_none(value.orelse) and isinstance(value.body, cst.Call)
+            and _self_attr(value.body.func) == "add_weight"
+        ):
+            return False
+        problem = self._condition_problem(value.test)
+        if problem is not None:
+            test = " ".join(code_of(value.test).split())
+            raise Unconvertible(
+                f"build(): self.{name} = self.add_weight(...) if {test[:60]} else None: the condition {problem}"
+            )
+        self._weight(name, value.body, stmt)
+        self.plan.conditions[name] = value.test
+        return True
+
+    @staticmethod
+    def _built_attr(target) -> str | None:
+        """``self.x`` or ``self.x[0]`` (an element of a list of layers): ``x``"""
+        if isinstance(target, cst.Subscript):
+            target = target.value
+        return _self_attr(target)
+
+    def _optional_builds(self, stmt) -> bool:
+        """``if <setting>: self.x[0].build(...)`` where __init__ makes the layers it builds only
+        under a condition (ConvNeXt's downsampling list): the builds move with the others, the
+        condition goes with build() (the modules exist where it holds, made with those sizes)."""
+        if not (
+            isinstance(stmt, cst.If) and stmt.orelse is None and self.branch is None
+            and self._only_builds(stmt.body) and self._condition_problem(stmt.test) is None
+        ):
+            return False
+        built = {
+            self._built_attr(n.func.value) for n in _walk(stmt.body)
+            if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "build"
+        }
+        if not all(getattr(self.attrs.get(name), "optional", False) for name in built):
+            return False
+        self._block(stmt.body)
         return True
 
     def _unpacked_sizes(self, small) -> bool:
@@ -1173,6 +1223,8 @@ class _BuildWalker:
             if name is not None and isinstance(value, cst.Call) and _self_attr(value.func) == "add_weight":
                 self._weight(name, value, stmt)
                 return
+            if name is not None and self._conditional_weight(name, value, stmt):
+                return
             if name is not None and self._bookkeeping(name, value, stmt):
                 return
             if name is not None and isinstance(value, cst.Call) and self._make(name, value, stmt):
@@ -1192,7 +1244,34 @@ class _BuildWalker:
                 if name is not None:
                     self._sublayer(name, call, stmt)
                     return
+                if self._element_build(func.value, call, stmt):
+                    return
         raise _other(stmt)
+
+    def _element_build(self, target, call: cst.Call, stmt) -> bool:
+        """``self.attention[0].build(shape)`` on a list of layers applied in order
+        (subclass_sequence.py): the first element's shape is the list's input shape; the others
+        follow from it, as the layers are planned in order."""
+        if not (
+            isinstance(target, cst.Subscript) and len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index)
+            and isinstance(target.slice[0].slice.value, cst.Integer)
+        ):
+            return False
+        name = _self_attr(target.value)
+        attr = self.attrs.get(name) if name is not None else None
+        if attr is None or getattr(attr, "elements", None) is None:
+            return False
+        index = int(target.slice[0].slice.value.value)
+        if index >= len(attr.elements):
+            raise Unconvertible(f"build() builds self.{name}[{index}], and self.{name} has {len(attr.elements)} layers")
+        if index == 0:
+            self._sublayer(name, call, stmt)
+            return True
+        shape = self._shape_arg(call)
+        if isinstance(shape, (cst.List, cst.Tuple)) and shape.elements:
+            self.plan.element_shapes.setdefault(name, {})[index] = self._literal_dims(f"{name}[{index}]", attr, shape)
+        self.plan.builds.append(call)
+        return True
 
     # -- shapes that flow from one sublayer to the next ----------------------------
 
