@@ -847,8 +847,8 @@ def _collect_attrs_of(ctx, plan: ClassPlan, init: cst.FunctionDef, known: dict[s
             if not isinstance(value, (cst.List, cst.Tuple)):
                 continue
             layers = subclass_sequence.written_sequence(ctx, plan.node, name, value, _layer_call)
-            skipped = subclass_sequence.other_branches(ctx, init, name, small) if layers and _conditional else []
-            if layers and skipped is not None:
+            skipped = subclass_sequence.other_branches(ctx, init, name, small) if layers else None
+            if layers and skipped is not None and (_conditional or not skipped):
                 # [Conv2D(...), Conv2D(...)] applied in order by a loop in call(): an nn.Sequential
                 # (under a condition, the other branches' `[tf.identity]` or None: None, skipped)
                 plan.attrs[name] = Attr(name, "layer", layers[0], value, statement=stmt, elements=layers,
@@ -1286,6 +1286,13 @@ def _trace_call(ctx, plan: ClassPlan) -> None:
     plan.input_layout = infos[tensors[0]].layout if tensors else "keras"
     out = _trace_block(ctx, plan, call.body, infos)
     plan.output_layout = out.layout if out is not None else "keras"
+    looped = [n for n in _walk(call.body) if isinstance(n, cst.For) and _sequence_loop(plan, n) is not None]
+    if len(looped) != len(plan.sequence_loops):
+        # one inside another loop or block the trace does not follow: its layouts are not known there
+        raise Unconvertible(
+            "a list of layers applied in order is applied by a loop inside another loop or block of call(),"
+            " where the layouts of its tensors are not traced"
+        )
     elements = _list_element_names(plan, call)
     for node in _walk(call.body):
         if isinstance(node, cst.Call):
