@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,33 @@ def worker():
     proc.wait(timeout=60)
 
 
-def check(worker, source: str, work: Path) -> None:
+def render_listed(layers: list[str]) -> tuple[str, dict]:
+    """The same stack as a list of layers written out in a subclass's __init__ and applied in
+    order by a loop in call() (transformers' form: subclass_sequence.py), build() giving the
+    first layer its input shape; and the input shapes of the model (batch of 2)."""
+    dims = [int(d) for d in re.search(r"shape=\(([^)]*)\)", layers[0]).group(1).split(",") if d.strip()]
+    body = ",\n            ".join(layers[1:])
+    source = (
+        "import keras\nfrom keras import layers\n\n\n"
+        "class Net(keras.Model):\n"
+        "    def __init__(self, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        f"        self.stack = [\n            {body},\n        ]\n\n"
+        "    def call(self, x):\n"
+        "        for layer in self.stack:\n"
+        "            x = layer(x)\n"
+        "        return x\n\n"
+        "    def build(self, input_shape=None):\n"
+        "        if self.built:\n"
+        "            return\n"
+        "        self.built = True\n"
+        f"        self.stack[0].build((None, {', '.join(map(str, dims))}))\n\n\n"
+        "model = Net()\n"
+    )
+    return source, {"model": {"input_shapes": [[2, *dims]]}}
+
+
+def check(worker, source: str, work: Path, spec: dict | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     original = work / "original.py"
     original.write_text(source)
@@ -119,7 +146,11 @@ def check(worker, source: str, work: Path) -> None:
     assert result.report.unconverted == 0, [f.message for f in result.report.findings if f.kind == "unconverted"]
     (work / "converted.py").write_text(result.code)
     (work / "info.json").write_text(json.dumps(result.models))
-    job = [[str(original), str(work / "keras")], [str(work / "converted.py"), str(work / "info.json"), str(work / "keras"), str(work / "torch")]]
+    keras_job = [str(original), str(work / "keras")]
+    if spec is not None:
+        (work / "spec.json").write_text(json.dumps(spec))
+        keras_job.append(str(work / "spec.json"))
+    job = [keras_job, [str(work / "converted.py"), str(work / "info.json"), str(work / "keras"), str(work / "torch")]]
     worker.stdin.write(json.dumps(job) + "\n")
     worker.stdin.flush()
     answer = json.loads(worker.stdout.readline())
@@ -133,3 +164,10 @@ def check(worker, source: str, work: Path) -> None:
 @given(layers=st.one_of(image_stack(), dense_stack()))
 def test_random_sequential_stacks_match_keras(worker, tmp_path_factory, layers):
     check(worker, render(layers), tmp_path_factory.mktemp("stack"))
+
+
+@settings(settings.get_profile(PROFILE))
+@given(layers=st.one_of(image_stack(), dense_stack()))
+def test_random_listed_stacks_in_a_subclass_match_keras(worker, tmp_path_factory, layers):
+    source, spec = render_listed(layers)
+    check(worker, source, tmp_path_factory.mktemp("listed"), spec)

@@ -2418,7 +2418,7 @@ def _sequence_ctor(ctx, attr: Attr, holder, inits: dict) -> str:
     """``nn.Sequential(...)`` of a list of layers applied in order (subclass_sequence.py); each
     element is reported converted, the list as the nn.Sequential that registers them."""
     modules = [holder.add(spec.template, spec.subs, ctx) for spec in attr.plan.modules]
-    refs = {f"m{i}": f"self.{attr.name}[{i}]" for i in range(len(modules))}
+    refs = {"m0": f"self.{attr.name}"} if len(modules) == 1 else {f"m{i}": f"self.{attr.name}[{i}]" for i in range(len(modules))}
     lines = lazy_inits(ctx, attr.call, attr.layer.kind, attr.plan, [_fill(i, refs) for i in attr.plan.inits])
     if lines:
         inits[id(ctx.updated(attr.call))] = lines
@@ -2428,12 +2428,18 @@ def _sequence_ctor(ctx, attr: Attr, holder, inits: dict) -> str:
         ctx.consume_head(step.layer.call.func)
         for warning in step.plan.warnings:
             ctx.warn(step.layer.call, step.layer.kind, warning)
-    ctx.converted(
-        attr.statement, "keras subclass", "nn.Sequential" if attr.plan.chain else "nn.ModuleList",
-        "a list of layers applied in order by a loop: PyTorch registers the modules of an nn.Sequential, which applies them"
-        if attr.plan.chain else "a list of layers applied in order by a loop, with moves between them: an nn.ModuleList"
-        " registers the modules, forward() applies them by index",
-    )
+    if len(modules) == 1:
+        form, why = modules[0].split("(")[0].replace("torch.nn.", "nn."), "a list of one layer applied by a loop: the module itself"
+    elif attr.plan.chain:
+        form, why = "nn.Sequential", "a list of layers applied in order by a loop: an nn.Sequential registers and applies them"
+    else:
+        form, why = "nn.ModuleList", (
+            "a list of layers applied in order by a loop, with moves between them: an nn.ModuleList registers the"
+            " modules, forward() applies them by index"
+        )
+    ctx.converted(attr.statement, "keras subclass", form, why)
+    if len(modules) == 1:
+        return modules[0]  # one module: itself (forward() calls self.<name>, as for a layer)
     if not attr.plan.chain:
         # moves between the modules: forward() applies them one by one, by index
         return "torch.nn.ModuleList([" + ", ".join(modules) + "])"
