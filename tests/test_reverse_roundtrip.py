@@ -133,7 +133,6 @@ KNOWN_GAPS = {
     "tf_to_torch/models/subclass_build_assigned.py": "torch->tf keeps self.weight[position_ids], indexing by an integer tensor, which TensorFlow refuses (it is tf.gather)",
     "tf_to_torch/models/subclass_optional_lists.py": "torch->tf's weight map does not place a module chosen from a table of the file's classes (NORMS[kind](...))",
     "tf_to_torch/models/subclass_list_parts.py": "torch->tf's weight map does not place the elements of an nn.ModuleList made in parts (a local list extended, a starred comprehension, a loop's appends)",
-    "tf_to_torch/models/subclass_listed_mixed.py": "torch->tf's weight map does not place the elements of an nn.ModuleList filled by append in a loop",
     "tf_to_torch/models/subclass_helper_conv.py": "torch->tf's weight map does not place a module made by one side of a conditional expression (ShortCut(...) if project else nn.Identity())",
 }
 

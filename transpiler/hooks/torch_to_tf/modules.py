@@ -591,11 +591,20 @@ def _appended(ctx, info: ClassInfo, init, classes) -> None:
         if member is None or member.container is None or member.kind != "list":
             continue
         container = member.container
-        if container.elements or len(values) != 1:
+        if container.elements or not _one_constructor(values, classes):
             continue
         container.dynamic = False
         container.wildcard = True
         container.elements.append(_element(ctx, "*", values[0], classes))
+
+
+def _one_constructor(values: list, classes: dict) -> bool:
+    """One append site, or several that all make the same class of the file (RegNet's encoder:
+    one stage appended, then more by a loop): one element entry, "*", serves every index."""
+    if len(values) == 1:
+        return True
+    names = {v.func.value for v in values if isinstance(v, cst.Call) and isinstance(v.func, cst.Name)}
+    return len(names) == 1 and len(values) == sum(isinstance(v, cst.Call) for v in values) and names <= set(classes)
 
 
 def _inherit(classes: dict) -> None:
