@@ -147,6 +147,9 @@ class ClassPlan:
     origin: str | None = None  # a class of another file of the run: its module
     # the loops applying a list of layers in order, in call()'s order: each as self.<name>(h)
     sequence_loops: list[cst.Call] = field(default_factory=list)
+    # loops over a list of the file's classes, by their order in call(): the tensors moved before
+    # the loop to the layout its elements take, as (name, "movedim(...)")
+    loop_moves: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     shape_kept: bool = False  # such a class: its compute_output_shape() returns its input shape
     # such a class converts with its file, but not in the form this file can make it (problems)
     converts_elsewhere: bool = False
@@ -1458,15 +1461,14 @@ def _block_loop(plan: ClassPlan, stmt) -> tuple[Attr, str] | None:
 
 def _trace_block_loop(plan: ClassPlan, stmt: cst.For, infos: dict) -> None:
     """A loop applying the elements of a list of the file's classes in turn: each takes what the
-    one before gave, so the elements must give the layout they take, and the tensor must come
-    to the loop in it. Where all is Keras's layout (transformers' encoders), nothing is traced."""
+    one before gave, so the elements must give the layout they take. A tensor given to them in
+    the other layout is moved once, before the loop (plan.loop_moves); what a channels-first
+    loop gives stays channels-first. Where all is Keras's layout (transformers' encoders),
+    nothing more is traced."""
     attr, var = _block_loop(plan, stmt)
     blocks = [a.block for a in (attr, *attr.alternatives) if a.kind == "block"]
     takes = {b.input_layout for b in blocks}
     gives = {b.output_layout for b in blocks}
-    calls = [n for n in _walk(stmt.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == var]
-    if takes == gives == {"keras"}:
-        return
     names = ", ".join(sorted({b.name for b in blocks}))
     if len(takes) > 1 or takes != gives:
         raise Unconvertible(
@@ -1476,6 +1478,22 @@ def _trace_block_loop(plan: ClassPlan, stmt: cst.For, infos: dict) -> None:
             " layout the one before gave"
         )
     layout = takes.pop()
+    calls = [n for n in _walk(stmt.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == var]
+    moves = []
+    for call in calls:
+        given = [a.value for a in call.args if a.keyword is None and not a.star][:1]
+        info = infos.get(given[0].value) if given and isinstance(given[0], cst.Name) else None
+        if info is not None and info.layout != layout and (info.rank is None or info.rank >= 2):
+            # x = x.movedim(1, -1) before the loop: the first element is given it as it takes it
+            name = given[0].value
+            if name not in {m[0] for m in moves}:
+                moves.append((name, "movedim(1, -1)" if layout == "keras" else "movedim(-1, 1)"))
+            infos[name] = TensorInfo(info.shape, layout)
+    if moves:
+        loops = [n for n in _walk(_method(plan.node, "call").body) if isinstance(n, cst.For) and _block_loop(plan, n)]
+        plan.loop_moves[next(i for i, n in enumerate(loops) if n is stmt)] = moves
+    if layout == "keras":
+        return
     h = None
     for line in _walk(stmt.body):
         if isinstance(line, cst.Assign) and isinstance(line.value, cst.Call) and any(line.value is c for c in calls):
@@ -1489,8 +1507,7 @@ def _trace_block_loop(plan: ClassPlan, stmt: cst.For, infos: dict) -> None:
     if len(calls) != 1 or given is None or given.layout != layout:
         raise Unconvertible(
             f"a loop applies the elements of self.{attr.name} ({names}), which work on channels-first tensors in"
-            " PyTorch, to a tensor not known to be channels-first there (apply them as `x = layer(x)` to the"
-            " class's input or to a convolution's result)"
+            " PyTorch, to a tensor whose layout is not known there (apply them as `x = layer(x)`)"
         )
     infos[h] = TensorInfo(None, layout)
 
@@ -2642,7 +2659,7 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 or attr in standing
             )
         if kind is cst.For:
-            return _sequence_loop(plan, node) is not None
+            return _sequence_loop(plan, node) is not None or _block_loop(plan, node) is not None
         return kind is cst.SimpleStatementLine and id(node) in dropped_transposes
 
     loops = list(plan.sequence_loops)
@@ -2653,6 +2670,8 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
             self.moving: list[set] = []
             self.stack: list[cst.CSTNode] = []  # from fn down to the node being visited
             self.shadowed: list[bool] = []  # per nested function/lambda: it binds its own `training`
+            self.block_loops = 0  # loops over lists of the file's classes met so far (plan.loop_moves)
+            self.loop_stack: list[int] = []
 
         def on_visit(self, node):
             self.stack.append(node)
@@ -2682,7 +2701,20 @@ def _rewrite_call(ctx, plan: ClassPlan, fn: cst.FunctionDef) -> cst.FunctionDef:
                 return cst.RemoveFromParent()  # x = x
             return updated
 
+        def visit_For(self, node):
+            if _block_loop(plan, node) is not None:
+                self.block_loops += 1
+                self.loop_stack.append(self.block_loops - 1)
+
         def leave_For(self, original, updated):
+            if _block_loop(plan, original) is not None:
+                moves = plan.loop_moves.get(self.loop_stack.pop(), [])
+                if not moves:
+                    return updated
+                # the tensors the loop gives its elements, moved once to the layout they take
+                lines = [cst.parse_statement(f"{name} = {name}.{move}\n") for name, move in moves]
+                lines[0] = lines[0].with_changes(leading_lines=updated.leading_lines)
+                return cst.FlattenSentinel([*lines, updated.with_changes(leading_lines=())])
             # for layer in self.attention: h = layer(h) -> h = self.attention(h)
             if _sequence_loop(plan, original) is None or not loops:
                 return updated
