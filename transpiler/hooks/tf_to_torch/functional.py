@@ -28,7 +28,7 @@ from ...engine.types import scope_bindings
 from ...engine.walk import child_nodes, in_source_order, iter_nodes
 from . import data_format
 from .keras_layers import ORDER_AGNOSTIC, LayerCall, LayerPlan, TensorInfo, channels_first_view, lazy_inits, plan_flatten, plan_layer, wanted_layout
-from .models import INPUTS, _class_name, _fail, _input_from_call, _layer_call, _Placeholders, _taken_names, _top_statement
+from .models import INPUTS, _class_name, _fail, _input_from_call, _layer_call, _Placeholders, _taken_names, _top_statement, layer_entry
 
 MODELS = {"keras.Model", "keras.models.Model"}
 # keras.layers.add([a, b]) and friends: the merge layers as functions
@@ -865,16 +865,7 @@ def layer_entries(ctx, graph: Graph, paths_of: dict) -> list[dict]:
     for key in graph.layer_order:
         layer = graph.layers[key]
         plan = graph.plans[key]
-        paths = paths_of.get(key, [])
-        layers.append({
-            "keras_class": layer.short,
-            "origin": list(ctx.scan.position(layer.call)),
-            "modules": paths,
-            "weights": [
-                {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
-                for w in plan.weights
-            ],
-        })
+        layers.append(layer_entry(layer.short, list(ctx.scan.position(layer.call)), paths_of.get(key, []), plan))
     return layers
 
 

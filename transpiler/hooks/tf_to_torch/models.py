@@ -339,19 +339,25 @@ def _class_name(name: str, taken: set[str]) -> str:
 
 # -- weight maps -------------------------------------------------------------
 
+def layer_entry(keras_class: str, origin: list, paths: list[str], plan: LayerPlan) -> dict:
+    """A weight map's entry for one Keras layer: where it was made, the PyTorch modules it
+    became (``paths``, in the order of ``plan.modules``) and how each weight converts."""
+    return {
+        "keras_class": keras_class,
+        "origin": origin,
+        "modules": paths,
+        "weights": [
+            {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
+            for w in plan.weights
+        ],
+    }
+
+
 def model_info(plan: ModelPlan, ctx) -> dict:
-    layers = []
-    for step in plan.steps:
-        paths = module_paths(plan, step)
-        layers.append({
-            "keras_class": step.layer.short,
-            "origin": list(ctx.scan.position(step.layer.call)),
-            "modules": paths,
-            "weights": [
-                {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
-                for w in step.plan.weights
-            ],
-        })
+    layers = [
+        layer_entry(step.layer.short, list(ctx.scan.position(step.layer.call)), module_paths(plan, step), step.plan)
+        for step in plan.steps
+    ]
     return {
         "kind": plan.kind,
         "form": "nn.Sequential" if plan.chain else plan.class_name,
@@ -452,12 +458,7 @@ def on_call(transformer, original, updated):
     plan = ctx.facts.get("model_plans", {}).get(id(original))
     if not isinstance(plan, ModelPlan):
         return None
-    for step in plan.steps:
-        target = ", ".join(_module_names(step)) or "forward code"
-        ctx.converted(step.layer.call, step.layer.kind, target)
-        ctx.consume_head(step.layer.call.func)
-        for warning in step.plan.warnings:
-            ctx.warn(step.layer.call, step.layer.kind, warning)
+    report_steps(ctx, plan.steps, "forward code")
     for api, node in ctx.facts.get("sequential_inputs", {}).get(plan.name, []):
         ctx.converted(node, api, "the model's input shape (no module)")
     ctx.consume_subtree(original)
@@ -473,12 +474,19 @@ def on_call(transformer, original, updated):
     return cst.Call(func=cst.Name(plan.class_name))
 
 
-def _module_names(step: Step) -> list[str]:
-    names = []
-    for spec in step.plan.modules:
-        head = spec.template.split("(", 1)[0]
-        names.append(head.replace("torch.nn.", "nn."))
-    return names
+def module_names(plan: LayerPlan) -> list[str]:
+    """The PyTorch classes a layer's plan makes (``nn.Conv2d``, ``nn.ReLU``), for the report."""
+    return [spec.template.split("(", 1)[0].replace("torch.nn.", "nn.") for spec in plan.modules]
+
+
+def report_steps(ctx, steps: list[Step], empty: str) -> None:
+    """Each layer of a sequence reported converted (to ``empty`` where it makes no module), its
+    warnings with it."""
+    for step in steps:
+        ctx.converted(step.layer.call, step.layer.kind, ", ".join(module_names(step.plan)) or empty)
+        ctx.consume_head(step.layer.call.func)
+        for warning in step.plan.warnings:
+            ctx.warn(step.layer.call, step.layer.kind, warning)
 
 
 def on_block(transformer, original, updated):

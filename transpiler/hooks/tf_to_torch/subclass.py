@@ -36,7 +36,7 @@ from ...engine.walk import PathTransformer, module_assignments, paths_to, source
 from ...engine.scan import Hit
 from .functional import ELEMENTWISE, used_names
 from .keras_layers import LayerCall, LayerPlan, TensorInfo, identity_module, plan_layer, wanted_layout
-from .models import _layer_call, _Placeholders
+from .models import _layer_call, _Placeholders, layer_entry, module_names, report_steps
 from . import dtype_policy, initializers, layer_subclass, subclass_graph, subclass_sequence
 from .subclass_build import BuildPlan, appended_lists, listed_appends, plan_build, settle_branches
 from .subclass_init_builds import plan_init_builds
@@ -858,7 +858,6 @@ def _collect_attrs_of(ctx, plan: ClassPlan, init: cst.FunctionDef, known: dict[s
                                         optional=_conditional, skipped=skipped)
                 ctx.owned.update(id(layer.call) for layer in layers)
                 continue
-            elements = [e.value for e in value.elements]
             # [Dense(4), Dense(4)], [Dense(4), *[Dense(4) for _ in range(n)]]: a plain list in an
             # nn.Module does not register its modules (their parameters would be lost)
             made = [n for n in _walk(value) if isinstance(n, cst.Call) and (
@@ -1422,11 +1421,11 @@ def _trace_block(ctx, plan: ClassPlan, block, infos: dict[str, TensorInfo]) -> T
             for key in set(left) | set(right):
                 infos[key] = _merged(left.get(key), right.get(key))
             result = r1 or r2 or result
-        elif _block_loop(plan, stmt) is not None:
-            _trace_block_loop(plan, stmt, infos)
-        elif _sequence_loop(plan, stmt) is not None:
+        elif (looped := _block_loop(plan, stmt)) is not None:
+            _trace_block_loop(plan, stmt, looped, infos)
+        elif (sequence := _sequence_loop(plan, stmt)) is not None:
             # for layer in self.attention: h = layer(h): one application of the nn.Sequential
-            name, h = _sequence_loop(plan, stmt)
+            name, h = sequence
             call = subclass_sequence.synthetic_call(name, h)
             plan.sequence_loops.append(call)
             infos[h] = _app_info(ctx, plan, plan.attrs[name], call, infos, stmt)
@@ -1459,13 +1458,13 @@ def _block_loop(plan: ClassPlan, stmt) -> tuple[Attr, str] | None:
     return attr, target.value
 
 
-def _trace_block_loop(plan: ClassPlan, stmt: cst.For, infos: dict) -> None:
+def _trace_block_loop(plan: ClassPlan, stmt: cst.For, looped: tuple[Attr, str], infos: dict) -> None:
     """A loop applying the elements of a list of the file's classes in turn: each takes what the
     one before gave, so the elements must give the layout they take. A tensor given to them in
     the other layout is moved once, before the loop (plan.loop_moves); what a channels-first
     loop gives stays channels-first. Where all is Keras's layout (transformers' encoders),
-    nothing more is traced."""
-    attr, var = _block_loop(plan, stmt)
+    nothing more is traced. ``looped``: _block_loop's (list, element name) for ``stmt``."""
+    attr, var = looped
     blocks = [a.block for a in (attr, *attr.alternatives) if a.kind == "block"]
     takes = {b.input_layout for b in blocks}
     gives = {b.output_layout for b in blocks}
@@ -2319,7 +2318,7 @@ def _rewrite_init(ctx, plan: ClassPlan, fn: cst.FunctionDef, holder) -> cst.Func
             lines = lazy_inits(ctx, attr.call, attr.layer.kind, attr.plan, [_fill(i, refs) for i in attr.plan.inits])
             if lines:
                 inits[id(ctx.updated(attr.call))] = lines
-            ctx.converted(attr.call, attr.layer.kind, ", ".join(s.template.split("(")[0].replace("torch.nn.", "nn.") for s in attr.plan.modules) or "nn.Identity")
+            ctx.converted(attr.call, attr.layer.kind, ", ".join(module_names(attr.plan)) or "nn.Identity")
             ctx.consume_head(attr.call.func)
             for warning in attr.plan.warnings:
                 ctx.warn(attr.call, attr.layer.kind, warning)
@@ -2439,14 +2438,9 @@ def _sequence_ctor(ctx, attr: Attr, holder, inits: dict) -> str:
     lines = lazy_inits(ctx, attr.call, attr.layer.kind, attr.plan, [_fill(i, refs) for i in attr.plan.inits])
     if lines:
         inits[id(ctx.updated(attr.call))] = lines
-    for step in attr.steps:
-        targets = ", ".join(s.template.split("(")[0].replace("torch.nn.", "nn.") for s in step.plan.modules) or "nn.Identity"
-        ctx.converted(step.layer.call, step.layer.kind, targets)
-        ctx.consume_head(step.layer.call.func)
-        for warning in step.plan.warnings:
-            ctx.warn(step.layer.call, step.layer.kind, warning)
+    report_steps(ctx, attr.steps, "nn.Identity")
     if len(modules) == 1:
-        form, why = modules[0].split("(")[0].replace("torch.nn.", "nn."), "a list of one layer applied by a loop: the module itself"
+        form, why = module_names(attr.plan)[0], "a list of one layer applied by a loop: the module itself"
     elif attr.plan.chain:
         form, why = "nn.Sequential", "a list of layers applied in order by a loop: an nn.Sequential registers and applies them"
     else:
@@ -3054,15 +3048,7 @@ def _entries(ctx, plan: ClassPlan, prefix_origin: list, prefix_path: str) -> lis
                 path += ".*"
             n = len(attr.plan.modules)
             paths = [path] if n == 1 else [f"{path}.{i}" for i in range(n)]
-            out.append({
-                "keras_class": attr.layer.short,
-                "origin": origin,
-                "modules": paths,
-                "weights": [
-                    {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
-                    for w in attr.plan.weights
-                ],
-            })
+            out.append(layer_entry(attr.layer.short, origin, paths, attr.plan))
             if attr.optional:
                 out[-1]["optional"] = True  # made only when its condition holds
         elif attr.kind == "block" and attr.list_index is not None and attr.list_rest:

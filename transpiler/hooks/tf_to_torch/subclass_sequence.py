@@ -25,15 +25,11 @@ import re
 import libcst as cst
 
 from ...engine.calls import Unconvertible
+from ...engine.query import resolve_call
 from ...engine.walk import in_source_order as _walk
 from .keras_layers import LayerCall, LayerPlan, TensorInfo
-from .models import plan_sequence
-
-
-def _self_attr(node) -> str | None:
-    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
-        return node.attr.value
-    return None
+from .models import layer_entry, plan_sequence
+from .subclass_build import _self_attr
 
 
 def loop_parts(stmt) -> tuple[str, str] | None:
@@ -82,7 +78,7 @@ def written_sequence(ctx, cls: cst.ClassDef, name: str, value, layer_call) -> li
             continue
         if method.name.value != "call":
             return None
-        found = [s for s in _walk(method.body) if isinstance(s, cst.For) and loop_parts(s) is not None and loop_parts(s)[0] == name]
+        found = [s for s in _walk(method.body) if isinstance(s, cst.For) and (parts := loop_parts(s)) is not None and parts[0] == name]
         if len(found) != reads:
             return None  # read other than as the loop
         loops += len(found)
@@ -119,8 +115,6 @@ def other_branches(ctx, init: cst.FunctionDef, name: str, made: cst.Assign) -> l
     """The other values ``__init__`` gives ``self.<name>`` where it makes the list under a
     condition: ``[tf.identity]`` (ConvNeXt's stages that do not downsample), or None; those
     lists, or None where any other value is given."""
-    from ...engine.query import resolve_call
-
     out = []
     for node in _walk(init.body):
         if not (isinstance(node, cst.Assign) and any(_self_attr(t.target) == name for t in node.targets)) or node is made:
@@ -172,15 +166,8 @@ def entries(ctx, attr, prefix_origin: list, path: str) -> list[dict]:
     for step in attr.steps:
         n = len(step.plan.modules)
         paths = [path] if single else [f"{path}.{offset + i}" for i in range(n)]
-        out.append({
-            "keras_class": step.layer.short,
-            "origin": prefix_origin + [list(ctx.scan.position(step.layer.call, attr.statement))],
-            "modules": paths,
-            "weights": [
-                {"keras": w.keras, "torch": w.torch, "transform": w.transform, "module": paths[w.module] if paths else "", "args": w.args}
-                for w in step.plan.weights
-            ],
-        })
+        origin = prefix_origin + [list(ctx.scan.position(step.layer.call, attr.statement))]
+        out.append(layer_entry(step.layer.short, origin, paths, step.plan))
         if attr.optional:
             out[-1]["optional"] = True  # made only where __init__'s condition holds
         offset += n
